@@ -1,0 +1,82 @@
+"""Start and stop the local AWS endpoint (``python -m localaws``) as a process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from types import TracebackType
+
+# Credentials the local endpoint accepts; never valid anywhere else.
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "localaws-access-key",
+    "AWS_SECRET_ACCESS_KEY": "localaws-secret-key",
+}
+
+READS = ("Describe", "List", "Get")
+
+
+@dataclass
+class LocalAws:
+    """The local AWS endpoint, started on a free port of 127.0.0.1."""
+
+    plain: bool = False
+    url: str = ""
+    _process: subprocess.Popen[str] | None = field(default=None, repr=False)
+
+    def start(self) -> LocalAws:
+        command = [sys.executable, "-m", "localaws", "--port", "0"]
+        if self.plain:
+            command.append("--plain")
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if "listening on " not in line:
+            self.stop()
+            raise RuntimeError(f"local AWS endpoint did not start: {line!r}")
+        self.url = line.rsplit(" ", 1)[1].strip()
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def environment(self) -> dict[str, str]:
+        """What a process needs to talk to this endpoint instead of AWS."""
+        return {**LOCAL_CREDENTIALS, "FLEET_AWS_ENDPOINT_URL": self.url}
+
+    def calls(self) -> dict[str, int]:
+        """API calls served so far, as {"service:Operation": count}."""
+        with urllib.request.urlopen(f"{self.url}/_localaws/calls", timeout=10) as response:
+            return dict(json.load(response))
+
+    def writes(self) -> dict[str, int]:
+        """The IoT calls served so far that are not reads."""
+        return {
+            name: count
+            for name, count in self.calls().items()
+            if name.startswith("iot:") and not name.split(":", 1)[1].startswith(READS)
+        }
+
+    def reset(self) -> None:
+        """Forget all AWS state and the call counts."""
+        for path, method in (("/moto-api/reset", "POST"), ("/_localaws/calls", "DELETE")):
+            request = urllib.request.Request(f"{self.url}{path}", method=method)
+            urllib.request.urlopen(request, timeout=10).close()
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

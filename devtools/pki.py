@@ -1,0 +1,64 @@
+"""Make test and demo PKI: CA certificates, their keys, device certificates."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class Issued:
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def cert_pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    @property
+    def key_pem(self) -> str:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    def write(self, cert_path: Path, key_path: Path | None = None) -> None:
+        cert_path.parent.mkdir(parents=True, exist_ok=True)
+        cert_path.write_text(self.cert_pem)
+        if key_path is not None:
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            key_path.write_text(self.key_pem)
+            key_path.chmod(0o600)
+
+
+def make_ca(
+    common_name: str,
+    *,
+    is_ca: bool = True,
+    days: int = 3650,
+    not_before: datetime.datetime | None = None,
+    organization: str = "fleet example",
+) -> Issued:
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return Issued(cert, key)

@@ -1,0 +1,1 @@
+"""fleet: GitOps for AWS IoT certificate infrastructure."""

@@ -1,0 +1,1 @@
+"""AWS access: the only part of fleet that imports boto3."""

@@ -1,0 +1,79 @@
+"""AWS errors, translated once at the boto3 boundary into fleet's few kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class AwsError(Exception):
+    """An AWS call failed. The message says what fleet was doing and what AWS said."""
+
+
+class NotFound(AwsError):
+    pass
+
+
+class Conflict(AwsError):
+    """The object exists already, or is still in use."""
+
+
+class RuleViolation(AwsError):
+    """AWS refused the request as invalid for the object's state or its rules."""
+
+
+class Throttled(AwsError):
+    """Still throttled after botocore's retries."""
+
+
+class AccessDenied(AwsError):
+    pass
+
+
+class Unavailable(AwsError):
+    """The endpoint failed or could not be reached; the next run converges."""
+
+
+KINDS: dict[str, type[AwsError]] = {
+    "ResourceNotFoundException": NotFound,
+    "NoSuchEntity": NotFound,
+    "ResourceAlreadyExistsException": Conflict,
+    "CertificateConflictException": Conflict,
+    "DeleteConflictException": Conflict,
+    "CertificateStateException": RuleViolation,
+    "CertificateValidationException": RuleViolation,
+    "RegistrationCodeValidationException": RuleViolation,
+    "InvalidRequestException": RuleViolation,
+    "LimitExceededException": RuleViolation,
+    "VersionsLimitExceededException": RuleViolation,
+    "MalformedPolicyException": RuleViolation,
+    "ThrottlingException": Throttled,
+    "TooManyRequestsException": Throttled,
+    "Throttling": Throttled,
+    "UnauthorizedException": AccessDenied,
+    "AccessDeniedException": AccessDenied,
+    "AccessDenied": AccessDenied,
+    "ExpiredToken": AccessDenied,
+    "InternalFailureException": Unavailable,
+    "ServiceUnavailableException": Unavailable,
+}
+
+
+def translate(error: ClientError, doing: str) -> AwsError:
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    message = error.response.get("Error", {}).get("Message", "")
+    kind = KINDS.get(code, AwsError)
+    return kind(f"{doing}: AWS said {code}: {message}".rstrip(": "))
+
+
+@contextmanager
+def calling(doing: str) -> Iterator[None]:
+    """Run AWS calls; re-raise their errors as fleet's kinds, saying ``doing``."""
+    try:
+        yield
+    except ClientError as error:
+        raise translate(error, doing) from None
+    except BotoCoreError as error:
+        raise Unavailable(f"{doing}: {error}") from None

@@ -1,0 +1,82 @@
+"""One thread-safe factory of boto3 clients per (deployer role, region).
+
+Each account is reached the way real accounts are: STS AssumeRole into the
+role the manifest names, with credentials that refresh themselves before they
+expire. The first use of a role checks with GetCallerIdentity that it really
+is in the manifest's account. Nothing here is ever pickled into Pulumi state.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+
+from fleet.aws.errors import AccessDenied, calling
+from fleet.settings import Settings
+
+SESSION_NAME = "fleet"
+
+
+class SessionFactory:
+    def __init__(self, settings: Settings, base: boto3.Session | None = None):
+        self._settings = settings
+        self._base = base or boto3.Session()
+        self._lock = threading.Lock()
+        self._sessions: dict[str, boto3.Session] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._config = Config(retries={"mode": "standard", "max_attempts": settings.max_attempts})
+
+    def client(self, service: str, role_arn: str, account_id: str, region: str) -> Any:
+        key = (service, role_arn, region)
+        with self._lock:
+            if key not in self._clients:
+                session = self._session(role_arn, account_id)
+                self._clients[key] = session.client(
+                    service, region_name=region, endpoint_url=self._settings.endpoint_url, config=self._config
+                )
+            return self._clients[key]
+
+    def _session(self, role_arn: str, account_id: str) -> boto3.Session:
+        if role_arn not in self._sessions:
+            sts = self._base.client(
+                "sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
+                config=self._config,
+            )
+
+            def assume() -> dict[str, str]:
+                with calling(f"assuming role {role_arn}"):
+                    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+                return {
+                    "access_key": credentials["AccessKeyId"],
+                    "secret_key": credentials["SecretAccessKey"],
+                    "token": credentials["SessionToken"],
+                    "expiry_time": credentials["Expiration"].isoformat(),
+                }
+
+            core = botocore.session.get_session()
+            core._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 (c7n does the same)
+                metadata=assume(), refresh_using=assume, method="sts-assume-role"
+            )
+            session = boto3.Session(botocore_session=core)
+            self._check_account(session, role_arn, account_id)
+            self._sessions[role_arn] = session
+        return self._sessions[role_arn]
+
+    def _check_account(self, session: boto3.Session, role_arn: str, account_id: str) -> None:
+        sts = session.client("sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url)
+        with calling(f"checking the account of role {role_arn}"):
+            actual = sts.get_caller_identity()["Account"]
+        if actual != account_id:
+            raise AccessDenied(f"role {role_arn} is in account {actual}, but the manifest says {account_id}")
+
+
+@functools.cache
+def shared_factory() -> SessionFactory:
+    """The factory of this process (the Pulumi provider process runs 4 threads)."""
+    return SessionFactory(Settings.from_env())

@@ -1,0 +1,69 @@
+"""Resolve a CA private-key reference to a key, without ever showing the key.
+
+A reference names where the key lives (an environment variable or a file);
+manifests, Pulumi state and plans carry only the reference. Error messages
+name the reference and never include key material: every parsing error is
+re-raised ``from None`` so no library message or traceback can carry it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from fleet.pki import SigningKey
+
+
+class KeyUnavailable(Exception):
+    """The referenced private key cannot be read or is not a usable key."""
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """Where a CA's private key lives: exactly one of ``env`` or ``file``."""
+
+    env: str | None = None
+    file: str | None = None
+
+    def describe(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"env": self.env} if self.env else {"file": str(self.file)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> KeyRef:
+        return cls(env=data.get("env"), file=data.get("file"))
+
+
+def load_private_key(ref: KeyRef, environ: Mapping[str, str] = os.environ) -> SigningKey:
+    pem = _read(ref, environ)
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise KeyUnavailable(
+            f"the CA private key in {ref.describe()} is not an unencrypted PEM private key"
+        ) from None
+    finally:
+        del pem
+    return key  # type: ignore[return-value]
+
+
+def is_available(ref: KeyRef, environ: Mapping[str, str] = os.environ) -> bool:
+    return bool(environ.get(ref.env)) if ref.env else Path(str(ref.file)).is_file()
+
+
+def _read(ref: KeyRef, environ: Mapping[str, str]) -> bytes:
+    if ref.env:
+        value = environ.get(ref.env)
+        if not value:
+            raise KeyUnavailable(f"the CA private key's {ref.describe()} is not set")
+        return value.encode()
+    try:
+        return Path(str(ref.file)).read_bytes()
+    except OSError as error:
+        raise KeyUnavailable(f"cannot read the CA private key {ref.describe()}: {error.strerror}") from None

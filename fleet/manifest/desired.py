@@ -1,0 +1,49 @@
+"""The desired state the manifests declare, expanded once, sorted and stable.
+
+Everything downstream (the Pulumi program, the CLI) works from these frozen
+values; resource names derive from manifest names only, so previews never
+churn when files are reordered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.keys import KeyRef
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    name: str
+    id: str
+    role_arn: str
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaPlacementSpec:
+    """One CA certificate registered in one account and region."""
+
+    ca: str
+    account: str
+    account_id: str
+    role_arn: str
+    region: str
+    certificate_pem: str
+    certificate_id: str
+    mode: str
+    status: str
+    auto_registration: str
+    registration_config: tuple[tuple[str, str], ...]  # sorted (key, value) pairs; empty = none
+    private_key: KeyRef | None
+    source: str  # "manifests/cas.yaml:12" of the placement
+
+    @property
+    def resource_name(self) -> str:
+        return f"{self.ca}.{self.account}.{self.region}"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    accounts: tuple[AccountSpec, ...]
+    ca_placements: tuple[CaPlacementSpec, ...]

@@ -1,0 +1,123 @@
+"""Load the manifests folder in three stages, each stopping on its problems:
+YAML structure, then the schema per file, then rules across files.
+A ManifestError lists every problem of the first failing stage."""
+
+from __future__ import annotations
+
+import datetime
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from fleet.manifest import rules, source
+from fleet.manifest.desired import Fleet
+from fleet.manifest.model import ManifestFile
+from fleet.manifest.problems import FieldPath, ManifestError, Problem, did_you_mean
+
+
+def load_fleet(
+    directory: Path,
+    known_regions: Iterable[str],
+    now: datetime.datetime | None = None,
+    display_root: Path | None = None,
+) -> Fleet:
+    """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS."""
+    directory = directory.resolve()
+    root = display_root.resolve() if display_root else Path.cwd()
+    paths = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not paths:
+        raise ManifestError([Problem(_display(directory, root), 1, 1, "", "no *.yaml manifests found")])
+
+    parsed = [source.read(path, _display(path, root)) for path in paths]
+    _raise_if([p for p in parsed if isinstance(p, Problem)])
+    files = [f for f in parsed if isinstance(f, source.SourceFile)]
+
+    documents: list[tuple[source.SourceFile, Path, ManifestFile]] = []
+    problems: list[Problem] = []
+    for file, path in zip(files, paths, strict=True):
+        try:
+            documents.append((file, path.parent, ManifestFile.model_validate(file.data)))
+        except ValidationError as error:
+            problems.extend(_schema_problem(file, detail) for detail in error.errors())
+    _raise_if(problems)
+
+    checked_now = now or datetime.datetime.now(datetime.UTC)
+    fleet, problems = rules.check(documents, frozenset(known_regions), checked_now)
+    _raise_if(problems)
+    return fleet
+
+
+def _raise_if(problems: list[Problem]) -> None:
+    if problems:
+        raise ManifestError(problems)
+
+
+def _display(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
+
+
+def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
+    field: FieldPath = tuple(part for part in detail["loc"] if part != "[key]")
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        unknown = str(field[-1])
+        allowed = _fields_at(ManifestFile, field[:-1])
+        hint = did_you_mean(unknown, allowed)
+        known = f"; known fields: {', '.join(sorted(allowed))}" if allowed and not hint else ""
+        return file.problem(field, f"unknown field {unknown!r}{hint}{known}", at_key=True)
+    if "[key]" in detail["loc"]:
+        return file.problem(field, f"invalid name {field[-1]!r}: use lowercase letters, digits and '-'",
+                            at_key=True)
+    if kind == "missing":
+        return file.problem(field, "required field is missing")
+    if kind == "literal_error":
+        return file.problem(field, f"must be one of {detail['ctx']['expected']}, got {detail['input']!r}")
+    if kind == "string_pattern_mismatch":
+        return file.problem(field, f"{detail['input']!r} is not a valid {_pattern_name(field)}")
+    message = detail["msg"].removeprefix("Value error, ")
+    return file.problem(field, message)
+
+
+def _pattern_name(field: FieldPath) -> str:
+    names = {"id": "12-digit account id", "deployer_role_arn": "IAM role ARN", "role_arn": "IAM role ARN",
+             "account": "name", "env": "environment variable name"}
+    last = next((p for p in reversed(field) if isinstance(p, str)), "")
+    if last == "regions" or (len(field) > 1 and field[-2] == "regions"):
+        return "region name"
+    return names.get(last, "value")
+
+
+def _fields_at(model: type[BaseModel], field: FieldPath) -> set[str]:
+    """The field names allowed at ``field`` inside ``model`` (for "did you mean")."""
+    annotation: Any = model
+    for part in field:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if not isinstance(part, str) or part not in annotation.model_fields:
+                return set()
+            annotation = annotation.model_fields[part].annotation
+        elif typing.get_origin(annotation) in (dict, list):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return set()
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return set(annotation.model_fields)
+    return set()
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] -> X."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return annotation

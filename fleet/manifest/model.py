@@ -1,0 +1,117 @@
+"""The manifest schema (v1), as pydantic models.
+
+One file may hold any of the top-level sections; fleet merges all files under
+the manifests folder. Unknown fields are errors. The JSON Schema in
+schema/manifest.schema.json is generated from ``ManifestFile``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
+
+MAX_TEMPLATE_BODY = 10_240  # API_RegistrationConfig.html: templateBody length
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(Strict):
+    """An AWS account fleet manages, reached by assuming ``deployer_role_arn``."""
+
+    id: AccountId = Field(description="12-digit AWS account id")
+    deployer_role_arn: RoleArn = Field(description="IAM role fleet assumes in this account")
+    regions: list[Region] = Field(min_length=1, description="regions fleet manages in this account")
+
+    @field_validator("regions")
+    @classmethod
+    def _unique(cls, regions: list[str]) -> list[str]:
+        seen = [r for i, r in enumerate(regions) if r in regions[:i]]
+        if seen:
+            raise ValueError(f"region {seen[0]!r} is listed twice")
+        return regions
+
+    @model_validator(mode="after")
+    def _role_in_account(self) -> Account:
+        role_account = self.deployer_role_arn.split(":")[4]
+        if role_account != self.id:
+            raise ValueError(
+                f"deployer_role_arn is in account {role_account}, not in this account ({self.id})"
+            )
+        return self
+
+
+class PrivateKey(Strict):
+    """Where the CA's private key lives. Only the reference is ever stored."""
+
+    env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = Field(
+        default=None, description="environment variable holding the PEM private key"
+    )
+    file: str | None = Field(default=None, description="PEM private key file, relative to this manifest")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PrivateKey:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+
+class RegistrationConfig(Strict):
+    """Just-in-time provisioning for devices auto-registering under the CA."""
+
+    template_body: str | None = Field(default=None, description="JITP template (JSON)")
+    template_name: str | None = Field(default=None, description="name of a JITP provisioning template")
+    role_arn: RoleArn | None = Field(default=None, description="role AWS IoT assumes to provision")
+
+    @model_validator(mode="after")
+    def _body_or_name(self) -> RegistrationConfig:
+        if self.template_body is not None and self.template_name is not None:
+            raise ValueError("give template_body or template_name, not both")
+        if self.template_body is not None:
+            if len(self.template_body) > MAX_TEMPLATE_BODY:
+                raise ValueError(f"template_body is longer than {MAX_TEMPLATE_BODY} characters")
+            try:
+                json.loads(self.template_body)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"template_body is not valid JSON: {error}") from None
+        return self
+
+
+class Placement(Strict):
+    """Where a CA is registered, and in which state."""
+
+    account: Name = Field(description="an account name from the accounts section")
+    regions: list[Region] | None = Field(
+        default=None, min_length=1, description="default: every region of the account"
+    )
+    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    auto_registration: Literal["ENABLE", "DISABLE"] = "DISABLE"
+    registration_config: RegistrationConfig | None = None
+
+
+class CertificateAuthority(Strict):
+    """A CA certificate and where it is registered."""
+
+    certificate: str = Field(description="PEM file of the CA certificate, relative to this manifest")
+    private_key: PrivateKey | None = Field(
+        default=None, description="needed in DEFAULT mode to sign the verification certificate"
+    )
+    mode: Literal["DEFAULT", "SNI_ONLY"] = "DEFAULT"
+    placements: list[Placement] = Field(min_length=1)
+
+
+class ManifestFile(Strict):
+    """One YAML file under manifests/."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="fleet manifest (v1)")
+
+    accounts: dict[Name, Account] = Field(default_factory=dict)
+    cas: dict[Name, CertificateAuthority] = Field(default_factory=dict)

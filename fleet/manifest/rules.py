@@ -1,0 +1,195 @@
+"""Stage 3: rules across files, and AWS's own rules, checked before any call.
+
+Produces the expanded desired state (``Fleet``) together with every problem
+found, each located in the file and line the user wrote.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet import keys, pki
+from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
+from fleet.manifest.model import CertificateAuthority, ManifestFile
+from fleet.manifest.problems import Problem, did_you_mean
+from fleet.manifest.source import SourceFile
+
+# https://docs.aws.amazon.com/iot/latest/apireference/API_RegisterCACertificate.html
+MAX_CAS_PER_SUBJECT = 10
+
+Document = tuple[SourceFile, Path, ManifestFile]
+
+
+@dataclass(frozen=True)
+class _Ca:
+    name: str
+    file: SourceFile
+    spec: CertificateAuthority
+    pem: str
+    cert_id: str
+    subject: str
+    key: keys.KeyRef | None
+
+
+def check(
+    documents: list[Document], known_regions: frozenset[str], now: datetime.datetime
+) -> tuple[Fleet, list[Problem]]:
+    problems: list[Problem] = []
+    accounts: dict[str, AccountSpec] = {}
+    for file, _folder, doc in documents:
+        for name, account in doc.accounts.items():
+            where = ("accounts", name)
+            if name in accounts:
+                problems.append(file.problem(where, f"account {name!r} is declared twice", at_key=True))
+                continue
+            for index, region in enumerate(account.regions):
+                if region not in known_regions:
+                    hint = did_you_mean(region, known_regions)
+                    problems.append(
+                        file.problem((*where, "regions", index), f"unknown AWS IoT region {region!r}{hint}")
+                    )
+            twin = next((a.name for a in accounts.values() if a.id == account.id), None)
+            if twin is not None:
+                problems.append(file.problem((*where, "id"), f"account id {account.id} is already declared as {twin!r}"))
+            accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions))
+
+    cas = _load_cas(documents, now, problems)
+    placements = _expand(cas, accounts, problems)
+    _check_aws_limits(placements, cas, problems)
+
+    fleet = Fleet(
+        accounts=tuple(sorted(accounts.values(), key=lambda a: a.name)),
+        ca_placements=tuple(sorted(placements.values(), key=lambda p: (p.ca, p.account, p.region))),
+    )
+    return fleet, problems
+
+
+def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[Problem]) -> dict[str, _Ca]:
+    cas: dict[str, _Ca] = {}
+    seen_ids: dict[str, str] = {}
+    for file, folder, doc in documents:
+        for name, ca in doc.cas.items():
+            where = ("cas", name)
+            if name in cas:
+                problems.append(file.problem(where, f"CA {name!r} is declared twice", at_key=True))
+                continue
+            cert_field = (*where, "certificate")
+            path = (folder / ca.certificate).resolve()
+            try:
+                cert = pki.load_certificate(path.read_bytes())
+            except OSError as error:
+                problems.append(file.problem(cert_field, f"cannot read {ca.certificate}: {error.strerror}"))
+                continue
+            except pki.CertificateError as error:
+                problems.append(file.problem(cert_field, f"{ca.certificate}: {error}"))
+                continue
+            if not pki.is_ca(cert):
+                problems.append(file.problem(
+                    cert_field, f"{ca.certificate} is not a CA certificate (basicConstraints CA:TRUE missing)"))
+            invalid = pki.validity_problem(cert, now)
+            if invalid:
+                problems.append(file.problem(cert_field, f"{ca.certificate} is {invalid}"))
+            cert_id = pki.certificate_id(cert)
+            if cert_id in seen_ids:
+                problems.append(file.problem(
+                    cert_field, f"the same certificate (id {cert_id[:12]}…) is already declared as CA "
+                                f"{seen_ids[cert_id]!r}"))
+            seen_ids.setdefault(cert_id, name)
+            key = _key_ref(file, folder, name, ca, cert, problems)
+            cas[name] = _Ca(name, file, ca, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key)
+    return cas
+
+
+def _key_ref(
+    file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: object, problems: list[Problem]
+) -> keys.KeyRef | None:
+    where = ("cas", name, "private_key")
+    if ca.private_key is None:
+        if ca.mode == "DEFAULT":
+            problems.append(file.problem(
+                ("cas", name), "mode DEFAULT needs private_key (to sign the verification certificate); "
+                               "or use mode SNI_ONLY", at_key=True))
+        return None
+    if ca.private_key.env:
+        ref = keys.KeyRef(env=ca.private_key.env)
+    else:
+        ref = keys.KeyRef(file=str((folder / str(ca.private_key.file)).resolve()))
+    # The key is optional at validation time (PR checks run without secrets);
+    # when it is there, it must be this CA's key.
+    if keys.is_available(ref):
+        try:
+            key = keys.load_private_key(ref)
+        except keys.KeyUnavailable as error:
+            problems.append(file.problem(where, str(error)))
+            return ref
+        if not pki.key_matches(cert, key):  # type: ignore[arg-type]
+            problems.append(file.problem(where, f"the key in {ref.describe()} is not this CA's private key"))
+    return ref
+
+
+def _expand(
+    cas: dict[str, _Ca], accounts: dict[str, AccountSpec], problems: list[Problem]
+) -> dict[tuple[str, str, str], CaPlacementSpec]:
+    placements: dict[tuple[str, str, str], CaPlacementSpec] = {}
+    for ca in cas.values():
+        for index, placement in enumerate(ca.spec.placements):
+            where = ("cas", ca.name, "placements", index)
+            account = accounts.get(placement.account)
+            if account is None:
+                hint = did_you_mean(placement.account, accounts)
+                problems.append(ca.file.problem((*where, "account"), f"unknown account {placement.account!r}{hint}"))
+                continue
+            regions = placement.regions or list(account.regions)
+            line, _ = ca.file.position(where)
+            for region_index, region in enumerate(regions):
+                if region not in account.regions:
+                    problems.append(ca.file.problem(
+                        (*where, "regions", region_index),
+                        f"region {region!r} is not one of account {account.name!r}'s regions "
+                        f"({', '.join(account.regions)})"))
+                    continue
+                key = (ca.name, account.name, region)
+                if key in placements:
+                    problems.append(ca.file.problem(
+                        where, f"CA {ca.name!r} is placed twice in account {account.name!r}, region {region}"))
+                    continue
+                config = placement.registration_config
+                placements[key] = CaPlacementSpec(
+                    ca=ca.name, account=account.name, account_id=account.id, role_arn=account.role_arn,
+                    region=region, certificate_pem=ca.pem, certificate_id=ca.cert_id, mode=ca.spec.mode,
+                    status=placement.status, auto_registration=placement.auto_registration,
+                    registration_config=tuple(sorted(
+                        (k, v) for k, v in (config.model_dump() if config else {}).items() if v is not None)),
+                    private_key=ca.key, source=f"{ca.file.path}:{line}",
+                )
+    return placements
+
+
+def _check_aws_limits(
+    placements: dict[tuple[str, str, str], CaPlacementSpec], cas: dict[str, _Ca], problems: list[Problem]
+) -> None:
+    default_accounts: dict[tuple[str, str], list[CaPlacementSpec]] = defaultdict(list)
+    same_subject: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for spec in placements.values():
+        if spec.mode == "DEFAULT":
+            default_accounts[(spec.ca, spec.region)].append(spec)
+        same_subject[(spec.account, spec.region, cas[spec.ca].subject)].append(spec.ca)
+
+    for (ca_name, region), specs in sorted(default_accounts.items()):
+        if len({s.account_id for s in specs}) > 1:
+            ca = cas[ca_name]
+            names = ", ".join(sorted({s.account for s in specs}))
+            problems.append(ca.file.problem(
+                ("cas", ca_name, "mode"),
+                f"a CA in DEFAULT mode can be registered by only one account per region; {ca_name!r} is placed "
+                f"in {region} for accounts {names} (use mode SNI_ONLY to share it)"))
+    for (account, region, subject), names in sorted(same_subject.items()):
+        if len(names) > MAX_CAS_PER_SUBJECT:
+            ca = cas[sorted(names)[MAX_CAS_PER_SUBJECT]]
+            problems.append(ca.file.problem(
+                ("cas", ca.name, "certificate"),
+                f"more than {MAX_CAS_PER_SUBJECT} CAs with subject {subject!r} in account {account!r}, "
+                f"region {region} (AWS allows {MAX_CAS_PER_SUBJECT})"))

@@ -1,0 +1,30 @@
+"""Run settings, read once from the environment at the edges and passed on."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint_url: str | None = None
+    """FLEET_AWS_ENDPOINT_URL: send every AWS call there (the local endpoint). Unset: real AWS."""
+
+    sts_region: str = "us-east-1"
+    """FLEET_STS_REGION: region of the STS endpoint used to assume deployer roles."""
+
+    max_attempts: int = 8
+    """FLEET_AWS_MAX_ATTEMPTS: botocore 'standard' retries (throttling, 5xx) per call."""
+
+    page_size: int = 250
+    """List calls ask for this many items a page (AWS allows 1..250)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        return cls(
+            endpoint_url=environ.get("FLEET_AWS_ENDPOINT_URL") or None,
+            sts_region=environ.get("FLEET_STS_REGION", cls.sts_region),
+            max_attempts=int(environ.get("FLEET_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+        )

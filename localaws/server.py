@@ -1,0 +1,30 @@
+"""Serve the local AWS endpoint: ``python -m localaws [--port N] [--plain]``.
+
+Binds 127.0.0.1 only. Prints ``localaws listening on http://127.0.0.1:PORT``
+once it accepts requests. ``--plain`` serves moto without fleet's fixes (the
+tests use it to show each fix is needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+from localaws import iot_fixes, ledger
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="localaws", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--plain", action="store_true", help="serve moto without fleet's fixes")
+    args = parser.parse_args(argv)
+
+    if not args.plain:
+        iot_fixes.apply()
+    ledger.install()
+    app = ledger.LedgerApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, app, threaded=True)
+    print(f"localaws listening on http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
