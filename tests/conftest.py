@@ -55,6 +55,7 @@ def plain_moto_server() -> Iterator[LocalAws]:
 def client_in(endpoint: LocalAws, service: str, account_id: str, region: str = "us-east-1",
               role: str = "console-admin") -> Any:
     """A client acting in ``account_id``, through STS AssumeRole as a real user would."""
+    assert account_id.isdigit() and len(account_id) == 12, account_id  # moto would fall back to its default
     base = dict(endpoint_url=endpoint.url, region_name=region,
                 aws_access_key_id="console-user", aws_secret_access_key="console-user")
     sts = boto3.client("sts", **base)
