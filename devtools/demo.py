@@ -1,0 +1,108 @@
+"""The demo (Quick start line 1): the example fleet, applied, drifted by hand,
+caught and corrected, on a local AWS endpoint this script starts and stops."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console
+
+from devtools.endpoint import LocalAws
+from devtools.pulumi_cli import REPO, PulumiProject, Result
+from fleet import pki
+
+say = Console(highlight=False, soft_wrap=True)
+DEMO = REPO / ".cache" / "demo"
+PROD = "111111111111"
+
+
+def step(number: int, text: str) -> None:
+    say.print(f"\n[bold cyan]{number}. {text}[/]")
+
+
+def show(result: Result, *, only: tuple[str, ...] = ()) -> None:
+    lines = result.output.splitlines()
+    if only:
+        lines = [line for line in lines if any(word in line for word in only)]
+    for line in lines:
+        if line.strip() and not line.startswith("@"):
+            say.print("   [dim]│[/] ", end="")
+            say.print(line.rstrip(), markup=False)
+    say.print(f"   [dim]└ {result.command} → exit code {result.code}[/]")
+
+
+def console_user_iot(endpoint: LocalAws, account: str, region: str) -> Any:
+    """What a person at the AWS console would use: their own role in the account."""
+    sts = boto3.client("sts", endpoint_url=endpoint.url, region_name=region,
+                       aws_access_key_id="console-user", aws_secret_access_key="console-user")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/console-admin",
+                            RoleSessionName="someone-at-the-console")["Credentials"]
+    return boto3.client("iot", endpoint_url=endpoint.url, region_name=region,
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def main() -> int:
+    shutil.rmtree(DEMO, ignore_errors=True)
+    key = (REPO / "demo" / "factory-root.key.pem").read_text()
+    with LocalAws() as endpoint:
+        project = PulumiProject(
+            workdir=REPO, backend=DEMO / "state", stack="demo",
+            extra_env={**endpoint.environment(), "FLEET_CA_KEY_FACTORY_ROOT": key},
+        )
+        try:
+            run(endpoint, project)
+        finally:
+            step(9, "Cleaning up: removing the demo stack and its state, stopping the endpoint.")
+            project.run("stack", "rm", "--force", "--yes", ok=(0, 255))
+            shutil.rmtree(DEMO, ignore_errors=True)
+            (REPO / "Pulumi.demo.yaml").unlink(missing_ok=True)
+    say.print("\n[bold green]Demo complete: nothing is left running or written.[/]")
+    return 0
+
+
+def run(endpoint: LocalAws, project: PulumiProject) -> None:
+    step(1, f"Started a local AWS endpoint (moto with fleet's IoT fixes) at {endpoint.url}.")
+    say.print("   Accounts prod (111111111111) and staging (222222222222) are reached by STS AssumeRole,")
+    say.print("   as in real use. The demo CA key is passed in FLEET_CA_KEY_FACTORY_ROOT, never stored.")
+
+    step(2, "Validating the manifests (no AWS call): fleet validate")
+    project.init(Path("manifests"))
+    done = subprocess.run([sys.executable, "-m", "fleet", "validate"], cwd=REPO, capture_output=True, text=True,
+                          check=True)
+    say.print(f"   {done.stdout.strip()}", markup=False)
+
+    step(3, "pulumi up: registering 2 CAs in 5 placements across 2 accounts and 2 regions.")
+    show(project.up(), only=("CaPlacement", "Resources:", "created", "Duration"))
+
+    step(4, "pulumi preview --expect-no-changes: AWS matches the manifests.")
+    show(project.run("preview", "--expect-no-changes"), only=("unchanged", "Resources"))
+
+    iot = console_user_iot(endpoint, PROD, "us-east-1")
+    factory_id = pki.certificate_id(pki.load_certificate((REPO / "manifests/pki/factory-root.pem").read_bytes()))
+    step(5, "Someone deactivates factory-root in prod/us-east-1 by hand, at the console "
+            f"(UpdateCACertificate {factory_id[:12]}… → INACTIVE, auto-registration DISABLE).")
+    iot.update_ca_certificate(certificateId=factory_id, newStatus="INACTIVE", newAutoRegistrationStatus="DISABLE")
+
+    step(6, "pulumi preview --refresh --expect-no-changes: the drift is caught and the CA named.")
+    drift = project.run("preview", "--refresh", "--expect-no-changes", ok=(255, 7))
+    show(drift, only=("factory-root.prod.us-east-1", "to update", "error:"))
+    say.print("   (pulumi 3.79 exits 255 here; later releases exit 7. Either way CI fails the job.)")
+
+    step(7, "pulumi up --refresh: fleet puts the CA back as the manifests say.")
+    show(project.up("--refresh"), only=("factory-root.prod.us-east-1 updat", "Resources:", "updated", "unchanged"))
+    description = iot.describe_ca_certificate(certificateId=factory_id)["certificateDescription"]
+    say.print(f"   AWS now says: status {description['status']}, "
+              f"auto-registration {description['autoRegistrationStatus']}")
+
+    step(8, "pulumi preview --refresh --expect-no-changes: clean again.")
+    show(project.run("preview", "--refresh", "--expect-no-changes"), only=("unchanged",))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Accounts are reached through STS AssumeRole, and checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from devtools.endpoint import LocalAws
+from fleet.aws.errors import AccessDenied
+from fleet.aws.session import SessionFactory
+from fleet.settings import Settings
+
+
+def test_each_role_lands_in_its_own_account(local_aws: LocalAws) -> None:
+    sessions = SessionFactory(Settings.from_env())
+    for account in ("111111111111", "222222222222"):
+        sts = sessions.client("sts", f"arn:aws:iam::{account}:role/fleet-deployer", account, "eu-west-1")
+        assert sts.get_caller_identity()["Account"] == account
+
+
+def test_clients_are_made_once_per_role_and_region(local_aws: LocalAws) -> None:
+    sessions = SessionFactory(Settings.from_env())
+    role = "arn:aws:iam::111111111111:role/fleet-deployer"
+    first = sessions.client("iot", role, "111111111111", "us-east-1")
+    assert sessions.client("iot", role, "111111111111", "us-east-1") is first
+    assert sessions.client("iot", role, "111111111111", "eu-west-1") is not first
+    assert local_aws.calls()["sts:AssumeRole"] == 1
+
+
+def test_a_role_that_is_not_in_the_manifests_account_is_refused(local_aws: LocalAws) -> None:
+    sessions = SessionFactory(Settings.from_env())
+    with pytest.raises(AccessDenied, match="is in account 111111111111, but the manifest says 222222222222"):
+        sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "222222222222", "us-east-1")
+
+
+def test_settings_default_to_real_aws_without_an_endpoint_override() -> None:
+    assert Settings.from_env({}).endpoint_url is None
+    assert Settings.from_env({"FLEET_AWS_ENDPOINT_URL": "http://127.0.0.1:1"}).endpoint_url == "http://127.0.0.1:1"
