@@ -53,7 +53,9 @@ def check(
                     )
             twin = next((a.name for a in accounts.values() if a.id == account.id), None)
             if twin is not None:
-                problems.append(file.problem((*where, "id"), f"account id {account.id} is already declared as {twin!r}"))
+                problems.append(
+                    file.problem((*where, "id"), f"account id {account.id} is already declared as {twin!r}")
+                )
             accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions))
 
     cas = _load_cas(documents, now, problems)
@@ -181,11 +183,11 @@ def _check_aws_limits(
     for (ca_name, region), specs in sorted(default_accounts.items()):
         if len({s.account_id for s in specs}) > 1:
             ca = cas[ca_name]
-            names = ", ".join(sorted({s.account for s in specs}))
+            accounts = ", ".join(sorted({s.account for s in specs}))
             problems.append(ca.file.problem(
                 ("cas", ca_name, "mode"),
                 f"a CA in DEFAULT mode can be registered by only one account per region; {ca_name!r} is placed "
-                f"in {region} for accounts {names} (use mode SNI_ONLY to share it)"))
+                f"in {region} for accounts {accounts} (use mode SNI_ONLY to share it)"))
     for (account, region, subject), names in sorted(same_subject.items()):
         if len(names) > MAX_CAS_PER_SUBJECT:
             ca = cas[sorted(names)[MAX_CAS_PER_SUBJECT]]

@@ -52,7 +52,7 @@ def inputs_of(spec: CaPlacementSpec) -> dict[str, Any]:
     }
 
 
-class CaPlacementProvider(ResourceProvider):  # type: ignore[misc]
+class CaPlacementProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         api = _api(props)
         existing = api.describe(props["certificate_id"])
@@ -124,7 +124,7 @@ class CaPlacementProvider(ResourceProvider):  # type: ignore[misc]
         api.delete(id_)
 
 
-class CaPlacement(Resource, module="fleet", name="CaPlacement"):  # type: ignore[misc,call-arg]
+class CaPlacement(Resource, module="fleet", name="CaPlacement"):
     arn: Output[str]
     status: Output[str]
 
@@ -182,7 +182,7 @@ def _outputs(props: dict[str, Any], live: CaState | None) -> dict[str, Any]:
 
 
 def _config(props: dict[str, Any]) -> dict[str, str]:
-    return _normal(props.get("registration_config"))
+    return {k: str(v) for k, v in _normal(props.get("registration_config")).items()}
 
 
 def _normal(config: Any) -> Any:

@@ -126,7 +126,8 @@ def test_a_role_in_another_account_is_refused(manifests: Manifests) -> None:
 
 def test_malformed_pem_is_refused(manifests: Manifests) -> None:
     basic_fleet(manifests)
-    (manifests.root / "pki" / "root.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    damaged = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    (manifests.root / "pki" / "root.pem").write_text(damaged)
     (problem,) = problems_of(manifests)
     assert problem.startswith("manifests/cas.yaml:3:18: cas.root.certificate: pki/root.pem: malformed PEM certificate")
 
@@ -134,7 +135,8 @@ def test_malformed_pem_is_refused(manifests: Manifests) -> None:
 def test_a_missing_certificate_file_is_refused(manifests: Manifests) -> None:
     basic_fleet(manifests, certificate="pki/nope.pem")
     (problem,) = problems_of(manifests)
-    assert problem == "manifests/cas.yaml:3:18: cas.root.certificate: cannot read pki/nope.pem: No such file or directory"
+    assert problem == ("manifests/cas.yaml:3:18: cas.root.certificate: "
+                       "cannot read pki/nope.pem: No such file or directory")
 
 
 def test_a_certificate_that_is_not_a_ca_is_refused(manifests: Manifests) -> None:
@@ -166,7 +168,9 @@ def test_a_default_mode_ca_in_two_accounts_of_one_region_is_refused(manifests: M
                               "only one account per region; 'root' is placed in eu-west-1 for accounts prod, staging")
 
 
-def test_a_wrong_private_key_is_refused_without_showing_it(manifests: Manifests, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_private_key_is_refused_without_showing_it(
+    manifests: Manifests, monkeypatch: pytest.MonkeyPatch
+) -> None:
     basic_fleet(manifests, mode="DEFAULT", private_key={"env": "ROOT_KEY"})
     other = make_ca("other")
     monkeypatch.setenv("ROOT_KEY", other.key_pem)

@@ -62,3 +62,10 @@ def test_each_aws_error_code_becomes_one_fleet_kind(code: str, kind: type[errors
 def test_an_unknown_aws_error_code_stays_a_plain_aws_error() -> None:
     error = ClientError({"Error": {"Code": "SomethingNew", "Message": "?"}}, "AnyOperation")
     assert type(errors.translate(error, "x")) is errors.AwsError
+
+
+@pytest.mark.parametrize("tool", [["ruff", "check", "."], ["mypy"]], ids=["ruff", "mypy-strict"])
+def test_static_checks_pass(tool: list[str]) -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / tool[0]), *tool[1:]], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
