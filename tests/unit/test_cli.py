@@ -1,0 +1,40 @@
+"""`fleet validate` and `fleet schema` as a user (or a pre-commit hook) runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import Manifests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fleet(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fleet", *args], cwd=cwd, capture_output=True, text=True,
+                          check=False)
+
+
+def test_validate_accepts_the_example_fleet() -> None:
+    done = fleet("validate")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "manifests: valid: 2 accounts, 2 CAs in 5 placements"
+
+
+def test_validate_lists_every_problem_with_file_and_line_and_fails(manifests: Manifests) -> None:
+    manifests.text("accounts.yaml", "accounts:\n  prod:\n    id: '12'\n    deployer_role_arn: nope\n"
+                                    "    regions: [us-east-1]\n")
+    done = fleet("validate", "-m", str(manifests.root), cwd=manifests.root.parent)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "2 problems in the manifests; nothing was changed:",
+        "  manifests/accounts.yaml:3:9: accounts.prod.id: '12' is not a valid 12-digit account id",
+        "  manifests/accounts.yaml:4:24: accounts.prod.deployer_role_arn: 'nope' is not a valid IAM role ARN",
+    ]
+
+
+def test_schema_prints_the_json_schema() -> None:
+    done = fleet("schema")
+    assert json.loads(done.stdout)["title"] == "fleet manifest (v1)"
