@@ -62,3 +62,27 @@ def make_ca(
         .sign(key, hashes.SHA256())
     )
     return Issued(cert, key)
+
+
+def issue(
+    ca: Issued,
+    common_name: str,
+    *,
+    days: int = 365,
+    not_before: datetime.datetime | None = None,
+) -> Issued:
+    """A device certificate signed by ``ca`` (EC keys: fast to make by the thousand)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return Issued(cert, key)

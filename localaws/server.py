@@ -12,7 +12,7 @@ import argparse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import iot_fixes, ledger
+from localaws import fixes, ledger
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if not args.plain:
-        iot_fixes.apply()
+        fixes.apply()
     ledger.install()
     app = ledger.LedgerApp(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, threaded=True)

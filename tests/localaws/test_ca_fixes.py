@@ -1,53 +1,32 @@
-"""Each fix fleet makes to moto's IoT holds on the local endpoint, and fails
-on plain moto 5.2.5 (so the fix is needed, and the test would catch its loss).
+"""Each fix fleet makes to moto's IoT CA calls holds on the local endpoint, and
+fails on plain moto 5.2.5 (so the fix is needed, and the test would catch its loss).
 
 Every check cites the AWS IoT API Reference page it follows.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
 from devtools.endpoint import LocalAws
-from devtools.pki import Issued, make_ca
-from fleet import pki
+from devtools.pki import make_ca
 from tests.conftest import client_in
-
-ACCOUNT_A = "333333333333"
-ACCOUNT_B = "444444444444"
-NO_RETRIES = Config(retries={"mode": "standard", "max_attempts": 1})
-
-Check = Callable[[Callable[..., Any]], None]
-
-
-def verification_for(iot: Any, ca: Issued, signer: Issued | None = None, code: str | None = None) -> str:
-    code = code or iot.get_registration_code()["registrationCode"]
-    now = datetime.datetime.now(datetime.UTC)
-    return pki.verification_certificate(ca.cert, (signer or ca).key, code, now)
-
-
-def register_default(iot: Any, ca: Issued, **extra: Any) -> str:
-    reply = iot.register_ca_certificate(caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca),
-                                        certificateMode="DEFAULT", setAsActive=True, **extra)
-    return str(reply["certificateId"])
-
-
-def error_code(call: Callable[[], Any]) -> str:
-    """The AWS error code ``call`` fails with; AssertionError when it succeeds."""
-    try:
-        call()
-    except ClientError as error:
-        return str(error.response["Error"]["Code"])
-    raise AssertionError("the call succeeded; AWS refuses it")
+from tests.localaws.support import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    Check,
+    clients_on,
+    error_code,
+    register_default,
+    verification_for,
+)
 
 
 # https://docs.aws.amazon.com/iot/latest/apireference/API_ListCACertificates.html
@@ -171,15 +150,6 @@ CHECKS = [
     refuses_registering_a_ca_twice,
     keeps_default_mode_cas_to_one_account_per_region,
 ]
-
-
-def clients_on(endpoint: LocalAws) -> Callable[..., Any]:
-    def iot_in(account: str, region: str = "us-east-1") -> Any:
-        client = client_in(endpoint, "iot", account, region)
-        client.meta.config.retries = NO_RETRIES.retries
-        return client
-
-    return iot_in
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)

@@ -1,8 +1,8 @@
-"""fleet's fixes to moto 5.2.5's AWS IoT, for the behaviours CA work relies on.
+"""fleet's fixes to moto 5.2.5's AWS IoT CA certificates and list paging.
 
 Each fix follows the AWS IoT API Reference page cited beside it. ``apply()``
 patches moto in this process; the server in ``localaws.server`` calls it before
-it serves a request. tests/localaws/test_iot_fixes.py checks every fix against
+it serves a request. tests/localaws/test_ca_fixes.py checks every fix against
 this server and shows that plain moto fails the same check.
 """
 
@@ -49,7 +49,7 @@ class LimitExceededException(IoTClientError):
 
 
 def apply() -> None:
-    """Patch moto's IoT backend and responses in this process (idempotent)."""
+    """Patch moto's IoT CA calls and list paging in this process (idempotent)."""
     # Certificate ids are the SHA-256 of the DER encoding, not of the PEM text.
     default_user_config["iot"] = {"use_valid_cert": True}
     IoTBackend.get_registration_code = _get_registration_code
@@ -151,27 +151,29 @@ def _check_verification(self: IoTBackend, ca: x509.Certificate, verification: x5
         raise RegistrationCodeValidationException(
             "The verification certificate's Common Name is not this account's registration code."
         )
+    if not _signed_by(verification, ca):
+        raise CertificateValidationException(
+            "The verification certificate is not signed by the CA certificate's private key."
+        )
+
+
+def _signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """Whether ``ca``'s key signed ``cert`` (RSA or EC CAs)."""
+    if cert.issuer != ca.subject:
+        return False
     public_key = ca.public_key()
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(
-                verification.signature,
-                verification.tbs_certificate_bytes,
-                padding.PKCS1v15(),
-                verification.signature_hash_algorithm,  # type: ignore[arg-type]
-            )
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
+                              cert.signature_hash_algorithm)  # type: ignore[arg-type]
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(
-                verification.signature,
-                verification.tbs_certificate_bytes,
-                ec.ECDSA(verification.signature_hash_algorithm),  # type: ignore[arg-type]
-            )
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes,
+                              ec.ECDSA(cert.signature_hash_algorithm))  # type: ignore[arg-type]
         else:
-            raise CertificateValidationException("Unsupported CA key type.")
-    except InvalidSignature as error:
-        raise CertificateValidationException(
-            "The verification certificate is not signed by the CA certificate's private key."
-        ) from error
+            return False
+    except InvalidSignature:
+        return False
+    return True
 
 
 def _default_mode_owner(certificate_id: str, region: str) -> str | None:

@@ -1,0 +1,170 @@
+"""fleet's fixes to moto 5.2.5's AWS IoT device certificates and policies.
+
+Each fix follows the AWS IoT API Reference page cited beside it; ``apply()``
+patches moto in this process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography import x509
+from moto.core.responses import ActionResult
+from moto.iot.exceptions import (
+    CertificateStateException,
+    InvalidRequestException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from moto.iot.models import FakeCertificate, IoTBackend
+from moto.iot.responses import IoTResponse
+
+from localaws.ca_fixes import (
+    CertificateValidationException,
+    _load_certificate,
+    _signed_by,
+)
+
+SETTABLE_STATUSES = ("ACTIVE", "INACTIVE", "REVOKED", "REGISTER_INACTIVE")
+INTERNAL_STATUSES = ("PENDING_TRANSFER", "PENDING_ACTIVATION")
+
+
+def apply() -> None:
+    IoTBackend.update_certificate = _update_certificate
+    IoTBackend.register_certificate = _register_certificate
+    IoTBackend.register_certificate_without_ca = _register_certificate_without_ca
+    IoTBackend.delete_certificate = _delete_certificate
+    IoTBackend.set_default_policy_version = _set_default_policy_version
+    FakeCertificate.to_description_dict = _certificate_description
+    IoTResponse.register_certificate = _response_register_certificate
+
+
+# --- UpdateCertificate -------------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_UpdateCertificate.html
+# "PENDING_TRANSFER, PENDING_ACTIVATION ... are for internal use" and cannot be
+# set; https://docs.aws.amazon.com/iot/latest/developerguide/revoke.html (a
+# revoked certificate cannot be activated again). moto accepts any string and
+# any transition. The exact AWS error for REVOKED -> other is UNVERIFIED
+# (aws-iot-facts.md); CertificateStateException is the documented error of
+# UpdateCertificate for a certificate in the wrong state.
+def _update_certificate(self: IoTBackend, certificate_id: str, new_status: str) -> None:
+    cert = self.describe_certificate(certificate_id)
+    if new_status in INTERNAL_STATUSES or new_status not in SETTABLE_STATUSES:
+        raise InvalidRequestException(f"newStatus {new_status!r} cannot be set")
+    if cert.status == "REVOKED" and new_status != "REVOKED":
+        raise CertificateStateException("A revoked certificate cannot change status.", certificate_id)
+    cert.status = new_status
+
+
+# --- RegisterCertificate -----------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_RegisterCertificate.html
+# and developerguide/register-device-cert.html: the certificate must be valid
+# PEM, signed by a CA registered in this account and region, and that CA must
+# be ACTIVE. moto checks none of it and never records the CA.
+def _register_certificate(
+    self: IoTBackend,
+    certificate_pem: str,
+    ca_certificate_pem: str | None,
+    set_as_active: bool,
+    status: str,
+) -> FakeCertificate:
+    device = _load_certificate(certificate_pem, "certificatePem")
+    candidates = [
+        ca for ca in self.ca_certificates.values()
+        if (ca_certificate_pem is None or ca.certificate_pem.strip() == ca_certificate_pem.strip())
+    ]
+    issuer = next(
+        (ca for ca in candidates if _signed_by(device, _load_certificate(ca.certificate_pem, "CA"))), None
+    )
+    if issuer is None:
+        raise CertificateValidationException(
+            "The certificate is not signed by a CA certificate registered in this account and region."
+        )
+    if issuer.status != "ACTIVE":
+        raise CertificateValidationException("The CA certificate is not ACTIVE.")
+    certificate = FakeCertificate(
+        certificate_pem, "ACTIVE" if set_as_active else (status or "INACTIVE"),
+        self.account_id, self.region_name, issuer.certificate_id,
+    )
+    _raise_if_registered(self, certificate)
+    _set_validity(certificate, device)
+    self.certificates[certificate.certificate_id] = certificate
+    return certificate
+
+
+def _register_certificate_without_ca(self: IoTBackend, certificate_pem: str, status: str) -> FakeCertificate:
+    device = _load_certificate(certificate_pem, "certificatePem")
+    certificate = FakeCertificate(certificate_pem, status or "INACTIVE", self.account_id, self.region_name)
+    _raise_if_registered(self, certificate)
+    _set_validity(certificate, device)
+    self.certificates[certificate.certificate_id] = certificate
+    return certificate
+
+
+def _raise_if_registered(self: IoTBackend, certificate: FakeCertificate) -> None:
+    if certificate.certificate_id in self.certificates:
+        raise ResourceAlreadyExistsException(
+            "The certificate is already provisioned or registered", certificate.certificate_id, certificate.arn
+        )
+
+
+def _set_validity(certificate: FakeCertificate, cert: x509.Certificate) -> None:
+    certificate.validity_not_before = cert.not_valid_before_utc
+    certificate.validity_not_after = cert.not_valid_after_utc
+
+
+def _response_register_certificate(self: IoTResponse) -> Any:
+    cert = self.iot_backend.register_certificate(
+        certificate_pem=self._get_param("certificatePem"),
+        ca_certificate_pem=self._get_param("caCertificatePem"),
+        set_as_active=self._get_bool_param("setAsActive", False),
+        status=self._get_param("status"),
+    )
+    return ActionResult({"certificateId": cert.certificate_id, "certificateArn": cert.arn})
+
+
+# --- DescribeCertificate -----------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_CertificateDescription.html
+# carries caCertificateId and the certificate's real validity.
+def _certificate_description(self: FakeCertificate) -> dict[str, Any]:
+    description = {
+        "certificateArn": self.arn,
+        "certificateId": self.certificate_id,
+        "status": self.status,
+        "certificatePem": self.certificate_pem,
+        "ownedBy": self.owner,
+        "creationDate": self.creation_date,
+        "lastModifiedDate": self.last_modified_date,
+        "validity": {"notBefore": self.validity_not_before, "notAfter": self.validity_not_after},
+        "transferData": self.transfer_data,
+    }
+    if self.ca_certificate_id:
+        description["caCertificateId"] = self.ca_certificate_id
+    return description
+
+
+# --- DeleteCertificate forceDelete ---------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteCertificate.html
+# forceDelete deletes a certificate with policies attached; moto keeps the
+# attachments, after which every later delete in the account fails.
+def _delete_certificate(self: IoTBackend, certificate_id: str, force_delete: bool) -> None:
+    cert = self.describe_certificate(certificate_id)
+    self._validation_delete(cert, force_delete)
+    for key in [k for k, (principal, _policy) in self.principal_policies.items() if principal is cert]:
+        del self.principal_policies[key]
+    del self.certificates[certificate_id]
+
+
+# --- SetDefaultPolicyVersion ---------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_SetDefaultPolicyVersion.html
+# ResourceNotFoundException for an unknown version; moto succeeds and leaves
+# the policy with no default.
+def _set_default_policy_version(self: IoTBackend, policy_name: str, version_id: str) -> None:
+    policy = self.get_policy(policy_name)
+    if not any(v.version_id == str(version_id) for v in policy.versions):
+        raise ResourceNotFoundException(f"Policy version {version_id} of {policy_name} does not exist")
+    for version in policy.versions:
+        version.is_default = version.version_id == str(version_id)
+        if version.is_default:
+            policy.default_version_id = version.version_id
+            policy.document = version.document

@@ -1,0 +1,10 @@
+"""All of fleet's fixes to moto, applied together before the server starts."""
+
+from __future__ import annotations
+
+from localaws import ca_fixes, certificate_fixes
+
+
+def apply() -> None:
+    ca_fixes.apply()
+    certificate_fixes.apply()
