@@ -43,7 +43,59 @@ class CaPlacementSpec:
         return f"{self.ca}.{self.account}.{self.region}"
 
 
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One IoT policy in one account and region, its document substituted."""
+
+    name: str
+    account: str
+    account_id: str
+    role_arn: str
+    region: str
+    document: str  # compact JSON
+    source: str
+
+    @property
+    def resource_name(self) -> str:
+        return f"policy.{self.name}.{self.account}.{self.region}"
+
+
+@dataclass(frozen=True)
+class DeviceCertificate:
+    fingerprint: str
+    file: str  # relative to the manifests folder
+    status: str
+    revocation_date: str | None  # ISO date, when REVOKED
+    revocation_reason: str | None
+    source: str  # "file:line" that sets this certificate's status
+
+
+@dataclass(frozen=True)
+class CertificateGroupSpec:
+    """One group of device certificates in one account and region: one Pulumi resource."""
+
+    group: str
+    ca: str | None
+    ca_certificate_pem: str | None
+    account: str
+    account_id: str
+    role_arn: str
+    region: str
+    policies: tuple[str, ...]
+    certificates: tuple[DeviceCertificate, ...]  # sorted by fingerprint
+    manifests_root: str
+    source: str
+
+    @property
+    def resource_name(self) -> str:
+        return f"certs.{self.group}.{self.account}.{self.region}"
+
+
 @dataclass(frozen=True)
 class Fleet:
     accounts: tuple[AccountSpec, ...]
     ca_placements: tuple[CaPlacementSpec, ...]
+    policies: tuple[PolicySpec, ...] = ()
+    certificate_groups: tuple[CertificateGroupSpec, ...] = ()

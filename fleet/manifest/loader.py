@@ -47,7 +47,7 @@ def load_fleet(
     _raise_if(problems)
 
     checked_now = now or datetime.datetime.now(datetime.UTC)
-    fleet, problems = rules.check(documents, frozenset(known_regions), checked_now)
+    fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory)
     _raise_if(problems)
     return fleet
 
@@ -78,6 +78,8 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
                             at_key=True)
     if kind == "missing":
         return file.problem(field, "required field is missing")
+    if kind == "too_long":
+        return file.problem(field, f"at most {detail['ctx']['max_length']} items")
     if kind == "literal_error":
         return file.problem(field, f"must be one of {detail['ctx']['expected']}, got {detail['input']!r}")
     if kind == "string_pattern_mismatch":

@@ -7,6 +7,7 @@ schema/manifest.schema.json is generated from ``ManifestFile``.
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Annotated, Literal
 
@@ -97,6 +98,15 @@ class Placement(Strict):
     registration_config: RegistrationConfig | None = None
 
 
+class GroupPlacement(Strict):
+    """Where a group of device certificates is registered."""
+
+    account: Name = Field(description="an account name from the accounts section")
+    regions: list[Region] | None = Field(
+        default=None, min_length=1, description="default: every region of the account"
+    )
+
+
 class CertificateAuthority(Strict):
     """A CA certificate and where it is registered."""
 
@@ -108,6 +118,48 @@ class CertificateAuthority(Strict):
     placements: list[Placement] = Field(min_length=1)
 
 
+class Policy(Strict):
+    """An IoT policy document, created in every account and region where a
+    certificate group that uses it is placed."""
+
+    document: str = Field(
+        description="JSON file, relative to this manifest; {{account}}, {{account_id}} and {{region}} are "
+        "replaced per account and region"
+    )
+
+
+class Revocation(Strict):
+    reason: str = Field(min_length=1)
+    date: datetime.date
+
+
+class CertificateException(Strict):
+    """One certificate of a group whose status differs from the group's."""
+
+    certificate: str = Field(description="PEM file of the certificate, relative to this manifest")
+    status: Literal["ACTIVE", "INACTIVE", "REVOKED"]
+    revocation: Revocation | None = Field(default=None, description="required when status is REVOKED")
+
+    @model_validator(mode="after")
+    def _revocation_with_revoked(self) -> CertificateException:
+        if (self.status == "REVOKED") != (self.revocation is not None):
+            raise ValueError("status REVOKED needs a revocation (reason, date), and only REVOKED has one")
+        return self
+
+
+class CertificateGroup(Strict):
+    """Device certificates registered and managed together, from PEM files."""
+
+    ca: Name | None = Field(default=None, description="the CA that signed them; omit to register without a CA")
+    certificates: str = Field(description="a PEM file or a folder of *.pem files, relative to this manifest")
+    placements: list[GroupPlacement] | None = Field(
+        default=None, description="where to register them; default: every placement of the CA"
+    )
+    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    policies: list[Name] = Field(default_factory=list, max_length=10)
+    exceptions: list[CertificateException] = Field(default_factory=list)
+
+
 class ManifestFile(Strict):
     """One YAML file under manifests/."""
 
@@ -115,3 +167,5 @@ class ManifestFile(Strict):
 
     accounts: dict[Name, Account] = Field(default_factory=dict)
     cas: dict[Name, CertificateAuthority] = Field(default_factory=dict)
+    policies: dict[Name, Policy] = Field(default_factory=dict)
+    device_certificates: dict[Name, CertificateGroup] = Field(default_factory=dict)

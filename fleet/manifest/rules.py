@@ -11,7 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+
 from fleet import keys, pki
+from fleet.manifest import device_rules
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
 from fleet.manifest.model import CertificateAuthority, ManifestFile
 from fleet.manifest.problems import Problem, did_you_mean
@@ -28,6 +31,7 @@ class _Ca:
     name: str
     file: SourceFile
     spec: CertificateAuthority
+    cert: x509.Certificate
     pem: str
     cert_id: str
     subject: str
@@ -35,7 +39,7 @@ class _Ca:
 
 
 def check(
-    documents: list[Document], known_regions: frozenset[str], now: datetime.datetime
+    documents: list[Document], known_regions: frozenset[str], now: datetime.datetime, manifests_root: Path
 ) -> tuple[Fleet, list[Problem]]:
     problems: list[Problem] = []
     accounts: dict[str, AccountSpec] = {}
@@ -61,10 +65,14 @@ def check(
     cas = _load_cas(documents, now, problems)
     placements = _expand(cas, accounts, problems)
     _check_aws_limits(placements, cas, problems)
+    facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id) for name, ca in cas.items()}
+    policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, problems)
 
     fleet = Fleet(
         accounts=tuple(sorted(accounts.values(), key=lambda a: a.name)),
         ca_placements=tuple(sorted(placements.values(), key=lambda p: (p.ca, p.account, p.region))),
+        policies=policies,
+        certificate_groups=groups,
     )
     return fleet, problems
 
@@ -101,7 +109,7 @@ def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[
                                 f"{seen_ids[cert_id]!r}"))
             seen_ids.setdefault(cert_id, name)
             key = _key_ref(file, folder, name, ca, cert, problems)
-            cas[name] = _Ca(name, file, ca, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key)
+            cas[name] = _Ca(name, file, ca, cert, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key)
     return cas
 
 

@@ -1,0 +1,232 @@
+"""Stage 3 for policies and device-certificate groups: files, chains, limits.
+
+Each group expands to one CertificateGroupSpec per account and region; each
+policy to one PolicySpec wherever a group that uses it is placed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from fleet import pki
+from fleet.manifest.desired import AccountSpec, CaPlacementSpec, CertificateGroupSpec, DeviceCertificate, PolicySpec
+from fleet.manifest.model import CertificateGroup, ManifestFile
+from fleet.manifest.problems import FieldPath, Problem, did_you_mean
+from fleet.manifest.source import SourceFile
+
+# https://docs.aws.amazon.com/general/latest/gr/iot-core.html (policy document size)
+MAX_POLICY_CHARACTERS = 2048
+# One Pulumi resource per group, account and region: keep each one's state and
+# its create (paced at ~10 registrations a second) within reason.
+MAX_GROUP_SIZE = 10_000
+SUBSTITUTIONS = ("account", "account_id", "region")
+
+Document = tuple[SourceFile, Path, ManifestFile]
+
+
+@dataclass(frozen=True)
+class CaFacts:
+    """What the device rules need to know about a declared CA."""
+
+    cert: x509.Certificate
+    pem: str
+    cert_id: str
+
+
+def check(
+    documents: list[Document],
+    accounts: Mapping[str, AccountSpec],
+    cas: Mapping[str, CaFacts],
+    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec],
+    manifests_root: Path,
+    now: datetime.datetime,
+    problems: list[Problem],
+) -> tuple[tuple[PolicySpec, ...], tuple[CertificateGroupSpec, ...]]:
+    policy_files: dict[str, tuple[SourceFile, str]] = {}
+    for file, folder, doc in documents:
+        for name, policy in doc.policies.items():
+            where = ("policies", name, "document")
+            if name in policy_files:
+                problems.append(file.problem(("policies", name), f"policy {name!r} is declared twice", at_key=True))
+                continue
+            try:
+                text = (folder / policy.document).read_text(encoding="utf-8")
+            except OSError as error:
+                problems.append(file.problem(where, f"cannot read {policy.document}: {error.strerror}"))
+                continue
+            policy_files[name] = (file, text)
+
+    seen: dict[str, str] = {ca.cert_id: f"CA {name!r}" for name, ca in cas.items()}
+    groups: list[CertificateGroupSpec] = []
+    policies: dict[tuple[str, str, str], PolicySpec] = {}
+    for file, folder, doc in documents:
+        for name, group in doc.device_certificates.items():
+            groups.extend(_group(file, folder, name, group, accounts, cas, ca_placements, policy_files,
+                                 manifests_root, now, seen, problems))
+    failed: set[str] = set()  # report a bad document once, not once per region
+    for spec in groups:
+        for policy_name in spec.policies:
+            key = (policy_name, spec.account, spec.region)
+            if key in policies or policy_name not in policy_files or policy_name in failed:
+                continue
+            made = _policy(policy_name, policy_files[policy_name], accounts[spec.account], spec.region, problems)
+            if made is None:
+                failed.add(policy_name)
+            else:
+                policies[key] = made
+    return (tuple(sorted(policies.values(), key=lambda p: (p.name, p.account, p.region))),
+            tuple(sorted(groups, key=lambda g: (g.group, g.account, g.region))))
+
+
+def _policy(
+    name: str, declared: tuple[SourceFile, str], account: AccountSpec, region: str, problems: list[Problem]
+) -> PolicySpec | None:
+    file, text = declared
+    where = ("policies", name, "document")
+    values = {"account": account.name, "account_id": account.id, "region": region}
+    substituted = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values.get(m[1], m[0]), text)
+    unknown = sorted(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", substituted)))
+    if unknown:
+        problems.append(file.problem(where, f"unknown substitution {{{{{unknown[0]}}}}}; known: "
+                                            f"{', '.join(SUBSTITUTIONS)}"))
+        return None
+    try:
+        document = json.loads(substituted)
+    except json.JSONDecodeError as error:
+        problems.append(file.problem(where, f"not valid JSON: {error.msg} at line {error.lineno}"))
+        return None
+    compact = json.dumps(document, separators=(",", ":"), sort_keys=True)
+    size = len(re.sub(r"\s", "", compact))
+    if size > MAX_POLICY_CHARACTERS:
+        problems.append(file.problem(where, f"the document has {size} characters without whitespace in "
+                                            f"{account.name}/{region}; AWS allows {MAX_POLICY_CHARACTERS}"))
+        return None
+    line, _ = file.position(where)
+    return PolicySpec(name, account.name, account.id, account.role_arn, region, compact, f"{file.path}:{line}")
+
+
+def _group(
+    file: SourceFile, folder: Path, name: str, group: CertificateGroup,
+    accounts: Mapping[str, AccountSpec], cas: Mapping[str, CaFacts],
+    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], policy_files: Mapping[str, object],
+    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], problems: list[Problem],
+) -> list[CertificateGroupSpec]:
+    where: FieldPath = ("device_certificates", name)
+    before = len(problems)
+    ca = None
+    if group.ca is not None:
+        ca = cas.get(group.ca)
+        if ca is None:
+            problems.append(file.problem((*where, "ca"), f"unknown CA {group.ca!r}{did_you_mean(group.ca, cas)}"))
+            return []
+    for index, policy in enumerate(group.policies):
+        if policy not in policy_files:
+            problems.append(file.problem((*where, "policies", index),
+                                         f"unknown policy {policy!r}{did_you_mean(policy, policy_files)}"))
+
+    targets = _targets(file, where, group, accounts, ca_placements, problems)
+    certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, problems)
+    if len(problems) > before:
+        return []
+    line, _ = file.position(where, at_key=True)
+    return [
+        CertificateGroupSpec(
+            group=name, ca=group.ca, ca_certificate_pem=ca.pem if ca else None,
+            account=account.name, account_id=account.id, role_arn=account.role_arn, region=region,
+            policies=tuple(group.policies), certificates=certificates,
+            manifests_root=str(manifests_root), source=f"{file.path}:{line}",
+        )
+        for account, region in targets
+    ]
+
+
+def _targets(
+    file: SourceFile, where: FieldPath, group: CertificateGroup, accounts: Mapping[str, AccountSpec],
+    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], problems: list[Problem],
+) -> list[tuple[AccountSpec, str]]:
+    if group.placements is None:
+        if group.ca is None:
+            problems.append(file.problem(where, "a group without a CA needs placements (where to register it)",
+                                         at_key=True))
+            return []
+        return [(accounts[a], r) for (c, a, r) in sorted(ca_placements) if c == group.ca]
+    targets = []
+    for index, placement in enumerate(group.placements):
+        account = accounts.get(placement.account)
+        if account is None:
+            hint = did_you_mean(placement.account, accounts)
+            problems.append(file.problem((*where, "placements", index, "account"),
+                                         f"unknown account {placement.account!r}{hint}"))
+            continue
+        for region_index, region in enumerate(placement.regions or account.regions):
+            field = (*where, "placements", index, "regions", region_index)
+            if region not in account.regions:
+                problems.append(file.problem(field, f"region {region!r} is not one of account {account.name!r}'s "
+                                                    f"regions ({', '.join(account.regions)})"))
+            elif group.ca is not None and (group.ca, account.name, region) not in ca_placements:
+                problems.append(file.problem(field, f"CA {group.ca!r} is not placed in account {account.name!r}, "
+                                                    f"region {region}: its certificates cannot be registered there"))
+            else:
+                targets.append((account, region))
+    return targets
+
+
+def _certificates(
+    file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
+    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], problems: list[Problem],
+) -> tuple[DeviceCertificate, ...]:
+    field = (*where, "certificates")
+    base = (folder / group.certificates).resolve()
+    paths = sorted(base.glob("*.pem")) if base.is_dir() else [base]
+    if not base.exists() or not paths:
+        problems.append(file.problem(field, f"no PEM certificate at {group.certificates}"))
+        return ()
+    if len(paths) > MAX_GROUP_SIZE:
+        problems.append(file.problem(field, f"{len(paths)} certificates; at most {MAX_GROUP_SIZE} per group "
+                                            "(split it into several groups)"))
+        return ()
+    exceptions = {(folder / e.certificate).resolve(): (i, e) for i, e in enumerate(group.exceptions)}
+    for path, (index, _) in exceptions.items():
+        if path not in paths:
+            problems.append(file.problem((*where, "exceptions", index, "certificate"),
+                                         f"{path.name} is not one of this group's certificates"))
+    group_line, _ = file.position(where, at_key=True)
+    result = []
+    for path in paths:
+        shown = path.relative_to(manifests_root) if path.is_relative_to(manifests_root) else path
+        try:
+            cert = pki.load_certificate(path.read_bytes())
+        except (OSError, pki.CertificateError) as error:
+            problems.append(file.problem(field, f"{shown}: {error}"))
+            continue
+        fingerprint = pki.certificate_id(cert)
+        if ca is not None and not pki.signed_by(cert, ca.cert):
+            problems.append(file.problem((*where, "ca"), f"{shown} ({fingerprint[:12]}…) is not signed by "
+                                                         f"CA {group.ca!r}"))
+        invalid = pki.validity_problem(cert, now)
+        if invalid:
+            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is {invalid}"))
+        if fingerprint in seen:
+            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is already declared in "
+                                                f"{seen[fingerprint]}"))
+            continue
+        seen[fingerprint] = f"group {where[1]!r} ({file.path}:{group_line})"
+        status: str = group.status
+        revocation, source = None, f"{file.path}:{group_line}"
+        if path in exceptions:
+            index, exception = exceptions[path]
+            status, revocation = exception.status, exception.revocation
+            source = f"{file.path}:{file.position((*where, 'exceptions', index))[0]}"
+        result.append(DeviceCertificate(
+            fingerprint=fingerprint, file=str(shown), status=status,
+            revocation_date=revocation.date.isoformat() if revocation else None,
+            revocation_reason=revocation.reason if revocation else None, source=source,
+        ))
+    return tuple(sorted(result, key=lambda c: c.fingerprint))

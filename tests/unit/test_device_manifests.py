@@ -1,0 +1,163 @@
+"""Device-certificate groups and policies: expanded per account and region,
+and every bad input refused with file, line and field before any AWS call."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import pytest
+
+from devtools.pki import issue, make_ca
+from fleet.manifest import ManifestError, load_fleet
+from tests.conftest import Manifests
+
+REGIONS = frozenset({"us-east-1", "eu-west-1"})
+ACCOUNTS = """\
+accounts:
+  prod:
+    id: "111111111111"
+    deployer_role_arn: arn:aws:iam::111111111111:role/fleet-deployer
+    regions: [us-east-1, eu-west-1]
+"""
+CAS = """\
+cas:
+  root:
+    certificate: pki/root.pem
+    mode: SNI_ONLY
+    placements:
+      - account: prod
+"""
+POLICIES = """\
+policies:
+  telemetry:
+    document: telemetry.json
+"""
+TELEMETRY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:Publish",
+     "Resource": "arn:aws:iot:{{region}}:{{account_id}}:topic/telemetry/${iot:ClientId}"}]}
+
+
+@pytest.fixture
+def fleet_files(manifests: Manifests) -> Manifests:
+    root = manifests.ca("root")
+    for n in range(3):
+        issue(root, f"device-{n}").write(manifests.root / "devices" / f"device-{n}.pem")
+    manifests.text("accounts.yaml", ACCOUNTS)
+    manifests.text("cas.yaml", CAS)
+    manifests.text("policies.yaml", POLICIES)
+    manifests.text("telemetry.json", json.dumps(TELEMETRY, indent=2))
+    return manifests
+
+
+def load(manifests: Manifests) -> Any:
+    return load_fleet(manifests.root, known_regions=REGIONS, display_root=manifests.root.parent)
+
+
+def problems_of(manifests: Manifests) -> list[str]:
+    with pytest.raises(ManifestError) as caught:
+        load(manifests)
+    return [str(p) for p in caught.value.problems]
+
+
+GROUP = """\
+device_certificates:
+  line-1:
+    ca: root
+    certificates: devices
+    policies: [telemetry]
+"""
+
+
+def test_a_group_expands_to_one_spec_per_placement_of_its_ca(fleet_files: Manifests) -> None:
+    fleet_files.text("devices.yaml", GROUP + """\
+    exceptions:
+      - certificate: devices/device-1.pem
+        status: REVOKED
+        revocation: {reason: key found on a forum, date: 2026-11-01}
+""")
+    fleet = load(fleet_files)
+    assert [g.resource_name for g in fleet.certificate_groups] == [
+        "certs.line-1.prod.eu-west-1", "certs.line-1.prod.us-east-1"]
+    group = fleet.certificate_groups[0]
+    assert len(group.certificates) == 3 and group.policies == ("telemetry",)
+    revoked = [c for c in group.certificates if c.status == "REVOKED"]
+    assert len(revoked) == 1 and revoked[0].file == "devices/device-1.pem"
+    assert (revoked[0].revocation_date, revoked[0].source) == ("2026-11-01", "manifests/devices.yaml:7")
+    assert {c.status for c in group.certificates} == {"ACTIVE", "REVOKED"}
+    assert [p.resource_name for p in fleet.policies] == ["policy.telemetry.prod.eu-west-1",
+                                                         "policy.telemetry.prod.us-east-1"]
+    document = json.loads(fleet.policies[1].document)
+    assert document["Statement"][0]["Resource"] == \
+        "arn:aws:iot:us-east-1:111111111111:topic/telemetry/${iot:ClientId}"
+
+
+def test_a_certificate_signed_by_another_ca_is_refused(fleet_files: Manifests) -> None:
+    issue(make_ca("stranger"), "intruder").write(fleet_files.root / "devices" / "intruder.pem")
+    fleet_files.text("devices.yaml", GROUP)
+    (problem,) = problems_of(fleet_files)
+    assert problem.startswith("manifests/devices.yaml:3:9: device_certificates.line-1.ca: devices/intruder.pem (")
+    assert problem.endswith("…) is not signed by CA 'root'")
+
+
+def test_an_expired_device_certificate_is_refused(fleet_files: Manifests) -> None:
+    old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    issue(fleet_files.cas["root"], "old", not_before=old, days=10).write(fleet_files.root / "devices" / "old.pem")
+    fleet_files.text("devices.yaml", GROUP)
+    (problem,) = problems_of(fleet_files)
+    assert "device_certificates.line-1.certificates: devices/old.pem (" in problem
+    assert problem.endswith("is expired on 2020-01-11 00:00 UTC")
+
+
+def test_the_same_certificate_in_two_groups_is_refused(fleet_files: Manifests) -> None:
+    fleet_files.text("devices.yaml", GROUP + """\
+  again:
+    certificates: devices/device-0.pem
+    placements: [{account: prod}]
+""")
+    (problem,) = problems_of(fleet_files)
+    assert problem.startswith("manifests/devices.yaml:7:19: device_certificates.again.certificates: "
+                              "devices/device-0.pem (")
+    assert "is already declared in group 'line-1' (manifests/devices.yaml:2)" in problem
+
+
+@pytest.mark.parametrize(
+    ("group", "expected"),
+    [
+        (GROUP.replace("ca: root", "ca: rot"), "devices.yaml:3:9: device_certificates.line-1.ca: unknown CA 'rot' "
+                                               "(did you mean 'root'?)"),
+        (GROUP.replace("[telemetry]", "[telemtry]"), "devices.yaml:5:16: device_certificates.line-1.policies[0]: "
+                                                     "unknown policy 'telemtry' (did you mean 'telemetry'?)"),
+        (GROUP.replace("[telemetry]", "[" + ", ".join(f"p{n}" for n in range(11)) + "]"),
+         "devices.yaml:5:15: device_certificates.line-1.policies: at most 10 items"),
+        (GROUP.replace("    ca: root\n", ""), "devices.yaml:2:3: device_certificates.line-1: a group without a CA "
+                                              "needs placements"),
+        (GROUP + "    exceptions:\n      - certificate: devices/device-0.pem\n        status: REVOKED\n",
+         "devices.yaml:7:9: device_certificates.line-1.exceptions[0]: status REVOKED needs a revocation"),
+        (GROUP.replace("devices\n", "nowhere\n"), "devices.yaml:4:19: device_certificates.line-1.certificates: "
+                                                  "no PEM certificate at nowhere"),
+    ],
+)
+def test_bad_groups_are_explained(fleet_files: Manifests, group: str, expected: str) -> None:
+    fleet_files.text("devices.yaml", group)
+    problems = problems_of(fleet_files)
+    assert any(p.startswith(f"manifests/{expected}") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("{not json", "policies.yaml:3:15: policies.telemetry.document: not valid JSON"),
+        (json.dumps({"Statement": [{"Resource": "x" * 2100}]}),
+         "policies.yaml:3:15: policies.telemetry.document: the document has 2131 characters without whitespace "
+         "in prod/eu-west-1; AWS allows 2048"),
+        ('{"Resource": "{{acount_id}}"}', "policies.yaml:3:15: policies.telemetry.document: unknown substitution "
+                                          "{{acount_id}}"),
+    ],
+)
+def test_bad_policy_documents_are_explained(fleet_files: Manifests, document: str, expected: str) -> None:
+    fleet_files.text("telemetry.json", document)
+    fleet_files.text("devices.yaml", GROUP)
+    problems = problems_of(fleet_files)
+    assert any(p.startswith(f"manifests/{expected}") for p in problems), problems
