@@ -39,7 +39,7 @@ def validate(manifests: ManifestsOption = Path("manifests")) -> None:
 @app.command()
 def schema() -> None:
     """Print the manifest JSON Schema (committed as schema/manifest.schema.json)."""
-    out.print(json_schema(), markup=False, highlight=False, soft_wrap=True)
+    out.print(json_schema(), markup=False, highlight=False, soft_wrap=True, end="")
 
 
 def json_schema() -> str:
