@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +17,7 @@ from fleet import pki
 
 say = Console(highlight=False, soft_wrap=True)
 DEMO = REPO / ".cache" / "demo"
+MANIFESTS = DEMO / "gitops" / "manifests"  # a copy: the demo edits it, never your files
 PROD = "111111111111"
 
 
@@ -49,6 +49,8 @@ def console_user_iot(endpoint: LocalAws, account: str, region: str) -> Any:
 
 def main() -> int:
     shutil.rmtree(DEMO, ignore_errors=True)
+    shutil.copytree(REPO / "manifests", MANIFESTS)
+    shutil.copytree(REPO / "policies", MANIFESTS.parent / "policies")
     key = (REPO / "demo" / "factory-root.key.pem").read_text()
     with LocalAws() as endpoint:
         project = PulumiProject(
@@ -58,7 +60,7 @@ def main() -> int:
         try:
             run(endpoint, project)
         finally:
-            step(9, "Cleaning up: removing the demo stack and its state, stopping the endpoint.")
+            step(10, "Cleaning up: removing the demo stack and its state, stopping the endpoint.")
             project.run("stack", "rm", "--force", "--yes", ok=(0, 255))
             shutil.rmtree(DEMO, ignore_errors=True)
             (REPO / "Pulumi.demo.yaml").unlink(missing_ok=True)
@@ -72,13 +74,14 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
     say.print("   as in real use. The demo CA key is passed in FLEET_CA_KEY_FACTORY_ROOT, never stored.")
 
     step(2, "Validating the manifests (no AWS call): fleet validate")
-    project.init(Path("manifests"))
-    done = subprocess.run([sys.executable, "-m", "fleet", "validate"], cwd=REPO, capture_output=True, text=True,
-                          check=True)
+    project.init(MANIFESTS)
+    done = subprocess.run([sys.executable, "-m", "fleet", "validate", "-m", "manifests"], cwd=MANIFESTS.parent,
+                          capture_output=True, text=True, check=True)
     say.print(f"   {done.stdout.strip()}", markup=False)
 
-    step(3, "pulumi up: registering 2 CAs in 5 placements across 2 accounts and 2 regions.")
-    show(project.up(), only=("CaPlacement", "Resources:", "created", "Duration"))
+    step(3, "pulumi up: 2 CAs in 5 placements across 2 accounts and 2 regions, the telemetry policy, and\n"
+            "   5 device certificates of line-1 (one resource per account and region, not one per certificate).")
+    show(project.up(), only=(" created", "Resources:", "Duration"))
 
     step(4, "pulumi preview --expect-no-changes: AWS matches the manifests.")
     show(project.run("preview", "--expect-no-changes"), only=("unchanged", "Resources"))
@@ -102,6 +105,14 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
 
     step(8, "pulumi preview --refresh --expect-no-changes: clean again.")
     show(project.run("preview", "--refresh", "--expect-no-changes"), only=("unchanged",))
+
+    step(9, "A pull request sets the stolen device-0003 back to ACTIVE: preview refuses, before anything changes.")
+    devices = MANIFESTS / "devices.yaml"
+    original = devices.read_text()
+    devices.write_text(original.replace("        status: REVOKED\n", "        status: ACTIVE\n").replace(
+        "        revocation:\n          reason: device reported stolen\n          date: 2026-11-20\n", ""))
+    show(project.run("preview", ok=(255,)), only=("certificate ", "refusing"))
+    devices.write_text(original)
 
 
 if __name__ == "__main__":

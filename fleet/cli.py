@@ -29,9 +29,14 @@ def validate(manifests: ManifestsOption = Path("manifests")) -> None:
     except ManifestError as error:
         err.print(str(error), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    groups = {g.group: len(g.certificates) for g in fleet.certificate_groups}
     out.print(
-        f"{manifests}: valid: {len(fleet.accounts)} accounts, "
-        f"{len({p.ca for p in fleet.ca_placements})} CAs in {len(fleet.ca_placements)} placements",
+        f"{manifests}: valid: {_count(len(fleet.accounts), 'account')}, "
+        f"{_count(len({p.ca for p in fleet.ca_placements}), 'CA')} in "
+        f"{_count(len(fleet.ca_placements), 'placement')}, "
+        f"{_count(sum(groups.values()), 'device certificate')} in {_count(len(groups), 'group')} "
+        f"({_count(len(fleet.certificate_groups), 'placement')}), "
+        f"{_count(len({p.name for p in fleet.policies}), 'policy', 'policies')}",
         markup=False, highlight=False, soft_wrap=True,
     )
 
@@ -44,6 +49,10 @@ def schema() -> None:
 
 def json_schema() -> str:
     return json.dumps(ManifestFile.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
-"""The Pulumi program: load the manifests, declare one resource per CA placement.
+"""The Pulumi program: load the manifests, check revocations, declare resources.
 
-A manifest problem stops the program before any resource is declared, so a
-run that fails validation touches no account.
+A manifest problem, or a revoked certificate the manifests would reactivate,
+stops the program before any resource is declared, so such a run touches no
+account.
 """
 
 from __future__ import annotations
@@ -11,17 +12,34 @@ from pathlib import Path
 import pulumi
 
 from fleet.aws.regions import iot_regions
+from fleet.aws.session import shared_factory
+from fleet.guard import reactivations
 from fleet.manifest import ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
+from fleet.providers.device_certificates import DeviceCertificates
+from fleet.providers.policy import IotPolicy
 
 
 def run() -> None:
     config = pulumi.Config("fleet")
     manifests = Path(config.get("manifests") or "manifests")
     try:
-        fleet = load_fleet(manifests, known_regions=iot_regions())
+        # Messages name files as "manifests/cas.yaml", wherever the folder is.
+        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
+    refused = reactivations(fleet, shared_factory())
+    if refused:
+        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refused]))
 
     placements = {spec.resource_name: CaPlacement(spec) for spec in fleet.ca_placements}
+    policies = {(p.name, p.account, p.region): IotPolicy(p) for p in fleet.policies}
+    for group in fleet.certificate_groups:
+        # Declared dependencies give the right order both ways: CA and policies
+        # before the certificates on create; certificates first on delete.
+        needs: list[pulumi.Resource] = [policies[(p, group.account, group.region)] for p in group.policies]
+        if group.ca:
+            needs.append(placements[f"{group.ca}.{group.account}.{group.region}"])
+        DeviceCertificates(group, pulumi.ResourceOptions(depends_on=needs))
+
     pulumi.export("ca_placements", {name: placement.status for name, placement in placements.items()})

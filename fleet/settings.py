@@ -21,10 +21,15 @@ class Settings:
     page_size: int = 250
     """List calls ask for this many items a page (AWS allows 1..250)."""
 
+    rate: float = 10.0
+    """FLEET_AWS_RATE: calls a second per account, region and API (AWS IoT's default quota;
+    AttachPolicy and DetachPolicy get 1.5 times this)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         return cls(
             endpoint_url=environ.get("FLEET_AWS_ENDPOINT_URL") or None,
             sts_region=environ.get("FLEET_STS_REGION", cls.sts_region),
             max_attempts=int(environ.get("FLEET_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+            rate=float(environ.get("FLEET_AWS_RATE", cls.rate)),
         )

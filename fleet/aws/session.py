@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from fleet.aws.errors import AccessDenied, calling
+from fleet.aws.pacing import Pacer
 from fleet.settings import Settings
 
 SESSION_NAME = "fleet"
@@ -31,15 +32,18 @@ class SessionFactory:
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._config = Config(retries={"mode": "standard", "max_attempts": settings.max_attempts})
+        self._pacer = Pacer(default=settings.rate)
 
     def client(self, service: str, role_arn: str, account_id: str, region: str) -> Any:
         key = (service, role_arn, region)
         with self._lock:
             if key not in self._clients:
                 session = self._session(role_arn, account_id)
-                self._clients[key] = session.client(
+                client = session.client(
                     service, region_name=region, endpoint_url=self._settings.endpoint_url, config=self._config
                 )
+                client.meta.events.register(f"before-call.{service}", self._pacer.hook(account_id, region))
+                self._clients[key] = client
             return self._clients[key]
 
     def _session(self, role_arn: str, account_id: str) -> boto3.Session:

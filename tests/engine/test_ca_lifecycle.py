@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.pki import make_ca
+from devtools.pki import issue
 from tests.engine.conftest import Fleet
 
 pytestmark = pytest.mark.engine
@@ -116,7 +116,7 @@ def test_removing_a_placement_deactivates_then_deletes_the_ca(fleet: Fleet) -> N
 
 def test_a_ca_with_device_certificates_under_it_is_not_deleted(fleet: Fleet) -> None:
     fleet.project.up()
-    device = make_ca("device", is_ca=False).cert_pem
+    device = issue(fleet.partner, "device").cert_pem
     fleet.iot("prod").register_certificate(certificatePem=device, caCertificatePem=fleet.partner.cert_pem,
                                            setAsActive=True)
     fleet.edit("      - account: prod\n        regions: [us-east-1]\n", "")

@@ -18,4 +18,5 @@ def test_the_demo_applies_drifts_corrects_and_cleans_up() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "factory-root.prod.us-east-1 update" in done.stdout  # the drifted CA, named at preview
     assert "AWS now says: status ACTIVE, auto-registration ENABLE" in done.stdout
+    assert "(pki/devices/line-1/device-0003.pem) is declared ACTIVE at manifests/devices.yaml:17" in done.stdout
     assert not (REPO / "Pulumi.demo.yaml").exists() and not (REPO / ".cache" / "demo").exists()

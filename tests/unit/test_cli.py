@@ -20,7 +20,8 @@ def fleet(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def test_validate_accepts_the_example_fleet() -> None:
     done = fleet("validate")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "manifests: valid: 2 accounts, 2 CAs in 5 placements"
+    assert done.stdout.strip() == ("manifests: valid: 2 accounts, 2 CAs in 5 placements, "
+                                   "5 device certificates in 1 group (2 placements), 1 policy")
 
 
 def test_validate_lists_every_problem_with_file_and_line_and_fails(manifests: Manifests) -> None:

@@ -1,0 +1,74 @@
+"""The IoT policy resource: one policy document in one account and region.
+
+A changed document becomes a new default version (pruning the oldest
+non-default one at AWS's limit of 5), never a delete and re-create, so the
+certificates it is attached to never lose it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi import ResourceOptions
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from fleet.aws.policies import Policies, compact
+from fleet.manifest.desired import PolicySpec
+from fleet.providers.target import iot_client, where
+
+
+def inputs_of(spec: PolicySpec) -> dict[str, Any]:
+    return {"policy": spec.name, "account": spec.account, "account_id": spec.account_id,
+            "role_arn": spec.role_arn, "region": spec.region, "document": spec.document, "source": spec.source}
+
+
+class PolicyProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        api = _api(props)
+        live = api.get(props["policy"])
+        if live is None:
+            api.create(props["policy"], props["document"])
+        elif live.document != compact(props["document"]):
+            api.set_document(props["policy"], props["document"])  # adopt, then converge
+        return CreateResult(props["policy"], _outputs(props, api))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        live = _api(props).get(id_)
+        if live is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**_own(props), "document": live.document})
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("policy", "account_id", "region") if olds.get(k) != news.get(k)]
+        changed = compact(olds.get("document", "{}")) != compact(news["document"])
+        return DiffResult(changes=bool(replaces) or changed, replaces=replaces)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        api = _api(news)
+        live = api.get(id_)
+        if live is None:
+            api.create(id_, news["document"])
+        elif live.document != compact(news["document"]):
+            api.set_document(id_, news["document"])
+        return UpdateResult(_outputs(news, api))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        _api(props).delete(id_)
+
+
+class IotPolicy(Resource, module="fleet", name="IotPolicy"):
+    def __init__(self, spec: PolicySpec, opts: ResourceOptions | None = None):
+        super().__init__(PolicyProvider(), spec.resource_name, inputs_of(spec), opts)
+
+
+def _api(props: dict[str, Any]) -> Policies:
+    return Policies(iot_client(props), where(props))
+
+
+def _own(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k != "__provider"}
+
+
+def _outputs(props: dict[str, Any], api: Policies) -> dict[str, Any]:
+    live = api.get(props["policy"])
+    return {**_own(props), "document": live.document if live else props["document"]}

@@ -1,0 +1,197 @@
+"""Device certificates and policies through the real Pulumi engine, and the
+rule that a revoked certificate is never reactivated, by any path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from devtools.pki import Issued, issue
+from devtools.pulumi_cli import scratch_project
+from fleet import pki
+from tests.engine.conftest import Fleet
+
+pytestmark = pytest.mark.engine
+
+POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:{{region}}:{{account_id}}:topic/t/*"}]}
+DEVICES = """\
+policies:
+  telemetry:
+    document: telemetry.json
+
+device_certificates:
+  line-1:
+    ca: root
+    certificates: devices
+    policies: [telemetry]
+    exceptions:
+      - certificate: devices/device-2.pem
+        status: REVOKED
+        revocation: {reason: key leaked, date: 2026-11-01}
+"""
+
+
+class Devices:
+    def __init__(self, fleet: Fleet):
+        self.fleet = fleet
+        self.certs: list[Issued] = []
+        for n in range(4):
+            cert = issue(fleet.root, f"device-{n}")
+            cert.write(fleet.manifests.root / "devices" / f"device-{n}.pem")
+            self.certs.append(cert)
+        fleet.manifests.text("telemetry.json", json.dumps(POLICY))
+        fleet.manifests.text("devices.yaml", DEVICES)
+
+    def fingerprint(self, n: int) -> str:
+        return pki.certificate_id(self.certs[n].cert)
+
+    def status(self, n: int, account: str = "prod", region: str = "us-east-1") -> str | None:
+        iot = self.fleet.iot(account, region)
+        try:
+            return str(iot.describe_certificate(certificateId=self.fingerprint(n))["certificateDescription"]["status"])
+        except iot.exceptions.ResourceNotFoundException:
+            return None
+
+
+@pytest.fixture
+def devices(fleet: Fleet) -> Devices:
+    return Devices(fleet)
+
+
+def test_up_registers_the_group_with_its_statuses_and_policies(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    for region in ("us-east-1", "eu-west-1"):
+        assert [devices.status(n, region=region) for n in range(4)] == ["ACTIVE", "ACTIVE", "REVOKED", "ACTIVE"]
+    iot = fleet.iot("prod")
+    targets = iot.list_targets_for_policy(policyName="telemetry")["targets"]
+    assert len(targets) == 3  # the revoked one gets no policy
+    document = json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])
+    assert document["Statement"][0]["Resource"] == "arn:aws:iot:us-east-1:111111111111:topic/t/*"
+    resources = [r["type"] for r in fleet.project.state()["deployment"]["resources"]]
+    assert resources.count("pulumi-python:dynamic/fleet:DeviceCertificates") == 2  # per region, not per cert
+
+
+def test_no_pem_reaches_the_state(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    state = fleet.project.state_text()
+    for cert in devices.certs:
+        body = cert.cert_pem.splitlines()[2]
+        assert body not in state
+    assert devices.fingerprint(0) in state
+
+
+def test_a_drift_check_reads_with_list_calls_only(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    before = fleet.aws.calls()
+    fleet.project.preview("--refresh", "--expect-no-changes")
+    after = fleet.aws.calls()
+    used = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    assert "iot:DescribeCertificate" not in used and "iot:ListCertificatesByCA" in used
+    assert fleet.aws.writes() == {k: v for k, v in before.items() if k in fleet.aws.writes()}
+
+
+def test_flipping_a_revoked_certificate_to_active_is_refused_at_preview(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    writes = fleet.aws.writes()
+    fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
+               "        status: ACTIVE\n", filename="devices.yaml")
+
+    for run in (fleet.project.preview, fleet.project.up):
+        refused = run(ok=(255,))
+        assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE at " \
+               "manifests/devices.yaml:11" in refused.output
+        assert "revoked on" in refused.output and "never reactivated" in refused.output
+    assert fleet.aws.writes() == writes
+    assert devices.status(2) == "REVOKED"
+
+
+def test_deleting_the_entry_and_adding_it_back_is_refused(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    revoked_pem = fleet.manifests.root / "devices" / "device-2.pem"
+    kept = revoked_pem.read_text()
+    revoked_pem.unlink()
+    fleet.edit("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+               "        revocation: {reason: key leaked, date: 2026-11-01}\n", "", filename="devices.yaml")
+    fleet.project.up()
+    assert devices.status(2) == "REVOKED"  # removed from the manifests, still revoked in AWS
+
+    revoked_pem.write_text(kept)  # back, under the group's ACTIVE
+    refused = fleet.project.preview(ok=(255,))
+    assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE" in refused.output
+    assert "in account prod (111111111111)" in refused.output and "never reactivated" in refused.output
+    assert devices.status(2) == "REVOKED"
+
+
+def test_another_name_account_or_region_without_a_ca_is_refused(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    moved = fleet.manifests.root / "elsewhere" / "device-2.pem"
+    moved.parent.mkdir()
+    (fleet.manifests.root / "devices" / "device-2.pem").rename(moved)
+    fleet.edit("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+               "        revocation: {reason: key leaked, date: 2026-11-01}\n",
+               "  second-life:\n    certificates: elsewhere\n    placements: [{account: staging}]\n",
+               filename="devices.yaml")
+    refused = fleet.project.preview(ok=(255,))
+    assert f"certificate {devices.fingerprint(2)} (elsewhere/device-2.pem) is declared ACTIVE" in refused.output
+    assert devices.status(2, account="staging") is None
+
+
+def test_a_new_stack_cannot_reactivate_either(devices: Devices, fleet: Fleet, tmp_path: Path) -> None:
+    fleet.project.up()
+    fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
+               "        status: ACTIVE\n", filename="devices.yaml")
+    fresh = scratch_project(tmp_path / "fresh", tmp_path / "fresh-state", stack="lost",
+                            **fleet.project.extra_env)
+    fresh.init(fleet.manifests.root)
+    refused = fresh.preview(ok=(255,))
+    assert f"certificate {devices.fingerprint(2)}" in refused.output and "never reactivated" in refused.output
+    assert devices.status(2) == "REVOKED"
+
+
+def test_removing_certificates_deactivates_detaches_and_deletes_but_leaves_revoked_ones(
+    devices: Devices, fleet: Fleet
+) -> None:
+    fleet.project.up()
+    for n in (0, 2):
+        (fleet.manifests.root / "devices" / f"device-{n}.pem").unlink()
+    fleet.edit("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+               "        revocation: {reason: key leaked, date: 2026-11-01}\n", "", filename="devices.yaml")
+    fleet.project.up()
+    assert devices.status(0) is None and devices.status(2) == "REVOKED" and devices.status(1) == "ACTIVE"
+    assert len(fleet.iot("prod").list_targets_for_policy(policyName="telemetry")["targets"]) == 2
+
+
+def test_a_policy_change_becomes_a_new_default_version_pruning_at_five(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    for n in range(6):
+        POLICY["Statement"][0]["Resource"] = f"arn:aws:iot:{{{{region}}}}:{{{{account_id}}}}:topic/v{n}/*"
+        fleet.manifests.text("telemetry.json", json.dumps(POLICY))
+        fleet.project.up()
+    iot = fleet.iot("prod")
+    versions = iot.list_policy_versions(policyName="telemetry")["policyVersions"]
+    assert len(versions) == 5
+    default = iot.get_policy(policyName="telemetry")
+    assert "topic/v5/*" in default["policyDocument"]
+    assert len(iot.list_targets_for_policy(policyName="telemetry")["targets"]) == 3  # never detached
+
+
+def test_status_drift_by_hand_is_detected_and_corrected(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
+    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(255,))
+    assert "DeviceCertificates::certs.line-1.prod.us-east-1]" in drift.output
+    fleet.project.up("--refresh")
+    assert devices.status(0) == "ACTIVE"
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+
+def test_a_revocation_by_hand_is_never_undone(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
+    for run in (fleet.project.preview, fleet.project.up):
+        refused = run("--refresh", ok=(255,))
+        assert f"certificate {devices.fingerprint(1)}" in refused.output and "never reactivated" in refused.output
+    assert devices.status(1) == "REVOKED"
