@@ -16,12 +16,13 @@ import datetime
 from typing import Any
 
 from pulumi import Output, ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from fleet import keys, pki
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.session import shared_factory
 from fleet.manifest.desired import CaPlacementSpec
+from fleet.providers.resource import FleetResource
 
 # Changing one of these means another AWS object: replace (delete first, as
 # AWS refuses a second registration of the same CA in one account and region).
@@ -124,7 +125,7 @@ class CaPlacementProvider(ResourceProvider):
         api.delete(id_)
 
 
-class CaPlacement(Resource, module="fleet", name="CaPlacement"):
+class CaPlacement(FleetResource, module="fleet", name="CaPlacement"):
     arn: Output[str]
     status: Output[str]
 

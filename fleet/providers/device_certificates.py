@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from fleet import pki
 from fleet.aws.certificates import Certificates, CertificateSummary, already_registered
 from fleet.aws.errors import AwsError
-from fleet.manifest.desired import CertificateGroupSpec
+from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
+from fleet.providers.resource import FleetResource
 from fleet.providers.target import iot_client, where
 from fleet.revocation import RevocationRefused, refusal
 
@@ -31,18 +32,33 @@ ABSENT = "ABSENT"  # recorded by read when AWS no longer has the certificate
 
 
 def inputs_of(spec: CertificateGroupSpec) -> dict[str, Any]:
+    """Per certificate only what changes between certificates, to keep the state
+    small at 10^5 certificates: status and file name; the manifest line and the
+    revocation only where they are the certificate's own."""
+    folders = {str(Path(c.file).parent) for c in spec.certificates}
+    folder = folders.pop() if len(folders) == 1 else ""
     return {
         "group": spec.group, "ca": spec.ca, "ca_certificate_pem": spec.ca_certificate_pem,
         "account": spec.account, "account_id": spec.account_id, "role_arn": spec.role_arn, "region": spec.region,
         "policies": list(spec.policies),
-        "certificates": {
-            c.fingerprint: {"status": c.status, "file": c.file, "source": c.source,
-                            **({"revoked_on": c.revocation_date, "reason": c.revocation_reason}
-                               if c.status == "REVOKED" else {})}
-            for c in spec.certificates
-        },
-        "manifests_root": spec.manifests_root, "source": spec.source,
+        "certificates": {c.fingerprint: _record(c, folder, spec.source) for c in spec.certificates},
+        "manifests_root": spec.manifests_root, "folder": folder, "source": spec.source,
     }
+
+
+def _record(cert: DeviceCertificate, folder: str, group_source: str) -> dict[str, str]:
+    record = {"status": cert.status, "file": str(Path(cert.file).relative_to(folder)) if folder else cert.file}
+    if cert.source != group_source:
+        record["source"] = cert.source
+    if cert.status == "REVOKED":
+        record.update(revoked_on=str(cert.revocation_date), reason=str(cert.revocation_reason))
+    return record
+
+
+def _declared(props: dict[str, Any], want: dict[str, str]) -> dict[str, str]:
+    """A certificate's record with its full file path and manifest line, for messages."""
+    folder = props.get("folder") or ""
+    return {**want, "file": str(Path(folder) / want["file"]), "source": want.get("source", props["source"])}
 
 
 class DeviceCertificatesProvider(ResourceProvider):
@@ -80,7 +96,7 @@ class DeviceCertificatesProvider(ResourceProvider):
             _retire(api, live.get(fingerprint), props["policies"])
 
 
-class DeviceCertificates(Resource, module="fleet", name="DeviceCertificates"):
+class DeviceCertificates(FleetResource, module="fleet", name="DeviceCertificates"):
     def __init__(self, spec: CertificateGroupSpec, opts: ResourceOptions | None = None):
         super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec), opts)
 
@@ -111,7 +127,7 @@ def _refuse_reactivation(
         before = recorded.get(fingerprint, {})
         in_aws = live.get(fingerprint)
         if before.get("status") == "REVOKED" or (in_aws is not None and in_aws.status == "REVOKED"):
-            raise RevocationRefused(refusal(fingerprint, want, where(props), before.get("revoked_on")))
+            raise RevocationRefused(refusal(fingerprint, _declared(news, want), where(props), before.get("revoked_on")))
 
 
 def _converge(
@@ -124,7 +140,7 @@ def _converge(
     for fingerprint, want in sorted(props["certificates"].items()):
         have = live.get(fingerprint)
         if have is None:
-            pem = (root / want["file"]).read_text(encoding="utf-8")
+            pem = (root / _declared(props, want)["file"]).read_text(encoding="utf-8")
             try:
                 arns[fingerprint] = api.register(pem, props.get("ca_certificate_pem"), want["status"])
             except AwsError as error:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from fleet.aws.policies import Policies, compact
 from fleet.manifest.desired import PolicySpec
+from fleet.providers.resource import FleetResource
 from fleet.providers.target import iot_client, where
 
 
@@ -56,7 +57,7 @@ class PolicyProvider(ResourceProvider):
         _api(props).delete(id_)
 
 
-class IotPolicy(Resource, module="fleet", name="IotPolicy"):
+class IotPolicy(FleetResource, module="fleet", name="IotPolicy"):
     def __init__(self, spec: PolicySpec, opts: ResourceOptions | None = None):
         super().__init__(PolicyProvider(), spec.resource_name, inputs_of(spec), opts)
 

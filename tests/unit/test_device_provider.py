@@ -16,8 +16,8 @@ FP = "ab" * 32
 
 def props(status: str, **extra: str) -> dict[str, Any]:
     return {"group": "line-1", "account": "prod", "account_id": "111111111111", "region": "us-east-1",
-            "policies": [], "certificates": {FP: {"status": status, "file": "devices/d.pem",
-                                                  "source": "manifests/devices.yaml:11", **extra}}}
+            "policies": [], "folder": "devices", "source": "manifests/devices.yaml:5",
+            "certificates": {FP: {"status": status, "file": "d.pem", "source": "manifests/devices.yaml:11", **extra}}}
 
 
 @pytest.mark.parametrize("new_status", ["ACTIVE", "INACTIVE"])

@@ -1,0 +1,46 @@
+"""Thousands of fleet resources can be constructed in one program: pulumi's
+serializer leaves pickle patched, and fleet's base resource undoes it."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+from pulumi.dynamic import ResourceProvider
+from pulumi.dynamic.dynamic import serialize_provider
+
+from fleet.manifest.desired import PolicySpec
+from fleet.providers.policy import IotPolicy
+
+
+class ProviderWithState(ResourceProvider):
+    def __init__(self) -> None:
+        self.settings = {"a": 1}
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the engine registration is skipped; pulumi's real serializer runs."""
+    monkeypatch.setattr("pulumi.CustomResource.__init__", lambda self, *args, **kwargs: None)
+
+
+def test_constructing_3000_resources_leaves_pickle_as_it_was(no_engine: Any) -> None:
+    pickler: Any = pickle._Pickler  # noqa: SLF001
+    before = (pickler._batch_setitems, pickler.save_dict)
+    spec = PolicySpec("p", "prod", "111111111111", "arn:aws:iam::111111111111:role/r", "us-east-1", "{}", "x:1")
+    for _ in range(3000):
+        IotPolicy(spec)
+    assert (pickler._batch_setitems, pickler.save_dict) == before
+    serialize_provider(ProviderWithState())  # pickles a dict: would recurse if the chain had grown
+
+
+def test_without_the_fix_pulumis_serializer_recurses() -> None:
+    pickler: Any = pickle._Pickler  # noqa: SLF001
+    saved = (pickler._batch_setitems, pickler.save_dict)
+    try:
+        with pytest.raises(RecursionError):
+            for _ in range(3000):
+                serialize_provider(ProviderWithState())
+    finally:
+        pickler._batch_setitems, pickler.save_dict = saved
