@@ -43,6 +43,12 @@ class Certificates:
                 return
             request["marker"] = reply["nextMarker"]
 
+    def pem(self, certificate_id: str) -> str:
+        """The certificate's PEM (for the few certificates fleet must write down)."""
+        with calling(f"describing certificate {certificate_id} in {self._where}"):
+            reply = self._iot.describe_certificate(certificateId=certificate_id)
+        return str(reply["certificateDescription"]["certificatePem"])
+
     def last_modified(self, certificate_id: str) -> str:
         """When the certificate last changed status (ISO date), to explain a refusal."""
         with calling(f"describing certificate {certificate_id} in {self._where}"):

@@ -219,7 +219,7 @@ def _certificates(
             continue
         seen[fingerprint] = f"group {where[1]!r} ({file.path}:{group_line})"
         status: str = group.status
-        revocation, source = None, f"{file.path}:{group_line}"
+        revocation, source = group.revocation, f"{file.path}:{group_line}"
         if path in exceptions:
             index, exception = exceptions[path]
             status, revocation = exception.status, exception.revocation

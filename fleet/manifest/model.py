@@ -155,9 +155,16 @@ class CertificateGroup(Strict):
     placements: list[GroupPlacement] | None = Field(
         default=None, description="where to register them; default: every placement of the CA"
     )
-    status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
+    status: Literal["ACTIVE", "INACTIVE", "REVOKED"] = "ACTIVE"
+    revocation: Revocation | None = Field(default=None, description="required when status is REVOKED")
     policies: list[Name] = Field(default_factory=list, max_length=10)
     exceptions: list[CertificateException] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _revocation_with_revoked(self) -> CertificateGroup:
+        if (self.status == "REVOKED") != (self.revocation is not None):
+            raise ValueError("status REVOKED needs a revocation (reason, date), and only REVOKED has one")
+        return self
 
 
 class ManifestFile(Strict):

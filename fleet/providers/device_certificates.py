@@ -22,7 +22,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from fleet import pki
 from fleet.aws.certificates import Certificates, CertificateSummary, already_registered
-from fleet.aws.errors import AwsError
+from fleet.aws.errors import AwsError, RuleViolation
 from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
 from fleet.providers.resource import FleetResource
 from fleet.providers.target import iot_client, where
@@ -144,7 +144,11 @@ def _converge(
             try:
                 arns[fingerprint] = api.register(pem, props.get("ca_certificate_pem"), want["status"])
             except AwsError as error:
-                if not already_registered(error):
+                # A revoked certificate AWS will not register (its CA is now
+                # inactive, as after `fleet revoke-ca`) cannot be used either;
+                # the manifests keep its record.
+                unusable = want["status"] == "REVOKED" and isinstance(error, RuleViolation)
+                if not (already_registered(error) or unusable):
                     raise
         elif have.status != want["status"]:
             api.set_status(fingerprint, want["status"])

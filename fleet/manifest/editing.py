@@ -1,0 +1,45 @@
+"""Edit manifests in place the way a person would: ruamel.yaml round-trip, so
+comments, key order, quoting and indentation stay as they were."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    return yaml
+
+
+def load(path: Path) -> Any:
+    return _yaml().load(path.read_text(encoding="utf-8"))
+
+
+def dump(data: Any) -> str:
+    stream = io.StringIO()
+    _yaml().dump(data, stream)
+    return stream.getvalue()
+
+
+def save(path: Path, data: Any) -> bool:
+    """Write ``data`` back to ``path``; False when nothing changed."""
+    text = dump(data)
+    if text == path.read_text(encoding="utf-8"):
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def put_after(mapping: Any, key: str, value: Any, after: str | None = None) -> None:
+    """Set ``key``; a new key goes right after ``after`` (when present), else at the end."""
+    if key in mapping or after is None or after not in mapping:
+        mapping[key] = value
+        return
+    mapping.insert(list(mapping).index(after) + 1, key, value)
