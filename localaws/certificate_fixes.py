@@ -19,6 +19,7 @@ from moto.iot.exceptions import (
 from moto.iot.models import FakeCertificate, IoTBackend
 from moto.iot.responses import IoTResponse
 
+from localaws import paging
 from localaws.ca_fixes import (
     CertificateValidationException,
     _load_certificate,
@@ -37,6 +38,7 @@ def apply() -> None:
     IoTBackend.set_default_policy_version = _set_default_policy_version
     FakeCertificate.to_description_dict = _certificate_description
     IoTResponse.register_certificate = _response_register_certificate
+    IoTResponse.list_targets_for_policy = _response_list_targets_for_policy
 
 
 # --- UpdateCertificate -------------------------------------------------------
@@ -168,3 +170,15 @@ def _set_default_policy_version(self: IoTBackend, policy_name: str, version_id: 
         if version.is_default:
             policy.default_version_id = version.version_id
             policy.document = version.document
+
+
+# --- ListTargetsForPolicy ------------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_ListTargetsForPolicy.html
+# pageSize (1..250) and marker / nextMarker; moto returns every target at once.
+def _response_list_targets_for_policy(self: IoTResponse) -> Any:
+    targets = sorted(self.iot_backend.list_targets_for_policy(policy_name=self._get_param("policyName")))
+    chosen, next_marker = paging.page(targets, self._get_param("pageSize"), self._get_param("marker"))
+    body: dict[str, Any] = {"targets": chosen}
+    if next_marker is not None:
+        body["nextMarker"] = next_marker
+    return ActionResult(body)

@@ -133,21 +133,27 @@ class Revocation(Strict):
     date: datetime.date
 
 
-class CertificateException(Strict):
-    """One certificate of a group whose status differs from the group's."""
+class Revocable(Strict):
+    """A status that may be REVOKED, which then carries its revocation."""
 
-    certificate: str = Field(description="PEM file of the certificate, relative to this manifest")
-    status: Literal["ACTIVE", "INACTIVE", "REVOKED"]
+    status: Literal["ACTIVE", "INACTIVE", "REVOKED"] = "ACTIVE"
     revocation: Revocation | None = Field(default=None, description="required when status is REVOKED")
 
     @model_validator(mode="after")
-    def _revocation_with_revoked(self) -> CertificateException:
+    def _revocation_with_revoked(self) -> Revocable:
         if (self.status == "REVOKED") != (self.revocation is not None):
             raise ValueError("status REVOKED needs a revocation (reason, date), and only REVOKED has one")
         return self
 
 
-class CertificateGroup(Strict):
+class CertificateException(Revocable):
+    """One certificate of a group whose status differs from the group's."""
+
+    certificate: str = Field(description="PEM file of the certificate, relative to this manifest")
+    status: Literal["ACTIVE", "INACTIVE", "REVOKED"]
+
+
+class CertificateGroup(Revocable):
     """Device certificates registered and managed together, from PEM files."""
 
     ca: Name | None = Field(default=None, description="the CA that signed them; omit to register without a CA")
@@ -155,16 +161,8 @@ class CertificateGroup(Strict):
     placements: list[GroupPlacement] | None = Field(
         default=None, description="where to register them; default: every placement of the CA"
     )
-    status: Literal["ACTIVE", "INACTIVE", "REVOKED"] = "ACTIVE"
-    revocation: Revocation | None = Field(default=None, description="required when status is REVOKED")
     policies: list[Name] = Field(default_factory=list, max_length=10)
     exceptions: list[CertificateException] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _revocation_with_revoked(self) -> CertificateGroup:
-        if (self.status == "REVOKED") != (self.revocation is not None):
-            raise ValueError("status REVOKED needs a revocation (reason, date), and only REVOKED has one")
-        return self
 
 
 class ManifestFile(Strict):

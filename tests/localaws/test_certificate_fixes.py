@@ -97,7 +97,22 @@ def refuses_an_unknown_default_policy_version(iot_in: Callable[..., Any]) -> Non
     assert iot.get_policy(policyName="q")["defaultVersionId"] == "1"
 
 
+# API_ListTargetsForPolicy.html: pageSize and marker / nextMarker.
+def pages_policy_targets(iot_in: Callable[..., Any]) -> None:
+    iot = iot_in(ACCOUNT_A)
+    iot.create_policy(policyName="paged", policyDocument=POLICY)
+    for n in range(3):
+        reply = iot.register_certificate_without_ca(certificatePem=make_ca(f"t{n}", is_ca=False).cert_pem,
+                                                    status="ACTIVE")
+        iot.attach_policy(policyName="paged", target=reply["certificateArn"])
+    first = iot.list_targets_for_policy(policyName="paged", pageSize=2)
+    assert len(first["targets"]) == 2 and first.get("nextMarker")
+    second = iot.list_targets_for_policy(policyName="paged", pageSize=2, marker=first["nextMarker"])
+    assert len(second["targets"]) == 1 and not second.get("nextMarker")
+
+
 CHECKS = [
+    pages_policy_targets,
     keeps_revoked_certificates_revoked,
     refuses_internal_statuses,
     refuses_a_certificate_signed_by_another_ca,
