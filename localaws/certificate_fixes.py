@@ -36,6 +36,7 @@ def apply() -> None:
     IoTBackend.register_certificate_without_ca = _register_certificate_without_ca
     IoTBackend.delete_certificate = _delete_certificate
     IoTBackend.set_default_policy_version = _set_default_policy_version
+    IoTBackend.create_thing = _idempotent_create_thing(IoTBackend.create_thing)
     FakeCertificate.to_description_dict = _certificate_description
     IoTResponse.register_certificate = _response_register_certificate
     IoTResponse.list_targets_for_policy = _response_list_targets_for_policy
@@ -182,3 +183,30 @@ def _response_list_targets_for_policy(self: IoTResponse) -> Any:
     if next_marker is not None:
         body["nextMarker"] = next_marker
     return ActionResult(body)
+
+
+# --- CreateThing -----------------------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html
+# "If this call is made multiple times using the same thing name and
+# configuration, the call will succeed. If this call is made with the same thing
+# name but different configuration a ResourceAlreadyExistsException is thrown."
+# moto replaces the thing (a new id, its principals orphaned).
+def _idempotent_create_thing(create: Any) -> Any:
+    if getattr(create, "_localaws_idempotent", False):
+        return create
+
+    def create_thing(self: IoTBackend, thing_name: str, thing_type_name: str, attribute_payload: Any,
+                     billing_group_name: str | None = None) -> Any:
+        existing = next((t for t in self.things.values() if t.thing_name == thing_name), None)
+        if existing is None:
+            return create(self, thing_name, thing_type_name, attribute_payload, billing_group_name)
+        attributes = (attribute_payload or {}).get("attributes", {})
+        existing_type = existing.thing_type.thing_type_name if existing.thing_type else None
+        if existing_type != thing_type_name or existing.attributes != attributes:
+            raise ResourceAlreadyExistsException(
+                f"Thing {thing_name} already exists with a different configuration", existing.thing_name,
+                existing.arn)
+        return existing
+
+    create_thing._localaws_idempotent = True  # type: ignore[attr-defined]
+    return create_thing

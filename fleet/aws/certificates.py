@@ -96,6 +96,20 @@ class Certificates:
         except NotFound:
             return
 
+    def attach_thing(self, thing: str, arn: str) -> None:
+        """Attach the certificate to ``thing``, creating the thing when missing
+        (CreateThing is idempotent for the same name and configuration)."""
+        with calling(f"attaching a certificate to thing {thing} in {self._where}"):
+            self._iot.create_thing(thingName=thing)
+            self._iot.attach_thing_principal(thingName=thing, principal=arn)
+
+    def detach_thing(self, thing: str, arn: str) -> None:
+        try:
+            with calling(f"detaching a certificate from thing {thing} in {self._where}"):
+                self._iot.detach_thing_principal(thingName=thing, principal=arn)
+        except NotFound:
+            return
+
     def delete(self, certificate_id: str) -> None:
         try:
             with calling(f"deleting certificate {certificate_id} in {self._where}"):

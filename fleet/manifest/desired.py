@@ -70,6 +70,7 @@ class DeviceCertificate:
     revocation_date: str | None  # ISO date, when REVOKED
     revocation_reason: str | None
     source: str  # "file:line" that sets this certificate's status
+    thing: str | None = None  # the thing it is attached to
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ MAX_POLICY_CHARACTERS = 2048
 # its create (paced at ~10 registrations a second) within reason.
 MAX_GROUP_SIZE = 10_000
 SUBSTITUTIONS = ("account", "account_id", "region")
+# https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html (thingName)
+THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 
 Document = tuple[SourceFile, Path, ManifestFile]
 
@@ -207,6 +209,12 @@ def _certificates(
             problems.append(file.problem(field, f"{shown}: {error}"))
             continue
         fingerprint = pki.certificate_id(cert)
+        thing = None
+        if group.things == "common-name":
+            thing = pki.common_name(cert)
+            if thing is None or not THING_NAME.fullmatch(thing):
+                problems.append(file.problem((*where, "things"), f"{shown} ({fingerprint[:12]}…) has no common name "
+                                                                 f"usable as a thing name ({thing!r})"))
         if ca is not None and not pki.signed_by(cert, ca.cert):
             problems.append(file.problem((*where, "ca"), f"{shown} ({fingerprint[:12]}…) is not signed by "
                                                          f"CA {group.ca!r}"))
@@ -227,6 +235,6 @@ def _certificates(
         result.append(DeviceCertificate(
             fingerprint=fingerprint, file=str(shown), status=status,
             revocation_date=revocation.date.isoformat() if revocation else None,
-            revocation_reason=revocation.reason if revocation else None, source=source,
+            revocation_reason=revocation.reason if revocation else None, source=source, thing=thing,
         ))
     return tuple(sorted(result, key=lambda c: c.fingerprint))

@@ -162,6 +162,9 @@ class CertificateGroup(Revocable):
         default=None, description="where to register them; default: every placement of the CA"
     )
     policies: list[Name] = Field(default_factory=list, max_length=10)
+    things: Literal["none", "common-name"] = Field(
+        default="none", description="common-name: attach each certificate to the thing named by its subject CN"
+    )
     exceptions: list[CertificateException] = Field(default_factory=list)
 
 

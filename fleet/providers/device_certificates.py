@@ -52,6 +52,8 @@ def _record(cert: DeviceCertificate, folder: str, group_source: str) -> dict[str
         record["source"] = cert.source
     if cert.status == "REVOKED":
         record.update(revoked_on=str(cert.revocation_date), reason=str(cert.revocation_reason))
+    if cert.thing:
+        record["thing"] = cert.thing
     return record
 
 
@@ -77,7 +79,8 @@ class DeviceCertificatesProvider(ResourceProvider):
         old_certs, new_certs = olds.get("certificates", {}), news["certificates"]
         changed = (
             set(old_certs) != set(new_certs)
-            or any(old_certs[fp]["status"] != want["status"] for fp, want in new_certs.items())
+            or any(old_certs[fp]["status"] != want["status"] or old_certs[fp].get("thing") != want.get("thing")
+                   for fp, want in new_certs.items())
             or sorted(olds.get("policies", [])) != sorted(news["policies"])
             or bool(olds.get("unattached"))
         )
@@ -92,8 +95,8 @@ class DeviceCertificatesProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         api = _api(props)
         live = _live(api, props)
-        for fingerprint in sorted(props["certificates"]):
-            _retire(api, live.get(fingerprint), props["policies"])
+        for fingerprint, record in sorted(props["certificates"].items()):
+            _retire(api, live.get(fingerprint), props["policies"], record.get("thing"))
 
 
 class DeviceCertificates(FleetResource, module="fleet", name="DeviceCertificates"):
@@ -152,6 +155,11 @@ def _converge(
                     raise
         elif have.status != want["status"]:
             api.set_status(fingerprint, want["status"])
+        thing, had = want.get("thing"), recorded.get(fingerprint, {}).get("thing")
+        if had and had != thing and fingerprint in arns:
+            api.detach_thing(had, arns[fingerprint])
+        if thing and (have is None or had != thing) and fingerprint in arns:
+            api.attach_thing(thing, arns[fingerprint])
     for policy in props["policies"]:
         attached = api.targets_of(policy)
         for fingerprint, want in sorted(props["certificates"].items()):
@@ -166,18 +174,21 @@ def _converge(
                 if arns.get(fingerprint) in attached:
                     api.detach(policy, arns[fingerprint])
         for fingerprint in sorted(set(recorded) - set(props["certificates"])):
-            _retire(api, live.get(fingerprint), previous.get("policies", []))
+            _retire(api, live.get(fingerprint), previous.get("policies", []), recorded[fingerprint].get("thing"))
 
 
-def _retire(api: Certificates, live: CertificateSummary | None, policies: list[str]) -> None:
+def _retire(api: Certificates, live: CertificateSummary | None, policies: list[str], thing: str | None) -> None:
     """Remove a certificate from AWS in the order AWS requires: deactivate,
-    detach, delete. A revoked certificate stays, revoked: that is its record."""
+    detach policies and thing, delete. A revoked certificate stays, revoked:
+    that is its record."""
     if live is None or live.status == "REVOKED":
         return
     if live.status == "ACTIVE":
         api.set_status(live.certificate_id, "INACTIVE")
     for policy in policies:
         api.detach(policy, live.arn)
+    if thing:
+        api.detach_thing(thing, live.arn)
     api.delete(live.certificate_id)
 
 

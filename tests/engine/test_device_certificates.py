@@ -178,6 +178,20 @@ def test_a_policy_change_becomes_a_new_default_version_pruning_at_five(devices: 
     assert len(iot.list_targets_for_policy(policyName="telemetry")["targets"]) == 3  # never detached
 
 
+def test_certificates_are_attached_to_the_thing_named_by_their_common_name(devices: Devices, fleet: Fleet) -> None:
+    fleet.edit("    policies: [telemetry]\n", "    policies: [telemetry]\n    things: common-name\n",
+               filename="devices.yaml")
+    fleet.project.up()
+    iot = fleet.iot("prod")
+    arn = f"arn:aws:iot:us-east-1:111111111111:cert/{devices.fingerprint(0)}"
+    assert iot.list_thing_principals(thingName="device-0")["principals"] == [arn]
+
+    (fleet.manifests.root / "devices" / "device-0.pem").unlink()
+    fleet.project.up()  # detach from the thing, then delete: AWS refuses the other order
+    assert devices.status(0) is None
+    assert iot.list_thing_principals(thingName="device-0")["principals"] == []
+
+
 def test_status_drift_by_hand_is_detected_and_corrected(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")

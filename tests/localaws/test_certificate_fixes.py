@@ -111,7 +111,19 @@ def pages_policy_targets(iot_in: Callable[..., Any]) -> None:
     assert len(second["targets"]) == 1 and not second.get("nextMarker")
 
 
+# API_CreateThing.html: the same name and configuration again succeeds, unchanged.
+def creates_things_idempotently(iot_in: Callable[..., Any]) -> None:
+    iot = iot_in(ACCOUNT_A)
+    first = iot.create_thing(thingName="sensor-1")
+    reply = iot.register_certificate_without_ca(certificatePem=make_ca("s1", is_ca=False).cert_pem, status="ACTIVE")
+    iot.attach_thing_principal(thingName="sensor-1", principal=reply["certificateArn"])
+    again = iot.create_thing(thingName="sensor-1")
+    assert again["thingId"] == first["thingId"]
+    assert iot.list_thing_principals(thingName="sensor-1")["principals"] == [reply["certificateArn"]]
+
+
 CHECKS = [
+    creates_things_idempotently,
     pages_policy_targets,
     keeps_revoked_certificates_revoked,
     refuses_internal_statuses,
