@@ -40,6 +40,6 @@ def run() -> None:
         needs: list[pulumi.Resource] = [policies[(p, group.account, group.region)] for p in group.policies]
         if group.ca:
             needs.append(placements[f"{group.ca}.{group.account}.{group.region}"])
-        DeviceCertificates(group, pulumi.ResourceOptions(depends_on=needs))
+        DeviceCertificates(group, str(manifests), pulumi.ResourceOptions(depends_on=needs))
 
     pulumi.export("ca_placements", {name: placement.status for name, placement in placements.items()})

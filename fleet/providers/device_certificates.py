@@ -23,6 +23,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from fleet import pki
 from fleet.aws.certificates import Certificates, CertificateSummary, already_registered
 from fleet.aws.errors import AwsError, RuleViolation
+from fleet.aws.regions import iot_regions
+from fleet.manifest import ManifestError, load_fleet
 from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
 from fleet.providers.resource import FleetResource
 from fleet.providers.target import iot_client, where
@@ -31,7 +33,7 @@ from fleet.revocation import RevocationRefused, refusal
 ABSENT = "ABSENT"  # recorded by read when AWS no longer has the certificate
 
 
-def inputs_of(spec: CertificateGroupSpec) -> dict[str, Any]:
+def inputs_of(spec: CertificateGroupSpec, manifests: str | None = None) -> dict[str, Any]:
     """Per certificate only what changes between certificates, to keep the state
     small at 10^5 certificates: status and file name; the manifest line and the
     revocation only where they are the certificate's own."""
@@ -43,6 +45,9 @@ def inputs_of(spec: CertificateGroupSpec) -> dict[str, Any]:
         "policies": list(spec.policies),
         "certificates": {c.fingerprint: _record(c, folder, spec.source) for c in spec.certificates},
         "manifests_root": spec.manifests_root, "folder": folder, "source": spec.source,
+        # As configured (relative to the project, where the provider runs), so a
+        # later delete reads the manifests of the run that deletes.
+        "manifests": manifests or spec.manifests_root,
     }
 
 
@@ -95,13 +100,15 @@ class DeviceCertificatesProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         api = _api(props)
         live = _live(api, props)
+        keep = _claimed_elsewhere(props)
         for fingerprint, record in sorted(props["certificates"].items()):
-            _retire(api, live.get(fingerprint), props["policies"], record.get("thing"))
+            if fingerprint not in keep:
+                _retire(api, live.get(fingerprint), props["policies"], record.get("thing"))
 
 
 class DeviceCertificates(FleetResource, module="fleet", name="DeviceCertificates"):
-    def __init__(self, spec: CertificateGroupSpec, opts: ResourceOptions | None = None):
-        super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec), opts)
+    def __init__(self, spec: CertificateGroupSpec, manifests: str, opts: ResourceOptions | None = None):
+        super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec, manifests), opts)
 
 
 def _api(props: dict[str, Any]) -> Certificates:
@@ -173,8 +180,36 @@ def _converge(
             for fingerprint in sorted(props["certificates"]):
                 if arns.get(fingerprint) in attached:
                     api.detach(policy, arns[fingerprint])
-        for fingerprint in sorted(set(recorded) - set(props["certificates"])):
-            _retire(api, live.get(fingerprint), previous.get("policies", []), recorded[fingerprint].get("thing"))
+        removed = sorted(set(recorded) - set(props["certificates"]))
+        keep = _claimed_elsewhere(props) if removed else set()
+        for fingerprint in removed:
+            if fingerprint not in keep:
+                _retire(api, live.get(fingerprint), previous.get("policies", []), recorded[fingerprint].get("thing"))
+
+
+def _claimed_elsewhere(props: dict[str, Any]) -> set[str]:
+    """Fingerprints another group of the current manifests declares in this
+    account and region. A certificate moved to another group, or a group
+    renamed, must not be retired by the old one: the engine may run that
+    delete after the new group adopted the certificate."""
+    folder = Path(props.get("manifests") or props["manifests_root"])
+    try:
+        fleet = load_fleet(folder, known_regions=iot_regions())
+    except ManifestError as error:
+        raise RetireRefused(
+            f"not retiring certificates of group {props['group']} in {where(props)}: the current manifests at "
+            f"{folder.resolve()} must say which certificates other groups now hold, and they do not load:\n{error}"
+        ) from None
+    return {
+        c.fingerprint
+        for g in fleet.certificate_groups
+        if g.group != props["group"] and g.account_id == props["account_id"] and g.region == props["region"]
+        for c in g.certificates
+    }
+
+
+class RetireRefused(Exception):
+    """Retiring certificates is unsafe until the manifests load."""
 
 
 def _retire(api: Certificates, live: CertificateSummary | None, policies: list[str], thing: str | None) -> None:

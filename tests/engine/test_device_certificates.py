@@ -192,6 +192,29 @@ def test_certificates_are_attached_to_the_thing_named_by_their_common_name(devic
     assert iot.list_thing_principals(thingName="device-0")["principals"] == []
 
 
+def test_renaming_a_group_keeps_its_certificates_registered_and_active(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    fleet.edit("  line-1:\n", "  line-one:\n", filename="devices.yaml")
+    fleet.project.up()  # the new group adopts them; the old one's delete must not retire them
+    for region in ("us-east-1", "eu-west-1"):
+        assert [devices.status(n, region=region) for n in range(4)] == ["ACTIVE", "ACTIVE", "REVOKED", "ACTIVE"]
+    assert len(fleet.iot("prod").list_targets_for_policy(policyName="telemetry")["targets"]) == 3
+    assert "iot:DeleteCertificate" not in fleet.aws.writes()  # never retired, not even for a moment
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+
+def test_moving_a_certificate_to_another_group_keeps_it_active(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    moved = fleet.manifests.root / "line-2" / "device-0.pem"
+    moved.parent.mkdir()
+    (fleet.manifests.root / "devices" / "device-0.pem").rename(moved)
+    fleet.manifests.text("line-2.yaml", "device_certificates:\n  line-2:\n    ca: root\n    certificates: line-2\n")
+    fleet.project.up()
+    assert devices.status(0) == "ACTIVE" and devices.status(0, region="eu-west-1") == "ACTIVE"
+    assert "iot:DeleteCertificate" not in fleet.aws.writes()
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+
 def test_status_drift_by_hand_is_detected_and_corrected(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
