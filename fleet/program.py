@@ -32,7 +32,7 @@ def run() -> None:
     if refused:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refused]))
 
-    placements = {spec.resource_name: CaPlacement(spec) for spec in fleet.ca_placements}
+    placements = {spec.resource_name: CaPlacement(spec, str(manifests)) for spec in fleet.ca_placements}
     policies = {(p.name, p.account, p.region): IotPolicy(p) for p in fleet.policies}
     for group in fleet.certificate_groups:
         # Declared dependencies give the right order both ways: CA and policies

@@ -22,6 +22,7 @@ from fleet import keys, pki
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.session import shared_factory
 from fleet.manifest.desired import CaPlacementSpec
+from fleet.providers.current import current_fleet
 from fleet.providers.resource import FleetResource
 
 # Changing one of these means another AWS object: replace (delete first, as
@@ -35,7 +36,7 @@ class CaPlacementError(Exception):
     """The CA placement cannot reach its desired state; the message says why."""
 
 
-def inputs_of(spec: CaPlacementSpec) -> dict[str, Any]:
+def inputs_of(spec: CaPlacementSpec, manifests: str | None = None) -> dict[str, Any]:
     return {
         "ca": spec.ca,
         "account": spec.account,
@@ -50,6 +51,7 @@ def inputs_of(spec: CaPlacementSpec) -> dict[str, Any]:
         "registration_config": dict(spec.registration_config),
         "private_key": spec.private_key.as_dict() if spec.private_key else None,
         "source": spec.source,
+        "manifests": manifests,  # as configured: a later delete reads the manifests of its own run
     }
 
 
@@ -110,6 +112,8 @@ class CaPlacementProvider(ResourceProvider):
         live = api.describe(id_)
         if live is None:
             return
+        if props.get("manifests") and _claimed_elsewhere(props):
+            return  # a renamed CA: the new placement has adopted it
         devices = []
         for device_id in api.device_certificate_ids(id_):
             devices.append(device_id)
@@ -129,8 +133,18 @@ class CaPlacement(FleetResource, module="fleet", name="CaPlacement"):
     arn: Output[str]
     status: Output[str]
 
-    def __init__(self, spec: CaPlacementSpec, opts: ResourceOptions | None = None):
-        super().__init__(CaPlacementProvider(), spec.resource_name, {**inputs_of(spec), "arn": None}, opts)
+    def __init__(self, spec: CaPlacementSpec, manifests: str, opts: ResourceOptions | None = None):
+        super().__init__(CaPlacementProvider(), spec.resource_name, {**inputs_of(spec, manifests), "arn": None}, opts)
+
+
+def _claimed_elsewhere(props: dict[str, Any]) -> bool:
+    """Whether another placement of the current manifests holds this CA in this account and region."""
+    fleet = current_fleet(props, f"deleting {_name(props)}")
+    return any(
+        p.certificate_id == props["certificate_id"] and p.account_id == props["account_id"]
+        and p.region == props["region"] and p.ca != props["ca"]
+        for p in fleet.ca_placements
+    )
 
 
 def _api(props: dict[str, Any]) -> CaCertificates:

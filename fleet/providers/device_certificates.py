@@ -23,9 +23,8 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from fleet import pki
 from fleet.aws.certificates import Certificates, CertificateSummary, already_registered
 from fleet.aws.errors import AwsError, RuleViolation
-from fleet.aws.regions import iot_regions
-from fleet.manifest import ManifestError, load_fleet
 from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
+from fleet.providers.current import current_fleet
 from fleet.providers.resource import FleetResource
 from fleet.providers.target import iot_client, where
 from fleet.revocation import RevocationRefused, refusal
@@ -188,28 +187,14 @@ def _converge(
 
 
 def _claimed_elsewhere(props: dict[str, Any]) -> set[str]:
-    """Fingerprints another group of the current manifests declares in this
-    account and region. A certificate moved to another group, or a group
-    renamed, must not be retired by the old one: the engine may run that
-    delete after the new group adopted the certificate."""
-    folder = Path(props.get("manifests") or props["manifests_root"])
-    try:
-        fleet = load_fleet(folder, known_regions=iot_regions())
-    except ManifestError as error:
-        raise RetireRefused(
-            f"not retiring certificates of group {props['group']} in {where(props)}: the current manifests at "
-            f"{folder.resolve()} must say which certificates other groups now hold, and they do not load:\n{error}"
-        ) from None
+    """Fingerprints another group of the current manifests declares in this account and region."""
+    fleet = current_fleet(props, f"retiring certificates of group {props['group']} in {where(props)}")
     return {
         c.fingerprint
         for g in fleet.certificate_groups
         if g.group != props["group"] and g.account_id == props["account_id"] and g.region == props["region"]
         for c in g.certificates
     }
-
-
-class RetireRefused(Exception):
-    """Retiring certificates is unsafe until the manifests load."""
 
 
 def _retire(api: Certificates, live: CertificateSummary | None, policies: list[str], thing: str | None) -> None:

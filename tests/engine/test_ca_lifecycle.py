@@ -125,3 +125,13 @@ def test_a_ca_with_device_certificates_under_it_is_not_deleted(fleet: Fleet) -> 
 
     assert "CA partner" in refused.output and "device certificates are still registered under it" in refused.output
     assert fleet.describe("partner", "prod")["status"] == "ACTIVE"  # untouched
+
+
+def test_renaming_a_ca_keeps_it_registered(fleet: Fleet) -> None:
+    fleet.project.up()
+    fleet.edit("  partner:\n", "  partner-ca:\n")
+    fleet.project.up()  # the new placements adopt it; the old ones' deletes must not deregister it
+    assert fleet.describe("partner", "prod")["status"] == "ACTIVE"
+    assert fleet.describe("partner", "staging")["status"] == "INACTIVE"
+    assert "iot:DeleteCACertificate" not in fleet.aws.writes()
+    fleet.project.preview("--refresh", "--expect-no-changes")
