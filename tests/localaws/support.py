@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -51,3 +52,21 @@ def clients_on(endpoint: LocalAws) -> Callable[..., Any]:
     return iot_in
 
 
+
+
+def fix_tests(checks: list[Check]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests every fix gets: it holds on the local endpoint, and the
+    same check fails on plain moto (so the fix is needed)."""
+    ids = [check.__name__ for check in checks]
+
+    @pytest.mark.parametrize("check", checks, ids=ids)
+    def test_the_local_endpoint(check: Check, local_aws: LocalAws) -> None:
+        check(clients_on(local_aws))
+
+    @pytest.mark.parametrize("check", checks, ids=ids)
+    def test_plain_moto_fails_without_the_fix(check: Check, plain_moto_server: LocalAws) -> None:
+        plain_moto_server.reset()
+        with pytest.raises((AssertionError, ClientError)):
+            check(clients_on(plain_moto_server))
+
+    return test_the_local_endpoint, test_plain_moto_fails_without_the_fix

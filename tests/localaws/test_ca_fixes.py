@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
 from devtools.endpoint import LocalAws
@@ -21,9 +19,8 @@ from tests.conftest import client_in
 from tests.localaws.support import (
     ACCOUNT_A,
     ACCOUNT_B,
-    Check,
-    clients_on,
     error_code,
+    fix_tests,
     register_default,
     verification_for,
 )
@@ -152,16 +149,7 @@ CHECKS = [
 ]
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_the_local_endpoint(check: Check, local_aws: LocalAws) -> None:
-    check(clients_on(local_aws))
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_plain_moto_fails_without_the_fix(check: Check, plain_moto_server: LocalAws) -> None:
-    plain_moto_server.reset()
-    with pytest.raises((AssertionError, ClientError)):
-        check(clients_on(plain_moto_server))
+test_the_local_endpoint, test_plain_moto_fails_without_the_fix = fix_tests(CHECKS)
 
 
 def test_the_ledger_counts_calls_by_operation(local_aws: LocalAws) -> None:

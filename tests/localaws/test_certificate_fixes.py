@@ -7,12 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
-
-from devtools.endpoint import LocalAws
 from devtools.pki import issue, make_ca
-from tests.localaws.support import ACCOUNT_A, Check, clients_on, error_code, register_default
+from tests.localaws.support import ACCOUNT_A, error_code, fix_tests, register_default
 
 POLICY = json.dumps({"Version": "2012-10-17",
                      "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
@@ -135,13 +131,4 @@ CHECKS = [
 ]
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_the_local_endpoint(check: Check, local_aws: LocalAws) -> None:
-    check(clients_on(local_aws))
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_plain_moto_fails_without_the_fix(check: Check, plain_moto_server: LocalAws) -> None:
-    plain_moto_server.reset()
-    with pytest.raises((AssertionError, ClientError)):
-        check(clients_on(plain_moto_server))
+test_the_local_endpoint, test_plain_moto_fails_without_the_fix = fix_tests(CHECKS)
