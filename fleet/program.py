@@ -13,7 +13,7 @@ import pulumi
 
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
-from fleet.guard import reactivations
+from fleet.guard import observe
 from fleet.manifest import ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
 from fleet.providers.device_certificates import DeviceCertificates
@@ -28,9 +28,9 @@ def run() -> None:
         fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
-    refused = reactivations(fleet, shared_factory())
-    if refused:
-        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refused]))
+    observed = observe(fleet, shared_factory())
+    if observed.refusals:
+        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *observed.refusals]))
 
     placements = {spec.resource_name: CaPlacement(spec, str(manifests)) for spec in fleet.ca_placements}
     policies = {(p.name, p.account, p.region): IotPolicy(p) for p in fleet.policies}
@@ -40,6 +40,6 @@ def run() -> None:
         needs: list[pulumi.Resource] = [policies[(p, group.account, group.region)] for p in group.policies]
         if group.ca:
             needs.append(placements[f"{group.ca}.{group.account}.{group.region}"])
-        DeviceCertificates(group, str(manifests), pulumi.ResourceOptions(depends_on=needs))
+        DeviceCertificates(group, str(manifests), observed.drift(group), pulumi.ResourceOptions(depends_on=needs))
 
     pulumi.export("ca_placements", {name: placement.status for name, placement in placements.items()})

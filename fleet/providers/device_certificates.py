@@ -2,9 +2,11 @@
 account and region, as ONE Pulumi resource (never one per certificate).
 
 Inputs carry, per certificate, only its fingerprint, status, file and the
-manifest line that sets it: no PEM. Reads are list calls (250 a page) and one
-ListTargetsForPolicy per policy; every call is paced per account, region and
-API by the session factory.
+manifest line that sets it: no PEM. Drift comes in as an input: the program
+lists each account and region once per run (fleet.guard) and tells each group
+which of its certificates AWS has in another status. The provider lists again
+(250 a page, and one ListTargetsForPolicy per policy) only when it writes;
+every call is paced per account, region and API by the session factory.
 
 A certificate that is REVOKED, in the recorded state or in AWS, is never set
 to another status: diff refuses at preview, and every write path re-checks.
@@ -23,16 +25,17 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from fleet import pki
 from fleet.aws.certificates import Certificates, CertificateSummary, already_registered
 from fleet.aws.errors import AwsError, RuleViolation
+from fleet.guard import ABSENT
 from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
 from fleet.providers.current import current_fleet
 from fleet.providers.resource import FleetResource
 from fleet.providers.target import iot_client, where
 from fleet.revocation import RevocationRefused, refusal
 
-ABSENT = "ABSENT"  # recorded by read when AWS no longer has the certificate
 
-
-def inputs_of(spec: CertificateGroupSpec, manifests: str | None = None) -> dict[str, Any]:
+def inputs_of(
+    spec: CertificateGroupSpec, manifests: str | None = None, drift: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Per certificate only what changes between certificates, to keep the state
     small at 10^5 certificates: status and file name; the manifest line and the
     revocation only where they are the certificate's own."""
@@ -47,6 +50,9 @@ def inputs_of(spec: CertificateGroupSpec, manifests: str | None = None) -> dict[
         # As configured (relative to the project, where the provider runs), so a
         # later delete reads the manifests of the run that deletes.
         "manifests": manifests or spec.manifests_root,
+        # Certificates whose status in AWS differs from the manifests', as the
+        # program's one listing of AWS saw them (fleet.guard): the drift signal.
+        "drift": dict(drift or {}),
     }
 
 
@@ -75,8 +81,10 @@ class DeviceCertificatesProvider(ResourceProvider):
         return CreateResult(f"{props['group']}.{props['account_id']}.{props['region']}", _outputs(api, props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        api = _api(props)
-        return ReadResult(id_, _outputs(api, props))
+        # No second listing here: the program lists every account and region
+        # once per run (fleet.guard) and passes each group its drift, so a
+        # drift check costs one listing, however many groups there are.
+        return ReadResult(id_, {k: v for k, v in props.items() if k != "__provider"})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         _refuse_reactivation(news, olds.get("certificates", {}), {}, news)
@@ -87,6 +95,7 @@ class DeviceCertificatesProvider(ResourceProvider):
                    for fp, want in new_certs.items())
             or sorted(olds.get("policies", [])) != sorted(news["policies"])
             or bool(olds.get("unattached"))
+            or bool(news.get("drift"))
         )
         return DiffResult(changes=changed, replaces=[k for k in ("account_id", "region") if olds[k] != news[k]])
 
@@ -106,8 +115,9 @@ class DeviceCertificatesProvider(ResourceProvider):
 
 
 class DeviceCertificates(FleetResource, module="fleet", name="DeviceCertificates"):
-    def __init__(self, spec: CertificateGroupSpec, manifests: str, opts: ResourceOptions | None = None):
-        super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec, manifests), opts)
+    def __init__(self, spec: CertificateGroupSpec, manifests: str, drift: dict[str, str],
+                 opts: ResourceOptions | None = None):
+        super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec, manifests, drift), opts)
 
 
 def _api(props: dict[str, Any]) -> Certificates:
@@ -225,4 +235,4 @@ def _outputs(api: Certificates, props: dict[str, Any]) -> dict[str, Any]:
         attached = api.targets_of(policy)
         unattached |= {fp for fp, c in live.items() if c.arn not in attached and c.status != "REVOKED"}
     own = {k: v for k, v in props.items() if k != "__provider"}
-    return {**own, "certificates": certificates, "unattached": sorted(unattached)}
+    return {**own, "certificates": certificates, "unattached": sorted(unattached), "drift": {}}
