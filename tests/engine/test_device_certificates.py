@@ -153,6 +153,21 @@ def test_a_new_stack_cannot_reactivate_either(devices: Devices, fleet: Fleet, tm
     assert devices.status(2) == "REVOKED"
 
 
+def test_a_revoked_certificate_back_through_just_in_time_registration_is_revoked_again(
+    devices: Devices, fleet: Fleet
+) -> None:
+    fleet.project.up()
+    iot = fleet.iot("prod")
+    iot.delete_certificate(certificateId=devices.fingerprint(2))  # someone deletes the revoked record by hand...
+    # ...and the stolen device connects: AWS registers it again, PENDING_ACTIVATION (JITR).
+    iot.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
+                             status="PENDING_ACTIVATION")
+    drift = fleet.project.preview("--expect-no-changes", ok=(255,))
+    assert "DeviceCertificates::certs.line-1.prod.us-east-1]" in drift.output
+    fleet.project.up()
+    assert devices.status(2) == "REVOKED"
+
+
 def test_removing_certificates_deactivates_detaches_and_deletes_but_leaves_revoked_ones(
     devices: Devices, fleet: Fleet
 ) -> None:
