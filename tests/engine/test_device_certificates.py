@@ -232,6 +232,18 @@ def test_moving_a_certificate_to_another_group_keeps_it_active(devices: Devices,
     fleet.project.preview("--refresh", "--expect-no-changes")
 
 
+def test_a_policy_changed_by_hand_is_drift_and_is_put_back(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    iot = fleet.iot("prod")
+    iot.create_policy_version(policyName="telemetry", setAsDefault=True, policyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(255,))
+    assert "IotPolicy::policy.telemetry.prod.us-east-1]" in drift.output
+    fleet.project.up("--refresh")
+    assert json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])["Statement"][0]["Action"] == \
+        "iot:Publish"
+
+
 def test_status_drift_by_hand_is_detected_and_corrected(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
