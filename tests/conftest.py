@@ -97,3 +97,19 @@ class Manifests:
 @pytest.fixture
 def manifests(tmp_path: Path) -> Manifests:
     return Manifests(tmp_path / "manifests")
+
+
+def load_manifests(manifests: Manifests, regions: frozenset[str]) -> Any:
+    """Load a test's manifests, naming files as "manifests/..." in problems."""
+    from fleet.manifest import load_fleet
+
+    return load_fleet(manifests.root, known_regions=regions, display_root=manifests.root.parent)
+
+
+def problems_in(manifests: Manifests, regions: frozenset[str]) -> list[str]:
+    """The problems loading a test's manifests reports, as the user reads them."""
+    from fleet.manifest import ManifestError
+
+    with pytest.raises(ManifestError) as caught:
+        load_manifests(manifests, regions)
+    return [str(p) for p in caught.value.problems]

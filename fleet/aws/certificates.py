@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.aws.errors import Conflict, NotFound, calling
+from fleet.aws.errors import AwsError, NotFound, calling
 
 
 @dataclass(frozen=True)
@@ -118,5 +118,5 @@ class Certificates:
             return
 
 
-def already_registered(error: Exception) -> bool:
-    return isinstance(error, Conflict) and "ResourceAlreadyExists" in str(error)
+def already_registered(error: AwsError) -> bool:
+    return error.code == "ResourceAlreadyExistsException"

@@ -9,7 +9,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 
 class AwsError(Exception):
-    """An AWS call failed. The message says what fleet was doing and what AWS said."""
+    """An AWS call failed. The message says what fleet was doing and what AWS said;
+    ``code`` is AWS's error code."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
 
 
 class NotFound(AwsError):
@@ -65,7 +70,7 @@ def translate(error: ClientError, doing: str) -> AwsError:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", "")
     kind = KINDS.get(code, AwsError)
-    return kind(f"{doing}: AWS said {code}: {message}".rstrip(": "))
+    return kind(f"{doing}: AWS said {code}: {message}".rstrip(": "), code)
 
 
 @contextmanager

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from devtools.pki import issue, make_ca
-from fleet.manifest import ManifestError, load_fleet
-from tests.conftest import Manifests
+from tests.conftest import Manifests, load_manifests, problems_in
 
 REGIONS = frozenset({"us-east-1", "eu-west-1"})
 ACCOUNTS = """\
@@ -52,13 +51,11 @@ def fleet_files(manifests: Manifests) -> Manifests:
 
 
 def load(manifests: Manifests) -> Any:
-    return load_fleet(manifests.root, known_regions=REGIONS, display_root=manifests.root.parent)
+    return load_manifests(manifests, REGIONS)
 
 
 def problems_of(manifests: Manifests) -> list[str]:
-    with pytest.raises(ManifestError) as caught:
-        load(manifests)
-    return [str(p) for p in caught.value.problems]
+    return problems_in(manifests, REGIONS)
 
 
 GROUP = """\

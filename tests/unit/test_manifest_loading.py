@@ -12,19 +12,17 @@ from cryptography.hazmat.primitives import hashes
 
 from devtools.pki import make_ca
 from fleet.manifest import ManifestError, load_fleet
-from tests.conftest import PROD, STAGING, Manifests
+from tests.conftest import PROD, STAGING, Manifests, load_manifests, problems_in
 
 REGIONS = frozenset({"us-east-1", "eu-west-1", "ap-south-1"})
 
 
 def load(manifests: Manifests) -> Any:
-    return load_fleet(manifests.root, known_regions=REGIONS, display_root=manifests.root.parent)
+    return load_manifests(manifests, REGIONS)
 
 
 def problems_of(manifests: Manifests) -> list[str]:
-    with pytest.raises(ManifestError) as caught:
-        load(manifests)
-    return [str(p) for p in caught.value.problems]
+    return problems_in(manifests, REGIONS)
 
 
 def basic_fleet(manifests: Manifests, **ca_fields: Any) -> None:

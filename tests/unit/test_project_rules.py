@@ -55,7 +55,7 @@ def test_layers_hold() -> None:
 def test_each_aws_error_code_becomes_one_fleet_kind(code: str, kind: type[errors.AwsError]) -> None:
     error = ClientError({"Error": {"Code": code, "Message": "details"}}, "AnyOperation")
     translated = errors.translate(error, "registering CA x")
-    assert type(translated) is kind
+    assert type(translated) is kind and translated.code == code
     assert str(translated) == f"registering CA x: AWS said {code}: details"
 
 
