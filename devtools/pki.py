@@ -86,3 +86,20 @@ def issue(
         .sign(ca.key, hashes.SHA256())
     )
     return Issued(cert, key)
+
+
+def make_crl(ca: Issued, revoked: list[Issued], *, der: bool = False) -> bytes:
+    """The CA's certificate revocation list naming ``revoked`` (by serial), signed by the CA."""
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now - datetime.timedelta(days=1))
+        .next_update(now + datetime.timedelta(days=30))
+    )
+    for entry in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(entry.cert.serial_number).revocation_date(now).build()
+        )
+    crl = builder.sign(ca.key, hashes.SHA256())
+    return crl.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM)

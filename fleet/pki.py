@@ -102,6 +102,29 @@ def signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
+def load_crl(data: bytes) -> x509.CertificateRevocationList:
+    """A certificate revocation list, PEM or DER."""
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as error:
+        raise CertificateError(f"not a certificate revocation list (PEM or DER): {error}") from None
+
+
+def crl_signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
+    if crl.issuer != ca.subject:
+        return False
+    try:
+        return crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
+    except TypeError:
+        return False
+
+
+def on_crl(cert: x509.Certificate, crl: x509.CertificateRevocationList) -> bool:
+    return crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+
+
 def common_name(cert: x509.Certificate) -> str | None:
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else None

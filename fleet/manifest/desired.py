@@ -37,12 +37,14 @@ class CaPlacementSpec:
     registration_config: tuple[tuple[str, str], ...]  # sorted (key, value) pairs; empty = none
     private_key: KeyRef | None
     source: str  # "manifests/cas.yaml:12" of the placement
+    # Just-in-time registrations `pulumi up` activates (None: leave them pending),
+    # with the policies to attach; the CA's revocation list, checked first.
+    activation_policies: tuple[str, ...] | None = None
+    crl_pem: str | None = None
 
     @property
     def resource_name(self) -> str:
         return f"{self.ca}.{self.account}.{self.region}"
-
-
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Stage 3 for policies and device-certificate groups: files, chains, limits.
 
 Each group expands to one CertificateGroupSpec per account and region; each
-policy to one PolicySpec wherever a group that uses it is placed.
+policy to one PolicySpec wherever a group, or a CA's auto-activation, uses it.
 """
 
 from __future__ import annotations
@@ -73,12 +73,15 @@ def check(
             groups.extend(_group(file, folder, name, group, accounts, cas, ca_placements, policy_files,
                                  manifests_root, now, seen, problems))
     failed: set[str] = set()  # report a bad document once, not once per region
-    for spec in groups:
-        for policy_name in spec.policies:
-            key = (policy_name, spec.account, spec.region)
+    users = [(g.policies, g.account, g.region) for g in groups] + [
+        (p.activation_policies, p.account, p.region) for p in ca_placements.values() if p.activation_policies
+    ]
+    for names, account, region in users:
+        for policy_name in names:
+            key = (policy_name, account, region)
             if key in policies or policy_name not in policy_files or policy_name in failed:
                 continue
-            made = _policy(policy_name, policy_files[policy_name], accounts[spec.account], spec.region, problems)
+            made = _policy(policy_name, policy_files[policy_name], accounts[account], region, problems)
             if made is None:
                 failed.add(policy_name)
             else:

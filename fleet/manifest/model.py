@@ -86,6 +86,14 @@ class RegistrationConfig(Strict):
         return self
 
 
+class AutoActivation(Strict):
+    """Activate the certificates devices register themselves under this CA
+    (just-in-time registration), except any revoked anywhere, on the CA's
+    revocation list, or not signed by the CA."""
+
+    policies: list[Name] = Field(default_factory=list, max_length=10, description="policies to attach on activation")
+
+
 class Placement(Strict):
     """Where a CA is registered, and in which state."""
 
@@ -96,6 +104,15 @@ class Placement(Strict):
     status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
     auto_registration: Literal["ENABLE", "DISABLE"] = "DISABLE"
     registration_config: RegistrationConfig | None = None
+    auto_activation: AutoActivation | None = Field(
+        default=None, description="let `pulumi up` activate pending just-in-time registrations (needs ENABLE)"
+    )
+
+    @model_validator(mode="after")
+    def _activation_needs_registration(self) -> Placement:
+        if self.auto_activation is not None and self.auto_registration != "ENABLE":
+            raise ValueError("auto_activation needs auto_registration: ENABLE")
+        return self
 
 
 class GroupPlacement(Strict):
@@ -115,6 +132,10 @@ class CertificateAuthority(Strict):
         default=None, description="needed in DEFAULT mode to sign the verification certificate"
     )
     mode: Literal["DEFAULT", "SNI_ONLY"] = "DEFAULT"
+    revocation_list: str | None = Field(
+        default=None, description="the CA's CRL file (PEM or DER), relative to this manifest; certificates on it "
+        "are never activated automatically"
+    )
     placements: list[Placement] = Field(min_length=1)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from fleet import keys, pki
 from fleet.manifest import device_rules
@@ -36,6 +37,7 @@ class _Ca:
     cert_id: str
     subject: str
     key: keys.KeyRef | None
+    crl_pem: str | None
 
 
 def check(
@@ -63,7 +65,8 @@ def check(
             accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions))
 
     cas = _load_cas(documents, now, problems)
-    placements = _expand(cas, accounts, problems)
+    policy_names = {name for _, _, doc in documents for name in doc.policies}
+    placements = _expand(cas, accounts, policy_names, problems)
     _check_aws_limits(placements, cas, problems)
     facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id) for name, ca in cas.items()}
     policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, problems)
@@ -109,8 +112,31 @@ def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[
                                 f"{seen_ids[cert_id]!r}"))
             seen_ids.setdefault(cert_id, name)
             key = _key_ref(file, folder, name, ca, cert, problems)
-            cas[name] = _Ca(name, file, ca, cert, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key)
+            crl = _revocation_list(file, folder, name, ca, cert, problems)
+            cas[name] = _Ca(name, file, ca, cert, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key, crl)
     return cas
+
+
+def _revocation_list(
+    file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: x509.Certificate,
+    problems: list[Problem],
+) -> str | None:
+    """The CA's CRL as PEM, when the manifest names one; it must be the CA's own (signed by it)."""
+    if ca.revocation_list is None:
+        return None
+    where = ("cas", name, "revocation_list")
+    try:
+        crl = pki.load_crl((folder / ca.revocation_list).read_bytes())
+    except OSError as error:
+        problems.append(file.problem(where, f"cannot read {ca.revocation_list}: {error.strerror}"))
+        return None
+    except pki.CertificateError as error:
+        problems.append(file.problem(where, f"{ca.revocation_list}: {error}"))
+        return None
+    if not pki.crl_signed_by(crl, cert):
+        problems.append(file.problem(where, f"{ca.revocation_list} is not signed by CA {name!r}"))
+        return None
+    return crl.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _key_ref(
@@ -141,7 +167,7 @@ def _key_ref(
 
 
 def _expand(
-    cas: dict[str, _Ca], accounts: dict[str, AccountSpec], problems: list[Problem]
+    cas: dict[str, _Ca], accounts: dict[str, AccountSpec], policy_names: set[str], problems: list[Problem]
 ) -> dict[tuple[str, str, str], CaPlacementSpec]:
     placements: dict[tuple[str, str, str], CaPlacementSpec] = {}
     for ca in cas.values():
@@ -154,6 +180,12 @@ def _expand(
                 continue
             regions = placement.regions or list(account.regions)
             line, _ = ca.file.position(where)
+            activation = placement.auto_activation
+            for policy_index, policy in enumerate(activation.policies if activation else []):
+                if policy not in policy_names:
+                    problems.append(ca.file.problem(
+                        (*where, "auto_activation", "policies", policy_index),
+                        f"unknown policy {policy!r}{did_you_mean(policy, policy_names)}"))
             for region_index, region in enumerate(regions):
                 if region not in account.regions:
                     problems.append(ca.file.problem(
@@ -174,6 +206,7 @@ def _expand(
                     registration_config=tuple(sorted(
                         (k, v) for k, v in (config.model_dump() if config else {}).items() if v is not None)),
                     private_key=ca.key, source=f"{ca.file.path}:{line}",
+                    activation_policies=tuple(activation.policies) if activation else None, crl_pem=ca.crl_pem,
                 )
     return placements
 
