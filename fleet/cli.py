@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,8 @@ from fleet.manifest import ManifestError, load_fleet
 from fleet.manifest.model import ManifestFile
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console()
+# Tables keep whole certificate ids when piped into a CI log (rich assumes 80 columns there).
+out = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 ManifestsOption = Annotated[Path, typer.Option("--manifests", "-m", help="folder of the YAML manifests")]
@@ -116,6 +118,101 @@ def _print_radius(ca: str, radius: list[Any], aws: bool) -> None:
     if aws:
         out.print(f"{active} certificate(s) under {ca} are ACTIVE in AWS right now; deactivating the CA alone "
                   "leaves them working: each is revoked by the change below.", highlight=False)
+
+
+def _load(manifests: Path) -> Any:
+    """The manifests as a Fleet; on a problem, print every one and exit 1 (nothing was called)."""
+    from fleet.aws.regions import iot_regions
+
+    try:
+        return load_fleet(manifests, known_regions=iot_regions())
+    except ManifestError as error:
+        err.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _survey(fleet: Any) -> Any:
+    from fleet.aws.errors import AwsError
+    from fleet.aws.session import shared_factory
+    from fleet.survey import survey
+
+    try:
+        return survey(fleet, shared_factory())
+    except AwsError as error:
+        err.print(f"could not read AWS: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def drift(
+    manifests: ManifestsOption = Path("manifests"),
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+) -> None:
+    """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without."""
+    from fleet import drift_report
+    from fleet.drift import find
+
+    fleet = _load(manifests)
+    findings = find(fleet, _survey(fleet))
+    if as_json:
+        out.print(drift_report.as_json(findings.drift), markup=False, highlight=False, soft_wrap=True, end="")
+    else:
+        drift_report.print_table(out, findings.drift)
+    raise typer.Exit(7 if findings.drift else 0)
+
+
+@app.command()
+def pending(
+    manifests: ManifestsOption = Path("manifests"),
+    adopt: Annotated[bool, typer.Option("--adopt", help="write them into the manifests (a change to review)")] = False,
+) -> None:
+    """List certificates devices registered themselves (PENDING_ACTIVATION) under
+    each managed CA, account and region, with fleet's activation decision."""
+    from fleet import pending as pending_registrations
+
+    fleet = _load(manifests)
+    found = pending_registrations.find(fleet, _survey(fleet))
+    pending_registrations.print_table(out, found)
+    if adopt and found:
+        changed = pending_registrations.adopt(manifests, found)
+        out.print(f"\nWrote {len(changed)} change(s); review them, commit, and open a pull request:", highlight=False)
+        for path in changed:
+            out.print(f"  {path}", markup=False, highlight=False)
+
+
+@app.command()
+def review(
+    plan: Annotated[Path, typer.Argument(help="the output of `pulumi preview --json`")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the Markdown here")] = None,
+) -> None:
+    """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment."""
+    from fleet.review import PlanError, render
+
+    try:
+        markdown = render(plan.read_text(encoding="utf-8"))
+    except (OSError, PlanError) as error:
+        err.print(f"{plan}: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if output is None:
+        out.print(markdown, markup=False, highlight=False, soft_wrap=True, end="")
+    else:
+        output.write_text(markdown, encoding="utf-8")
+
+
+@app.command("jitr-config")
+def jitr_config(
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write it")] = Path("fleet-jitr.json"),
+    manifests: ManifestsOption = Path("manifests"),
+    aws: Annotated[bool, typer.Option("--aws/--no-aws", help="add certificates AWS has revoked")] = True,
+) -> None:
+    """Write the configuration of the just-in-time registration Lambda handler
+    (fleet.jitr_lambda): CAs with auto_activation, their CRLs and policies, revoked certificates."""
+    from fleet.jitr_lambda import configuration
+
+    fleet = _load(manifests)
+    revoked = _survey(fleet).revoked_anywhere() if aws else set()
+    output.write_text(json.dumps(configuration(fleet, revoked), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    out.print(f"wrote {output}", markup=False, highlight=False)
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

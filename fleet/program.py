@@ -1,8 +1,10 @@
-"""The Pulumi program: load the manifests, check revocations, declare resources.
+"""The Pulumi program: load the manifests, survey AWS once, declare resources.
 
 A manifest problem, or a revoked certificate the manifests would reactivate,
 stops the program before any resource is declared, so such a run touches no
-account.
+account. Drift found by the survey is printed, object by object, and handed
+to the resource that reconciles it, so `pulumi preview --expect-no-changes`
+fails naming that resource.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from pathlib import Path
 
 import pulumi
 
+from fleet import drift, guard
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
-from fleet.guard import observe
 from fleet.manifest import ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
 from fleet.providers.device_certificates import DeviceCertificates
 from fleet.providers.policy import IotPolicy
+from fleet.survey import survey
 
 
 def run() -> None:
@@ -28,18 +31,39 @@ def run() -> None:
         fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
-    observed = observe(fleet, shared_factory())
-    if observed.refusals:
-        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *observed.refusals]))
+    seen = survey(fleet, shared_factory())
+    refusals = guard.refusals(fleet, seen)
+    if refusals:
+        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
+    findings = drift.find(fleet, seen)
+    resources = [*(p.resource_name for p in fleet.policies), *(c.resource_name for c in fleet.ca_placements),
+                 *(g.resource_name for g in fleet.certificate_groups)]
+    for name in resources:
+        # On applied manifests this is drift; on a branch, also the change to
+        # come. What is missing is not repeated here: the plan creates it.
+        for line in findings.lines_for(name):
+            if ": AWS has no such " not in line:
+                pulumi.log.warn(f"AWS differs from the manifests: {line}")
 
-    placements = {spec.resource_name: CaPlacement(spec, str(manifests)) for spec in fleet.ca_placements}
-    policies = {(p.name, p.account, p.region): IotPolicy(p) for p in fleet.policies}
+    policies = {
+        (p.name, p.account, p.region): IotPolicy(p, findings.lines_for(p.resource_name),
+                                                 findings.detach.get(p.resource_name, []))
+        for p in fleet.policies
+    }
+    placements = {}
+    for spec in fleet.ca_placements:
+        # Policies first: auto-activation attaches them.
+        needs = [policies[(p, spec.account, spec.region)] for p in spec.activation_policies or ()]
+        placements[spec.resource_name] = CaPlacement(
+            spec, str(manifests), findings.lines_for(spec.resource_name), findings.activate.get(spec.resource_name, []),
+            pulumi.ResourceOptions(depends_on=needs))
     for group in fleet.certificate_groups:
         # Declared dependencies give the right order both ways: CA and policies
         # before the certificates on create; certificates first on delete.
-        needs: list[pulumi.Resource] = [policies[(p, group.account, group.region)] for p in group.policies]
+        group_needs: list[pulumi.Resource] = [policies[(p, group.account, group.region)] for p in group.policies]
         if group.ca:
-            needs.append(placements[f"{group.ca}.{group.account}.{group.region}"])
-        DeviceCertificates(group, str(manifests), observed.drift(group), pulumi.ResourceOptions(depends_on=needs))
+            group_needs.append(placements[f"{group.ca}.{group.account}.{group.region}"])
+        DeviceCertificates(group, str(manifests), findings.lines_for(group.resource_name),
+                           pulumi.ResourceOptions(depends_on=group_needs))
 
     pulumi.export("ca_placements", {name: placement.status for name, placement in placements.items()})

@@ -19,5 +19,5 @@ def refusal(fingerprint: str, wanted: Mapping[str, str], revoked_where: str, rev
     return (
         f"certificate {fingerprint} ({wanted.get('file', '?')}) is declared {wanted['status']} at "
         f"{wanted.get('source', '?')}, but it was revoked {when} in {revoked_where}; a revoked certificate is never "
-        f"reactivated. Keep it REVOKED in the manifests."
+        f"reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date)."
     )

@@ -45,15 +45,18 @@ class Certificates:
 
     def pem(self, certificate_id: str) -> str:
         """The certificate's PEM (for the few certificates fleet must write down)."""
+        return str(self.describe(certificate_id)["certificatePem"])
+
+    def describe(self, certificate_id: str) -> dict[str, Any]:
+        """One certificate's description (PEM, status, CA id): only for the few
+        certificates a decision or a message needs."""
         with calling(f"describing certificate {certificate_id} in {self._where}"):
             reply = self._iot.describe_certificate(certificateId=certificate_id)
-        return str(reply["certificateDescription"]["certificatePem"])
+        return dict(reply["certificateDescription"])
 
     def last_modified(self, certificate_id: str) -> str:
         """When the certificate last changed status (ISO date), to explain a refusal."""
-        with calling(f"describing certificate {certificate_id} in {self._where}"):
-            reply = self._iot.describe_certificate(certificateId=certificate_id)
-        return str(reply["certificateDescription"]["lastModifiedDate"].date().isoformat())
+        return str(self.describe(certificate_id)["lastModifiedDate"].date().isoformat())
 
     def register(self, pem: str, ca_pem: str | None, status: str) -> str:
         """Register with the given status; returns the ARN. Existing: Conflict."""

@@ -32,6 +32,19 @@ class Policies:
             return None
         return PolicyState(str(reply["defaultVersionId"]), compact(reply["policyDocument"]))
 
+    def versions(self, name: str) -> list[tuple[int, bool]]:
+        """(version id, is default) of every version, oldest first; [] when the policy is missing."""
+        try:
+            with calling(f"listing versions of policy {name} in {self._where}"):
+                reply = self._iot.list_policy_versions(policyName=name)
+        except NotFound:
+            return []
+        return sorted((int(v["versionId"]), bool(v.get("isDefaultVersion"))) for v in reply["policyVersions"])
+
+    def delete_version(self, name: str, version: int) -> None:
+        with calling(f"deleting version {version} of policy {name} in {self._where}"):
+            self._iot.delete_policy_version(policyName=name, policyVersionId=str(version))
+
     def create(self, name: str, document: str) -> None:
         with calling(f"creating policy {name} in {self._where}"):
             self._iot.create_policy(policyName=name, policyDocument=document)
@@ -42,7 +55,7 @@ class Policies:
         with calling(f"listing versions of policy {name} in {self._where}"):
             versions = self._iot.list_policy_versions(policyName=name)["policyVersions"]
         if len(versions) >= MAX_VERSIONS:
-            oldest = min((v for v in versions if not v["isDefaultVersion"]), key=lambda v: int(v["versionId"]))
+            oldest = min((v for v in versions if not v.get("isDefaultVersion")), key=lambda v: int(v["versionId"]))
             with calling(f"deleting version {oldest['versionId']} of policy {name} in {self._where}"):
                 self._iot.delete_policy_version(policyName=name, policyVersionId=oldest["versionId"])
         with calling(f"updating policy {name} in {self._where}"):
@@ -52,7 +65,7 @@ class Policies:
         try:
             with calling(f"deleting policy {name} in {self._where}"):
                 for version in self._iot.list_policy_versions(policyName=name)["policyVersions"]:
-                    if not version["isDefaultVersion"]:
+                    if not version.get("isDefaultVersion"):
                         self._iot.delete_policy_version(policyName=name, policyVersionId=version["versionId"])
                 self._iot.delete_policy(policyName=name)
         except NotFound:

@@ -20,10 +20,11 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from fleet import keys, pki
 from fleet.aws.ca import CaCertificates, CaState
-from fleet.aws.session import shared_factory
+from fleet.aws.certificates import Certificates
 from fleet.manifest.desired import CaPlacementSpec
 from fleet.providers.current import current_fleet
 from fleet.providers.resource import FleetResource
+from fleet.providers.target import iot_client, where
 
 # Changing one of these means another AWS object: replace (delete first, as
 # AWS refuses a second registration of the same CA in one account and region).
@@ -36,7 +37,10 @@ class CaPlacementError(Exception):
     """The CA placement cannot reach its desired state; the message says why."""
 
 
-def inputs_of(spec: CaPlacementSpec, manifests: str | None = None) -> dict[str, Any]:
+def inputs_of(
+    spec: CaPlacementSpec, manifests: str | None = None, drift: list[str] | None = None,
+    activate: list[str] | None = None,
+) -> dict[str, Any]:
     return {
         "ca": spec.ca,
         "account": spec.account,
@@ -52,6 +56,11 @@ def inputs_of(spec: CaPlacementSpec, manifests: str | None = None) -> dict[str, 
         "private_key": spec.private_key.as_dict() if spec.private_key else None,
         "source": spec.source,
         "manifests": manifests,  # as configured: a later delete reads the manifests of its own run
+        "activation_policies": list(spec.activation_policies or []),
+        # From the program's survey (fleet.drift): what differs, and the pending
+        # just-in-time registrations fleet.activation allows to activate.
+        "drift": list(drift or []),
+        "activate": list(activate or []),
     }
 
 
@@ -93,8 +102,9 @@ class CaPlacementProvider(ResourceProvider):
         # so comparing them with the manifest's inputs is what reveals drift.
         replaces = [key for key in REPLACE_ON_CHANGE if olds.get(key) != news.get(key)]
         updates = [key for key in UPDATE_IN_PLACE if _normal(olds.get(key)) != _normal(news.get(key))]
+        surveyed = bool(news.get("drift") or news.get("activate"))
         return DiffResult(
-            changes=bool(replaces or updates), replaces=replaces, delete_before_replace=True
+            changes=bool(replaces or updates or surveyed), replaces=replaces, delete_before_replace=True
         )
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -105,6 +115,7 @@ class CaPlacementProvider(ResourceProvider):
                 f"{_name(news)}: the CA was deleted outside fleet; run `pulumi up --refresh` to register it again"
             )
         _reconcile(api, live, news)
+        _activate(news)
         return UpdateResult(_outputs(news, api.describe(id_)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
@@ -133,8 +144,10 @@ class CaPlacement(FleetResource, module="fleet", name="CaPlacement"):
     arn: Output[str]
     status: Output[str]
 
-    def __init__(self, spec: CaPlacementSpec, manifests: str, opts: ResourceOptions | None = None):
-        super().__init__(CaPlacementProvider(), spec.resource_name, {**inputs_of(spec, manifests), "arn": None}, opts)
+    def __init__(self, spec: CaPlacementSpec, manifests: str, drift: list[str], activate: list[str],
+                 opts: ResourceOptions | None = None):
+        inputs = {**inputs_of(spec, manifests, drift, activate), "arn": None}
+        super().__init__(CaPlacementProvider(), spec.resource_name, inputs, opts)
 
 
 def _claimed_elsewhere(props: dict[str, Any]) -> bool:
@@ -148,8 +161,7 @@ def _claimed_elsewhere(props: dict[str, Any]) -> bool:
 
 
 def _api(props: dict[str, Any]) -> CaCertificates:
-    iot = shared_factory().client("iot", props["role_arn"], props["account_id"], props["region"])
-    return CaCertificates(iot, f"account {props['account']} ({props['account_id']}), {props['region']}")
+    return CaCertificates(iot_client(props), where(props))
 
 
 def _name(props: dict[str, Any]) -> str:
@@ -183,8 +195,23 @@ def _reconcile(api: CaCertificates, live: CaState, props: dict[str, Any]) -> Non
     )
 
 
+def _activate(props: dict[str, Any]) -> None:
+    """Activate the pending registrations the program's decision allowed
+    (fleet.activation), attaching the placement's policies first; each is
+    checked again just before, as it may have changed since the survey."""
+    certificates = Certificates(iot_client(props), where(props))
+    for certificate_id in props.get("activate", []):
+        now = certificates.describe(certificate_id)
+        if now["status"] != "PENDING_ACTIVATION" or now.get("caCertificateId") != props["certificate_id"]:
+            continue
+        for policy in props["activation_policies"]:
+            certificates.attach(policy, now["certificateArn"])
+        certificates.set_status(certificate_id, "ACTIVE")
+
+
 def _outputs(props: dict[str, Any], live: CaState | None) -> dict[str, Any]:
     outs = {key: value for key, value in props.items() if key != "__provider"}
+    outs.update(drift=[], activate=[])
     if live is not None:
         outs.update(
             arn=live.arn,

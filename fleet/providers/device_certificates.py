@@ -3,8 +3,8 @@ account and region, as ONE Pulumi resource (never one per certificate).
 
 Inputs carry, per certificate, only its fingerprint, status, file and the
 manifest line that sets it: no PEM. Drift comes in as an input: the program
-lists each account and region once per run (fleet.guard) and tells each group
-which of its certificates AWS has in another status. The provider lists again
+surveys each account and region once per run (fleet.survey) and tells each
+group which of its certificates differ (status, policies detached by hand). The provider lists again
 (250 a page, and one ListTargetsForPolicy per policy) only when it writes;
 every call is paced per account, region and API by the session factory.
 
@@ -34,7 +34,7 @@ from fleet.revocation import RevocationRefused, refusal
 
 
 def inputs_of(
-    spec: CertificateGroupSpec, manifests: str | None = None, drift: dict[str, str] | None = None
+    spec: CertificateGroupSpec, manifests: str | None = None, drift: list[str] | None = None
 ) -> dict[str, Any]:
     """Per certificate only what changes between certificates, to keep the state
     small at 10^5 certificates: status and file name; the manifest line and the
@@ -50,9 +50,9 @@ def inputs_of(
         # As configured (relative to the project, where the provider runs), so a
         # later delete reads the manifests of the run that deletes.
         "manifests": manifests or spec.manifests_root,
-        # Certificates whose status in AWS differs from the manifests', as the
-        # program's one listing of AWS saw them (fleet.guard): the drift signal.
-        "drift": dict(drift or {}),
+        # What the program's one survey of AWS found differing (fleet.drift):
+        # statuses, policies detached by hand. The drift signal.
+        "drift": list(drift or []),
     }
 
 
@@ -81,8 +81,8 @@ class DeviceCertificatesProvider(ResourceProvider):
         return CreateResult(f"{props['group']}.{props['account_id']}.{props['region']}", _outputs(api, props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        # No second listing here: the program lists every account and region
-        # once per run (fleet.guard) and passes each group its drift, so a
+        # No second listing here: the program surveys every account and region
+        # once per run (fleet.survey) and passes each group its drift, so a
         # drift check costs one listing, however many groups there are.
         return ReadResult(id_, {k: v for k, v in props.items() if k != "__provider"})
 
@@ -115,7 +115,7 @@ class DeviceCertificatesProvider(ResourceProvider):
 
 
 class DeviceCertificates(FleetResource, module="fleet", name="DeviceCertificates"):
-    def __init__(self, spec: CertificateGroupSpec, manifests: str, drift: dict[str, str],
+    def __init__(self, spec: CertificateGroupSpec, manifests: str, drift: list[str],
                  opts: ResourceOptions | None = None):
         super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec, manifests, drift), opts)
 
@@ -235,4 +235,4 @@ def _outputs(api: Certificates, props: dict[str, Any]) -> dict[str, Any]:
         attached = api.targets_of(policy)
         unattached |= {fp for fp, c in live.items() if c.arn not in attached and c.status != "REVOKED"}
     own = {k: v for k, v in props.items() if k != "__provider"}
-    return {**own, "certificates": certificates, "unattached": sorted(unattached), "drift": {}}
+    return {**own, "certificates": certificates, "unattached": sorted(unattached), "drift": []}

@@ -83,15 +83,22 @@ def test_no_pem_reaches_the_state(devices: Devices, fleet: Fleet) -> None:
     assert devices.fingerprint(0) in state
 
 
-def test_a_drift_check_costs_one_listing_per_account_and_region(devices: Devices, fleet: Fleet) -> None:
+def test_a_drift_check_costs_list_calls_never_one_per_certificate(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     before = fleet.aws.calls()
     fleet.project.preview("--refresh", "--expect-no-changes")
     after = fleet.aws.calls()
     used = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-    # 2 accounts x 2 regions in the test fleet (staging has one region): one page each.
-    assert used["iot:ListCertificates"] == 3
-    assert not {"iot:DescribeCertificate", "iot:ListCertificatesByCA", "iot:ListTargetsForPolicy"} & set(used)
+    # The test fleet: 3 account-regions, 4 CA placements, 2 policy placements;
+    # everything fits one page. The survey lists; refresh reads each CA and policy again.
+    assert {k: v for k, v in used.items() if k.startswith("iot:")} == {
+        "iot:ListCertificates": 3,
+        "iot:ListCertificatesByCA": 4,
+        "iot:DescribeCACertificate": 4 + 4,
+        "iot:GetPolicy": 2 + 2,
+        "iot:ListPolicyVersions": 2,
+        "iot:ListTargetsForPolicy": 2,
+    }
     assert fleet.aws.writes() == {k: v for k, v in before.items() if k in fleet.aws.writes()}
 
 

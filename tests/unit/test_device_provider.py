@@ -28,7 +28,7 @@ def test_diff_refuses_to_move_a_recorded_revocation(new_status: str) -> None:
     assert str(caught.value) == (
         f"certificate {FP} (devices/d.pem) is declared {new_status} at manifests/devices.yaml:11, but it was "
         "revoked on 2026-11-01 in account prod (111111111111), us-east-1; a revoked certificate is never "
-        "reactivated. Keep it REVOKED in the manifests.")
+        "reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date).")
 
 
 def test_diff_sees_a_status_change_and_no_change() -> None:

@@ -30,7 +30,7 @@ def test_constructing_3000_resources_leaves_pickle_as_it_was(no_engine: Any) -> 
     before = (pickler._batch_setitems, pickler.save_dict)
     spec = PolicySpec("p", "prod", "111111111111", "arn:aws:iam::111111111111:role/r", "us-east-1", "{}", "x:1")
     for _ in range(3000):
-        IotPolicy(spec)
+        IotPolicy(spec, [], [])
     assert (pickler._batch_setitems, pickler.save_dict) == before
     serialize_provider(ProviderWithState())  # pickles a dict: would recurse if the chain had grown
 

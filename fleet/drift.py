@@ -1,0 +1,212 @@
+"""Drift: where AWS differs from the manifests, found from one survey.
+
+Each difference names its object, what AWS has, what the manifests say (with
+file and line) and the Pulumi resource that reconciles it. The program hands
+each resource its lines (so `pulumi preview --expect-no-changes` fails and
+names the resource) and prints every one; `fleet drift` prints the same.
+
+What `pulumi up` does about each kind:
+- CA status, auto-registration, registration config; device certificate
+  status; policy document or versions; policies detached from or attached to
+  certificates by hand: put back as the manifests say.
+- A certificate revoked in AWS that the manifests want usable: never
+  un-revoked. The run stops until the manifests adopt the revocation.
+- Certificates under a managed CA that no manifest lists: left alone (adopt
+  them with `fleet pending --adopt`), except pending just-in-time
+  registrations under a CA with ``auto_activation``, activated when
+  fleet.activation allows it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from fleet.activation import Verdict, decide
+from fleet.manifest.desired import CaPlacementSpec, Fleet
+from fleet.survey import PENDING, Place, Survey
+
+# How many lines one resource carries in its inputs (and the state): enough
+# to name what differs; the count says the rest.
+LINES_PER_RESOURCE = 20
+
+
+@dataclass(frozen=True, order=True)
+class Drift:
+    account: str
+    region: str
+    subject: str  # the object that differs: "CA factory-root", "certificate 3fa2…", "policy telemetry"
+    kind: str
+    aws: str  # what AWS has
+    manifests: str  # what the manifests say, and where
+    resource: str  # the Pulumi resource that reconciles it
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}: {self.subject}: AWS has {self.aws}; manifests: {self.manifests}"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class Findings:
+    drift: list[Drift] = field(default_factory=list)
+    activate: dict[str, list[str]] = field(default_factory=dict)  # CA resource -> pending ids to activate
+    detach: dict[str, list[str]] = field(default_factory=dict)  # policy resource -> ARNs attached by hand
+
+    def lines_for(self, resource: str) -> list[str]:
+        """What the resource gets as its drift input. A missing CA or policy
+        is not among them: refresh finds it gone and the plan creates it."""
+        mine = [str(d) for d in self.drift if d.resource == resource and d.kind not in ("ca-missing", "policy-missing")]
+        if len(mine) > LINES_PER_RESOURCE:
+            return [*mine[:LINES_PER_RESOURCE], f"and {len(mine) - LINES_PER_RESOURCE} more"]
+        return mine
+
+
+def find(fleet: Fleet, survey: Survey) -> Findings:
+    findings = Findings()
+    revoked = survey.revoked_anywhere() | {
+        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"
+    }
+    for spec in fleet.ca_placements:
+        place = survey.place(spec.account_id, spec.region)
+        if place is not None:
+            _ca(fleet, spec, place, revoked, findings)
+    for group in fleet.certificate_groups:
+        place = survey.place(group.account_id, group.region)
+        if place is None:
+            continue
+        for cert in group.certificates:
+            live = place.certificates.get(cert.fingerprint)
+            subject, resource = f"certificate {cert.fingerprint[:16]}… ({cert.file})", group.resource_name
+            said = f"{cert.status} at {cert.source}"
+            if live is None:
+                if cert.status != "REVOKED":
+                    findings.drift.append(_at(place, subject, "certificate-missing", "no such certificate",
+                                              said, resource))
+                continue
+            if live.status == "REVOKED" and cert.status != "REVOKED":
+                since = place.revoked_on.get(cert.fingerprint, "an unknown date")
+                findings.drift.append(_at(
+                    place, subject, "certificate-revoked", f"REVOKED since {since}",
+                    f"{said}; never un-revoked: adopt the revocation (status REVOKED with its revocation)",
+                    resource))
+            elif live.status != cert.status:
+                findings.drift.append(_at(place, subject, "certificate-status", live.status, said, resource))
+            if live.status in ("ACTIVE", "INACTIVE") and cert.status != "REVOKED":
+                for name in group.policies:
+                    if live.arn not in place.targets.get(name, set()):
+                        findings.drift.append(_at(place, subject, "policy-detached", f"policy {name} not attached",
+                                                  f"attached ({group.source})", resource))
+    for policy in fleet.policies:
+        place = survey.place(policy.account_id, policy.region)
+        if place is not None:
+            _policy(fleet, policy.name, policy.document, policy.source, policy.resource_name, place, findings)
+    findings.drift.sort()
+    return findings
+
+
+def _at(place: Place, subject: str, kind: str, aws: str, manifests: str, resource: str) -> Drift:
+    return Drift(place.account.name, place.region, subject, kind, aws, manifests, resource)
+
+
+def _ca(fleet: Fleet, spec: CaPlacementSpec, place: Place, revoked: set[str], findings: Findings) -> None:
+    subject, resource = f"CA {spec.ca}", spec.resource_name
+    live = place.cas.get(spec.certificate_id)
+    if live is None:
+        findings.drift.append(_at(place, subject, "ca-missing", "no such CA", f"registered at {spec.source}",
+                                  resource))
+        return
+    wanted_config = {k: v for k, v in spec.registration_config if v}
+    for kind, have, want in (
+        ("ca-status", live.status, spec.status),
+        ("ca-auto-registration", live.auto_registration, spec.auto_registration),
+        ("ca-registration-config", _config(live.registration_config), _config(wanted_config)),
+    ):
+        if have != want:
+            findings.drift.append(_at(place, subject, kind, have, f"{want} at {spec.source}", resource))
+    listed = {
+        c.fingerprint for g in fleet.certificate_groups
+        if (g.account_id, g.region) == (place.account.id, place.region) for c in g.certificates
+    }
+    for cert in place.under_ca.get(spec.certificate_id, []):
+        if cert.certificate_id in listed or cert.status == "REVOKED":
+            continue  # fleet keeps revoked certificates in AWS as their record
+        if spec.activation_policies is not None and cert.status == "ACTIVE":
+            continue  # activated by auto_activation, as the manifests allow
+        what = f"certificate {cert.certificate_id[:16]}…"
+        if cert.status != PENDING:
+            findings.drift.append(_at(place, what, "unlisted-certificate", f"{cert.status} under {spec.ca}",
+                                      "not listed: adopt it or delete it", resource))
+            continue
+        verdict = pending_verdict(spec, place, cert.certificate_id, revoked)
+        if verdict is None:
+            said = f"not listed, no auto_activation at {spec.source}: `fleet pending --adopt`"
+        elif verdict.activate:
+            said = f"auto_activation at {spec.source}: `pulumi up` activates it"
+            findings.activate.setdefault(resource, []).append(cert.certificate_id)
+        else:
+            said = f"auto_activation at {spec.source} refuses it: {verdict.reason}"
+        findings.drift.append(_at(place, what, "pending-activation", f"{PENDING} under {spec.ca}", said, resource))
+
+
+def pending_verdict(spec: CaPlacementSpec, place: Place, certificate_id: str, revoked: set[str]) -> Verdict | None:
+    """The activation decision for a pending registration; None when the placement has no auto_activation."""
+    if spec.activation_policies is None:
+        return None
+    return decide(place.pending_pems[certificate_id], PENDING, spec.certificate_pem, spec.crl_pem, revoked)
+
+
+def _policy(
+    fleet: Fleet, name: str, document: str, source: str, resource: str, place: Place, findings: Findings
+) -> None:
+    subject = f"policy {name}"
+    live = place.policies.get(name)
+    if live is None:
+        findings.drift.append(_at(place, subject, "policy-missing", "no such policy", f"declared at {source}",
+                                  resource))
+        return
+    if live.document != document:
+        findings.drift.append(_at(place, subject, "policy-document",
+                                  f"default version {live.default_version_id} with another document",
+                                  f"the document declared at {source}", resource))
+    default = max((v for v, is_default in place.versions.get(name, []) if is_default), default=0)
+    # fleet makes each new version the default, so a newer non-default one was added by hand.
+    added = [v for v, is_default in place.versions.get(name, []) if v > default and not is_default]
+    if added:
+        findings.drift.append(_at(place, subject, "policy-versions", f"version {', '.join(map(str, added))} "
+                                  "added by hand", f"only versions fleet made ({source})", resource))
+    expected = _holders(fleet, name, place)
+    extra = sorted(place.targets.get(name, set()) - expected)
+    for target in extra:
+        findings.drift.append(_at(place, subject, "policy-attached", f"it attached to {target}",
+                                  f"not attached there ({source})", resource))
+    if extra:
+        findings.detach[resource] = extra
+
+
+def _holders(fleet: Fleet, policy: str, place: Place) -> set[str]:
+    """ARNs that may hold ``policy`` here: the certificates of groups using it,
+    and certificates auto-activated under a CA whose auto_activation attaches it."""
+    holders: set[str] = set()
+    for group in fleet.certificate_groups:
+        if (group.account_id, group.region) == (place.account.id, place.region) and policy in group.policies:
+            holders |= {place.certificates[c.fingerprint].arn for c in group.certificates
+                        if c.fingerprint in place.certificates}
+    for spec in fleet.ca_placements:
+        if (spec.account_id, spec.region) == (place.account.id, place.region) and policy in (
+            spec.activation_policies or ()
+        ):
+            holders |= {c.arn for c in place.under_ca.get(spec.certificate_id, [])}
+    return holders
+
+
+def _config(config: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(config.items())) or "none"
+
+
+def by_kind(drift: list[Drift]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in drift:
+        counts[item.kind] += 1
+    return dict(sorted(counts.items()))

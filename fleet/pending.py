@@ -1,0 +1,141 @@
+"""`fleet pending`: certificates devices registered themselves (just-in-time
+registration, PENDING_ACTIVATION) under each managed CA, account and region,
+with fleet's activation decision; `--adopt` writes them into the manifests.
+
+Adoption is a manifest change to review, never a write to AWS: one group per
+CA, account and region (``<ca>-jitr-<account>-<region>``) whose folder holds
+the PEMs, added to the manifest file that already has it, or else to the first
+file with a ``device_certificates`` section, edited round-trip so comments
+and order stay. A certificate the decision refuses because it is revoked or on
+the CA's revocation list is adopted as REVOKED; one not signed by the CA
+cannot be declared under it and is left out, named.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from ruamel.yaml.comments import CommentedMap
+
+from fleet.activation import Verdict, decide
+from fleet.drift import pending_verdict
+from fleet.manifest import editing
+from fleet.manifest.desired import CaPlacementSpec, Fleet
+from fleet.survey import PENDING, Survey
+
+
+@dataclass(frozen=True)
+class Pending:
+    placement: CaPlacementSpec
+    certificate_id: str
+    pem: str
+    verdict: Verdict  # what auto_activation would decide (whether or not the placement has it)
+
+    @property
+    def group(self) -> str:
+        return f"{self.placement.ca}-jitr-{self.placement.account}-{self.placement.region}"
+
+
+def find(fleet: Fleet, survey: Survey) -> list[Pending]:
+    revoked = survey.revoked_anywhere() | {
+        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"
+    }
+    found = []
+    for spec in fleet.ca_placements:
+        place = survey.place(spec.account_id, spec.region)
+        for cert in place.under_ca.get(spec.certificate_id, []) if place else []:
+            if cert.status != PENDING or place is None:
+                continue
+            verdict = pending_verdict(spec, place, cert.certificate_id, revoked) or decide(
+                place.pending_pems[cert.certificate_id], PENDING, spec.certificate_pem, spec.crl_pem, revoked)
+            found.append(Pending(spec, cert.certificate_id, place.pending_pems[cert.certificate_id], verdict))
+    return found
+
+
+def print_table(console: Console, found: list[Pending]) -> None:
+    if not found:
+        console.print("No pending just-in-time registrations under any managed CA.", highlight=False)
+        return
+    table = Table(title=f"{len(found)} pending just-in-time registration(s)", title_justify="left")
+    for column in ("CA", "account", "region", "certificate", "auto_activation", "decision"):
+        table.add_column(column, overflow="fold")
+    for item in found:
+        p = item.placement
+        automatic = "on" if p.activation_policies is not None else "off"
+        decision = ("activate" if item.verdict.activate else "refuse") + f": {item.verdict.reason}"
+        table.add_row(p.ca, p.account, p.region, item.certificate_id, automatic, decision)
+    console.print(table)
+
+
+def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = None) -> list[Path]:
+    """Write the pending certificates into the manifests; returns the files changed or written."""
+    when = today or datetime.date.today()
+    changed: set[Path] = set()
+    for item in found:
+        if "not signed by this CA" in item.verdict.reason:
+            continue
+        folder = manifests / "pki" / "adopted" / item.group
+        folder.mkdir(parents=True, exist_ok=True)
+        pem_path = folder / f"{item.certificate_id}.pem"
+        if not pem_path.exists():
+            pem_path.write_text(item.pem, encoding="utf-8")
+            changed.add(pem_path)
+    by_group: dict[str, list[Pending]] = {}
+    for item in found:
+        if "not signed by this CA" not in item.verdict.reason:
+            by_group.setdefault(item.group, []).append(item)
+    for group, items in sorted(by_group.items()):
+        path = _file_for(manifests, group)
+        data = editing.load(path) if path.exists() else CommentedMap()
+        groups = data.setdefault("device_certificates", CommentedMap())
+        entry = groups.get(group)
+        if entry is None:
+            groups[group] = entry = _new_group(items[0])
+            groups.yaml_set_comment_before_after_key(
+                group, before=f"adopted by `fleet pending --adopt`: just-in-time registrations under "
+                              f"{items[0].placement.ca}", indent=2)
+        exceptions = entry.setdefault("exceptions", [])
+        listed = {e.get("certificate") for e in exceptions}
+        for item in items:
+            relative = f"pki/adopted/{group}/{item.certificate_id}.pem"
+            if not item.verdict.activate and relative not in listed:
+                exceptions.append(CommentedMap(certificate=relative, status="REVOKED", revocation=CommentedMap(
+                    reason=f"refused at adoption: {item.verdict.reason}", date=when.isoformat())))
+        if not exceptions:
+            del entry["exceptions"]
+        text_before = path.read_text(encoding="utf-8") if path.exists() else None
+        path.write_text(editing.dump(data), encoding="utf-8")
+        if text_before != path.read_text(encoding="utf-8"):
+            changed.add(path)
+    return sorted(changed)
+
+
+def _new_group(item: Pending) -> Any:
+    p = item.placement
+    group = CommentedMap()
+    group["ca"] = p.ca
+    group["certificates"] = f"pki/adopted/{item.group}"
+    group["placements"] = [CommentedMap(account=p.account, regions=[p.region])]
+    group["status"] = "ACTIVE"
+    if p.activation_policies:
+        group["policies"] = list(p.activation_policies)
+    return group
+
+
+def _file_for(manifests: Path, group: str) -> Path:
+    """The top-level manifest that has the group, else the first with device
+    certificates, else a new adopted.yaml (paths in it are relative to the folder)."""
+    files = sorted(manifests.glob("*.yaml"))
+    loaded = [(path, editing.load(path)) for path in files]
+    for path, data in loaded:
+        if isinstance(data, CommentedMap) and group in (data.get("device_certificates") or {}):
+            return path
+    for path, data in loaded:
+        if isinstance(data, CommentedMap) and "device_certificates" in data:
+            return path
+    return manifests / "adopted.yaml"

@@ -1,0 +1,100 @@
+"""One look at AWS per run: what every account and region fleet manages holds.
+
+Everything that compares AWS with the manifests (the revocation guard, drift,
+just-in-time activation, `fleet drift`, `fleet pending`) works from this one
+survey, so they cannot disagree and a check costs the same however many
+groups there are. Per account and region, calls are list calls (250 a page):
+ListCertificates once, and per managed CA DescribeCACertificate and
+ListCertificatesByCA, per managed policy GetPolicy, ListPolicyVersions and
+ListTargetsForPolicy. Describe calls are made only for the few certificates a
+decision or a message needs (revoked ones the manifests want active, pending
+just-in-time registrations). Accounts and regions are surveyed in parallel;
+the session factory paces each (account, region, API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from fleet.aws.ca import CaCertificates, CaState
+from fleet.aws.certificates import Certificates, CertificateSummary
+from fleet.aws.policies import Policies, PolicyState
+from fleet.aws.session import SessionFactory
+from fleet.manifest.desired import AccountSpec, Fleet
+
+PENDING = "PENDING_ACTIVATION"
+
+
+@dataclass
+class Place:
+    """What AWS has in one account and region, as far as fleet manages it."""
+
+    account: AccountSpec
+    region: str
+    certificates: dict[str, CertificateSummary] = field(default_factory=dict)  # every one, by id
+    revoked_on: dict[str, str] = field(default_factory=dict)  # revoked ones the manifests want usable -> date
+    cas: dict[str, CaState | None] = field(default_factory=dict)  # managed CA id -> state (None: absent)
+    under_ca: dict[str, list[CertificateSummary]] = field(default_factory=dict)  # CA id -> its certificates
+    pending_pems: dict[str, str] = field(default_factory=dict)  # pending registrations under managed CAs
+    policies: dict[str, PolicyState | None] = field(default_factory=dict)
+    versions: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    targets: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"account {self.account.name} ({self.account.id}), {self.region}"
+
+
+@dataclass(frozen=True)
+class Survey:
+    places: dict[tuple[str, str], Place]  # (account id, region) -> what AWS has there
+
+    def place(self, account_id: str, region: str) -> Place | None:
+        return self.places.get((account_id, region))
+
+    def __iter__(self) -> Iterator[Place]:
+        return iter(self.places.values())
+
+    def revoked_anywhere(self) -> set[str]:
+        return {fp for place in self for fp, c in place.certificates.items() if c.status == "REVOKED"}
+
+
+def survey(fleet: Fleet, sessions: SessionFactory) -> Survey:
+    targets = [(account, region) for account in fleet.accounts for region in account.regions]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # accounts and regions in parallel
+        places = list(pool.map(lambda target: _look(fleet, sessions, *target), targets))
+    return Survey({(p.account.id, p.region): p for p in places})
+
+
+def _look(fleet: Fleet, sessions: SessionFactory, account: AccountSpec, region: str) -> Place:
+    place = Place(account, region)
+    iot = sessions.client("iot", account.role_arn, account.id, region)
+    certificates = Certificates(iot, place.where)
+    place.certificates = {c.certificate_id: c for c in certificates.list()}
+
+    usable = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
+    for fingerprint in sorted(usable):
+        if place.certificates.get(fingerprint, None) and place.certificates[fingerprint].status == "REVOKED":
+            place.revoked_on[fingerprint] = certificates.last_modified(fingerprint)
+
+    cas = CaCertificates(iot, place.where)
+    for spec in fleet.ca_placements:
+        if (spec.account_id, spec.region) != (account.id, region):
+            continue
+        place.cas[spec.certificate_id] = state = cas.describe(spec.certificate_id)
+        if state is None:
+            continue
+        place.under_ca[spec.certificate_id] = under = list(certificates.list(spec.certificate_id))
+        for pending in (c for c in under if c.status == PENDING):
+            place.pending_pems[pending.certificate_id] = certificates.pem(pending.certificate_id)
+
+    policies = Policies(iot, place.where)
+    for policy in fleet.policies:
+        if (policy.account_id, policy.region) != (account.id, region):
+            continue
+        place.policies[policy.name] = policies.get(policy.name)
+        place.versions[policy.name] = policies.versions(policy.name)
+        place.targets[policy.name] = certificates.targets_of(policy.name)
+    return place

@@ -1,0 +1,162 @@
+"""The GitOps loop through the real Pulumi engine and the project's own scripts
+(the ones .github/workflows run): drift of every kind named by
+`pulumi preview --refresh --expect-no-changes` and by `fleet drift`, put back
+by `pulumi up`; pending just-in-time registrations adopted with
+`fleet pending --adopt` or activated by a CA's auto_activation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from devtools.pki import Issued, issue, make_crl
+from devtools.pulumi_cli import REPO
+from fleet import pki
+from tests.engine.conftest import Fleet
+from tests.engine.test_device_certificates import Devices
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def devices(fleet: Fleet) -> Devices:
+    return Devices(fleet)
+
+
+def script(fleet: Fleet, name: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(REPO / "scripts" / name), *args], env=fleet.project.env(), cwd=fleet.project.workdir,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode in ok, f"{name} {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def drift_kinds(fleet: Fleet, ok: tuple[int, ...] = (7,)) -> dict[str, int]:
+    done = script(fleet, "fleet.sh", "drift", "--json", "-m", str(fleet.manifests.root), ok=ok)
+    return dict(json.loads(done.stdout)["counts"])
+
+
+def register_pending(fleet: Fleet, device: Issued, region: str = "us-east-1") -> str:
+    """What AWS does at a device's first connection under a CA with auto-registration."""
+    reply = fleet.iot("prod", region).register_certificate(
+        certificatePem=device.cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION")
+    return str(reply["certificateId"])
+
+
+def status_and_policies(fleet: Fleet, certificate_id: str) -> tuple[str, list[str]]:
+    iot = fleet.iot("prod")
+    description = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
+    attached = iot.list_attached_policies(target=description["certificateArn"])["policies"]
+    return str(description["status"]), sorted(p["policyName"] for p in attached)
+
+
+def test_every_kind_of_drift_is_named_then_put_back(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    assert drift_kinds(fleet, ok=(0,)) == {}
+    iot = fleet.iot("prod")
+    arn = {c["certificateId"]: c["certificateArn"] for c in iot.list_certificates()["certificates"]}
+    # A device registers itself; then, by hand, behind git's back:
+    stranger = register_pending(fleet, issue(fleet.root, "jitr-device"))
+    iot.update_ca_certificate(certificateId=fleet.ca_id("root"), newStatus="INACTIVE")
+    iot.update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
+    iot.create_policy_version(policyName="telemetry", policyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    iot.detach_policy(policyName="telemetry", target=arn[devices.fingerprint(1)])
+    iot.attach_policy(policyName="telemetry", target=f"arn:aws:iot:us-east-1:111111111111:cert/{stranger}")
+
+    # As the scheduled workflow runs it (engine 3.79 exits 255 where later ones exit 7).
+    preview = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
+                     "--expect-no-changes", ok=(255,))
+    preview_output = preview.stdout + preview.stderr
+    updates = [line.split() for line in preview_output.splitlines() if line.startswith(" ~ ")]
+    assert sorted(words[words.index("update") - 1] for words in updates if "update" in words) == [
+        "certs.line-1.prod.us-east-1", "policy.telemetry.prod.us-east-1", "root.prod.us-east-1"]
+    for named in (
+        "CA root: AWS has INACTIVE; manifests: ACTIVE at manifests/cas.yaml:",
+        f"certificate {devices.fingerprint(0)[:16]}… (devices/device-0.pem): AWS has INACTIVE",
+        f"certificate {devices.fingerprint(1)[:16]}… (devices/device-1.pem): AWS has policy telemetry not attached",
+        "policy telemetry: AWS has version 2 added by hand",
+        f"policy telemetry: AWS has it attached to arn:aws:iot:us-east-1:111111111111:cert/{stranger}",
+        f"certificate {stranger[:16]}…: AWS has PENDING_ACTIVATION under root",
+    ):
+        assert named in preview_output, named
+
+    table = script(fleet, "fleet.sh", "drift", "-m", str(fleet.manifests.root), ok=(7,)).stdout
+    assert "Drift: 6 difference(s)" in table and "pending-activation" in table
+    assert drift_kinds(fleet) == {"ca-status": 1, "certificate-status": 1, "pending-activation": 1,
+                                  "policy-attached": 1, "policy-detached": 1, "policy-versions": 1}
+
+    fleet.project.up("--refresh")
+    assert fleet.describe("root", "prod")["status"] == "ACTIVE"
+    assert status_and_policies(fleet, devices.fingerprint(0)) == ("ACTIVE", ["telemetry"])
+    assert status_and_policies(fleet, devices.fingerprint(1)) == ("ACTIVE", ["telemetry"])
+    assert status_and_policies(fleet, stranger) == ("PENDING_ACTIVATION", [])  # detached; never activated
+    assert [v["versionId"] for v in iot.list_policy_versions(policyName="telemetry")["policyVersions"]] == ["1"]
+    # What only the manifests can settle is left, and still reported.
+    assert drift_kinds(fleet) == {"pending-activation": 1}
+
+
+def test_pending_registrations_are_listed_and_adopted_into_the_manifests(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    pending = register_pending(fleet, issue(fleet.root, "jitr-device"))
+    listed = script(fleet, "fleet.sh", "pending", "-m", str(fleet.manifests.root)).stdout
+    assert "1 pending just-in-time registration(s)" in listed and pending[:20] in listed.replace("\n", "")
+    before = (fleet.manifests.root / "devices.yaml").read_text()
+
+    script(fleet, "fleet.sh", "pending", "--adopt", "-m", str(fleet.manifests.root))
+
+    after = (fleet.manifests.root / "devices.yaml").read_text()
+    assert after.startswith(before.rstrip("\n"))  # round-trip: what was there is untouched
+    assert "  root-jitr-prod-us-east-1:\n    ca: root\n    certificates: pki/adopted/root-jitr-prod-us-east-1\n" \
+        in after
+    assert (fleet.manifests.root / "pki" / "adopted" / "root-jitr-prod-us-east-1" / f"{pending}.pem").exists()
+    script(fleet, "fleet.sh", "validate", "-m", str(fleet.manifests.root))
+    fleet.project.up()
+    assert status_and_policies(fleet, pending) == ("ACTIVE", [])
+    assert drift_kinds(fleet, ok=(0,)) == {}
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+
+AUTO_ACTIVATION = """\
+        auto_registration: ENABLE
+        auto_activation:
+          policies: [telemetry]
+"""
+
+
+def test_auto_activation_activates_only_what_the_decision_allows(devices: Devices, fleet: Fleet) -> None:
+    stolen = issue(fleet.root, "stolen-device")
+    (fleet.manifests.root / "pki" / "root.crl").write_bytes(make_crl(fleet.root, [stolen]))
+    fleet.edit("    mode: DEFAULT\n", "    mode: DEFAULT\n    revocation_list: pki/root.crl\n")
+    fleet.edit("        auto_registration: ENABLE\n", AUTO_ACTIVATION)
+    fleet.project.up()
+    good = register_pending(fleet, issue(fleet.root, "good-device"))
+    listed = register_pending(fleet, stolen)
+
+    preview = fleet.project.preview("--refresh", "--expect-no-changes", ok=(255,))
+    assert "CaPlacement::root.prod.us-east-1]" in preview.output
+    assert "`pulumi up` activates it" in preview.output and "is on the CA's revocation list" in preview.output
+    fleet.project.up("--refresh")
+
+    assert status_and_policies(fleet, good) == ("ACTIVE", ["telemetry"])
+    assert status_and_policies(fleet, listed) == ("PENDING_ACTIVATION", [])
+    assert pki.certificate_id(stolen.cert) == listed
+    # The activated one is expected now; the refused one stays reported.
+    assert drift_kinds(fleet) == {"pending-activation": 1}
+
+
+def drift_json(fleet: Fleet) -> Any:
+    return json.loads(script(fleet, "fleet.sh", "drift", "--json", "-m", str(fleet.manifests.root), ok=(7,)).stdout)
+
+
+def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
+    [found] = drift_json(fleet)["drift"]
+    assert found["kind"] == "certificate-revoked" and found["aws"].startswith("REVOKED since 20")
+    assert "never un-revoked: adopt the revocation" in found["manifests"]
+    refused = fleet.project.up("--refresh", ok=(255,))
+    assert "Adopt the revocation: set it REVOKED in the manifests" in refused.output
+    assert devices.status(1) == "REVOKED"
