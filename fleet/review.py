@@ -94,17 +94,14 @@ def _ca(op: str, old: dict[str, Any], new: dict[str, Any], place: Place, plan: P
         active_under: dict[tuple[str, str, str], int]) -> None:
     name = f"CA `{(new or old)['ca']}`"
     if op == "create":
-        place.counts["registered"] += 1
         place.lines.append((f"{name}: registered ({new['mode']}), {new['status']}, auto-registration "
                             f"{new['auto_registration']}", []))
         return
     if op in ("delete", "delete-replaced"):
-        place.counts["deleted"] += 1
         place.lines.append((f"{name}: deactivated and deleted", []))
         return
     if old.get("status") != new.get("status"):
         verb = "activated" if new["status"] == "ACTIVE" else "deactivated"
-        place.counts[verb] += 1
         place.lines.append((f"{name}: {old.get('status')} → {new['status']} ({verb})", []))
         if new["status"] == "INACTIVE":
             left = active_under.get((new["ca"], new["account_id"], new["region"]), 0)
@@ -194,7 +191,7 @@ def _markdown(plan: Plan, summary: dict[str, int]) -> str:
     if plan.irreversible:
         out += ["> [!WARNING]", f"> **Irreversible: {len(plan.irreversible)} revocation(s).** A revoked "
                 "certificate can never be activated again."]
-        out += _folded([f"> - {line}" for line in plan.irreversible], "revocations", quote=True)
+        out += _folded([f"> - {line}" for line in plan.irreversible], "revocations", indent="> ")
         out.append("")
     if plan.blast_radius:
         out += ["> [!IMPORTANT]", *(f"> {line}" for line in plan.blast_radius), ""]
@@ -202,7 +199,8 @@ def _markdown(plan: Plan, summary: dict[str, int]) -> str:
     if not changed:
         out += ["No changes to AWS.", ""]
         return "\n".join(out)
-    out += ["| account | region | " + " | ".join(ACTIONS) + " |", "|---|---|" + "---:|" * len(ACTIONS)]
+    out += ["Device certificates, per account and region:", "",
+            "| account | region | " + " | ".join(ACTIONS) + " |", "|---|---|" + "---:|" * len(ACTIONS)]
     for (account, region), place in sorted(changed.items()):
         out.append(f"| {account} | {region} | " + " | ".join(str(place.counts[a]) for a in ACTIONS) + " |")
     out.append("")
@@ -210,16 +208,16 @@ def _markdown(plan: Plan, summary: dict[str, int]) -> str:
         out += [f"### {account} / {region}", ""]
         for what, items in place.lines:
             out.append(f"- {what}")
-            out += _folded([f"  - {item}" for item in items], "items")
+            out += _folded([f"  - {item}" for item in items], "items", indent="  ")
         out.append("")
     counts = ", ".join(f"{n} to {op}" for op, n in sorted(summary.items()) if op != "same")
     out += [f"<sub>Pulumi resources: {counts or 'none changed'}.</sub>", ""]
     return "\n".join(out)
 
 
-def _folded(lines: list[str], noun: str, quote: bool = False) -> list[str]:
+def _folded(lines: list[str], noun: str, indent: str = "") -> list[str]:
+    """Lines past FOLD_AFTER go inside a <details> block (indented to stay in its list or quote)."""
     if len(lines) <= FOLD_AFTER:
         return lines
-    prefix = "> " if quote else ""
-    return [f"{prefix}<details><summary>{len(lines)} {noun}</summary>", prefix, *lines, prefix,
-            f"{prefix}</details>"]
+    return [f"{indent}<details><summary>{len(lines)} {noun}</summary>", indent.rstrip(), *lines, indent.rstrip(),
+            f"{indent}</details>"]

@@ -7,6 +7,7 @@ by `pulumi up`; pending just-in-time registrations adopted with
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from devtools.pki import Issued, issue, make_crl
 from devtools.pulumi_cli import REPO
 from fleet import pki
+from fleet.review import render
 from tests.engine.conftest import Fleet
 from tests.engine.test_device_certificates import Devices
 
@@ -160,3 +162,69 @@ def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices
     refused = fleet.project.up("--refresh", ok=(255,))
     assert "Adopt the revocation: set it REVOKED in the manifests" in refused.output
     assert devices.status(1) == "REVOKED"
+
+
+REVIEW_FIXTURES = REPO / "tests" / "fixtures" / "review"
+LINE_2 = """
+  line-2:
+    ca: partner
+    certificates: line-2
+    placements: [{account: prod, regions: [us-east-1]}]
+    policies: [telemetry]
+"""
+
+
+def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(devices: Devices, fleet: Fleet) -> None:
+    """Also writes the golden-file test's fixtures when FLEET_WRITE_REVIEW_FIXTURES=1."""
+    fleet.project.up()
+    fleet.edit("    exceptions:\n", "    exceptions:\n      - certificate: devices/device-1.pem\n"
+               "        status: REVOKED\n        revocation: {reason: returned broken, date: 2026-11-22}\n",
+               filename="devices.yaml")
+    fleet.edit("      - account: prod\n        status: ACTIVE\n", "      - account: prod\n        status: INACTIVE\n")
+    for n in range(7):
+        issue(fleet.partner, f"sensor-{n}").write(fleet.manifests.root / "line-2" / f"sensor-{n}.pem")
+    (fleet.manifests.root / "devices.yaml").write_text((fleet.manifests.root / "devices.yaml").read_text() + LINE_2)
+
+    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json")
+    (fleet.project.workdir / "plan.json").write_text(plan.stdout)
+    script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-o",
+           str(fleet.project.workdir / "review.md"))
+    review = (fleet.project.workdir / "review.md").read_text()
+
+    head = review.split("| account |")[0]  # what comes before the per-region detail
+    assert "**Irreversible: 2 revocation(s).**" in head
+    assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem in prod/us-east-1" in head
+    assert head.count("**2 ACTIVE certificates** it signed keep working") == 2  # device-0 and -3, per region
+    assert "| prod | us-east-1 | 7 | 0 | 0 | 1 | 0 | 7 | 0 |" in review  # 7 sensors registered and attached
+    assert "| prod | eu-west-1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
+    assert "- CA `root`: ACTIVE → INACTIVE (deactivated)" in review
+    assert "  <details><summary>7 items</summary>" in review  # the long list is folded
+
+    if os.environ.get("FLEET_WRITE_REVIEW_FIXTURES") == "1":
+        REVIEW_FIXTURES.mkdir(parents=True, exist_ok=True)
+        (REVIEW_FIXTURES / "plan.json").write_text(trimmed(plan.stdout))
+        (REVIEW_FIXTURES / "review.md").write_text(render((REVIEW_FIXTURES / "plan.json").read_text()))
+
+
+def trimmed(plan: str) -> str:
+    """The plan without what the review never reads (PEMs, paths of this machine), to keep the fixture small."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()
+                    if k not in ("certificate_pem", "ca_certificate_pem", "manifests", "manifests_root", "config",
+                                 "sourcePosition", "duration")}
+        return [clean(v) for v in value] if isinstance(value, list) else value
+    document = clean(json.loads(plan))
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+def test_a_refused_plan_is_reviewed_as_refused(devices: Devices, fleet: Fleet) -> None:
+    fleet.project.up()
+    fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
+               "        status: ACTIVE\n", filename="devices.yaml")
+    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
+                  ok=(255,))
+    (fleet.project.workdir / "plan.json").write_text(plan.stdout)
+    review = script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json")).stdout
+    assert "**The preview failed; nothing will be applied until this is fixed:**" in review
+    assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE" in review
