@@ -9,9 +9,11 @@ import sys
 from typing import Any
 
 import boto3
+from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 
 from devtools.endpoint import LocalAws
+from devtools.pki import Issued, issue
 from devtools.pulumi_cli import REPO, PulumiProject, Result
 from fleet import pki
 
@@ -87,32 +89,61 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
     show(project.run("preview", "--expect-no-changes"), only=("unchanged", "Resources"))
 
     iot = console_user_iot(endpoint, PROD, "us-east-1")
-    factory_id = pki.certificate_id(pki.load_certificate((REPO / "manifests/pki/factory-root.pem").read_bytes()))
-    step(5, "Someone deactivates factory-root in prod/us-east-1 by hand, at the console "
-            f"(UpdateCACertificate {factory_id[:12]}… → INACTIVE, auto-registration DISABLE).")
+    factory_pem = (REPO / "manifests/pki/factory-root.pem").read_bytes()
+    factory_id = pki.certificate_id(pki.load_certificate(factory_pem))
+    factory = Issued(pki.load_certificate(factory_pem), serialization.load_pem_private_key(
+        (REPO / "demo" / "factory-root.key.pem").read_bytes(), password=None))  # type: ignore[arg-type]
+    new_device = issue(factory, "device-0100")
+    step(5, "A new device connects for the first time: AWS registers its certificate PENDING_ACTIVATION\n"
+            "   (just-in-time registration). Then someone deactivates factory-root in prod/us-east-1 by hand,\n"
+            f"   at the console (UpdateCACertificate {factory_id[:12]}… → INACTIVE, auto-registration DISABLE).")
+    iot.register_certificate(certificatePem=new_device.cert_pem, caCertificatePem=factory.cert_pem,
+                             status="PENDING_ACTIVATION")
     iot.update_ca_certificate(certificateId=factory_id, newStatus="INACTIVE", newAutoRegistrationStatus="DISABLE")
 
-    step(6, "pulumi preview --refresh --expect-no-changes: the drift is caught and the CA named.")
+    step(6, "pulumi preview --refresh --expect-no-changes: the drift is caught, each object named.")
     drift = project.run("preview", "--refresh", "--expect-no-changes", ok=(255, 7))
-    show(drift, only=("factory-root.prod.us-east-1", "to update", "error:"))
+    show(drift, only=("    warning: AWS differs", "to update", "error:"))
     say.print("   (pulumi 3.79 exits 255 here; later releases exit 7. Either way CI fails the job.)")
+    say.print("   fleet drift prints the same as a table (the scheduled workflow's report):")
+    show(fleet_command(project, "drift", ok=(7,)))
 
-    step(7, "pulumi up --refresh: fleet puts the CA back as the manifests say.")
-    show(project.up("--refresh"), only=("factory-root.prod.us-east-1 updat", "Resources:", "updated", "unchanged"))
+    step(7, "fleet pending --adopt writes the new device into the manifests (a change to review), and\n"
+            "   pulumi up --refresh puts the CA back and activates the adopted certificate.")
+    show(fleet_command(project, "pending", "--adopt"), only=("device", "Wrote", "manifests/"))
+    show(project.up("--refresh"), only=("prod.us-east-1 updat", "Resources:", "updated", "unchanged"))
     description = iot.describe_ca_certificate(certificateId=factory_id)["certificateDescription"]
+    adopted = iot.describe_certificate(certificateId=pki.certificate_id(new_device.cert))["certificateDescription"]
     say.print(f"   AWS now says: status {description['status']}, "
-              f"auto-registration {description['autoRegistrationStatus']}")
+              f"auto-registration {description['autoRegistrationStatus']}; device-0100 {adopted['status']}")
 
-    step(8, "pulumi preview --refresh --expect-no-changes: clean again.")
+    step(8, "pulumi preview --refresh --expect-no-changes and fleet drift: clean again.")
     show(project.run("preview", "--refresh", "--expect-no-changes"), only=("unchanged",))
+    show(fleet_command(project, "drift"))
 
     step(9, "A pull request sets the stolen device-0003 back to ACTIVE: preview refuses, before anything changes.")
     devices = MANIFESTS / "devices.yaml"
     original = devices.read_text()
     devices.write_text(original.replace("        status: REVOKED\n", "        status: ACTIVE\n").replace(
         "        revocation:\n          reason: device reported stolen\n          date: 2026-11-20\n", ""))
-    show(project.run("preview", ok=(255,)), only=("certificate ", "refusing"))
+    plan = project.run("preview", "--json", ok=(255,))
+    (DEMO / "plan.json").write_text(plan.stdout)
+    say.print("   The pull request's comment (fleet review of `pulumi preview --json`):")
+    show(fleet_command(project, "review", str(DEMO / "plan.json")), only=("failed", "certificate "))
     devices.write_text(original)
+
+
+def fleet_command(project: PulumiProject, *args: str, ok: tuple[int, ...] = (0,)) -> Result:
+    """`fleet ...` on the demo's manifests, as scripts/fleet.sh runs it in CI."""
+    command = [sys.executable, "-m", "fleet", *args]
+    if args[0] != "review":
+        command += ["-m", str(MANIFESTS)]
+    done = subprocess.run(command, cwd=REPO, env=project.env(), capture_output=True, text=True, check=False)
+    result = Result("fleet " + " ".join(args), done.returncode, done.stdout, done.stderr)
+    if result.code not in ok:
+        raise AssertionError(f"{result.command} exited {result.code}:\n{result.output}")
+    return result
+
 
 
 if __name__ == "__main__":

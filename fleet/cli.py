@@ -131,13 +131,13 @@ def _load(manifests: Path) -> Any:
         raise typer.Exit(1) from None
 
 
-def _survey(fleet: Any) -> Any:
+def _survey(fleet: Any, all_pending_pems: bool = False) -> Any:
     from fleet.aws.errors import AwsError
     from fleet.aws.session import shared_factory
     from fleet.survey import survey
 
     try:
-        return survey(fleet, shared_factory())
+        return survey(fleet, shared_factory(), all_pending_pems)
     except AwsError as error:
         err.print(f"could not read AWS: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -171,7 +171,7 @@ def pending(
     from fleet import pending as pending_registrations
 
     fleet = _load(manifests)
-    found = pending_registrations.find(fleet, _survey(fleet))
+    found = pending_registrations.find(fleet, _survey(fleet, all_pending_pems=True))
     pending_registrations.print_table(out, found)
     if adopt and found:
         changed = pending_registrations.adopt(manifests, found)

@@ -8,7 +8,8 @@ ListCertificates once, and per managed CA DescribeCACertificate and
 ListCertificatesByCA, per managed policy GetPolicy, ListPolicyVersions and
 ListTargetsForPolicy. Describe calls are made only for the few certificates a
 decision or a message needs (revoked ones the manifests want active, pending
-just-in-time registrations). Accounts and regions are surveyed in parallel;
+just-in-time registrations under a CA with auto_activation, or all of them
+for `fleet pending`). Accounts and regions are surveyed in parallel;
 the session factory paces each (account, region, API).
 """
 
@@ -61,14 +62,16 @@ class Survey:
         return {fp for place in self for fp, c in place.certificates.items() if c.status == "REVOKED"}
 
 
-def survey(fleet: Fleet, sessions: SessionFactory) -> Survey:
+def survey(fleet: Fleet, sessions: SessionFactory, all_pending_pems: bool = False) -> Survey:
+    """``all_pending_pems``: describe every pending registration, not only
+    those under a placement with auto_activation (which must be decided on)."""
     targets = [(account, region) for account in fleet.accounts for region in account.regions]
     with ThreadPoolExecutor(max_workers=8) as pool:  # accounts and regions in parallel
-        places = list(pool.map(lambda target: _look(fleet, sessions, *target), targets))
+        places = list(pool.map(lambda t: _look(fleet, sessions, t[0], t[1], all_pending_pems), targets))
     return Survey({(p.account.id, p.region): p for p in places})
 
 
-def _look(fleet: Fleet, sessions: SessionFactory, account: AccountSpec, region: str) -> Place:
+def _look(fleet: Fleet, sessions: SessionFactory, account: AccountSpec, region: str, all_pending_pems: bool) -> Place:
     place = Place(account, region)
     iot = sessions.client("iot", account.role_arn, account.id, region)
     certificates = Certificates(iot, place.where)
@@ -87,7 +90,8 @@ def _look(fleet: Fleet, sessions: SessionFactory, account: AccountSpec, region: 
         if state is None:
             continue
         place.under_ca[spec.certificate_id] = under = list(certificates.list(spec.certificate_id))
-        for pending in (c for c in under if c.status == PENDING):
+        decide = all_pending_pems or spec.activation_policies is not None
+        for pending in (c for c in under if c.status == PENDING and decide):
             place.pending_pems[pending.certificate_id] = certificates.pem(pending.certificate_id)
 
     policies = Policies(iot, place.where)
