@@ -145,8 +145,17 @@ def test_auto_activation_activates_only_what_the_decision_allows(devices: Device
     assert status_and_policies(fleet, good) == ("ACTIVE", ["telemetry"])
     assert status_and_policies(fleet, listed) == ("PENDING_ACTIVATION", [])
     assert pki.certificate_id(stolen.cert) == listed
-    # The activated one is expected now; the refused one stays reported.
+    # The activated one is expected now; the refused one stays reported...
     assert drift_kinds(fleet) == {"pending-activation": 1}
+    # ...until adopted: as REVOKED, with the reason the decision gave.
+    script(fleet, "fleet.sh", "pending", "--adopt", "-m", str(fleet.manifests.root))
+    adopted = (fleet.manifests.root / "devices.yaml").read_text()
+    assert f"      - certificate: pki/adopted/root-jitr-prod-us-east-1/{listed}.pem\n        status: REVOKED\n" \
+           in adopted
+    assert "refused at adoption: serial" in adopted and "is on the CA's revocation list" in adopted
+    fleet.project.up()
+    assert status_and_policies(fleet, listed) == ("REVOKED", [])
+    assert drift_kinds(fleet, ok=(0,)) == {}
 
 
 def drift_json(fleet: Fleet) -> Any:

@@ -39,3 +39,12 @@ def test_validate_lists_every_problem_with_file_and_line_and_fails(manifests: Ma
 def test_schema_prints_the_json_schema() -> None:
     done = fleet("schema")
     assert json.loads(done.stdout)["title"] == "fleet manifest (v1)"
+
+
+def test_drift_and_pending_refuse_bad_manifests_before_any_aws_call(manifests: Manifests) -> None:
+    manifests.text("accounts.yaml", "accounts:\n  prod:\n    id: '12'\n")
+    for command in ("drift", "pending"):
+        done = fleet(command, "-m", str(manifests.root), cwd=manifests.root.parent)
+        assert done.returncode == 1, done.stdout
+        assert done.stderr.startswith("3 problems in the manifests; nothing was changed:"), done.stderr
+        assert "manifests/accounts.yaml:3:9: accounts.prod.id: '12' is not a valid 12-digit account id" in done.stderr
