@@ -21,6 +21,7 @@ from fleet import pki
 class Verdict:
     activate: bool
     reason: str  # why, in words a reviewer reads
+    refused_for: str = ""  # the check that refused: status, unreadable, revoked, other-ca, crl, validity
 
 
 def decide(
@@ -34,19 +35,19 @@ def decide(
     """``revoked``: fingerprints revoked anywhere (AWS in any managed account
     and region, or the manifests). Refuses unless every check passes."""
     if status != "PENDING_ACTIVATION":
-        return Verdict(False, f"its status is {status}, not PENDING_ACTIVATION")
+        return Verdict(False, f"its status is {status}, not PENDING_ACTIVATION", "status")
     try:
         cert = pki.load_certificate(certificate_pem.encode())
     except pki.CertificateError as error:
-        return Verdict(False, f"its PEM cannot be read ({error})")
+        return Verdict(False, f"its PEM cannot be read ({error})", "unreadable")
     if pki.certificate_id(cert) in revoked:
-        return Verdict(False, "it is revoked (in AWS or in the manifests)")
+        return Verdict(False, "it is revoked (in AWS or in the manifests)", "revoked")
     ca = pki.load_certificate(ca_pem.encode())
     if not pki.signed_by(cert, ca):
-        return Verdict(False, "it is not signed by this CA")
+        return Verdict(False, "it is not signed by this CA", "other-ca")
     if crl_pem is not None and pki.on_crl(cert, pki.load_crl(crl_pem.encode())):
-        return Verdict(False, f"serial {cert.serial_number:x} is on the CA's revocation list")
+        return Verdict(False, f"serial {cert.serial_number:x} is on the CA's revocation list", "crl")
     invalid = pki.validity_problem(cert, now or datetime.datetime.now(datetime.UTC))
     if invalid:
-        return Verdict(False, f"it is {invalid}")
+        return Verdict(False, f"it is {invalid}", "validity")
     return Verdict(True, "signed by the CA, revoked nowhere, not on its revocation list")

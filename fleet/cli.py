@@ -178,6 +178,11 @@ def pending(
         out.print(f"\nWrote {len(changed)} change(s); review them, commit, and open a pull request:", highlight=False)
         for path in changed:
             out.print(f"  {path}", markup=False, highlight=False)
+        for item in found:
+            if item.verdict.refused_for in pending_registrations.UNDECLARABLE:
+                out.print(f"Left out {item.certificate_id} ({item.placement.account}/{item.placement.region}): "
+                          f"{item.verdict.reason}; delete it from AWS or revoke it there.",
+                          markup=False, highlight=False)
 
 
 @app.command()

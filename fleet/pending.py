@@ -6,9 +6,9 @@ Adoption is a manifest change to review, never a write to AWS: one group per
 CA, account and region (``<ca>-jitr-<account>-<region>``) whose folder holds
 the PEMs, added to the manifest file that already has it, or else to the first
 file with a ``device_certificates`` section, edited round-trip so comments
-and order stay. A certificate the decision refuses because it is revoked or on
-the CA's revocation list is adopted as REVOKED; one not signed by the CA
-cannot be declared under it and is left out, named.
+and order stay. A certificate the decision refuses (revoked, on the CA's
+revocation list) is adopted as REVOKED; one not signed by the CA, or outside
+its validity, cannot be declared and is left out (the table names it).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from fleet.drift import pending_verdict
 from fleet.manifest import editing
 from fleet.manifest.desired import CaPlacementSpec, Fleet
 from fleet.survey import PENDING, Survey
+
+# What fleet validate would refuse in a group (not signed by its CA, expired or
+# not yet valid), or what cannot be written down: left out of an adoption.
+UNDECLARABLE = ("other-ca", "unreadable", "validity")
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = N
     when = today or datetime.date.today()
     changed: set[Path] = set()
     for item in found:
-        if "not signed by this CA" in item.verdict.reason:
+        if item.verdict.refused_for in UNDECLARABLE:
             continue
         folder = manifests / "pki" / "adopted" / item.group
         folder.mkdir(parents=True, exist_ok=True)
@@ -87,7 +91,7 @@ def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = N
             changed.add(pem_path)
     by_group: dict[str, list[Pending]] = {}
     for item in found:
-        if "not signed by this CA" not in item.verdict.reason:
+        if item.verdict.refused_for not in UNDECLARABLE:
             by_group.setdefault(item.group, []).append(item)
     for group, items in sorted(by_group.items()):
         path = _file_for(manifests, group)
