@@ -147,17 +147,26 @@ def _survey(fleet: Any, all_pending_pems: bool = False) -> Any:
 def drift(
     manifests: ManifestsOption = Path("manifests"),
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+    adopt_revocations: Annotated[bool, typer.Option(
+        "--adopt-revocations", help="write certificates revoked in AWS outside fleet into the manifests as REVOKED"
+    )] = False,
 ) -> None:
     """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without."""
-    from fleet import drift_report
+    from fleet import drift_report, revocation_adoption
     from fleet.drift import find
 
     fleet = _load(manifests)
-    findings = find(fleet, _survey(fleet))
+    seen = _survey(fleet)
+    findings = find(fleet, seen)
     if as_json:
         out.print(drift_report.as_json(findings.drift), markup=False, highlight=False, soft_wrap=True, end="")
     else:
         drift_report.print_table(out, findings.drift)
+    if adopt_revocations:
+        changed = revocation_adoption.adopt(manifests, revocation_adoption.found(fleet, seen))
+        err.print(f"Wrote {len(changed)} change(s); review them, commit, and open a pull request:", highlight=False)
+        for path in changed:
+            err.print(f"  {path}", markup=False, highlight=False)
     raise typer.Exit(7 if findings.drift else 0)
 
 

@@ -108,8 +108,8 @@ def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = N
         for item in items:
             relative = f"pki/adopted/{group}/{item.certificate_id}.pem"
             if not item.verdict.activate and relative not in listed:
-                exceptions.append(CommentedMap(certificate=relative, status="REVOKED", revocation=CommentedMap(
-                    reason=f"refused at adoption: {item.verdict.reason}", date=when.isoformat())))
+                exceptions.append(CommentedMap(certificate=relative, status="REVOKED", revocation=editing.revocation(
+                    f"refused at adoption: {item.verdict.reason}", when)))
         if not exceptions:
             del entry["exceptions"]
         text_before = path.read_text(encoding="utf-8") if path.exists() else None

@@ -50,13 +50,6 @@ def declared_fingerprints(fleet: Fleet) -> set[str]:
     return {c.fingerprint for group in fleet.certificate_groups for c in group.certificates}
 
 
-def revocation(reason: str, date: datetime.date) -> CommentedMap:
-    entry = CommentedMap()
-    entry["reason"] = reason
-    entry["date"] = date.isoformat()
-    return entry
-
-
 def write(
     manifests: Path, ca: str, reason: str, date: datetime.date, radius: Iterable[Placement]
 ) -> list[Path]:
@@ -72,21 +65,16 @@ def write(
                 editing.put_after(placement, "auto_registration", "DISABLE", after="status")
         for group in (data.get("device_certificates") or {}).values():
             if group.get("ca") == ca:
-                _revoke(group, reason, date, after="certificates")
+                editing.revoke(group, reason, date, after="certificates")
                 for exception in group.get("exceptions") or []:
                     if exception.get("status") != "REVOKED":
-                        _revoke(exception, reason, date, after="certificate")
+                        editing.revoke(exception, reason, date, after="certificate")
         if editing.save(path, data):
             changed.append(path)
     found = [(p, fp, pem) for p in radius for fp, pem in sorted(p.unlisted.items())]
     if found:
         changed.extend(_write_found(manifests, ca, reason, date, found))
     return changed
-
-
-def _revoke(entry: Any, reason: str, date: datetime.date, after: str) -> None:
-    editing.put_after(entry, "status", "REVOKED", after=after)
-    editing.put_after(entry, "revocation", revocation(reason, date), after="status")
 
 
 def _write_found(
@@ -109,7 +97,7 @@ def _write_found(
         group["certificates"] = name
         group["placements"] = [CommentedMap(account=placement.account, regions=[placement.region])]
         group["status"] = "REVOKED"
-        group["revocation"] = revocation(reason, date)
+        group["revocation"] = editing.revocation(reason, date)
         groups[name] = group
     document = CommentedMap(device_certificates=groups)
     document.yaml_set_start_comment(

@@ -3,11 +3,13 @@ comments, key order, quoting and indentation stay as they were."""
 
 from __future__ import annotations
 
+import datetime
 import io
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 
 def _yaml() -> YAML:
@@ -43,3 +45,17 @@ def put_after(mapping: Any, key: str, value: Any, after: str | None = None) -> N
         mapping[key] = value
         return
     mapping.insert(list(mapping).index(after) + 1, key, value)
+
+
+def revocation(reason: str, date: datetime.date) -> CommentedMap:
+    """A ``revocation:`` entry, as a person would write it."""
+    entry = CommentedMap()
+    entry["reason"] = reason
+    entry["date"] = date  # written as a YAML date, as a person would
+    return entry
+
+
+def revoke(entry: Any, reason: str, date: datetime.date, after: str) -> None:
+    """Make a group or exception entry REVOKED, with its revocation."""
+    put_after(entry, "status", "REVOKED", after=after)
+    put_after(entry, "revocation", revocation(reason, date), after="status")

@@ -172,6 +172,17 @@ def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices
     assert "Adopt the revocation: set it REVOKED in the manifests" in refused.output
     assert devices.status(1) == "REVOKED"
 
+    before = (fleet.manifests.root / "devices.yaml").read_text()
+    script(fleet, "fleet.sh", "drift", "--adopt-revocations", "-m", str(fleet.manifests.root), ok=(7,))
+    after = (fleet.manifests.root / "devices.yaml").read_text()
+    assert after.startswith(before.rstrip("\n"))  # the existing exception and everything else kept
+    assert after[len(before.rstrip("\n")):].startswith(
+        "\n      - certificate: devices/device-1.pem\n        status: REVOKED\n        revocation:\n"
+        "          reason: revoked in AWS outside fleet; adopted by `fleet drift --adopt-revocations`\n"
+        f"          date: {found['aws'][len('REVOKED since '):]}\n")
+    fleet.project.up("--refresh")
+    assert devices.status(1) == "REVOKED" and drift_kinds(fleet, ok=(0,)) == {}
+
 
 REVIEW_FIXTURES = REPO / "tests" / "fixtures" / "review"
 LINE_2 = """
