@@ -63,6 +63,7 @@ def write(
             for placement in data["cas"][ca]["placements"]:
                 editing.put_after(placement, "status", "INACTIVE", after="regions")
                 editing.put_after(placement, "auto_registration", "DISABLE", after="status")
+                placement.pop("auto_activation", None)  # nothing is activated under a compromised CA
         for group in (data.get("device_certificates") or {}).values():
             if group.get("ca") == ca:
                 editing.revoke(group, reason, date, after="certificates")

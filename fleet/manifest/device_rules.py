@@ -40,6 +40,7 @@ class CaFacts:
     cert: x509.Certificate
     pem: str
     cert_id: str
+    crl: x509.CertificateRevocationList | None = None  # the CA's revocation list, when the manifest names one
 
 
 def check(
@@ -235,6 +236,9 @@ def _certificates(
             index, exception = exceptions[path]
             status, revocation = exception.status, exception.revocation
             source = f"{file.path}:{file.position((*where, 'exceptions', index))[0]}"
+        if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
+            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
+                                                f"list but declared {status}; declare it REVOKED"))
         result.append(DeviceCertificate(
             fingerprint=fingerprint, file=str(shown), status=status,
             revocation_date=revocation.date.isoformat() if revocation else None,

@@ -68,7 +68,8 @@ def check(
     policy_names = {name for _, _, doc in documents for name in doc.policies}
     placements = _expand(cas, accounts, policy_names, problems)
     _check_aws_limits(placements, cas, problems)
-    facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id) for name, ca in cas.items()}
+    # With each CA's revocation list: no certificate on it may be declared usable.
+    facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id, _crl(ca)) for name, ca in cas.items()}
     policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, problems)
 
     fleet = Fleet(
@@ -78,6 +79,10 @@ def check(
         certificate_groups=groups,
     )
     return fleet, problems
+
+
+def _crl(ca: _Ca) -> x509.CertificateRevocationList | None:
+    return pki.load_crl(ca.crl_pem.encode()) if ca.crl_pem else None
 
 
 def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[Problem]) -> dict[str, _Ca]:

@@ -79,3 +79,33 @@ def test_a_revocation_list_that_is_not_one_is_refused(manifests: Manifests) -> N
     [problem] = problems_in(manifests, REGIONS)
     assert problem.startswith("manifests/cas.yaml:5:22: cas.root.revocation_list: pki/root.crl: not a certificate "
                               "revocation list (PEM or DER)")
+
+
+def test_revoking_the_ca_turns_auto_activation_off_and_stays_valid(manifests: Manifests) -> None:
+    import datetime
+
+    from fleet import revoke_ca
+
+    write(manifests, None, ENABLED)
+    revoke_ca.write(manifests.root, "root", "key stolen", datetime.date(2026, 11, 23), [])
+    fleet = load_manifests(manifests, REGIONS)
+    assert {(p.status, p.auto_registration, p.activation_policies) for p in fleet.ca_placements} == {
+        ("INACTIVE", "DISABLE", None)}
+
+
+def test_a_certificate_on_its_cas_revocation_list_must_be_declared_revoked(manifests: Manifests) -> None:
+    write(manifests, None, "")
+    root = manifests.cas["root"]
+    stolen = issue(root, "stolen")
+    stolen.write(manifests.root / "devices" / "stolen.pem")
+    (manifests.root / "pki" / "root.crl").write_bytes(make_crl(root, [stolen]))
+    manifests.text("cas.yaml", (manifests.root / "cas.yaml").read_text().replace(
+        "    mode: SNI_ONLY\n", "    mode: SNI_ONLY\n    revocation_list: pki/root.crl\n"))
+    manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: root\n    certificates: devices\n")
+    [problem] = problems_in(manifests, REGIONS)
+    assert problem.startswith(
+        "manifests/devices.yaml:4:19: device_certificates.line-1.certificates: devices/stolen.pem (")
+    assert problem.endswith("is on CA 'root''s revocation list but declared ACTIVE; declare it REVOKED")
+    manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: root\n    certificates: devices\n"
+                                   "    status: REVOKED\n    revocation: {reason: on the CRL, date: 2026-11-23}\n")
+    assert len(load_manifests(manifests, REGIONS).certificate_groups[0].certificates) == 1
