@@ -70,8 +70,10 @@ def issue(
     *,
     days: int = 365,
     not_before: datetime.datetime | None = None,
+    is_ca: bool = False,
 ) -> Issued:
-    """A device certificate signed by ``ca`` (EC keys: fast to make by the thousand)."""
+    """A device certificate signed by ``ca`` (EC keys: fast to make by the thousand);
+    ``is_ca``: a subordinate CA's certificate instead."""
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     cert = (
@@ -82,7 +84,7 @@ def issue(
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         .sign(ca.key, hashes.SHA256())
     )
     return Issued(cert, key)

@@ -21,19 +21,25 @@ from fleet import pki
 class Verdict:
     activate: bool
     reason: str  # why, in words a reviewer reads
-    refused_for: str = ""  # the check that refused: status, unreadable, revoked, other-ca, crl, validity
+    # The check that refused: ca-inactive, status, unreadable, revoked, other-ca, is-ca, crl, validity.
+    refused_for: str = ""
 
 
 def decide(
     certificate_pem: str,
     status: str,
     ca_pem: str,
+    ca_status: str,
     crl_pem: str | None,
     revoked: Collection[str],
     now: datetime.datetime | None = None,
 ) -> Verdict:
-    """``revoked``: fingerprints revoked anywhere (AWS in any managed account
-    and region, or the manifests). Refuses unless every check passes."""
+    """``ca_status``: ACTIVE only when both the manifests and AWS say so (a CA
+    being deactivated, say as compromised, activates nothing). ``revoked``:
+    fingerprints revoked anywhere (AWS in any managed account and region, or
+    the manifests). Refuses unless every check passes."""
+    if ca_status != "ACTIVE":
+        return Verdict(False, f"the CA is {ca_status}", "ca-inactive")
     if status != "PENDING_ACTIVATION":
         return Verdict(False, f"its status is {status}, not PENDING_ACTIVATION", "status")
     try:
@@ -45,6 +51,8 @@ def decide(
     ca = pki.load_certificate(ca_pem.encode())
     if not pki.signed_by(cert, ca):
         return Verdict(False, "it is not signed by this CA", "other-ca")
+    if pki.is_ca(cert):
+        return Verdict(False, "it is a CA certificate, not a device's", "is-ca")
     if crl_pem is not None and pki.on_crl(cert, pki.load_crl(crl_pem.encode())):
         return Verdict(False, f"serial {cert.serial_number:x} is on the CA's revocation list", "crl")
     invalid = pki.validity_problem(cert, now or datetime.datetime.now(datetime.UTC))

@@ -221,10 +221,12 @@ def jitr_config(
 ) -> None:
     """Write the configuration of the just-in-time registration Lambda handler
     (fleet.jitr_lambda): CAs with auto_activation, their CRLs and policies, revoked certificates."""
+    from fleet.drift import revoked_everywhere
     from fleet.jitr_lambda import configuration
+    from fleet.survey import Survey
 
     fleet = _load(manifests)
-    revoked = _survey(fleet).revoked_anywhere() if aws else set()
+    revoked = revoked_everywhere(fleet, _survey(fleet) if aws else Survey({}))
     output.write_text(json.dumps(configuration(fleet, revoked), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     out.print(f"wrote {output}", markup=False, highlight=False)
 

@@ -63,11 +63,15 @@ class Findings:
         return mine
 
 
+def revoked_everywhere(fleet: Fleet, survey: Survey) -> set[str]:
+    """Fingerprints revoked in any managed account and region, or in the manifests."""
+    declared = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
+    return survey.revoked_anywhere() | declared
+
+
 def find(fleet: Fleet, survey: Survey) -> Findings:
     findings = Findings()
-    revoked = survey.revoked_anywhere() | {
-        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"
-    }
+    revoked = revoked_everywhere(fleet, survey)
     for spec in fleet.ca_placements:
         place = survey.place(spec.account_id, spec.region)
         if place is not None:
@@ -132,14 +136,15 @@ def _ca(fleet: Fleet, spec: CaPlacementSpec, place: Place, revoked: set[str], fi
     for cert in place.under_ca.get(spec.certificate_id, []):
         if cert.certificate_id in listed or cert.status == "REVOKED":
             continue  # fleet keeps revoked certificates in AWS as their record
-        if spec.activation_policies is not None and cert.status == "ACTIVE":
+        if spec.activation_policies is not None and cert.status == "ACTIVE" and cert.certificate_id not in revoked:
             continue  # activated by auto_activation, as the manifests allow
         what = f"certificate {cert.certificate_id[:16]}…"
         if cert.status != PENDING:
             findings.drift.append(_at(place, what, "unlisted-certificate", f"{cert.status} under {spec.ca}",
                                       "not listed: adopt it or delete it", resource))
             continue
-        verdict = pending_verdict(spec, place, cert.certificate_id, revoked)
+        verdict = verdict_for(spec, place, cert.certificate_id, revoked) if spec.activation_policies is not None \
+            else None
         if verdict is None:
             said = f"not listed, no auto_activation at {spec.source}: `fleet pending --adopt`"
         elif verdict.activate:
@@ -150,11 +155,11 @@ def _ca(fleet: Fleet, spec: CaPlacementSpec, place: Place, revoked: set[str], fi
         findings.drift.append(_at(place, what, "pending-activation", f"{PENDING} under {spec.ca}", said, resource))
 
 
-def pending_verdict(spec: CaPlacementSpec, place: Place, certificate_id: str, revoked: set[str]) -> Verdict | None:
-    """The activation decision for a pending registration; None when the placement has no auto_activation."""
-    if spec.activation_policies is None:
-        return None
-    return decide(place.pending_pems[certificate_id], PENDING, spec.certificate_pem, spec.crl_pem, revoked)
+def verdict_for(spec: CaPlacementSpec, place: Place, certificate_id: str, revoked: set[str]) -> Verdict:
+    """The activation decision for a pending registration under the placement's CA."""
+    live = place.cas.get(spec.certificate_id)
+    ca_status = spec.status if live is None or live.status == "ACTIVE" else live.status
+    return decide(place.pending_pems[certificate_id], PENDING, spec.certificate_pem, ca_status, spec.crl_pem, revoked)
 
 
 def _policy(
@@ -197,7 +202,7 @@ def _holders(fleet: Fleet, policy: str, place: Place) -> set[str]:
         if (spec.account_id, spec.region) == (place.account.id, place.region) and policy in (
             spec.activation_policies or ()
         ):
-            holders |= {c.arn for c in place.under_ca.get(spec.certificate_id, [])}
+            holders |= {c.arn for c in place.under_ca.get(spec.certificate_id, []) if c.status == "ACTIVE"}
     return holders
 
 

@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from ruamel.yaml.comments import CommentedMap
 
-from fleet.activation import Verdict, decide
-from fleet.drift import pending_verdict
+from fleet.activation import Verdict
+from fleet.drift import revoked_everywhere, verdict_for
 from fleet.manifest import editing
 from fleet.manifest.desired import CaPlacementSpec, Fleet
 from fleet.survey import PENDING, Survey
@@ -46,17 +46,21 @@ class Pending:
 
 
 def find(fleet: Fleet, survey: Survey) -> list[Pending]:
-    revoked = survey.revoked_anywhere() | {
-        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"
-    }
+    """Every pending registration under a managed CA; one already declared in
+    the manifests (awaiting `pulumi up`) or seen in an earlier placement is
+    left out, so adopting never declares a certificate twice."""
+    revoked = revoked_everywhere(fleet, survey)
+    seen = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates}
     found = []
     for spec in fleet.ca_placements:
         place = survey.place(spec.account_id, spec.region)
-        for cert in place.under_ca.get(spec.certificate_id, []) if place else []:
-            if cert.status != PENDING or place is None:
+        if place is None:
+            continue
+        for cert in place.under_ca.get(spec.certificate_id, []):
+            if cert.status != PENDING or cert.certificate_id in seen or cert.certificate_id not in place.pending_pems:
                 continue
-            verdict = pending_verdict(spec, place, cert.certificate_id, revoked) or decide(
-                place.pending_pems[cert.certificate_id], PENDING, spec.certificate_pem, spec.crl_pem, revoked)
+            seen.add(cert.certificate_id)
+            verdict = verdict_for(spec, place, cert.certificate_id, revoked)
             found.append(Pending(spec, cert.certificate_id, place.pending_pems[cert.certificate_id], verdict))
     return found
 

@@ -16,7 +16,9 @@ import pytest
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, issue, make_crl
 from fleet import pki
+from fleet.drift import revoked_everywhere
 from fleet.jitr_lambda import configuration, handle, handler
+from fleet.survey import Survey
 from tests.conftest import Manifests, client_in, load_manifests
 from tests.unit.test_jitr_manifests import ENABLED, REGIONS, write
 
@@ -49,8 +51,9 @@ def connect(iot: Any, device: Issued, ca: Issued) -> dict[str, Any]:
     }
 
 
-def config_for(manifests: Manifests, revoked: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
-    return configuration(load_manifests(manifests, REGIONS), set(revoked))
+def config_for(manifests: Manifests, revoked: frozenset[str] = frozenset()) -> dict[str, Any]:
+    fleet = load_manifests(manifests, REGIONS)
+    return configuration(fleet, revoked_everywhere(fleet, Survey({})) | revoked)
 
 
 def status_and_policies(iot: Any, certificate_id: str) -> tuple[str, list[str]]:
@@ -101,7 +104,7 @@ def test_a_certificate_revoked_elsewhere_stays_pending(setup: tuple[Any, Manifes
     iot, manifests, _ = setup
     device = issue(manifests.cas["root"], "device-2")
     event = connect(iot, device, manifests.cas["root"])
-    result = handle(event, iot, config_for(manifests, {pki.certificate_id(device.cert)}))
+    result = handle(event, iot, config_for(manifests, frozenset({pki.certificate_id(device.cert)})))
     assert result["reason"] == "it is revoked (in AWS or in the manifests)"
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
@@ -132,3 +135,12 @@ def test_a_malformed_event_is_refused_by_name(setup: tuple[Any, Manifests, str])
     iot, manifests, _ = setup
     with pytest.raises(ValueError, match="missing caCertificateId, awsAccountId"):
         handle({"certificateId": "x", "certificateStatus": "PENDING_ACTIVATION"}, iot, config_for(manifests))
+
+
+def test_nothing_is_activated_under_a_ca_deactivated_in_aws(setup: tuple[Any, Manifests, str]) -> None:
+    iot, manifests, ca_id = setup
+    event = connect(iot, issue(manifests.cas["root"], "device-5"), manifests.cas["root"])
+    iot.update_ca_certificate(certificateId=ca_id, newStatus="INACTIVE")  # say, found compromised
+    result = handle(event, iot, config_for(manifests))
+    assert result["reason"] == "the CA is INACTIVE"
+    assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])

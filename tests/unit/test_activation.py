@@ -20,8 +20,8 @@ CRL = make_crl(CA, [LISTED]).decode()
 
 
 def verdict(device: Issued = DEVICE, status: str = "PENDING_ACTIVATION", crl: str | None = CRL,
-            revoked: frozenset[str] = frozenset()) -> tuple[bool, str]:
-    found = decide(device.cert_pem, status, CA.cert_pem, crl, revoked)
+            revoked: frozenset[str] = frozenset(), ca_status: str = "ACTIVE") -> tuple[bool, str]:
+    found = decide(device.cert_pem, status, CA.cert_pem, ca_status, crl, revoked)
     return found.activate, found.reason
 
 
@@ -53,3 +53,11 @@ def test_an_expired_certificate_is_refused() -> None:
     old = issue(CA, "device-4", days=1, not_before=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
     activate, reason = verdict(old)
     assert not activate and reason.startswith("it is expired on 2020-01-02")
+
+
+def test_nothing_is_activated_under_a_ca_that_is_not_active() -> None:
+    assert verdict(ca_status="INACTIVE") == (False, "the CA is INACTIVE")
+
+
+def test_a_ca_certificate_is_never_activated_as_a_device() -> None:
+    assert verdict(issue(CA, "sub-ca", is_ca=True)) == (False, "it is a CA certificate, not a device's")
