@@ -159,7 +159,7 @@ def drift(
     seen = _survey(fleet)
     findings = find(fleet, seen)
     if as_json:
-        out.print(drift_report.as_json(findings.drift), markup=False, highlight=False, soft_wrap=True, end="")
+        sys.stdout.write(drift_report.as_json(findings.drift))  # verbatim: no console markup or emoji codes
     else:
         drift_report.print_table(out, findings.drift)
     if adopt_revocations:
@@ -208,7 +208,7 @@ def review(
         err.print(f"{plan}: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     if output is None:
-        out.print(markdown, markup=False, highlight=False, soft_wrap=True, end="")
+        sys.stdout.write(markdown)  # verbatim: no console markup or emoji codes
     else:
         output.write_text(markdown, encoding="utf-8")
 

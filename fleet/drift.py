@@ -48,16 +48,24 @@ class Drift:
         return asdict(self)
 
 
+# A missing CA or policy is no input of its resource: refresh finds it gone and
+# the plan creates it. Nothing missing is a warning either: the plan creates it.
+PLANNED = ("ca-missing", "policy-missing")
+MISSING = (*PLANNED, "certificate-missing")
+
+
 @dataclass
 class Findings:
     drift: list[Drift] = field(default_factory=list)
     activate: dict[str, list[str]] = field(default_factory=dict)  # CA resource -> pending ids to activate
     detach: dict[str, list[str]] = field(default_factory=dict)  # policy resource -> ARNs attached by hand
+    # CA resource the manifests deactivate -> ACTIVE certificates under it in AWS (they keep working)
+    radius: dict[str, int] = field(default_factory=dict)
+    by_resource: dict[str, list[Drift]] = field(default_factory=dict)
 
-    def lines_for(self, resource: str) -> list[str]:
-        """What the resource gets as its drift input. A missing CA or policy
-        is not among them: refresh finds it gone and the plan creates it."""
-        mine = [str(d) for d in self.drift if d.resource == resource and d.kind not in ("ca-missing", "policy-missing")]
+    def lines_for(self, resource: str, left_out: tuple[str, ...] = PLANNED) -> list[str]:
+        """The resource's differences, at most LINES_PER_RESOURCE of them and a count of the rest."""
+        mine = [str(d) for d in self.by_resource.get(resource, []) if d.kind not in left_out]
         if len(mine) > LINES_PER_RESOURCE:
             return [*mine[:LINES_PER_RESOURCE], f"and {len(mine) - LINES_PER_RESOURCE} more"]
         return mine
@@ -72,10 +80,13 @@ def revoked_everywhere(fleet: Fleet, survey: Survey) -> set[str]:
 def find(fleet: Fleet, survey: Survey) -> Findings:
     findings = Findings()
     revoked = revoked_everywhere(fleet, survey)
+    listed: dict[tuple[str, str], set[str]] = defaultdict(set)  # (account id, region) -> declared fingerprints
+    for group in fleet.certificate_groups:
+        listed[(group.account_id, group.region)].update(c.fingerprint for c in group.certificates)
     for spec in fleet.ca_placements:
         place = survey.place(spec.account_id, spec.region)
         if place is not None:
-            _ca(fleet, spec, place, revoked, findings)
+            _ca(fleet, spec, place, listed[(spec.account_id, spec.region)], revoked, findings)
     for group in fleet.certificate_groups:
         place = survey.place(group.account_id, group.region)
         if place is None:
@@ -107,6 +118,8 @@ def find(fleet: Fleet, survey: Survey) -> Findings:
         if place is not None:
             _policy(fleet, policy.name, policy.document, policy.source, policy.resource_name, place, findings)
     findings.drift.sort()
+    for item in findings.drift:
+        findings.by_resource.setdefault(item.resource, []).append(item)
     return findings
 
 
@@ -114,7 +127,9 @@ def _at(place: Place, subject: str, kind: str, aws: str, manifests: str, resourc
     return Drift(place.account.name, place.region, subject, kind, aws, manifests, resource)
 
 
-def _ca(fleet: Fleet, spec: CaPlacementSpec, place: Place, revoked: set[str], findings: Findings) -> None:
+def _ca(
+    fleet: Fleet, spec: CaPlacementSpec, place: Place, listed: set[str], revoked: set[str], findings: Findings
+) -> None:
     subject, resource = f"CA {spec.ca}", spec.resource_name
     live = place.cas.get(spec.certificate_id)
     if live is None:
@@ -129,10 +144,8 @@ def _ca(fleet: Fleet, spec: CaPlacementSpec, place: Place, revoked: set[str], fi
     ):
         if have != want:
             findings.drift.append(_at(place, subject, kind, have, f"{want} at {spec.source}", resource))
-    listed = {
-        c.fingerprint for g in fleet.certificate_groups
-        if (g.account_id, g.region) == (place.account.id, place.region) for c in g.certificates
-    }
+    if spec.status != "ACTIVE" and live.status == "ACTIVE":
+        findings.radius[resource] = _active_after(fleet, spec, place)
     for cert in place.under_ca.get(spec.certificate_id, []):
         if cert.certificate_id in listed or cert.status == "REVOKED":
             continue  # fleet keeps revoked certificates in AWS as their record
@@ -153,6 +166,19 @@ def _ca(fleet: Fleet, spec: CaPlacementSpec, place: Place, revoked: set[str], fi
         else:
             said = f"auto_activation at {spec.source} refuses it: {verdict.reason}"
         findings.drift.append(_at(place, what, "pending-activation", f"{PENDING} under {spec.ca}", said, resource))
+
+
+def _active_after(fleet: Fleet, spec: CaPlacementSpec, place: Place) -> int:
+    """Certificates under the CA that are ACTIVE once the manifests are applied:
+    those AWS has ACTIVE (listed or not) unless the manifests say otherwise,
+    and those the manifests declare ACTIVE."""
+    declared = {
+        c.fingerprint: c.status for g in fleet.certificate_groups
+        if g.ca == spec.ca and (g.account_id, g.region) == (place.account.id, place.region) for c in g.certificates
+    }
+    in_aws = {c.certificate_id for c in place.under_ca.get(spec.certificate_id, []) if c.status == "ACTIVE"}
+    return len({fp for fp in in_aws if declared.get(fp, "ACTIVE") == "ACTIVE"}
+               | {fp for fp, status in declared.items() if status == "ACTIVE"})
 
 
 def verdict_for(spec: CaPlacementSpec, place: Place, certificate_id: str, revoked: set[str]) -> Verdict:

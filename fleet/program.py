@@ -39,11 +39,9 @@ def run() -> None:
     resources = [*(p.resource_name for p in fleet.policies), *(c.resource_name for c in fleet.ca_placements),
                  *(g.resource_name for g in fleet.certificate_groups)]
     for name in resources:
-        # On applied manifests this is drift; on a branch, also the change to
-        # come. What is missing is not repeated here: the plan creates it.
-        for line in findings.lines_for(name):
-            if ": AWS has no such " not in line:
-                pulumi.log.warn(f"AWS differs from the manifests: {line}")
+        # On applied manifests this is drift; on a branch, also the change to come.
+        for line in findings.lines_for(name, left_out=drift.MISSING):
+            pulumi.log.warn(f"AWS differs from the manifests: {line}")
 
     policies = {
         (p.name, p.account, p.region): IotPolicy(p, findings.lines_for(p.resource_name),
@@ -54,8 +52,9 @@ def run() -> None:
     for spec in fleet.ca_placements:
         # Policies first: auto-activation attaches them.
         needs = [policies[(p, spec.account, spec.region)] for p in spec.activation_policies or ()]
-        placements[spec.resource_name] = CaPlacement(
-            spec, str(manifests), findings.lines_for(spec.resource_name), findings.activate.get(spec.resource_name, []),
+        name = spec.resource_name
+        placements[name] = CaPlacement(
+            spec, str(manifests), findings.lines_for(name), findings.activate.get(name, []), findings.radius.get(name),
             pulumi.ResourceOptions(depends_on=needs))
     for group in fleet.certificate_groups:
         # Declared dependencies give the right order both ways: CA and policies

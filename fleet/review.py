@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FOLD_AFTER = 5
+# GitHub refuses comments over 65,536 characters: past this many, a list says how many more.
+LIST_AT_MOST = 100
+# Lets the pull-request workflow find and update its own comment.
+MARKER = "<!-- fleet-review -->"
+REPLACED_BY = ("certificate_id", "mode", "account_id", "region", "policy")
 ACTIONS = ("registered", "activated", "deactivated", "revoked", "deleted", "attached", "detached")
 CA = "fleet:CaPlacement"
 GROUP = "fleet:DeviceCertificates"
@@ -29,7 +34,7 @@ class PlanError(ValueError):
 
 
 @dataclass
-class Place:
+class Changes:
     """The planned changes in one account and region."""
 
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -38,8 +43,9 @@ class Place:
 
 @dataclass
 class Plan:
-    places: dict[tuple[str, str], Place] = field(default_factory=lambda: defaultdict(Place))
+    places: dict[tuple[str, str], Changes] = field(default_factory=lambda: defaultdict(Changes))
     irreversible: list[str] = field(default_factory=list)
+    replacements: list[str] = field(default_factory=list)
     blast_radius: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -54,8 +60,11 @@ def render(text: str) -> str:
     active_under = _active_certificates(steps)
     for step in sorted(steps, key=lambda s: (_kind(s), _name(s))):
         kind = _kind(step)
-        if step["op"] in ("same", "read", "refresh") or kind not in (CA, GROUP, POLICY):
-            continue
+        if step["op"] in ("same", "read", "refresh", "create-replacement", "delete-replaced") \
+                or kind not in (CA, GROUP, POLICY):
+            continue  # a replacement shows once, as its "replace" step
+        if step["op"] == "replace":
+            _replace(step, plan)
         old = (step.get("oldState") or {}).get("outputs") or {}
         new = (step.get("newState") or {}).get("inputs") or {}
         props = new or old
@@ -90,7 +99,17 @@ def _active_certificates(steps: list[dict[str, Any]]) -> dict[tuple[str, str, st
     return counts
 
 
-def _ca(op: str, old: dict[str, Any], new: dict[str, Any], place: Place, plan: Plan,
+def _replace(step: dict[str, Any], plan: Plan) -> None:
+    """Another AWS object instead of this one: deleted, then made again."""
+    old = (step.get("oldState") or {}).get("outputs") or {}
+    new = (step.get("newState") or {}).get("inputs") or {}
+    what = {CA: f"CA `{new.get('ca')}`", GROUP: f"group `{new.get('group')}`", POLICY: f"policy `{new.get('policy')}`"}
+    keys = sorted(k for k in set(old) | set(new) if k in REPLACED_BY and old.get(k) != new.get(k))
+    plan.replacements.append(f"{what[_kind(step)]} in {new.get('account')}/{new.get('region')} is deleted and made "
+                             f"again ({', '.join(keys) or 'replaced'} changed)")
+
+
+def _ca(op: str, old: dict[str, Any], new: dict[str, Any], place: Changes, plan: Plan,
         active_under: dict[tuple[str, str, str], int]) -> None:
     name = f"CA `{(new or old)['ca']}`"
     if op == "create":
@@ -104,11 +123,15 @@ def _ca(op: str, old: dict[str, Any], new: dict[str, Any], place: Place, plan: P
         verb = "activated" if new["status"] == "ACTIVE" else "deactivated"
         place.lines.append((f"{name}: {old.get('status')} → {new['status']} ({verb})", []))
         if new["status"] == "INACTIVE":
-            left = active_under.get((new["ca"], new["account_id"], new["region"]), 0)
+            # Counted in AWS by the program's survey when it has it (manifests or not), else from the plan.
+            counted = new.get("active_certificates")
+            planned = active_under.get((new["ca"], new["account_id"], new["region"]), 0)
+            left = counted if counted is not None else planned
             plan.blast_radius.append(
                 f"Deactivating {name} in {new['account']}/{new['region']} stops new registrations only: "
-                f"**{left} ACTIVE certificate{'s' if left != 1 else ''}** it signed keep working until each is "
-                "revoked (`fleet revoke-ca` writes that change).")
+                f"**{left} ACTIVE certificate{'s' if left != 1 else ''}** it signed "
+                f"{'keep' if left != 1 else 'keeps'} working until each is revoked "
+                "(`fleet revoke-ca` writes that change).")
     if old.get("auto_registration") != new.get("auto_registration"):
         place.lines.append((f"{name}: auto-registration {old.get('auto_registration')} → "
                             f"{new['auto_registration']}", []))
@@ -125,7 +148,7 @@ def _config(props: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in config.items()) or "none"
 
 
-def _group(op: str, old: dict[str, Any], new: dict[str, Any], place: Place, plan: Plan) -> None:
+def _group(op: str, old: dict[str, Any], new: dict[str, Any], place: Changes, plan: Plan) -> None:
     props = new or old
     name = f"group `{props['group']}`"
     before = {} if op == "create" else old.get("certificates", {})
@@ -167,7 +190,7 @@ def _certificate(fingerprint: str, record: dict[str, Any], props: dict[str, Any]
     return f"`{fingerprint[:16]}…` {path}"
 
 
-def _policy(op: str, old: dict[str, Any], new: dict[str, Any], place: Place) -> None:
+def _policy(op: str, old: dict[str, Any], new: dict[str, Any], place: Changes) -> None:
     name = f"policy `{(new or old)['policy']}`"
     if op == "create":
         place.lines.append((f"{name}: created", []))
@@ -183,7 +206,7 @@ def _policy(op: str, old: dict[str, Any], new: dict[str, Any], place: Place) -> 
 
 
 def _markdown(plan: Plan, summary: dict[str, int]) -> str:
-    out = ["## fleet: planned changes", ""]
+    out = [MARKER, "## fleet: planned changes", ""]
     if plan.errors:
         out += ["> [!CAUTION]", "> **The preview failed; nothing will be applied until this is fixed:**"]
         out += [f"> {line}" for error in plan.errors for line in error.splitlines()]
@@ -193,11 +216,14 @@ def _markdown(plan: Plan, summary: dict[str, int]) -> str:
                 "certificate can never be activated again."]
         out += _folded([f"> - {line}" for line in plan.irreversible], "revocations", indent="> ")
         out.append("")
+    if plan.replacements:
+        out += ["> [!WARNING]", "> **Replaced (deleted, then made again):**", *(f"> - {r}" for r in plan.replacements),
+                ""]
     if plan.blast_radius:
         out += ["> [!IMPORTANT]", *(f"> {line}" for line in plan.blast_radius), ""]
     changed = {key: place for key, place in plan.places.items() if place.lines}
     if not changed:
-        out += ["No changes to AWS.", ""]
+        out += ["No changes to AWS." if not plan.replacements else "Nothing else changes.", ""]
         return "\n".join(out)
     out += ["Device certificates, per account and region:", "",
             "| account | region | " + " | ".join(ACTIONS) + " |", "|---|---|" + "---:|" * len(ACTIONS)]
@@ -216,8 +242,12 @@ def _markdown(plan: Plan, summary: dict[str, int]) -> str:
 
 
 def _folded(lines: list[str], noun: str, indent: str = "") -> list[str]:
-    """Lines past FOLD_AFTER go inside a <details> block (indented to stay in its list or quote)."""
+    """Lines past FOLD_AFTER go inside a <details> block (indented to stay in its list or quote);
+    past LIST_AT_MOST, a count stands for the rest."""
     if len(lines) <= FOLD_AFTER:
         return lines
+    if len(lines) > LIST_AT_MOST:
+        indent_of_items = lines[0].split("- ", 1)[0]  # "  " in a list, "> " in a quote
+        lines = [*lines[:LIST_AT_MOST], f"{indent_of_items}- and {len(lines) - LIST_AT_MOST} more"]
     return [f"{indent}<details><summary>{len(lines)} {noun}</summary>", indent.rstrip(), *lines, indent.rstrip(),
             f"{indent}</details>"]

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.certificates import Certificates, CertificateSummary
+from fleet.aws.errors import NotFound
 from fleet.aws.policies import Policies, PolicyState
 from fleet.aws.session import SessionFactory
 from fleet.manifest.desired import AccountSpec, Fleet
@@ -66,20 +68,24 @@ def survey(fleet: Fleet, sessions: SessionFactory, all_pending_pems: bool = Fals
     """``all_pending_pems``: describe every pending registration, not only
     those under a placement with auto_activation (which must be decided on)."""
     targets = [(account, region) for account in fleet.accounts for region in account.regions]
+    usable = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
     with ThreadPoolExecutor(max_workers=8) as pool:  # accounts and regions in parallel
-        places = list(pool.map(lambda t: _look(fleet, sessions, t[0], t[1], all_pending_pems), targets))
+        places = list(pool.map(lambda t: _look(fleet, usable, sessions, t[0], t[1], all_pending_pems), targets))
     return Survey({(p.account.id, p.region): p for p in places})
 
 
-def _look(fleet: Fleet, sessions: SessionFactory, account: AccountSpec, region: str, all_pending_pems: bool) -> Place:
+def _look(
+    fleet: Fleet, usable: set[str], sessions: SessionFactory, account: AccountSpec, region: str, all_pending_pems: bool
+) -> Place:
+    """``usable``: the fingerprints the manifests want ACTIVE or INACTIVE."""
     place = Place(account, region)
     iot = sessions.client("iot", account.role_arn, account.id, region)
     certificates = Certificates(iot, place.where)
     place.certificates = {c.certificate_id: c for c in certificates.list()}
 
-    usable = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
-    for fingerprint in sorted(usable):
-        if place.certificates.get(fingerprint, None) and place.certificates[fingerprint].status == "REVOKED":
+    revoked_here = {fp for fp, c in place.certificates.items() if c.status == "REVOKED"}
+    for fingerprint in sorted(usable & revoked_here):
+        with suppress(NotFound):  # deleted since the listing: nothing left to protect here
             place.revoked_on[fingerprint] = certificates.last_modified(fingerprint)
 
     cas = CaCertificates(iot, place.where)
@@ -92,7 +98,8 @@ def _look(fleet: Fleet, sessions: SessionFactory, account: AccountSpec, region: 
         place.under_ca[spec.certificate_id] = under = list(certificates.list(spec.certificate_id))
         decide = all_pending_pems or spec.activation_policies is not None
         for pending in (c for c in under if c.status == PENDING and decide):
-            place.pending_pems[pending.certificate_id] = certificates.pem(pending.certificate_id)
+            with suppress(NotFound):  # deleted since the listing
+                place.pending_pems[pending.certificate_id] = certificates.pem(pending.certificate_id)
 
     policies = Policies(iot, place.where)
     for policy in fleet.policies:

@@ -21,6 +21,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 from fleet import keys, pki
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.certificates import Certificates
+from fleet.aws.errors import NotFound
 from fleet.manifest.desired import CaPlacementSpec
 from fleet.providers.current import current_fleet
 from fleet.providers.resource import FleetResource
@@ -39,7 +40,7 @@ class CaPlacementError(Exception):
 
 def inputs_of(
     spec: CaPlacementSpec, manifests: str | None = None, drift: list[str] | None = None,
-    activate: list[str] | None = None,
+    activate: list[str] | None = None, active_certificates: int | None = None,
 ) -> dict[str, Any]:
     return {
         "ca": spec.ca,
@@ -61,6 +62,9 @@ def inputs_of(
         # just-in-time registrations fleet.activation allows to activate.
         "drift": list(drift or []),
         "activate": list(activate or []),
+        # When the manifests deactivate the CA: its ACTIVE certificates in AWS,
+        # which keep working (the blast radius `fleet review` shows). Not diffed.
+        "active_certificates": active_certificates,
     }
 
 
@@ -145,8 +149,8 @@ class CaPlacement(FleetResource, module="fleet", name="CaPlacement"):
     status: Output[str]
 
     def __init__(self, spec: CaPlacementSpec, manifests: str, drift: list[str], activate: list[str],
-                 opts: ResourceOptions | None = None):
-        inputs = {**inputs_of(spec, manifests, drift, activate), "arn": None}
+                 active_certificates: int | None, opts: ResourceOptions | None = None):
+        inputs = {**inputs_of(spec, manifests, drift, activate, active_certificates), "arn": None}
         super().__init__(CaPlacementProvider(), spec.resource_name, inputs, opts)
 
 
@@ -201,7 +205,10 @@ def _activate(props: dict[str, Any]) -> None:
     checked again just before, as it may have changed since the survey."""
     certificates = Certificates(iot_client(props), where(props))
     for certificate_id in props.get("activate", []):
-        now = certificates.describe(certificate_id)
+        try:
+            now = certificates.describe(certificate_id)
+        except NotFound:
+            continue  # deleted since the survey
         if now["status"] != "PENDING_ACTIVATION" or now.get("caCertificateId") != props["certificate_id"]:
             continue
         for policy in props["activation_policies"]:

@@ -197,6 +197,9 @@ LINE_2 = """
 def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(devices: Devices, fleet: Fleet) -> None:
     """Also writes the golden-file test's fixtures when FLEET_WRITE_REVIEW_FIXTURES=1."""
     fleet.project.up()
+    # One more ACTIVE certificate under root in prod/us-east-1 that no manifest lists: it counts too.
+    fleet.iot("prod").register_certificate(certificatePem=issue(fleet.root, "by-hand").cert_pem,
+                                           caCertificatePem=fleet.root.cert_pem, setAsActive=True)
     fleet.edit("    exceptions:\n", "    exceptions:\n      - certificate: devices/device-1.pem\n"
                "        status: REVOKED\n        revocation: {reason: returned broken, date: 2026-11-22}\n",
                filename="devices.yaml")
@@ -214,7 +217,10 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
     head = review.split("| account |")[0]  # what comes before the per-region detail
     assert "**Irreversible: 2 revocation(s).**" in head
     assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem in prod/us-east-1" in head
-    assert head.count("**2 ACTIVE certificates** it signed keep working") == 2  # device-0 and -3, per region
+    # After the change: device-0 and -3 in both regions, and the one made by hand in us-east-1.
+    assert "Deactivating CA `root` in prod/eu-west-1 stops new registrations only: **2 ACTIVE certificates** it " \
+           "signed keep working" in head
+    assert "Deactivating CA `root` in prod/us-east-1 stops new registrations only: **3 ACTIVE certificates**" in head
     assert "| prod | us-east-1 | 7 | 0 | 0 | 1 | 0 | 7 | 0 |" in review  # 7 sensors registered and attached
     assert "| prod | eu-west-1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
     assert "- CA `root`: ACTIVE → INACTIVE (deactivated)" in review
