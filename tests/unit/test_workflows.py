@@ -20,7 +20,8 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github/workflows"
 NAMES = ("pull-request.yml", "main.yml", "drift.yml")
-FLEET_PATHS = ["manifests/**", "policies/**", "Pulumi.yaml", "fleet/**"]
+FLEET_PATHS = ["manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "fleet/**", "scripts/**", "tools/**",
+               "requirements.txt", "pyproject.toml"]
 
 
 def actionlint(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,9 +58,20 @@ def test_each_workflow_fires_on_its_events() -> None:
     assert set(drift) == {"schedule", "workflow_dispatch"} and drift["schedule"][0]["cron"]
 
 
-def test_applies_and_drift_checks_share_one_uncancelled_concurrency_group() -> None:
-    groups = [load(name)["concurrency"] for name in ("main.yml", "drift.yml")]
-    assert groups[0] == groups[1] and groups[0]["cancel-in-progress"] is False
+def test_applies_never_overlap_and_a_drift_check_never_displaces_one() -> None:
+    # GitHub keeps one pending run per concurrency group: a shared group would
+    # let the hourly drift check cancel a pending apply.
+    apply, drift = (load(name)["concurrency"] for name in ("main.yml", "drift.yml"))
+    assert apply["group"] != drift["group"]
+    assert apply["cancel-in-progress"] is False and drift["cancel-in-progress"] is False
+
+
+def test_the_plan_and_the_apply_run_in_protectable_environments_with_their_own_roles() -> None:
+    plan, apply = (load(name)["jobs"] for name in ("pull-request.yml", "main.yml"))
+    assert plan["plan"]["environment"] == "fleet-plan" and apply["apply"]["environment"] == "fleet-production"
+    roles = [step["with"]["role-to-assume"] for job in (plan["plan"], apply["apply"]) for step in job["steps"]
+             if "role-to-assume" in step.get("with", {})]
+    assert roles == ["${{ vars.FLEET_PLAN_ROLE_ARN }}", "${{ vars.FLEET_CI_ROLE_ARN }}"]
 
 
 def _called_scripts() -> list[str]:
