@@ -48,3 +48,14 @@ def test_drift_and_pending_refuse_bad_manifests_before_any_aws_call(manifests: M
         assert done.returncode == 1, done.stdout
         assert done.stderr.startswith("3 problems in the manifests; nothing was changed:"), done.stderr
         assert "manifests/accounts.yaml:3:9: accounts.prod.id: '12' is not a valid 12-digit account id" in done.stderr
+
+
+def test_jitr_config_carries_the_manifests_revocations(tmp_path: Path) -> None:
+    from fleet import pki
+
+    done = fleet("jitr-config", "--no-aws", "--output", str(tmp_path / "fleet-jitr.json"))
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "fleet-jitr.json").read_text())
+    stolen = pki.certificate_id(pki.load_certificate(
+        (REPO / "manifests/pki/devices/line-1/device-0003.pem").read_bytes()))
+    assert config == {"placements": {}, "revoked": [stolen]}  # no placement of the example auto-activates
