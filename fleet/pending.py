@@ -6,9 +6,9 @@ Adoption is a manifest change to review, never a write to AWS: one group per
 CA, account and region (``<ca>-jitr-<account>-<region>``) whose folder holds
 the PEMs, added to the manifest file that already has it, or else to the first
 file with a ``device_certificates`` section, edited round-trip so comments
-and order stay. A certificate the decision refuses (revoked, on the CA's
-revocation list) is adopted as REVOKED; one not signed by the CA, or outside
-its validity, cannot be declared and is left out (the table names it).
+and order stay. A certificate the decision finds unfit (revoked, on the CA's
+revocation list, a CA certificate) is adopted as REVOKED; one not signed by
+the CA, or outside its validity, cannot be declared and is left out (named).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from fleet.survey import PENDING, Survey
 # What fleet validate would refuse in a group (not signed by its CA, expired or
 # not yet valid), or what cannot be written down: left out of an adoption.
 UNDECLARABLE = ("other-ca", "unreadable", "validity")
+# What makes the certificate itself unfit for good: adopted as REVOKED. Other
+# refusals (the CA is not ACTIVE just now) say nothing against the certificate.
+UNFIT = ("revoked", "crl", "is-ca")
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = N
         listed = {e.get("certificate") for e in exceptions}
         for item in items:
             relative = f"pki/adopted/{group}/{item.certificate_id}.pem"
-            if not item.verdict.activate and relative not in listed:
+            if item.verdict.refused_for in UNFIT and relative not in listed:
                 exceptions.append(CommentedMap(certificate=relative, status="REVOKED", revocation=editing.revocation(
                     f"refused at adoption: {item.verdict.reason}", when)))
         if not exceptions:
