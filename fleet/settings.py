@@ -25,6 +25,11 @@ class Settings:
     """FLEET_AWS_RATE: calls a second per account, region and API (AWS IoT's default quota;
     AttachPolicy and DetachPolicy get 1.5 times this)."""
 
+    reader_role: str | None = None
+    """FLEET_READER_ROLE: a role name. When set, fleet assumes that role in each account
+    instead of the manifest's deployer role, and makes read calls only (List*, Describe*,
+    Get*): for pull-request previews and drift checks, which must not be able to write."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         return cls(
@@ -32,4 +37,5 @@ class Settings:
             sts_region=environ.get("FLEET_STS_REGION", cls.sts_region),
             max_attempts=int(environ.get("FLEET_AWS_MAX_ATTEMPTS", cls.max_attempts)),
             rate=float(environ.get("FLEET_AWS_RATE", cls.rate)),
+            reader_role=environ.get("FLEET_READER_ROLE") or None,
         )

@@ -4,6 +4,11 @@ Each account is reached the way real accounts are: STS AssumeRole into the
 role the manifest names, with credentials that refresh themselves before they
 expire. The first use of a role checks with GetCallerIdentity that it really
 is in the manifest's account. Nothing here is ever pickled into Pulumi state.
+
+With a reader role set (FLEET_READER_ROLE), every account is reached through
+that role instead, and any call that is not a read is refused before it is
+sent: a pull request's preview runs the branch's code, so only IAM can keep it
+from writing, and the refusal makes a write attempt plain.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ class SessionFactory:
         self._pacer = Pacer(default=settings.rate)
 
     def client(self, service: str, role_arn: str, account_id: str, region: str) -> Any:
+        reader = self._settings.reader_role
+        if reader:
+            partition = role_arn.split(":")[1]
+            role_arn = f"arn:{partition}:iam::{account_id}:role/{reader}"
         key = (service, role_arn, region)
         with self._lock:
             if key not in self._clients:
@@ -42,6 +51,8 @@ class SessionFactory:
                 client = session.client(
                     service, region_name=region, endpoint_url=self._settings.endpoint_url, config=self._config
                 )
+                if reader:
+                    client.meta.events.register(f"before-call.{service}", _refuse_writes(role_arn))
                 client.meta.events.register(f"before-call.{service}", self._pacer.hook(account_id, region))
                 self._clients[key] = client
             return self._clients[key]
@@ -78,6 +89,20 @@ class SessionFactory:
             actual = sts.get_caller_identity()["Account"]
         if actual != account_id:
             raise AccessDenied(f"role {role_arn} is in account {actual}, but the manifest says {account_id}")
+
+
+READ_PREFIXES = ("List", "Describe", "Get")
+
+
+class ReadOnly(AccessDenied):
+    """A write was attempted under the reader role."""
+
+
+def _refuse_writes(role_arn: str) -> Any:
+    def hook(model: Any, **_: Any) -> None:
+        if not model.name.startswith(READ_PREFIXES):
+            raise ReadOnly(f"not calling {model.name}: fleet runs read-only as {role_arn} (FLEET_READER_ROLE is set)")
+    return hook
 
 
 @functools.cache

@@ -35,3 +35,25 @@ def test_a_role_that_is_not_in_the_manifests_account_is_refused(local_aws: Local
 def test_settings_default_to_real_aws_without_an_endpoint_override() -> None:
     assert Settings.from_env({}).endpoint_url is None
     assert Settings.from_env({"FLEET_AWS_ENDPOINT_URL": "http://127.0.0.1:1"}).endpoint_url == "http://127.0.0.1:1"
+
+
+def test_a_reader_role_replaces_every_deployer_role_and_refuses_writes(local_aws: LocalAws) -> None:
+    from dataclasses import replace
+
+    from fleet.aws.session import ReadOnly
+
+    sessions = SessionFactory(replace(Settings.from_env(), reader_role="fleet-reader"))
+    deployer = "arn:aws:iam::111111111111:role/fleet-deployer"
+    sts = sessions.client("sts", deployer, "111111111111", "us-east-1")
+    assert ":assumed-role/fleet-reader/" in sts.get_caller_identity()["Arn"]
+    iot = sessions.client("iot", deployer, "111111111111", "us-east-1")
+    assert iot.list_certificates()["certificates"] == []  # reads go through
+    with pytest.raises(ReadOnly, match="not calling CreatePolicy: fleet runs read-only as "
+                                       "arn:aws:iam::111111111111:role/fleet-reader"):
+        iot.create_policy(policyName="p", policyDocument="{}")
+    assert "iot:CreatePolicy" not in local_aws.calls()  # refused before it was sent
+
+
+def test_the_reader_role_comes_from_the_environment() -> None:
+    assert Settings.from_env({}).reader_role is None
+    assert Settings.from_env({"FLEET_READER_ROLE": "fleet-reader"}).reader_role == "fleet-reader"

@@ -28,9 +28,10 @@ def devices(fleet: Fleet) -> Devices:
     return Devices(fleet)
 
 
-def script(fleet: Fleet, name: str, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([str(REPO / "scripts" / name), *args], env=fleet.project.env(), cwd=fleet.project.workdir,
-                          capture_output=True, text=True, timeout=600, check=False)
+def script(fleet: Fleet, name: str, *args: str, ok: tuple[int, ...] = (0,),
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(REPO / "scripts" / name), *args], env={**fleet.project.env(), **(env or {})},
+                          cwd=fleet.project.workdir, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode in ok, f"{name} {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done
 
@@ -185,6 +186,7 @@ def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices
 
 
 REVIEW_FIXTURES = REPO / "tests" / "fixtures" / "review"
+READER = {"FLEET_READER_ROLE": "fleet-reader"}
 LINE_2 = """
   line-2:
     ca: partner
@@ -208,7 +210,11 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
         issue(fleet.partner, f"sensor-{n}").write(fleet.manifests.root / "line-2" / f"sensor-{n}.pem")
     (fleet.manifests.root / "devices.yaml").write_text((fleet.manifests.root / "devices.yaml").read_text() + LINE_2)
 
-    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json")
+    # As the pull-request workflow runs it: through a reader role in each account, which cannot write.
+    writes = fleet.aws.writes()
+    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
+                  env=READER)
+    assert fleet.aws.writes() == writes
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
     script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-o",
            str(fleet.project.workdir / "review.md"))
@@ -225,6 +231,12 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
     assert "| prod | eu-west-1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
     assert "- CA `root`: ACTIVE → INACTIVE (deactivated)" in review
     assert "  <details><summary>7 items</summary>" in review  # the long list is folded
+
+    # The same change applied with the reader role is refused before anything is written.
+    refused = script(fleet, "pulumi.sh", "up", "--stack", fleet.project.stack, "--non-interactive", "--yes",
+                     "--skip-preview", ok=(255,), env=READER)
+    assert "fleet runs read-only as arn:aws:iam::111111111111:role/fleet-reader" in refused.stdout + refused.stderr
+    assert fleet.aws.writes() == writes
 
     if os.environ.get("FLEET_WRITE_REVIEW_FIXTURES") == "1":
         REVIEW_FIXTURES.mkdir(parents=True, exist_ok=True)

@@ -27,3 +27,12 @@ def test_the_policy_allows_every_iot_call_the_code_makes_and_nothing_more() -> N
     called = iot_operations_called()
     assert "iot:RegisterCACertificate" in called  # the scan sees the code
     assert {a for a in allowed if a.startswith("iot:")} == called
+
+
+def test_the_reader_policy_allows_exactly_the_read_calls() -> None:
+    """docs/iam-reader-policy.json: the role named by FLEET_READER_ROLE (previews, drift checks)."""
+    policy = json.loads((REPO / "docs/iam-reader-policy.json").read_text())
+    allowed = {action for statement in policy["Statement"] for action in statement["Action"]}
+    reads = {call for call in iot_operations_called() if call.split(":")[1].startswith(("List", "Describe", "Get"))}
+    assert "iot:ListTargetsForPolicy" in reads and "iot:UpdateCertificate" not in reads
+    assert allowed == reads

@@ -96,3 +96,9 @@ def test_each_script_a_workflow_calls_exists_and_the_tests_run_it(script: str) -
     assert path.is_file() and os.access(path, os.X_OK), f"scripts/{script} is missing or not executable"
     assert re.search(rf"(?<![\w.-]){re.escape(script)}(?![\w.-])", _test_sources()), (
         f"scripts/{script} is called by a workflow but by no test under tests/ nor scripts/test.sh")
+
+
+def test_previews_and_drift_checks_read_through_the_reader_role() -> None:
+    for name in ("pull-request.yml", "drift.yml"):
+        assert load(name)["env"]["FLEET_READER_ROLE"] == "${{ vars.FLEET_READER_ROLE }}", name
+    assert "FLEET_READER_ROLE" not in load("main.yml")["env"]
