@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from fleet.activation import Verdict, decide
-from fleet.manifest.desired import CaPlacementSpec, Fleet
+from fleet.manifest.desired import CaPlacementSpec, CertificateGroupSpec, Fleet
 from fleet.survey import PENDING, Place, Survey
 
 # How many lines one resource carries in its inputs (and the state): enough
@@ -89,30 +89,8 @@ def find(fleet: Fleet, survey: Survey) -> Findings:
             _ca(fleet, spec, place, listed[(spec.account_id, spec.region)], revoked, findings)
     for group in fleet.certificate_groups:
         place = survey.place(group.account_id, group.region)
-        if place is None:
-            continue
-        for cert in group.certificates:
-            live = place.certificates.get(cert.fingerprint)
-            subject, resource = f"certificate {cert.fingerprint[:16]}… ({cert.file})", group.resource_name
-            said = f"{cert.status} at {cert.source}"
-            if live is None:
-                if cert.status != "REVOKED":
-                    findings.drift.append(_at(place, subject, "certificate-missing", "no such certificate",
-                                              said, resource))
-                continue
-            if live.status == "REVOKED" and cert.status != "REVOKED":
-                since = place.revoked_on.get(cert.fingerprint, "an unknown date")
-                findings.drift.append(_at(
-                    place, subject, "certificate-revoked", f"REVOKED since {since}",
-                    f"{said}; never un-revoked: adopt the revocation (status REVOKED with its revocation)",
-                    resource))
-            elif live.status != cert.status:
-                findings.drift.append(_at(place, subject, "certificate-status", live.status, said, resource))
-            if live.status in ("ACTIVE", "INACTIVE") and cert.status != "REVOKED":
-                for name in group.policies:
-                    if live.arn not in place.targets.get(name, set()):
-                        findings.drift.append(_at(place, subject, "policy-detached", f"policy {name} not attached",
-                                                  f"attached ({group.source})", resource))
+        if place is not None:
+            _group(group, place, findings)
     for policy in fleet.policies:
         place = survey.place(policy.account_id, policy.region)
         if place is not None:
@@ -121,6 +99,30 @@ def find(fleet: Fleet, survey: Survey) -> Findings:
     for item in findings.drift:
         findings.by_resource.setdefault(item.resource, []).append(item)
     return findings
+
+
+def _group(group: CertificateGroupSpec, place: Place, findings: Findings) -> None:
+    for cert in group.certificates:
+        live = place.certificates.get(cert.fingerprint)
+        subject, resource = f"certificate {cert.fingerprint[:16]}… ({cert.file})", group.resource_name
+        said = f"{cert.status} at {cert.source}"
+        if live is None:
+            if cert.status != "REVOKED":  # a revoked one AWS does not have cannot be used either
+                findings.drift.append(_at(place, subject, "certificate-missing", "no such certificate", said,
+                                          resource))
+            continue
+        if live.status == "REVOKED" and cert.status != "REVOKED":
+            since = place.revoked_on.get(cert.fingerprint, "an unknown date")
+            findings.drift.append(_at(
+                place, subject, "certificate-revoked", f"REVOKED since {since}",
+                f"{said}; never un-revoked: adopt the revocation (status REVOKED with its revocation)", resource))
+        elif live.status != cert.status:
+            findings.drift.append(_at(place, subject, "certificate-status", live.status, said, resource))
+        if live.status in ("ACTIVE", "INACTIVE") and cert.status != "REVOKED":
+            for name in group.policies:
+                if live.arn not in place.targets.get(name, set()):
+                    findings.drift.append(_at(place, subject, "policy-detached", f"policy {name} not attached",
+                                              f"attached ({group.source})", resource))
 
 
 def _at(place: Place, subject: str, kind: str, aws: str, manifests: str, resource: str) -> Drift:
@@ -156,8 +158,8 @@ def _ca(
             findings.drift.append(_at(place, what, "unlisted-certificate", f"{cert.status} under {spec.ca}",
                                       "not listed: adopt it or delete it", resource))
             continue
-        verdict = verdict_for(spec, place, cert.certificate_id, revoked) if spec.activation_policies is not None \
-            else None
+        decided = spec.activation_policies is not None and cert.certificate_id in place.pending_pems
+        verdict = verdict_for(spec, place, cert.certificate_id, revoked) if decided else None
         if verdict is None:
             said = f"not listed, no auto_activation at {spec.source}: `fleet pending --adopt`"
         elif verdict.activate:
