@@ -161,7 +161,7 @@ def drift(
     if as_json:
         sys.stdout.write(drift_report.as_json(findings.drift))  # verbatim: no console markup or emoji codes
     else:
-        drift_report.print_table(out, findings.drift)
+        drift_report.print_report(out, findings.drift)
     if adopt_revocations:
         changed = revocation_adoption.adopt(manifests, revocation_adoption.found(fleet, seen))
         err.print(f"Wrote {len(changed)} change(s); review them, commit, and open a pull request:", highlight=False)
@@ -181,7 +181,7 @@ def pending(
 
     fleet = _load(manifests)
     found = pending_registrations.find(fleet, _survey(fleet, all_pending_pems=True))
-    pending_registrations.print_table(out, found)
+    pending_registrations.print_report(out, found)
     if adopt and found:
         changed = pending_registrations.adopt(manifests, found)
         out.print(f"\nWrote {len(changed)} change(s); review them, commit, and open a pull request:", highlight=False)

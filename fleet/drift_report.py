@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
-from rich.table import Table
 
+from fleet.console_table import print_table
 from fleet.drift import Drift, by_kind
 
 
-def print_table(console: Console, drift: list[Drift]) -> None:
+def print_report(console: Console, drift: list[Drift]) -> None:
     if not drift:
         console.print("No drift: AWS matches the manifests.", highlight=False)
         return
-    table = Table(title=f"Drift: {len(drift)} difference(s) between AWS and the manifests", title_justify="left")
-    for column in ("account", "region", "object", "kind", "AWS has", "manifests"):
-        table.add_column(column, overflow="fold")
-    for item in drift:
-        table.add_row(item.account, item.region, item.subject, item.kind, item.aws, item.manifests)
-    console.print(table)
+    print_table(console, f"Drift: {len(drift)} difference(s) between AWS and the manifests",
+                ("account", "region", "object", "kind", "AWS has", "manifests"),
+                ((d.account, d.region, d.subject, d.kind, d.aws, d.manifests) for d in drift))
     console.print(", ".join(f"{count} {kind}" for kind, count in by_kind(drift).items()), highlight=False)
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from ruamel.yaml.comments import CommentedMap
 
 from fleet.activation import Verdict
+from fleet.console_table import print_table
 from fleet.drift import revoked_everywhere, verdict_for
 from fleet.manifest import editing
 from fleet.manifest.desired import CaPlacementSpec, Fleet
@@ -68,19 +68,20 @@ def find(fleet: Fleet, survey: Survey) -> list[Pending]:
     return found
 
 
-def print_table(console: Console, found: list[Pending]) -> None:
+def print_report(console: Console, found: list[Pending]) -> None:
     if not found:
         console.print("No pending just-in-time registrations under any managed CA.", highlight=False)
         return
-    table = Table(title=f"{len(found)} pending just-in-time registration(s)", title_justify="left")
-    for column in ("CA", "account", "region", "certificate", "auto_activation", "decision"):
-        table.add_column(column, overflow="fold")
-    for item in found:
-        p = item.placement
-        automatic = "on" if p.activation_policies is not None else "off"
-        decision = ("activate" if item.verdict.activate else "refuse") + f": {item.verdict.reason}"
-        table.add_row(p.ca, p.account, p.region, item.certificate_id, automatic, decision)
-    console.print(table)
+    print_table(console, f"{len(found)} pending just-in-time registration(s)",
+                ("CA", "account", "region", "certificate", "auto_activation", "decision"),
+                (_row(item) for item in found))
+
+
+def _row(item: Pending) -> tuple[str, ...]:
+    p = item.placement
+    automatic = "on" if p.activation_policies is not None else "off"
+    decision = ("activate" if item.verdict.activate else "refuse") + f": {item.verdict.reason}"
+    return p.ca, p.account, p.region, item.certificate_id, automatic, decision
 
 
 def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = None) -> list[Path]:
