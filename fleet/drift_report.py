@@ -11,13 +11,11 @@ from fleet.drift import Drift, by_kind
 
 
 def print_report(console: Console, drift: list[Drift]) -> None:
-    if not drift:
-        console.print("No drift: AWS matches the manifests.", highlight=False)
-        return
-    print_table(console, f"Drift: {len(drift)} difference(s) between AWS and the manifests",
-                ("account", "region", "object", "kind", "AWS has", "manifests"),
-                ((d.account, d.region, d.subject, d.kind, d.aws, d.manifests) for d in drift))
-    console.print(", ".join(f"{count} {kind}" for kind, count in by_kind(drift).items()), highlight=False)
+    if print_table(console, f"Drift: {len(drift)} difference(s) between AWS and the manifests",
+                   ("account", "region", "object", "kind", "AWS has", "manifests"),
+                   ((d.account, d.region, d.subject, d.kind, d.aws, d.manifests) for d in drift),
+                   empty="No drift: AWS matches the manifests."):
+        console.print(", ".join(f"{count} {kind}" for kind, count in by_kind(drift).items()), highlight=False)
 
 
 def as_json(drift: list[Drift]) -> str:

@@ -69,12 +69,9 @@ def find(fleet: Fleet, survey: Survey) -> list[Pending]:
 
 
 def print_report(console: Console, found: list[Pending]) -> None:
-    if not found:
-        console.print("No pending just-in-time registrations under any managed CA.", highlight=False)
-        return
     print_table(console, f"{len(found)} pending just-in-time registration(s)",
                 ("CA", "account", "region", "certificate", "auto_activation", "decision"),
-                (_row(item) for item in found))
+                (_row(item) for item in found), empty="No pending just-in-time registrations under any managed CA.")
 
 
 def _row(item: Pending) -> tuple[str, ...]:
