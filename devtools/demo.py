@@ -14,7 +14,7 @@ from rich.console import Console
 
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, issue
-from devtools.pulumi_cli import REPO, PulumiProject, Result
+from devtools.pulumi_cli import ENGINE, REPO, PulumiProject, Result
 from fleet import pki
 
 say = Console(highlight=False, soft_wrap=True)
@@ -63,7 +63,7 @@ def main() -> int:
             run(endpoint, project)
         finally:
             step(10, "Cleaning up: removing the demo stack and its state, stopping the endpoint.")
-            project.run("stack", "rm", "--force", "--yes", ok=(0, 255))
+            project.run("stack", "rm", "--force", "--yes", ok=(0, ENGINE.failed))
             shutil.rmtree(DEMO, ignore_errors=True)
             (REPO / "Pulumi.demo.yaml").unlink(missing_ok=True)
     say.print("\n[bold green]Demo complete: nothing is left running or written.[/]")
@@ -102,9 +102,10 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
     iot.update_ca_certificate(certificateId=factory_id, newStatus="INACTIVE", newAutoRegistrationStatus="DISABLE")
 
     step(6, "pulumi preview --refresh --expect-no-changes: the drift is caught, each object named.")
-    drift = project.run("preview", "--refresh", "--expect-no-changes", ok=(255, 7))
+    drift = project.run("preview", "--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     show(drift, only=("    warning: AWS differs", "to update", "error:"))
-    say.print("   (pulumi 3.79 exits 255 here; later releases exit 7. Either way CI fails the job.)")
+    say.print(f"   (pulumi {ENGINE.label} exits {ENGINE.changes} here, so CI fails the job; "
+              "pulumi before 3.226 exits 255.)")
     say.print("   fleet drift prints the same as a table (the scheduled workflow's report):")
     show(fleet_command(project, "drift", ok=(7,)))
 
@@ -126,7 +127,7 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
     original = devices.read_text()
     devices.write_text(original.replace("        status: REVOKED\n", "        status: ACTIVE\n").replace(
         "        revocation:\n          reason: device reported stolen\n          date: 2026-11-20\n", ""))
-    plan = project.run("preview", "--json", ok=(255,))
+    plan = project.run("preview", "--json", ok=(ENGINE.failed,))
     (DEMO / "plan.json").write_text(plan.stdout)
     say.print("   The pull request's comment (fleet review of `pulumi preview --json`):")
     show(fleet_command(project, "review", str(DEMO / "plan.json")), only=("failed", "certificate "))

@@ -1,9 +1,16 @@
-"""Drive the real Pulumi CLI on a fleet project, with a local file backend."""
+"""Drive the real Pulumi CLI on a fleet project, with a local file backend.
+
+The toolchain is the one scripts/bootstrap.sh put on PATH (FLEET_PULUMI:
+current or oldest); ``ENGINE`` says how that engine's exit codes read, the one
+place where the supported Pulumi versions differ for the tests and the demo.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -11,9 +18,63 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-PULUMI_BIN = REPO / ".cache" / "pulumi" / "bin"
-VENV = REPO / ".cache" / "venv"
+# The virtualenv of the toolchain in use (scripts/bootstrap.sh exports it).
+VENV = Path(os.environ.get("FLEET_VENV") or REPO / ".cache" / "venv")
 PASSPHRASE = "fleet-local-state-passphrase"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The Pulumi engine on PATH, and what its exit codes mean.
+
+    Pulumi 3.226.0 introduced an exit-code taxonomy (sdk/go/common/util/cmdutil/exit.go):
+    `preview --expect-no-changes` exits 7 on changes and a failed program or
+    resource exits 1. Older engines (3.79) exit 255 for both."""
+
+    version: tuple[int, ...]
+
+    @property
+    def taxonomy(self) -> bool:
+        return self.version >= (3, 226, 0)
+
+    @property
+    def changes(self) -> int:
+        """Exit code of `preview --expect-no-changes` when changes are proposed."""
+        return 7 if self.taxonomy else 255
+
+    @property
+    def failed(self) -> int:
+        """Exit code when the program or a resource fails (a refusal, an AWS error)."""
+        return 1 if self.taxonomy else 255
+
+    @property
+    def changes_proposed(self) -> str:
+        """What `preview --expect-no-changes` says when it finds changes."""
+        return ("no changes were expected for preview but changes were proposed" if self.taxonomy
+                else "no changes were expected but changes were proposed")
+
+    @property
+    def label(self) -> str:
+        return "v" + ".".join(map(str, self.version))
+
+
+@functools.cache
+def engine() -> Engine:
+    text = subprocess.run(["pulumi", "version"], capture_output=True, text=True, check=True).stdout
+    found = re.match(r"v(\d+)\.(\d+)\.(\d+)", text.strip())
+    if found is None:
+        raise RuntimeError(f"`pulumi version` printed {text!r}")
+    return Engine(tuple(int(part) for part in found.groups()))
+
+
+class _EngineOnPath:
+    """``ENGINE.changes`` and the like, asking `pulumi version` on first use only."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(engine(), name)
+
+
+ENGINE: Any = _EngineOnPath()
 
 
 @dataclass(frozen=True)
@@ -39,12 +100,8 @@ class PulumiProject:
     history: list[Result] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        path = os.environ.get("PATH", "")
-        if shutil.which("pulumi") is None or (PULUMI_BIN / "pulumi").exists():
-            path = f"{PULUMI_BIN}:{path}"
         return {
             **os.environ,
-            "PATH": path,
             "PULUMI_BACKEND_URL": self.backend.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "1",

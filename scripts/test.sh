@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test: unit, local-endpoint and engine-level (real Pulumi CLI).
-# Installs what it needs on first use; extra arguments go to pytest.
-set -euo pipefail
+# Runs every test: unit, local-endpoint and engine-level (real Pulumi CLI), on
+# the current Pulumi toolchain; then the engine tests marked `oldest` again on
+# Pulumi 3.79.0, the oldest release fleet supports. Installs what it needs on
+# first use. With arguments, runs only pytest with them, on the toolchain
+# FLEET_PULUMI names (current by default).
+set -uo pipefail
 cd "$(dirname "$0")/.."
-. scripts/bootstrap.sh
-exec python -m pytest "$@"
+if [ $# -gt 0 ]; then
+  . scripts/bootstrap.sh || exit 1
+  exec python -m pytest "$@"
+fi
+( . scripts/bootstrap.sh && exec python -m pytest ); current=$?
+echo "fleet: the oldest supported Pulumi (3.79.0): the tests marked 'oldest'" >&2
+( export FLEET_PULUMI=oldest && . scripts/bootstrap.sh && exec python -m pytest -m oldest ); oldest=$?
+[ "$current" -eq 0 ] && [ "$oldest" -eq 0 ]

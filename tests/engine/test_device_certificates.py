@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.pki import Issued, issue
-from devtools.pulumi_cli import scratch_project
+from devtools.pulumi_cli import ENGINE, scratch_project
 from fleet import pki
 from tests.engine.conftest import Fleet
 
@@ -102,6 +102,7 @@ def test_a_drift_check_costs_list_calls_never_one_per_certificate(devices: Devic
     assert fleet.aws.writes() == {k: v for k, v in before.items() if k in fleet.aws.writes()}
 
 
+@pytest.mark.oldest
 def test_flipping_a_revoked_certificate_to_active_is_refused_at_preview(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     writes = fleet.aws.writes()
@@ -109,7 +110,7 @@ def test_flipping_a_revoked_certificate_to_active_is_refused_at_preview(devices:
                "        status: ACTIVE\n", filename="devices.yaml")
 
     for run in (fleet.project.preview, fleet.project.up):
-        refused = run(ok=(255,))
+        refused = run(ok=(ENGINE.failed,))
         assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE at " \
                "manifests/devices.yaml:11" in refused.output
         assert "revoked on" in refused.output and "never reactivated" in refused.output
@@ -117,6 +118,7 @@ def test_flipping_a_revoked_certificate_to_active_is_refused_at_preview(devices:
     assert devices.status(2) == "REVOKED"
 
 
+@pytest.mark.oldest
 def test_deleting_the_entry_and_adding_it_back_is_refused(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     revoked_pem = fleet.manifests.root / "devices" / "device-2.pem"
@@ -128,12 +130,13 @@ def test_deleting_the_entry_and_adding_it_back_is_refused(devices: Devices, flee
     assert devices.status(2) == "REVOKED"  # removed from the manifests, still revoked in AWS
 
     revoked_pem.write_text(kept)  # back, under the group's ACTIVE
-    refused = fleet.project.preview(ok=(255,))
+    refused = fleet.project.preview(ok=(ENGINE.failed,))
     assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE" in refused.output
     assert "in account prod (111111111111)" in refused.output and "never reactivated" in refused.output
     assert devices.status(2) == "REVOKED"
 
 
+@pytest.mark.oldest
 def test_another_name_account_or_region_without_a_ca_is_refused(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     moved = fleet.manifests.root / "elsewhere" / "device-2.pem"
@@ -143,11 +146,12 @@ def test_another_name_account_or_region_without_a_ca_is_refused(devices: Devices
                "        revocation: {reason: key leaked, date: 2026-11-01}\n",
                "  second-life:\n    certificates: elsewhere\n    placements: [{account: staging}]\n",
                filename="devices.yaml")
-    refused = fleet.project.preview(ok=(255,))
+    refused = fleet.project.preview(ok=(ENGINE.failed,))
     assert f"certificate {devices.fingerprint(2)} (elsewhere/device-2.pem) is declared ACTIVE" in refused.output
     assert devices.status(2, account="staging") is None
 
 
+@pytest.mark.oldest
 def test_a_new_stack_cannot_reactivate_either(devices: Devices, fleet: Fleet, tmp_path: Path) -> None:
     fleet.project.up()
     fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
@@ -155,11 +159,12 @@ def test_a_new_stack_cannot_reactivate_either(devices: Devices, fleet: Fleet, tm
     fresh = scratch_project(tmp_path / "fresh", tmp_path / "fresh-state", stack="lost",
                             **fleet.project.extra_env)
     fresh.init(fleet.manifests.root)
-    refused = fresh.preview(ok=(255,))
+    refused = fresh.preview(ok=(ENGINE.failed,))
     assert f"certificate {devices.fingerprint(2)}" in refused.output and "never reactivated" in refused.output
     assert devices.status(2) == "REVOKED"
 
 
+@pytest.mark.oldest
 def test_a_revoked_certificate_back_through_just_in_time_registration_is_revoked_again(
     devices: Devices, fleet: Fleet
 ) -> None:
@@ -169,7 +174,7 @@ def test_a_revoked_certificate_back_through_just_in_time_registration_is_revoked
     # ...and the stolen device connects: AWS registers it again, PENDING_ACTIVATION (JITR).
     iot.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
                              status="PENDING_ACTIVATION")
-    drift = fleet.project.preview("--expect-no-changes", ok=(255,))
+    drift = fleet.project.preview("--expect-no-changes", ok=(ENGINE.changes,))
     assert "DeviceCertificates::certs.line-1.prod.us-east-1]" in drift.output
     fleet.project.up()
     assert devices.status(2) == "REVOKED"
@@ -239,32 +244,35 @@ def test_moving_a_certificate_to_another_group_keeps_it_active(devices: Devices,
     fleet.project.preview("--refresh", "--expect-no-changes")
 
 
+@pytest.mark.oldest
 def test_a_policy_changed_by_hand_is_drift_and_is_put_back(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     iot = fleet.iot("prod")
     iot.create_policy_version(policyName="telemetry", setAsDefault=True, policyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
-    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(255,))
+    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert "IotPolicy::policy.telemetry.prod.us-east-1]" in drift.output
     fleet.project.up("--refresh")
     assert json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])["Statement"][0]["Action"] == \
         "iot:Publish"
 
 
+@pytest.mark.oldest
 def test_status_drift_by_hand_is_detected_and_corrected(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
-    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(255,))
+    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert "DeviceCertificates::certs.line-1.prod.us-east-1]" in drift.output
     fleet.project.up("--refresh")
     assert devices.status(0) == "ACTIVE"
     fleet.project.preview("--refresh", "--expect-no-changes")
 
 
+@pytest.mark.oldest
 def test_a_revocation_by_hand_is_never_undone(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
     for run in (fleet.project.preview, fleet.project.up):
-        refused = run("--refresh", ok=(255,))
+        refused = run("--refresh", ok=(ENGINE.failed,))
         assert f"certificate {devices.fingerprint(1)}" in refused.output and "never reactivated" in refused.output
     assert devices.status(1) == "REVOKED"

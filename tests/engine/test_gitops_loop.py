@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from devtools.pki import Issued, issue, make_crl
-from devtools.pulumi_cli import REPO
+from devtools.pulumi_cli import ENGINE, REPO
 from fleet import pki
 from fleet.review import render
 from tests.engine.conftest import Fleet
@@ -56,6 +56,7 @@ def status_and_policies(fleet: Fleet, certificate_id: str) -> tuple[str, list[st
     return str(description["status"]), sorted(p["policyName"] for p in attached)
 
 
+@pytest.mark.oldest
 def test_every_kind_of_drift_is_named_then_put_back(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     assert drift_kinds(fleet, ok=(0,)) == {}
@@ -70,9 +71,9 @@ def test_every_kind_of_drift_is_named_then_put_back(devices: Devices, fleet: Fle
     iot.detach_policy(policyName="telemetry", target=arn[devices.fingerprint(1)])
     iot.attach_policy(policyName="telemetry", target=f"arn:aws:iot:us-east-1:111111111111:cert/{stranger}")
 
-    # As the scheduled workflow runs it (engine 3.79 exits 255 where later ones exit 7).
+    # As the scheduled workflow runs it.
     preview = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
-                     "--expect-no-changes", ok=(255,))
+                     "--expect-no-changes", ok=(ENGINE.changes,))
     preview_output = preview.stdout + preview.stderr
     # Progress lines interleave in a non-interactive display: look for each name, and the count.
     assert set(re.findall(r"fleet:\w+ (\S+) update\b", preview_output)) == {
@@ -140,7 +141,7 @@ def test_auto_activation_activates_only_what_the_decision_allows(devices: Device
     good = register_pending(fleet, issue(fleet.root, "good-device"))
     listed = register_pending(fleet, stolen)
 
-    preview = fleet.project.preview("--refresh", "--expect-no-changes", ok=(255,))
+    preview = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert "CaPlacement::root.prod.us-east-1]" in preview.output
     assert "`pulumi up` activates it" in preview.output and "is on the CA's revocation list" in preview.output
     fleet.project.up("--refresh")
@@ -165,13 +166,14 @@ def drift_json(fleet: Fleet) -> Any:
     return json.loads(script(fleet, "fleet.sh", "drift", "--json", "-m", str(fleet.manifests.root), ok=(7,)).stdout)
 
 
+@pytest.mark.oldest
 def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
     [found] = drift_json(fleet)["drift"]
     assert found["kind"] == "certificate-revoked" and found["aws"].startswith("REVOKED since 20")
     assert "never un-revoked: adopt the revocation" in found["manifests"]
-    refused = fleet.project.up("--refresh", ok=(255,))
+    refused = fleet.project.up("--refresh", ok=(ENGINE.failed,))
     assert "Adopt the revocation: set it REVOKED in the manifests" in refused.output
     assert devices.status(1) == "REVOKED"
 
@@ -198,6 +200,7 @@ LINE_2 = """
 """
 
 
+@pytest.mark.oldest
 def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(devices: Devices, fleet: Fleet) -> None:
     """Also writes the golden-file test's fixtures when FLEET_WRITE_REVIEW_FIXTURES=1."""
     fleet.project.up()
@@ -236,7 +239,7 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
 
     # The same change applied with the reader role is refused before anything is written.
     refused = script(fleet, "pulumi.sh", "up", "--stack", fleet.project.stack, "--non-interactive", "--yes",
-                     "--skip-preview", ok=(255,), env=READER)
+                     "--skip-preview", ok=(ENGINE.failed,), env=READER)
     assert "fleet runs read-only as arn:aws:iam::111111111111:role/fleet-reader" in refused.stdout + refused.stderr
     assert fleet.aws.writes() == writes
 
@@ -258,12 +261,13 @@ def trimmed(plan: str) -> str:
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
 
 
+@pytest.mark.oldest
 def test_a_refused_plan_is_reviewed_as_refused(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
                "        status: ACTIVE\n", filename="devices.yaml")
     plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
-                  ok=(255,))
+                  ok=(ENGINE.failed,))
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
     review = script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json")).stdout
     assert "**The preview failed; nothing will be applied until this is fixed:**" in review

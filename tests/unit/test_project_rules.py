@@ -4,6 +4,7 @@ AWS error codes map to fleet's kinds."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,20 +19,52 @@ from fleet.cli import json_schema
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_pulumi_sdk_and_engine_are_pinned_to_one_version() -> None:
-    sdk_in = re.search(r"^pulumi==(\S+)", (REPO / "requirements.in").read_text(), re.M)
-    sdk_txt = re.search(r"^pulumi==(\S+)", (REPO / "requirements.txt").read_text(), re.M)
-    engine = re.search(r"github.com/pulumi/pulumi/pkg/v3 v(\S+)", (REPO / "tools/pulumi/go.mod").read_text())
-    host = re.search(r"github.com/pulumi/pulumi/sdk/v3 v(\S+)", (REPO / "tools/pulumi/go.mod").read_text())
-    assert sdk_in and sdk_txt and engine and host
-    assert {sdk_in[1], sdk_txt[1], engine[1], host[1]} == {sdk_in[1]}
+def _pin(path: str, pattern: str) -> str:
+    found = re.search(pattern, (REPO / path).read_text(), re.M)
+    assert found, f"{pattern} not in {path}"
+    return found[1]
 
 
-def test_the_engine_on_path_reports_the_pinned_version() -> None:
-    sdk = re.search(r"^pulumi==(\S+)", (REPO / "requirements.in").read_text(), re.M)
-    assert sdk
+def _pulumi(lock: str) -> str:
+    return _pin(lock, r"^pulumi==(\S+)")
+
+
+def _module(module: str, requirement: str) -> str:
+    return _pin(f"tools/{module}/go.mod", rf"^\s*github.com/pulumi/pulumi/{requirement} v(\S+)")
+
+
+def test_the_current_sdk_and_engine_are_pinned_to_one_version() -> None:
+    current = _pulumi("requirements.in")
+    assert _pulumi("requirements.txt") == current
+    assert _module("pulumi", "pkg/v3") == _module("pulumi", "sdk/v3") == current
+
+
+def test_the_oldest_supported_toolchain_is_3_79_throughout() -> None:
+    assert _pulumi("requirements-oldest.txt") == "3.79.0"
+    assert _module("pulumi-3.79", "pkg/v3") == _module("pulumi-3.79", "sdk/v3") == "3.79.0"
+    # The Python language host of every toolchain: the newest the module proxy here serves.
+    assert _module("pulumi-language-python", "sdk/v3") == "3.79.0"
+
+
+def test_both_locks_differ_only_where_the_pulumi_version_does() -> None:
+    def names(lock: str) -> set[str]:
+        return {line.split("==")[0].lower() for line in (REPO / lock).read_text().splitlines() if "==" in line}
+
+    # What pulumi 3.259 added (OpenTelemetry, debugpy) is all that may differ.
+    extra = names("requirements.txt") - names("requirements-oldest.txt")
+    assert all(name.startswith(("opentelemetry", "debugpy", "googleapis-common-protos")) for name in extra), extra
+    assert names("requirements-oldest.txt") <= names("requirements.txt")
+
+
+def test_pyproject_declares_a_range_that_holds_both_ends() -> None:
+    declared = _pin("pyproject.toml", r'"pulumi(>=[^"]+)"')
+    assert declared == ">=3.79,<4"
+
+
+def test_the_engine_on_path_is_the_toolchain_in_use() -> None:
+    wanted = _module("pulumi-3.79" if os.environ.get("FLEET_PULUMI") == "oldest" else "pulumi", "pkg/v3")
     version = subprocess.run(["pulumi", "version"], capture_output=True, text=True, check=True).stdout.strip()
-    assert version == f"v{sdk[1]}"
+    assert version == f"v{wanted}"
 
 
 def test_the_committed_json_schema_is_generated_from_the_model() -> None:

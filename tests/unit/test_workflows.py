@@ -2,13 +2,13 @@
 
 They cannot run here, so this checks what can be checked offline: the pinned
 actionlint (scripts/actionlint.sh) accepts them, they fire on the intended
-events, and every script they call exists and is also run by the tests, so CI
-only runs commands the test suite exercises.
+events, they install Pulumi the way Pulumi users do (the official action, at
+the version requirements.txt pins), and every fleet command they run is one
+the test suite runs too.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,8 +20,8 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github/workflows"
 NAMES = ("pull-request.yml", "main.yml", "drift.yml")
-FLEET_PATHS = ["manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "fleet/**", "scripts/**", "tools/**",
-               "requirements.txt", "pyproject.toml"]
+FLEET_PATHS = ["manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "fleet/**", "requirements.txt",
+               "pyproject.toml"]
 
 
 def actionlint(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,28 +74,40 @@ def test_the_plan_and_the_apply_run_in_protectable_environments_with_their_own_r
     assert roles == ["${{ vars.FLEET_PLAN_ROLE_ARN }}", "${{ vars.FLEET_CI_ROLE_ARN }}"]
 
 
-def _called_scripts() -> list[str]:
-    text = "".join((WORKFLOWS / name).read_text() for name in NAMES)
-    return sorted(set(re.findall(r"\./scripts/([\w.-]+)", text)))
+def _steps() -> list[dict[str, Any]]:
+    return [step for name in NAMES for job in load(name)["jobs"].values() for step in job["steps"]]
+
+
+def test_pulumi_comes_from_its_official_action_at_the_pinned_version() -> None:
+    pinned = re.search(r"^pulumi==(\S+)", (REPO / "requirements.txt").read_text(), re.M)
+    assert pinned
+    installs = [step for step in _steps() if str(step.get("uses", "")).startswith("pulumi/actions@")]
+    assert len(installs) == len(NAMES)
+    assert all(step["with"] == {"pulumi-version": pinned[1]} for step in installs)  # install only, no command
+    # Building Pulumi from source is this repository's own test path, never the users' CI.
+    assert not any(str(step.get("uses", "")).startswith("actions/setup-go") for step in _steps())
+    assert not any("scripts/" in str(step.get("run", "")) for step in _steps())
+
+
+def _fleet_commands() -> list[str]:
+    scripts = "\n".join(str(step.get("run", "")) for step in _steps())
+    return sorted(set(re.findall(r"(?<![\w./-])fleet ([a-z][\w-]+)", scripts)))
+
+
+def test_the_workflows_run_fleet_commands() -> None:
+    assert _fleet_commands() == ["drift", "jitr-config", "review", "validate"]
 
 
 def _test_sources() -> str:
-    """Everything the test suite runs, except this file (which names the scripts only to check them)."""
-    files = [path for path in (REPO / "tests").rglob("*") if path.is_file() and path.suffix in {".py", ".sh"}]
-    files = [path for path in files if path.resolve() != Path(__file__).resolve()]
-    return "".join(path.read_text() for path in [*files, REPO / "scripts/test.sh"])
+    """Everything the test suite runs, except this file (which names the commands only to check them)."""
+    files = [path for path in (REPO / "tests").rglob("*.py") if path.resolve() != Path(__file__).resolve()]
+    return "".join(path.read_text() for path in files)
 
 
-def test_the_workflows_call_scripts() -> None:
-    assert _called_scripts()
-
-
-@pytest.mark.parametrize("script", _called_scripts())
-def test_each_script_a_workflow_calls_exists_and_the_tests_run_it(script: str) -> None:
-    path = REPO / "scripts" / script
-    assert path.is_file() and os.access(path, os.X_OK), f"scripts/{script} is missing or not executable"
-    assert re.search(rf"(?<![\w.-]){re.escape(script)}(?![\w.-])", _test_sources()), (
-        f"scripts/{script} is called by a workflow but by no test under tests/ nor scripts/test.sh")
+@pytest.mark.parametrize("command", _fleet_commands())
+def test_each_fleet_command_a_workflow_runs_is_run_by_the_tests(command: str) -> None:
+    assert re.search(rf"[\"']{re.escape(command)}[\"']", _test_sources()), (
+        f"`fleet {command}` is run by a workflow but by no test under tests/")
 
 
 def test_previews_and_drift_checks_read_through_the_reader_role() -> None:
