@@ -15,8 +15,9 @@ class Settings:
     sts_region: str = "us-east-1"
     """FLEET_STS_REGION: region of the STS endpoint used to assume deployer roles."""
 
-    max_attempts: int = 8
-    """FLEET_AWS_MAX_ATTEMPTS: botocore 'standard' retries (throttling, 5xx) per call."""
+    retry_seconds: float = 300.0
+    """FLEET_AWS_RETRY_SECONDS: how long one call keeps retrying through throttling, 5xx answers
+    and connection errors (backoff up to 20 s between tries) before the run fails naming it."""
 
     page_size: int = 250
     """List calls ask for this many items a page (AWS allows 1..250)."""
@@ -35,7 +36,7 @@ class Settings:
         return cls(
             endpoint_url=environ.get("FLEET_AWS_ENDPOINT_URL") or None,
             sts_region=environ.get("FLEET_STS_REGION", cls.sts_region),
-            max_attempts=int(environ.get("FLEET_AWS_MAX_ATTEMPTS", cls.max_attempts)),
+            retry_seconds=float(environ.get("FLEET_AWS_RETRY_SECONDS", cls.retry_seconds)),
             rate=float(environ.get("FLEET_AWS_RATE", cls.rate)),
             reader_role=environ.get("FLEET_READER_ROLE") or None,
         )

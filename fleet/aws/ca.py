@@ -6,7 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.aws.errors import NotFound, calling
+from fleet import pki
+from fleet.aws.errors import Conflict, NotFound, calling
 
 # registration config: manifest key <-> AWS key
 CONFIG_KEYS = {"template_body": "templateBody", "template_name": "templateName", "role_arn": "roleArn"}
@@ -32,6 +33,10 @@ class CaCertificates:
         self._where = where  # "account prod (111111111111), us-east-1", for messages
         self._page_size = page_size
 
+    @property
+    def client(self) -> Any:
+        return self._iot
+
     def describe(self, certificate_id: str) -> CaState | None:
         try:
             with calling(f"describing CA {certificate_id} in {self._where}"):
@@ -47,6 +52,12 @@ class CaCertificates:
             mode=description.get("certificateMode", "DEFAULT"),
             registration_config=from_aws_config(reply.get("registrationConfig") or {}),
         )
+
+    def pem(self, certificate_id: str) -> str:
+        """The CA's certificate as AWS has it (a device registered under it names it)."""
+        with calling(f"describing CA {certificate_id} in {self._where}"):
+            reply = self._iot.describe_ca_certificate(certificateId=certificate_id)
+        return str(reply["certificateDescription"]["certificatePem"])
 
     def registration_code(self) -> str:
         with calling(f"getting the registration code of {self._where}"):
@@ -71,8 +82,13 @@ class CaCertificates:
             request["verificationCertificate"] = verification_pem
         if registration_config:
             request["registrationConfig"] = to_aws_config(registration_config)
-        with calling(f"registering the CA in {self._where}"):
-            return str(self._iot.register_ca_certificate(**request)["certificateId"])
+        try:
+            with calling(f"registering the CA in {self._where}"):
+                return str(self._iot.register_ca_certificate(**request)["certificateId"])
+        except Conflict:
+            # Registered already (an earlier try whose answer was lost, or someone
+            # else): the caller reads it and converges its settings.
+            return pki.certificate_id(pki.load_certificate(certificate_pem.encode()))
 
     def update(
         self,
@@ -98,15 +114,11 @@ class CaCertificates:
 
     def device_certificate_ids(self, ca_certificate_id: str) -> Iterator[str]:
         """Ids of the device certificates registered under the CA, page by page."""
-        request: dict[str, Any] = {"caCertificateId": ca_certificate_id, "pageSize": self._page_size}
-        while True:
-            with calling(f"listing certificates of CA {ca_certificate_id} in {self._where}"):
-                reply = self._iot.list_certificates_by_ca(**request)
-            for certificate in reply.get("certificates", []):
-                yield certificate["certificateId"]
-            if not reply.get("nextMarker"):
-                return
-            request["marker"] = reply["nextMarker"]
+        paginator = self._iot.get_paginator("list_certificates_by_ca")
+        with calling(f"listing certificates of CA {ca_certificate_id} in {self._where}"):
+            for page in paginator.paginate(caCertificateId=ca_certificate_id, pageSize=self._page_size):
+                for certificate in page.get("certificates", []):
+                    yield certificate["certificateId"]
 
     def delete(self, certificate_id: str) -> None:
         try:

@@ -75,10 +75,12 @@ def translate(error: ClientError, doing: str) -> AwsError:
 
 @contextmanager
 def calling(doing: str) -> Iterator[None]:
-    """Run AWS calls; re-raise their errors as fleet's kinds, saying ``doing``."""
+    """Run AWS calls; re-raise their errors as fleet's kinds, saying ``doing``.
+    Throttling and outages reach here only once fleet.aws.retry's time budget
+    is spent."""
     try:
         yield
     except ClientError as error:
-        raise translate(error, doing) from None
+        raise translate(error, doing) from error
     except BotoCoreError as error:
-        raise Unavailable(f"{doing}: {error}") from None
+        raise Unavailable(f"{doing}: AWS could not be reached: {error}") from error

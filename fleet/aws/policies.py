@@ -1,5 +1,6 @@
 """AWS IoT policy calls: create, new default versions within the 5-version
-limit, delete."""
+limit, delete. A create whose answer was lost (retried, then "already
+exists") is settled by reading the policy."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.aws.errors import NotFound, calling
+from fleet.aws.errors import Conflict, NotFound, calling
 
 # https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicyVersion.html
 MAX_VERSIONS = 5
@@ -26,8 +27,7 @@ class Policies:
 
     def get(self, name: str) -> PolicyState | None:
         try:
-            with calling(f"reading policy {name} in {self._where}"):
-                reply = self._iot.get_policy(policyName=name)
+            reply = self._call("get_policy", f"reading policy {name}", policyName=name)
         except NotFound:
             return None
         return PolicyState(str(reply["defaultVersionId"]), compact(reply["policyDocument"]))
@@ -35,41 +35,49 @@ class Policies:
     def versions(self, name: str) -> list[tuple[int, bool]]:
         """(version id, is default) of every version, oldest first; [] when the policy is missing."""
         try:
-            with calling(f"listing versions of policy {name} in {self._where}"):
-                reply = self._iot.list_policy_versions(policyName=name)
+            reply = self._call("list_policy_versions", f"listing versions of policy {name}", policyName=name)
         except NotFound:
             return []
         return sorted((int(v["versionId"]), bool(v.get("isDefaultVersion"))) for v in reply["policyVersions"])
 
     def delete_version(self, name: str, version: int) -> None:
-        with calling(f"deleting version {version} of policy {name} in {self._where}"):
-            self._iot.delete_policy_version(policyName=name, policyVersionId=str(version))
+        try:
+            self._call("delete_policy_version", f"deleting version {version} of policy {name}", policyName=name,
+                       policyVersionId=str(version))
+        except NotFound:
+            return  # gone already (a retry after a lost answer)
 
     def create(self, name: str, document: str) -> None:
-        with calling(f"creating policy {name} in {self._where}"):
-            self._iot.create_policy(policyName=name, policyDocument=document)
+        """Create the policy; one that exists already gets the document as its default version."""
+        try:
+            self._call("create_policy", f"creating policy {name}", policyName=name, policyDocument=document)
+        except Conflict:
+            live = self.get(name)
+            if live is None or live.document != compact(document):
+                self.set_document(name, document)
 
     def set_document(self, name: str, document: str) -> None:
         """Make ``document`` the default version; first prune the oldest
         non-default version when the policy is at AWS's limit of 5."""
-        with calling(f"listing versions of policy {name} in {self._where}"):
-            versions = self._iot.list_policy_versions(policyName=name)["policyVersions"]
+        versions = self.versions(name)
         if len(versions) >= MAX_VERSIONS:
-            oldest = min((v for v in versions if not v.get("isDefaultVersion")), key=lambda v: int(v["versionId"]))
-            with calling(f"deleting version {oldest['versionId']} of policy {name} in {self._where}"):
-                self._iot.delete_policy_version(policyName=name, policyVersionId=oldest["versionId"])
-        with calling(f"updating policy {name} in {self._where}"):
-            self._iot.create_policy_version(policyName=name, policyDocument=document, setAsDefault=True)
+            oldest = min(version for version, is_default in versions if not is_default)
+            self.delete_version(name, oldest)
+        self._call("create_policy_version", f"updating policy {name}", policyName=name, policyDocument=document,
+                   setAsDefault=True)
 
     def delete(self, name: str) -> None:
         try:
-            with calling(f"deleting policy {name} in {self._where}"):
-                for version in self._iot.list_policy_versions(policyName=name)["policyVersions"]:
-                    if not version.get("isDefaultVersion"):
-                        self._iot.delete_policy_version(policyName=name, policyVersionId=version["versionId"])
-                self._iot.delete_policy(policyName=name)
+            for version, is_default in self.versions(name):
+                if not is_default:
+                    self.delete_version(name, version)
+            self._call("delete_policy", f"deleting policy {name}", policyName=name)
         except NotFound:
             return
+
+    def _call(self, operation: str, doing: str, **request: Any) -> dict[str, Any]:
+        with calling(f"{doing} in {self._where}"):
+            return dict(getattr(self._iot, operation)(**request))
 
 
 def compact(document: str) -> str:

@@ -13,8 +13,8 @@ from writing, and the refusal makes a write attempt plain.
 
 from __future__ import annotations
 
-import functools
 import threading
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -24,6 +24,7 @@ from botocore.credentials import RefreshableCredentials
 
 from fleet.aws.errors import AccessDenied, calling
 from fleet.aws.pacing import Pacer
+from fleet.aws.retry import OutageRetry
 from fleet.settings import Settings
 
 SESSION_NAME = "fleet"
@@ -36,8 +37,11 @@ class SessionFactory:
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
-        self._config = Config(retries={"mode": "standard", "max_attempts": settings.max_attempts})
+        # botocore tries each call once; OutageRetry decides on every retry, within a time budget.
+        self._config = Config(retries={"mode": "standard", "max_attempts": 1})
         self._pacer = Pacer(default=settings.rate)
+        self._retry = OutageRetry(settings.retry_seconds)
+        self._writes: Counter[tuple[str, str]] = Counter()  # (account id, region) -> writes sent
 
     def client(self, service: str, role_arn: str, account_id: str, region: str) -> Any:
         reader = self._settings.reader_role
@@ -54,8 +58,25 @@ class SessionFactory:
                 if reader:
                     client.meta.events.register(f"before-call.{service}", _refuse_writes(role_arn))
                 client.meta.events.register(f"before-call.{service}", self._pacer.hook(account_id, region))
+                client.meta.events.register(f"after-call.{service}", self._count_writes(account_id, region))
+                client.meta.events.register_first(f"needs-retry.{service}", self._retry)
                 self._clients[key] = client
             return self._clients[key]
+
+    def writes(self, account_id: str, region: str) -> int:
+        """How many writes this process has sent to the account and region (listings kept
+        from before one are stale)."""
+        with self._lock:
+            return self._writes[(account_id, region)]
+
+    def _count_writes(self, account_id: str, region: str) -> Any:
+        """Counted once answered: a listing begun after the count reflects the write."""
+
+        def hook(model: Any, **_: Any) -> None:
+            if not model.name.startswith(READ_PREFIXES):
+                with self._lock:
+                    self._writes[(account_id, region)] += 1
+        return hook
 
     def _session(self, role_arn: str, account_id: str) -> boto3.Session:
         if role_arn not in self._sessions:
@@ -63,6 +84,7 @@ class SessionFactory:
                 "sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
                 config=self._config,
             )
+            sts.meta.events.register_first("needs-retry.sts", self._retry)
 
             def assume() -> dict[str, str]:
                 with calling(f"assuming role {role_arn}"):
@@ -105,7 +127,14 @@ def _refuse_writes(role_arn: str) -> Any:
     return hook
 
 
-@functools.cache
+_shared_lock = threading.Lock()
+_shared: list[SessionFactory] = []
+
+
 def shared_factory() -> SessionFactory:
-    """The factory of this process (the Pulumi provider process runs 4 threads)."""
-    return SessionFactory(Settings.from_env())
+    """The one factory of this process, so one pacer paces all its calls (made
+    under a lock: the Pulumi provider process runs 4 threads)."""
+    with _shared_lock:
+        if not _shared:
+            _shared.append(SessionFactory(Settings.from_env()))
+        return _shared[0]
