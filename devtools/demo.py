@@ -27,10 +27,11 @@ def step(number: int, text: str) -> None:
     say.print(f"\n[bold cyan]{number}. {text}[/]")
 
 
-def show(result: Result, *, only: tuple[str, ...] = ()) -> None:
+def show(result: Result, *, only: tuple[str, ...] = (), hide: tuple[str, ...] = ()) -> None:
     lines = result.output.splitlines()
     if only:
         lines = [line for line in lines if any(word in line for word in only)]
+    lines = [line for line in lines if not any(word in line for word in hide)]
     for line in lines:
         if line.strip() and not line.startswith("@"):
             say.print("   [dim]│[/] ", end="")
@@ -82,8 +83,12 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
     say.print(f"   {done.stdout.strip()}", markup=False)
 
     step(3, "pulumi up: 2 CAs in 5 placements across 2 accounts and 2 regions, the telemetry policy, and\n"
-            "   5 device certificates of line-1 (one resource per account and region, not one per certificate).")
-    show(project.up(), only=(" created", "Resources:", "Duration"))
+            "   5 device certificates of line-1. Certificates live in 16 resources per account and region\n"
+            "   (by the first hex digit of each fingerprint), however many there are; never one per certificate.")
+    applied = project.up()
+    show(applied, only=(" created (", "Resources:", "Duration"), hide=("fleet:DeviceCertificates",))
+    shards = len({line.split()[2] for line in applied.output.splitlines() if "fleet:DeviceCertificates" in line})
+    say.print(f"   [dim]│[/]  + {shards} fleet:DeviceCertificates resources created", markup=True)
 
     step(4, "pulumi preview --expect-no-changes: AWS matches the manifests.")
     show(project.run("preview", "--expect-no-changes"), only=("unchanged", "Resources"))
@@ -101,9 +106,10 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
                              status="PENDING_ACTIVATION")
     iot.update_ca_certificate(certificateId=factory_id, newStatus="INACTIVE", newAutoRegistrationStatus="DISABLE")
 
-    step(6, "pulumi preview --refresh --expect-no-changes: the drift is caught, each object named.")
-    drift = project.run("preview", "--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
-    show(drift, only=("    warning: AWS differs", "to update", "error:"))
+    step(6, "pulumi preview --refresh --diff --expect-no-changes: the drift is caught, each resource and key named.")
+    drift = project.run("preview", "--refresh", "--diff", "--expect-no-changes", ok=(ENGINE.changes,))
+    planned = drift.output[drift.output.find("(update)") - 60:]  # the plan, after what the refresh read
+    show(Result(drift.command, drift.code, planned, ""), only=("(update)", "=>", "  - ", "to update", "error:"))
     say.print(f"   (pulumi {ENGINE.label} exits {ENGINE.changes} here, so CI fails the job; "
               "pulumi before 3.226 exits 255.)")
     say.print("   fleet drift prints the same as a table (the scheduled workflow's report):")
@@ -112,7 +118,7 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
     step(7, "fleet pending --adopt writes the new device into the manifests (a change to review), and\n"
             "   pulumi up --refresh puts the CA back and activates the adopted certificate.")
     show(fleet_command(project, "pending", "--adopt"), only=("device", "Wrote", "manifests/"))
-    show(project.up("--refresh"), only=("prod.us-east-1 updat", "Resources:", "updated", "unchanged"))
+    show(project.up("--refresh"), only=(" updated", "Resources:", "unchanged"))
     description = iot.describe_ca_certificate(certificateId=factory_id)["certificateDescription"]
     adopted = iot.describe_certificate(certificateId=pki.certificate_id(new_device.cert))["certificateDescription"]
     say.print(f"   AWS now says: status {description['status']}, "
@@ -136,10 +142,9 @@ def run(endpoint: LocalAws, project: PulumiProject) -> None:
 
 def fleet_command(project: PulumiProject, *args: str, ok: tuple[int, ...] = (0,)) -> Result:
     """`fleet ...` on the demo's manifests, as scripts/fleet.sh runs it in CI."""
-    command = [sys.executable, "-m", "fleet", *args]
-    if args[0] != "review":
-        command += ["-m", str(MANIFESTS)]
-    done = subprocess.run(command, cwd=REPO, env=project.env(), capture_output=True, text=True, check=False)
+    command = [sys.executable, "-m", "fleet", *args, "-m", str(MANIFESTS)]
+    done = subprocess.run(command, cwd=MANIFESTS.parent, env=project.env(), capture_output=True, text=True,
+                          check=False)
     result = Result("fleet " + " ".join(args), done.returncode, done.stdout, done.stderr)
     if result.code not in ok:
         raise AssertionError(f"{result.command} exited {result.code}:\n{result.output}")

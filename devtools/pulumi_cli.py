@@ -48,6 +48,12 @@ class Engine:
         return 1 if self.taxonomy else 255
 
     @property
+    def names_drifted_keys(self) -> bool:
+        """Whether `preview --refresh --diff` names the key that drifted: the Python SDK lets a
+        dynamic provider's read return inputs since 3.216.0 (each toolchain pairs SDK and engine)."""
+        return self.version >= (3, 216, 0)
+
+    @property
     def changes_proposed(self) -> str:
         """What `preview --expect-no-changes` says when it finds changes."""
         return ("no changes were expected for preview but changes were proposed" if self.taxonomy

@@ -49,6 +49,18 @@ def schema() -> None:
     out.print(json_schema(), markup=False, highlight=False, soft_wrap=True, end="")
 
 
+@app.command()
+def iam(
+    reader: Annotated[bool, typer.Option("--reader", help="the read-only role of previews and drift checks")] = False,
+) -> None:
+    """Print the IAM policy fleet's deployer role needs in each account (docs/iam-deployer-policy.json),
+    or with --reader the reader role's (docs/iam-reader-policy.json)."""
+    from fleet import iam as policies
+
+    text = policies.as_text(policies.reader_policy() if reader else policies.deployer_policy())
+    sys.stdout.write(text)  # verbatim JSON
+
+
 def json_schema() -> str:
     return json.dumps(ManifestFile.model_json_schema(), indent=2, sort_keys=True) + "\n"
 
@@ -151,23 +163,36 @@ def drift(
         "--adopt-revocations", help="write certificates revoked in AWS outside fleet into the manifests as REVOKED"
     )] = False,
 ) -> None:
-    """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without."""
+    """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without
+    (and 0 once --adopt-revocations has written its change)."""
     from fleet import drift_report, revocation_adoption
+    from fleet.aws.errors import AwsError
+    from fleet.aws.listing import Listings
+    from fleet.aws.session import shared_factory
     from fleet.drift import find
 
     fleet = _load(manifests)
     seen = _survey(fleet)
-    findings = find(fleet, seen)
+    factory = shared_factory()
+    listings = Listings(lambda role, account_id, region: factory.client("iot", role, account_id, region),
+                        factory.writes)
+    try:
+        found = find(fleet, seen, lambda inputs: listings.of(inputs.role_arn,  # type: ignore[attr-defined]
+                                                             *inputs.place, inputs.where), Path.cwd())
+    except AwsError as error:
+        err.print(f"could not read AWS: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     if as_json:
-        sys.stdout.write(drift_report.as_json(findings.drift))  # verbatim: no console markup or emoji codes
+        sys.stdout.write(drift_report.as_json(found))  # verbatim: no console markup or emoji codes
     else:
-        drift_report.print_report(out, findings.drift)
+        drift_report.print_report(out, found)
     if adopt_revocations:
         changed = revocation_adoption.adopt(manifests, revocation_adoption.found(fleet, seen))
         err.print(f"Wrote {len(changed)} change(s); review them, commit, and open a pull request:", highlight=False)
         for path in changed:
             err.print(f"  {path}", markup=False, highlight=False)
-    raise typer.Exit(7 if findings.drift else 0)
+        raise typer.Exit(0)
+    raise typer.Exit(7 if found else 0)
 
 
 @app.command()
@@ -198,12 +223,17 @@ def pending(
 def review(
     plan: Annotated[Path, typer.Argument(help="the output of `pulumi preview --json`")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the Markdown here")] = None,
+    manifests: ManifestsOption = Path("manifests"),
+    aws: Annotated[bool, typer.Option("--aws/--no-aws", help="count in AWS the ACTIVE certificates under each "
+                                      "CA the plan deactivates (read-only)")] = True,
 ) -> None:
-    """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment."""
+    """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment.
+    Certificates are named by their PEM files when the manifests load."""
     from fleet.review import PlanError, render
 
     try:
-        markdown = render(plan.read_text(encoding="utf-8"))
+        text = plan.read_text(encoding="utf-8")
+        markdown = render(text, labels=_labels(manifests), active_now=_active_now(text) if aws else None)
     except (OSError, PlanError) as error:
         err.print(f"{plan}: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -211,6 +241,43 @@ def review(
         sys.stdout.write(markdown)  # verbatim: no console markup or emoji codes
     else:
         output.write_text(markdown, encoding="utf-8")
+
+
+def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
+    """ACTIVE certificates under each CA the plan deactivates, counted in AWS (one
+    listing under each); None when the plan cannot be read or AWS cannot be."""
+    import json as plan_json
+
+    from fleet.aws.certificates import Certificates
+    from fleet.aws.errors import AwsError
+    from fleet.aws.session import shared_factory
+    from fleet.review import deactivated_cas
+
+    try:
+        wanted = deactivated_cas(plan)
+    except (plan_json.JSONDecodeError, KeyError, TypeError):
+        return None
+    counts = {}
+    try:
+        for ca_id, account_id, region, role in wanted:
+            api = Certificates(shared_factory().client("iot", role, account_id, region), f"{account_id}/{region}")
+            counts[(ca_id, account_id, region)] = sum(1 for c in api.list(ca_id) if c.status == "ACTIVE")
+    except AwsError as error:
+        err.print(f"not counting ACTIVE certificates in AWS ({error}); the review counts those in the plan",
+                  markup=False, highlight=False, soft_wrap=True)
+        return None
+    return counts
+
+
+def _labels(manifests: Path) -> dict[str, str]:
+    """fingerprint -> its PEM file, relative to the manifests' parent; none when they do not load."""
+    from fleet.aws.regions import iot_regions
+
+    try:
+        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
+    except ManifestError:
+        return {}
+    return {c.fingerprint: c.file for g in fleet.certificate_groups for c in g.certificates}
 
 
 @app.command("jitr-config")
@@ -221,8 +288,8 @@ def jitr_config(
 ) -> None:
     """Write the configuration of the just-in-time registration Lambda handler
     (fleet.jitr_lambda): CAs with auto_activation, their CRLs and policies, revoked certificates."""
-    from fleet.drift import revoked_everywhere
     from fleet.jitr_lambda import configuration
+    from fleet.resources import revoked_everywhere
     from fleet.survey import Survey
 
     fleet = _load(manifests)

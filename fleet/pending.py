@@ -23,9 +23,9 @@ from ruamel.yaml.comments import CommentedMap
 
 from fleet.activation import Verdict
 from fleet.console_table import print_table
-from fleet.drift import revoked_everywhere, verdict_for
 from fleet.manifest import editing
 from fleet.manifest.desired import CaPlacementSpec, Fleet
+from fleet.resources import revoked_everywhere, verdict_for
 from fleet.survey import PENDING, Survey
 
 # What fleet validate would refuse in a group (not signed by its CA, expired or

@@ -4,10 +4,11 @@ pull-request comment.
 Read per account and region: what is registered, activated, deactivated,
 revoked, deleted, attached and detached. What cannot be undone (revocations)
 and the blast radius of deactivating a CA (the active certificates it signed
-keep working) come first. Lists longer than FOLD_AFTER are folded. The output
-depends only on the plan, sorted throughout, so the same plan always renders
-the same comment. Drift is not listed here: against a branch's manifests it
-is mostly the change itself; `fleet drift` reports it on the applied ones.
+keep working) come first. Steps are read through fleet.declarations, the
+same types the providers use; a change only counts where it changes
+something (a certificate already revoked is not revoked again). Lists longer
+than FOLD_AFTER are folded. The output depends only on the plan, sorted
+throughout, so the same plan always renders the same comment.
 """
 
 from __future__ import annotations
@@ -17,16 +18,30 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet.declarations import (
+    ABSENT,
+    AUTO_GROUP,
+    CA_SPEC,
+    CERTIFICATES_SPEC,
+    INPUTS,
+    LEDGER_GROUP,
+    POLICY_SPEC,
+    USABLE,
+    CaPlacementInputs,
+    Entry,
+    GroupInputs,
+    PolicyInputs,
+    ShardInputs,
+)
+
 FOLD_AFTER = 5
 # GitHub refuses comments over 65,536 characters: past this many, a list says how many more.
 LIST_AT_MOST = 100
 # Lets the pull-request workflow find and update its own comment.
 MARKER = "<!-- fleet-review -->"
-REPLACED_BY = ("certificate_id", "mode", "account_id", "region", "policy")
 ACTIONS = ("registered", "activated", "deactivated", "revoked", "deleted", "attached", "detached")
-CA = "fleet:CaPlacement"
-GROUP = "fleet:DeviceCertificates"
-POLICY = "fleet:IotPolicy"
+VERBS = {"ACTIVE": "activated", "INACTIVE": "deactivated", "REVOKED": "revoked"}
+RECORDS = "registered REVOKED (the record AWS keeps of a revocation)"
 
 
 class PlanError(ValueError):
@@ -48,165 +63,249 @@ class Plan:
     replacements: list[str] = field(default_factory=list)
     blast_radius: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    ledger: list[str] = field(default_factory=list)  # changes to the revocation ledger: first of all
+    labels: dict[str, str] = field(default_factory=dict)  # fingerprint -> its PEM file in the manifests
+    # Certificate changes, summed over the resources (shards) of each account and region:
+    # (account, region, group, verb) -> certificates; (account, region, group, policy) -> how many.
+    certificates: dict[tuple[str, str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    attached: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    detached: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def label(self, fp: str) -> str:
+        known = self.labels.get(fp)
+        return f"`{fp[:16]}…` {known}" if known else f"`{fp[:16]}…`"
 
 
-def render(text: str) -> str:
+@dataclass(frozen=True)
+class Step:
+    op: str
+    kind: str  # the resource type token, e.g. fleet:CaPlacement
+    old: Any  # the recorded declaration (typed), or None
+    new: Any  # the planned declaration (typed), or None
+
+
+def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
+           active_now: dict[tuple[str, str, str], int] | None = None) -> str:
+    """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
+    ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
+    (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
+    read AWS); without it the count is the plan's own."""
     try:
         preview = json.loads(text)
-        steps = preview["steps"]
+        raw_steps = preview["steps"]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise PlanError(f"not the output of `pulumi preview --json` ({error})") from None
-    plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"])
-    active_under = _active_certificates(steps)
-    for step in sorted(steps, key=lambda s: (_kind(s), _name(s))):
-        kind = _kind(step)
-        if step["op"] in ("same", "read", "refresh", "create-replacement", "delete-replaced") \
-                or kind not in (CA, GROUP, POLICY):
+    plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
+                ledger=list(ledger_changes or []), labels=dict(labels or {}))
+    steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
+    active_after = _active_after(steps, active_now or {})
+    for step in sorted(steps, key=lambda s: (s.kind, _name(s))):
+        if step.op in ("same", "read", "refresh", "create-replacement", "delete-replaced"):
             continue  # a replacement shows once, as its "replace" step
-        if step["op"] == "replace":
+        if step.op == "replace":
             _replace(step, plan)
-        old = (step.get("oldState") or {}).get("outputs") or {}
-        new = (step.get("newState") or {}).get("inputs") or {}
-        props = new or old
-        place = plan.places[(props["account"], props["region"])]
-        if kind == CA:
-            _ca(step["op"], old, new, place, plan, active_under)
-        elif kind == GROUP:
-            _group(step["op"], old, new, place, plan)
+        declared = step.new or step.old
+        place = plan.places[(declared.account, declared.region)]
+        if step.kind == CA_SPEC.token:
+            _ca(step, place, plan, active_after)
+        elif step.kind == CERTIFICATES_SPEC.token:
+            _shard(step, plan)
         else:
-            _policy(step["op"], old, new, place)
+            _policy(step, place)
+    _certificate_lines(plan)
     return _markdown(plan, preview.get("changeSummary") or {})
 
 
-def _kind(step: dict[str, Any]) -> str:
-    return str(step["urn"].split("::")[-2].split("/")[-1])
+def _step(raw: dict[str, Any]) -> Step | None:
+    kind = str(raw["urn"].split("::")[-2].split("/")[-1])
+    inputs = INPUTS.get(kind)
+    if inputs is None:
+        return None
+    old_props = (raw.get("oldState") or {}).get("outputs") or None
+    new_props = (raw.get("newState") or {}).get("inputs") or None
+    if raw["op"] in ("delete", "delete-replaced"):
+        new_props = None
+    return Step(raw["op"], kind, inputs.of(old_props) if old_props else None,
+                inputs.of(new_props) if new_props else None)
 
 
-def _name(step: dict[str, Any]) -> str:
-    return str(step["urn"].split("::")[-1])
+def _name(step: Step) -> str:
+    return str((step.new or step.old).resource_name)
 
 
-def _active_certificates(steps: list[dict[str, Any]]) -> dict[tuple[str, str, str], int]:
-    """(CA, account id, region) -> certificates the plan leaves ACTIVE under it."""
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+def deactivated_cas(text: str) -> list[tuple[str, str, str, str]]:
+    """(CA id, account id, region, role ARN) of each CA placement the plan deactivates."""
+    steps = [s for s in (_step(raw) for raw in json.loads(text)["steps"]) if s is not None]
+    return sorted({(s.new.certificate_id, *s.new.place, s.new.role_arn) for s in steps
+                   if s.kind == CA_SPEC.token and s.old is not None and s.new is not None
+                   and s.old.status == "ACTIVE" and s.new.status == "INACTIVE"})
+
+
+def _active_after(steps: list[Step], active_now: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], int]:
+    """(CA id, account id, region) -> certificates ACTIVE under the CA once the plan is
+    applied: AWS's count now when given, else what the plan declares ACTIVE under it
+    (certificate resources the plan leaves unchanged are not in it), moved by what the
+    plan activates or takes out of ACTIVE under it."""
+    counts: dict[tuple[str, str, str], int] = defaultdict(int, active_now)
     for step in steps:
-        if _kind(step) != GROUP or step["op"] == "delete":
+        if step.kind != CERTIFICATES_SPEC.token:
             continue
-        new = (step.get("newState") or {}).get("inputs") or {}
-        if new.get("ca"):
-            key = (new["ca"], new["account_id"], new["region"])
-            counts[key] += sum(1 for c in new["certificates"].values() if c["status"] == "ACTIVE")
+        before = step.old.declared() if step.old is not None else {}
+        after = step.new.declared() if step.new is not None else {}
+        for fp in set(before) | set(after):
+            was = Entry.decode(before[fp][0]).status == "ACTIVE" if fp in before else False
+            will = fp in after and after[fp][0] == "ACTIVE"
+            group = (after.get(fp) or before[fp])[1]
+            shard = step.new or step.old
+            key = (str(group.ca_id), *shard.place)
+            if not group.ca_id:
+                continue
+            if key not in active_now:
+                counts[key] += 1 if will else 0  # counted from the plan: what it leaves ACTIVE
+            elif was != will:
+                counts[key] += 1 if will else -1
     return counts
 
 
-def _replace(step: dict[str, Any], plan: Plan) -> None:
+def _replace(step: Step, plan: Plan) -> None:
     """Another AWS object instead of this one: deleted, then made again."""
-    old = (step.get("oldState") or {}).get("outputs") or {}
-    new = (step.get("newState") or {}).get("inputs") or {}
-    what = {CA: f"CA `{new.get('ca')}`", GROUP: f"group `{new.get('group')}`", POLICY: f"policy `{new.get('policy')}`"}
-    keys = sorted(k for k in set(old) | set(new) if k in REPLACED_BY and old.get(k) != new.get(k))
-    plan.replacements.append(f"{what[_kind(step)]} in {new.get('account')}/{new.get('region')} is deleted and made "
-                             f"again ({', '.join(keys) or 'replaced'} changed)")
+    old, new = step.old.props() if step.old else {}, step.new.props() if step.new else {}
+    spec = {CA_SPEC.token: CA_SPEC, POLICY_SPEC.token: POLICY_SPEC, CERTIFICATES_SPEC.token: CERTIFICATES_SPEC}[
+        step.kind]
+    keys = spec.replaces(old, new)
+    declared = step.new or step.old
+    plan.replacements.append(f"`{declared.resource_name}` in {declared.account}/{declared.region} is deleted and "
+                             f"made again ({', '.join(keys) or 'replaced'} changed)")
 
 
-def _ca(op: str, old: dict[str, Any], new: dict[str, Any], place: Changes, plan: Plan,
-        active_under: dict[tuple[str, str, str], int]) -> None:
-    name = f"CA `{(new or old)['ca']}`"
-    if op == "create":
-        place.lines.append((f"{name}: registered ({new['mode']}), {new['status']}, auto-registration "
-                            f"{new['auto_registration']}", []))
+def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, str, str], int]) -> None:
+    old: CaPlacementInputs | None = step.old
+    new: CaPlacementInputs | None = step.new
+    name = f"CA `{(new or old).ca}`"  # type: ignore[union-attr]
+    if step.op == "create" and new is not None:
+        place.lines.append((f"{name}: registered ({new.mode}), {new.status}, auto-registration "
+                            f"{new.auto_registration}", []))
         return
-    if op in ("delete", "delete-replaced"):
+    if new is None or old is None:
         place.lines.append((f"{name}: deactivated and deleted", []))
         return
-    if old.get("status") != new.get("status"):
-        verb = "activated" if new["status"] == "ACTIVE" else "deactivated"
-        place.lines.append((f"{name}: {old.get('status')} → {new['status']} ({verb})", []))
-        if new["status"] == "INACTIVE":
-            # Counted in AWS by the program's survey when it has it (manifests or not), else from the plan.
-            counted = new.get("active_certificates")
-            planned = active_under.get((new["ca"], new["account_id"], new["region"]), 0)
-            left = counted if counted is not None else planned
+    if old.status != new.status:
+        verb = "activated" if new.status == "ACTIVE" else "deactivated"
+        place.lines.append((f"{name}: {old.status} → {new.status} ({verb})", []))
+        if new.status == "INACTIVE":
+            left = active_after.get((new.certificate_id, *new.place), 0)
             plan.blast_radius.append(
-                f"Deactivating {name} in {new['account']}/{new['region']} stops new registrations only: "
+                f"Deactivating {name} in {new.account}/{new.region} stops new registrations only: "
                 f"**{left} ACTIVE certificate{'s' if left != 1 else ''}** it signed "
                 f"{'keep' if left != 1 else 'keeps'} working until each is revoked "
                 "(`fleet revoke-ca` writes that change).")
-    if old.get("auto_registration") != new.get("auto_registration"):
-        place.lines.append((f"{name}: auto-registration {old.get('auto_registration')} → "
-                            f"{new['auto_registration']}", []))
-    if _config(old) != _config(new):
-        place.lines.append((f"{name}: registration config {_config(old)} → {_config(new)}", []))
-    if new.get("activate"):
-        place.counts["activated"] += len(new["activate"])
-        place.lines.append((f"{name}: activate pending just-in-time registrations (auto_activation)",
-                            [f"`{c}`" for c in sorted(new["activate"])]))
+    if old.auto_registration != new.auto_registration:
+        place.lines.append((f"{name}: auto-registration {old.auto_registration} → {new.auto_registration}", []))
+    if _config(old.registration_config) != _config(new.registration_config):
+        place.lines.append((f"{name}: registration config {_config(old.registration_config)} → "
+                            f"{_config(new.registration_config)}", []))
 
 
-def _config(props: dict[str, Any]) -> str:
-    config = {k: v for k, v in sorted((props.get("registration_config") or {}).items()) if v}
-    return ", ".join(f"{k}={v}" for k, v in config.items()) or "none"
+def _config(config: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(config.items()) if v) or "none"
 
 
-def _group(op: str, old: dict[str, Any], new: dict[str, Any], place: Changes, plan: Plan) -> None:
-    props = new or old
-    name = f"group `{props['group']}`"
-    before = {} if op == "create" else old.get("certificates", {})
-    after = {} if op in ("delete", "delete-replaced") else new.get("certificates", {})
-    changes: dict[str, list[str]] = defaultdict(list)
-    for fingerprint in sorted(set(before) | set(after)):
-        had, want = before.get(fingerprint), after.get(fingerprint)
-        label = _certificate(fingerprint, want or had or {}, props)
-        if want is None:
-            changes["deleted" if had and had["status"] != "REVOKED" else "kept revoked"].append(label)
-        elif had is None or had["status"] in ("ABSENT",):
-            changes["registered"].append(label)
-            if want["status"] == "REVOKED":
-                changes["revoked"].append(label)
-        elif had["status"] != want["status"]:
-            verb = {"ACTIVE": "activated", "INACTIVE": "deactivated", "REVOKED": "revoked"}[want["status"]]
-            changes[verb].append(label)
-    for verb in ("registered", "activated", "deactivated", "revoked", "deleted", "kept revoked"):
-        if changes[verb]:
-            if verb in ACTIONS:
-                place.counts[verb] += len(changes[verb])
-            place.lines.append((f"{name}: {len(changes[verb])} certificate(s) {verb}", changes[verb]))
-    for label in changes["revoked"]:
-        plan.irreversible.append(f"revoke {label} in {props['account']}/{props['region']}")
-    old_policies = set(old.get("policies", [])) if op != "create" else set()
-    new_policies = set(new.get("policies", [])) if after or op != "delete" else set()
-    usable = sum(1 for c in after.values() if c["status"] != "REVOKED")
-    for policy in sorted(new_policies - old_policies):
-        place.counts["attached"] += usable
-        place.lines.append((f"{name}: policy `{policy}` attached to {usable} certificate(s)", []))
-    for policy in sorted(old_policies - new_policies):
-        place.counts["detached"] += len(before)
-        place.lines.append((f"{name}: policy `{policy}` detached from its certificates", []))
+def _shard(step: Step, plan: Plan) -> None:
+    old: ShardInputs | None = step.old
+    new: ShardInputs | None = step.new
+    before = old.declared() if old is not None else {}
+    after = new.declared() if new is not None else {}
+    account, region = (new or old).account, (new or old).region  # type: ignore[union-attr]
+    for fp in sorted(set(before) | set(after)):
+        had = Entry.decode(before[fp][0]) if fp in before else Entry(ABSENT)
+        label = plan.label(fp)
+        if fp not in after:
+            if had.status in USABLE and _owned(old, before[fp][1]):
+                plan.certificates[(account, region, _group(old, before[fp][1]), "deleted")].append(label)
+            continue
+        status, group = after[fp]
+        name = _group(new, group)
+        if had.status == ABSENT:
+            plan.certificates[(account, region, name, "registered" if status in USABLE else RECORDS)].append(label)
+        elif had.status != status and had.status != "REVOKED" and status in VERBS:
+            # PENDING_ACTIVATION -> ACTIVE reads "activated"; a revocation only where it changes something.
+            plan.certificates[(account, region, name, VERBS[status])].append(label)
+        if status not in USABLE:
+            continue
+        have: set[str] = set()
+        if had.status in USABLE:
+            have = (set(before[fp][1].policies) - set(had.missing)) | set(had.extra)
+        for policy in sorted(set(group.policies) - have):
+            plan.attached[(account, region, name, policy)] += 1
+        for policy in sorted(have - set(group.policies)):
+            plan.detached[(account, region, name, policy)] += 1
+        if group.things == "common-name" and (had.status == ABSENT or before[fp][1].things != "common-name"):
+            plan.certificates[(account, region, name, "attached to the thing named by their common name")].append(
+                label)
+    for text in (old.unlisted if old is not None else {}).values():
+        for policy in Entry.decode(text).extra:
+            plan.detached[(account, region, "not in the manifests", policy)] += 1
 
 
-def _certificate(fingerprint: str, record: dict[str, Any], props: dict[str, Any]) -> str:
-    folder = props.get("folder") or ""
-    path = f"{folder}/{record.get('file', '?')}" if folder else record.get("file", "?")
-    return f"`{fingerprint[:16]}…` {path}"
+def _certificate_lines(plan: Plan) -> None:
+    for (account, region, group, verb), labels in sorted(plan.certificates.items()):
+        place = plan.places[(account, region)]
+        if verb in ACTIONS or verb == RECORDS:
+            place.counts["registered" if verb == RECORDS else verb] += len(labels)
+        place.lines.append((f"group `{group}`: {len(labels)} certificate(s) {verb}", sorted(labels)))
+        if verb == "revoked":
+            plan.irreversible.extend(f"revoke {label} (group `{group}`) in {account}/{region}"
+                                     for label in sorted(labels))
+    for action, counted in (("attached", plan.attached), ("detached", plan.detached)):
+        for (account, region, group, policy), count in sorted(counted.items()):
+            place = plan.places[(account, region)]
+            place.counts[action] += count
+            where = "to" if action == "attached" else "from"
+            place.lines.append((f"group `{group}`: policy `{policy}` {action} {where} {count} certificate(s)", []))
 
 
-def _policy(op: str, old: dict[str, Any], new: dict[str, Any], place: Changes) -> None:
-    name = f"policy `{(new or old)['policy']}`"
-    if op == "create":
+def _group(shard: ShardInputs | None, group: GroupInputs) -> str:
+    assert shard is not None
+    name = next(name for name, g in shard.groups.items() if g is group)
+    if name == LEDGER_GROUP:
+        return "revocation ledger"
+    if name.startswith(AUTO_GROUP):
+        return f"auto_activation under {name.removeprefix(AUTO_GROUP)}"
+    return name
+
+
+def _owned(shard: ShardInputs | None, group: GroupInputs) -> bool:
+    name = _group(shard, group)
+    return name != "revocation ledger" and not name.startswith("auto_activation")
+
+
+def _policy(step: Step, place: Changes) -> None:
+    old: PolicyInputs | None = step.old
+    new: PolicyInputs | None = step.new
+    name = f"policy `{(new or old).policy}`"  # type: ignore[union-attr]
+    if step.op == "create":
         place.lines.append((f"{name}: created", []))
-    elif op in ("delete", "delete-replaced"):
+    elif new is None:
         place.lines.append((f"{name}: deleted", []))
-    else:
-        if old.get("document") != new.get("document"):
+    elif old is not None:
+        if old.document != new.document:
             place.lines.append((f"{name}: new default version (document changed)", []))
-        if new.get("detach"):
-            place.counts["detached"] += len(new["detach"])
-            place.lines.append((f"{name}: detached where it was attached by hand",
-                                [f"`{t}`" for t in sorted(new["detach"])]))
+        if old.versions_made_by_hand:
+            place.lines.append((f"{name}: versions besides the default removed",
+                                [f"`{v}`" for v in old.versions_made_by_hand]))
+        if old.other_principals:
+            place.counts["detached"] += len(old.other_principals)
+            place.lines.append((f"{name}: detached from principals fleet does not declare",
+                                [f"`{t}`" for t in old.other_principals]))
 
 
 def _markdown(plan: Plan, summary: dict[str, int]) -> str:
     out = [MARKER, "## fleet: planned changes", ""]
+    if plan.ledger:
+        out += ["> [!CAUTION]", "> **This change removes or alters entries of the revocation ledger, which only "
+                "grows. It is refused; a revoked certificate stays revoked whatever the ledger says now:**"]
+        out += _folded([f"> - {line}" for line in plan.ledger], "entries", indent="> ")
+        out.append("")
     if plan.errors:
         out += ["> [!CAUTION]", "> **The preview failed; nothing will be applied until this is fixed:**"]
         out += [f"> {line}" for error in plan.errors for line in error.splitlines()]
@@ -225,7 +324,7 @@ def _markdown(plan: Plan, summary: dict[str, int]) -> str:
     if not changed:
         out += ["No changes to AWS." if not plan.replacements else "Nothing else changes.", ""]
         return "\n".join(out)
-    out += ["Device certificates, per account and region:", "",
+    out += ["Per account and region:", "",
             "| account | region | " + " | ".join(ACTIONS) + " |", "|---|---|" + "---:|" * len(ACTIONS)]
     for (account, region), place in sorted(changed.items()):
         out.append(f"| {account} | {region} | " + " | ".join(str(place.counts[a]) for a in ACTIONS) + " |")

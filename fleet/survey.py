@@ -1,16 +1,15 @@
-"""One look at AWS per run: what every account and region fleet manages holds.
+"""The program's one look at AWS before it declares anything: what the
+fleet-wide decisions need (the revocation guard, just-in-time activation),
+read with list calls (250 a page), accounts and regions in parallel.
 
-Everything that compares AWS with the manifests (the revocation guard, drift,
-just-in-time activation, `fleet drift`, `fleet pending`) works from this one
-survey, so they cannot disagree and a check costs the same however many
-groups there are. Per account and region, calls are list calls (250 a page):
-ListCertificates once, and per managed CA DescribeCACertificate and
-ListCertificatesByCA, per managed policy GetPolicy, ListPolicyVersions and
-ListTargetsForPolicy. Describe calls are made only for the few certificates a
-decision or a message needs (revoked ones the manifests want active, pending
-just-in-time registrations under a CA with auto_activation, or all of them
-for `fleet pending`). Accounts and regions are surveyed in parallel;
-the session factory paces each (account, region, API).
+Per account and region: ListCertificates (every certificate and its status:
+the guard's record of revocations). Per CA placement: DescribeCACertificate,
+and for placements with ``auto_activation`` (or for `fleet pending`, every
+placement) ListCertificatesByCA and one DescribeCertificate per pending
+registration, whose PEM the decision reads. Describe calls are made only for
+the few certificates a decision or a message needs (revoked ones the
+manifests want usable, to date the refusal). Resources read the rest of what
+they own themselves, at refresh (fleet.observe).
 """
 
 from __future__ import annotations
@@ -23,16 +22,17 @@ from dataclasses import dataclass, field
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.certificates import Certificates, CertificateSummary
 from fleet.aws.errors import NotFound
-from fleet.aws.policies import Policies, PolicyState
 from fleet.aws.session import SessionFactory
 from fleet.manifest.desired import AccountSpec, Fleet
 
 PENDING = "PENDING_ACTIVATION"
+ACTIONS = frozenset({"iot:ListCertificates", "iot:DescribeCertificate", "iot:DescribeCACertificate",
+                     "iot:ListCertificatesByCA"})
 
 
 @dataclass
 class Place:
-    """What AWS has in one account and region, as far as fleet manages it."""
+    """What AWS has in one account and region, as far as the decisions need."""
 
     account: AccountSpec
     region: str
@@ -40,10 +40,7 @@ class Place:
     revoked_on: dict[str, str] = field(default_factory=dict)  # revoked ones the manifests want usable -> date
     cas: dict[str, CaState | None] = field(default_factory=dict)  # managed CA id -> state (None: absent)
     under_ca: dict[str, list[CertificateSummary]] = field(default_factory=dict)  # CA id -> its certificates
-    pending_pems: dict[str, str] = field(default_factory=dict)  # pending registrations under managed CAs
-    policies: dict[str, PolicyState | None] = field(default_factory=dict)
-    versions: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
-    targets: dict[str, set[str]] = field(default_factory=dict)
+    pending_pems: dict[str, str] = field(default_factory=dict)  # pending registrations decided on -> PEM
 
     @property
     def where(self) -> str:
@@ -65,8 +62,8 @@ class Survey:
 
 
 def survey(fleet: Fleet, sessions: SessionFactory, all_pending_pems: bool = False) -> Survey:
-    """``all_pending_pems``: describe every pending registration, not only
-    those under a placement with auto_activation (which must be decided on)."""
+    """``all_pending_pems``: list and describe the pending registrations under
+    every placement, not only those with auto_activation (`fleet pending`)."""
     targets = [(account, region) for account in fleet.accounts for region in account.regions]
     usable = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
     with ThreadPoolExecutor(max_workers=8) as pool:  # accounts and regions in parallel
@@ -93,19 +90,10 @@ def _look(
         if (spec.account_id, spec.region) != (account.id, region):
             continue
         place.cas[spec.certificate_id] = state = cas.describe(spec.certificate_id)
-        if state is None:
+        if state is None or not (all_pending_pems or spec.activation_policies is not None):
             continue
         place.under_ca[spec.certificate_id] = under = list(certificates.list(spec.certificate_id))
-        decide = all_pending_pems or spec.activation_policies is not None
-        for pending in (c for c in under if c.status == PENDING and decide):
+        for pending in (c for c in under if c.status == PENDING):
             with suppress(NotFound):  # deleted since the listing
                 place.pending_pems[pending.certificate_id] = certificates.pem(pending.certificate_id)
-
-    policies = Policies(iot, place.where)
-    for policy in fleet.policies:
-        if (policy.account_id, policy.region) != (account.id, region):
-            continue
-        place.policies[policy.name] = policies.get(policy.name)
-        place.versions[policy.name] = policies.versions(policy.name)
-        place.targets[policy.name] = certificates.targets_of(policy.name)
     return place

@@ -18,7 +18,10 @@ _fleet_bootstrap_venv() {
     return 0
   fi
   echo "fleet: installing Python dependencies into ${FLEET_VENV#"$FLEET_ROOT"/}" >&2
-  python3 -m venv "$FLEET_VENV" &&
+  # Made anew, never updated in place: a venv's scripts hold its own path, and a
+  # half-installed one must not linger.
+  rm -rf "$FLEET_VENV" &&
+    python3 -m venv "$FLEET_VENV" &&
     "$FLEET_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$_fleet_lock" &&
     "$FLEET_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$FLEET_ROOT" &&
     echo "$want" > "$stamp"

@@ -82,6 +82,7 @@ class CertificateGroupSpec:
     group: str
     ca: str | None
     ca_certificate_pem: str | None
+    ca_id: str | None
     account: str
     account_id: str
     role_arn: str
@@ -90,6 +91,8 @@ class CertificateGroupSpec:
     certificates: tuple[DeviceCertificate, ...]  # sorted by fingerprint
     manifests_root: str
     source: str
+    path: str = ""  # the group's PEM file or folder (absolute)
+    things: str = "none"  # none | common-name
 
     @property
     def resource_name(self) -> str:

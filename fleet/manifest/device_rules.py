@@ -23,9 +23,6 @@ from fleet.manifest.source import SourceFile
 
 # https://docs.aws.amazon.com/general/latest/gr/iot-core.html (policy document size)
 MAX_POLICY_CHARACTERS = 2048
-# One Pulumi resource per group, account and region: keep each one's state and
-# its create (paced at ~10 registrations a second) within reason.
-MAX_GROUP_SIZE = 10_000
 SUBSTITUTIONS = ("account", "account_id", "region")
 # https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html (thingName)
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
@@ -144,10 +141,11 @@ def _group(
     line, _ = file.position(where, at_key=True)
     return [
         CertificateGroupSpec(
-            group=name, ca=group.ca, ca_certificate_pem=ca.pem if ca else None,
+            group=name, ca=group.ca, ca_certificate_pem=ca.pem if ca else None, ca_id=ca.cert_id if ca else None,
             account=account.name, account_id=account.id, role_arn=account.role_arn, region=region,
             policies=tuple(group.policies), certificates=certificates,
             manifests_root=str(manifests_root), source=f"{file.path}:{line}",
+            path=str((folder / group.certificates).resolve()), things=group.things,
         )
         for account, region in targets
     ]
@@ -193,10 +191,6 @@ def _certificates(
     paths = sorted(base.glob("*.pem")) if base.is_dir() else [base]
     if not base.exists() or not paths:
         problems.append(file.problem(field, f"no PEM certificate at {group.certificates}"))
-        return ()
-    if len(paths) > MAX_GROUP_SIZE:
-        problems.append(file.problem(field, f"{len(paths)} certificates; at most {MAX_GROUP_SIZE} per group "
-                                            "(split it into several groups)"))
         return ()
     exceptions = {(folder / e.certificate).resolve(): (i, e) for i, e in enumerate(group.exceptions)}
     for path, (index, _) in exceptions.items():

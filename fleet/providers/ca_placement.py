@@ -2,9 +2,13 @@
 
 create registers it (making the verification certificate in DEFAULT mode) or
 adopts it when AWS has it already; update changes status, auto-registration
-and registration config in place; read reports the live state so drift shows
-in ``pulumi preview --refresh``; delete deactivates, then deletes, and refuses
-while device certificates are still registered under the CA.
+and registration config in place; read reports what AWS has, in the shape of
+the declaration (fleet.observe), so drift shows key by key in `pulumi preview
+--refresh --diff`; delete deactivates, then deletes, refuses while device
+certificates are still registered under the CA, and leaves the CA alone when
+another resource of the run now holds it (a renamed CA or account) or its
+account and region now belong to another stack (fleet.providers.registry).
+Every write is checked from AWS before the step reports success.
 
 The CA private key is loaded only inside create, from its reference, and is
 never returned, logged or put in an error message.
@@ -13,228 +17,156 @@ never returned, logged or put in an error message.
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from typing import Any
 
-from pulumi import Output, ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi import ResourceOptions
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import keys, pki
+from fleet import keys, observe, pki
 from fleet.aws.ca import CaCertificates, CaState
-from fleet.aws.certificates import Certificates
-from fleet.aws.errors import NotFound
-from fleet.manifest.desired import CaPlacementSpec
-from fleet.providers.current import current_fleet
-from fleet.providers.resource import FleetResource
-from fleet.providers.target import iot_client, where
+from fleet.declarations import CA_SPEC, CaPlacementInputs
+from fleet.providers.failures import fail, reported
+from fleet.providers.registry import REGISTRY
+from fleet.providers.resource import FleetResource, diff_result, read_result, stored
+from fleet.providers.target import iot_client, listing
 
-# Changing one of these means another AWS object: replace (delete first, as
-# AWS refuses a second registration of the same CA in one account and region).
-REPLACE_ON_CHANGE = ("certificate_id", "account_id", "region", "mode")
-# These AWS updates in place (UpdateCACertificate).
-UPDATE_IN_PLACE = ("status", "auto_registration", "registration_config")
-
-
-class CaPlacementError(Exception):
-    """The CA placement cannot reach its desired state; the message says why."""
-
-
-def inputs_of(
-    spec: CaPlacementSpec, manifests: str | None = None, drift: list[str] | None = None,
-    activate: list[str] | None = None, active_certificates: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "ca": spec.ca,
-        "account": spec.account,
-        "account_id": spec.account_id,
-        "role_arn": spec.role_arn,
-        "region": spec.region,
-        "certificate_pem": spec.certificate_pem,
-        "certificate_id": spec.certificate_id,
-        "mode": spec.mode,
-        "status": spec.status,
-        "auto_registration": spec.auto_registration,
-        "registration_config": dict(spec.registration_config),
-        "private_key": spec.private_key.as_dict() if spec.private_key else None,
-        "source": spec.source,
-        "manifests": manifests,  # as configured: a later delete reads the manifests of its own run
-        "activation_policies": list(spec.activation_policies or []),
-        # From the program's survey (fleet.drift): what differs, and the pending
-        # just-in-time registrations fleet.activation allows to activate.
-        "drift": list(drift or []),
-        "activate": list(activate or []),
-        # When the manifests deactivate the CA: its ACTIVE certificates in AWS,
-        # which keep working (the blast radius `fleet review` shows). Not diffed.
-        "active_certificates": active_certificates,
-    }
+KIND = "ca"
+COMPARED = ("status", "auto_registration", "registration_config")  # what AWS changes in place
 
 
 class CaPlacementProvider(ResourceProvider):
+    @reported
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        declared = CaPlacementInputs.of(news)
+        REGISTRY.claim(KIND, declared.place, [declared.certificate_id], declared.resource_name)
+        return CheckResult(news, [])
+
+    @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
-        api = _api(props)
-        existing = api.describe(props["certificate_id"])
+        declared = CaPlacementInputs.of(props)
+        api = _api(declared)
+        existing = api.describe(declared.certificate_id)
         if existing is None:
             registered_id = api.register(
-                certificate_pem=props["certificate_pem"],
-                verification_pem=_verification(api, props) if props["mode"] == "DEFAULT" else None,
-                mode=props["mode"],
-                status=props["status"],
-                auto_registration=props["auto_registration"],
-                registration_config=_config(props),
+                certificate_pem=declared.certificate_pem,
+                verification_pem=_verification(api, declared) if declared.mode == "DEFAULT" else None,
+                mode=declared.mode, status=declared.status, auto_registration=declared.auto_registration,
+                registration_config=_config(declared.registration_config),
             )
-            if registered_id != props["certificate_id"]:
-                raise CaPlacementError(
-                    f"{_name(props)}: AWS gave the CA id {registered_id}, but fleet computed "
-                    f"{props['certificate_id']} (SHA-256 of the DER encoding)"
-                )
-        else:
-            if existing.mode != props["mode"]:
-                raise CaPlacementError(
-                    f"{_name(props)}: the CA is already registered in mode {existing.mode}, the manifest says "
-                    f"{props['mode']}; deregister it first or change the manifest"
-                )
-            _reconcile(api, existing, props)  # adopt what is already there
-        return CreateResult(props["certificate_id"], _outputs(props, api.describe(props["certificate_id"])))
+            if registered_id != declared.certificate_id:
+                fail(f"{_name(declared)}: AWS gave the CA id {registered_id}, but fleet computed "
+                     f"{declared.certificate_id} (SHA-256 of the DER encoding)")
+            existing = api.describe(declared.certificate_id)  # a registration that raced ours is settled here
+        if existing is not None and existing.mode != declared.mode:
+            fail(f"{_name(declared)}: the CA is already registered in mode {existing.mode}, the manifest says "
+                 f"{declared.mode}; deregister it first or change the manifest")
+        return CreateResult(declared.certificate_id, _converged(api, declared, existing))
 
+    @reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = _api(props).describe(id_)
+        recorded = CaPlacementInputs.of(props)
+        found = observe.ca(listing(recorded), recorded)
+        return read_result(id_, found.props()) if found is not None else ReadResult(None, {})
+
+    @reported
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # olds are the recorded outputs (what AWS had, refreshed under --refresh).
+        had, want = CaPlacementInputs.of(olds), CaPlacementInputs.of(news)
+        replaces = CA_SPEC.replaces(stored(olds), stored(news))
+        changed = bool(replaces) or had != want
+        return diff_result(changed, replaces, CA_SPEC.delete_before_replace)
+
+    @reported
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        declared = CaPlacementInputs.of(news)
+        api = _api(declared)
+        live = api.describe(declared.certificate_id)
         if live is None:
-            return ReadResult(None, {})
-        return ReadResult(id_, _outputs(props, live))
+            fail(f"{_name(declared)}: the CA was deleted outside fleet; `pulumi up --refresh` registers it again")
+        return UpdateResult(_converged(api, declared, live))
 
-    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # olds are the recorded outputs (refreshed from AWS under --refresh),
-        # so comparing them with the manifest's inputs is what reveals drift.
-        replaces = [key for key in REPLACE_ON_CHANGE if olds.get(key) != news.get(key)]
-        updates = [key for key in UPDATE_IN_PLACE if _normal(olds.get(key)) != _normal(news.get(key))]
-        surveyed = bool(news.get("drift") or news.get("activate"))
-        return DiffResult(
-            changes=bool(replaces or updates or surveyed), replaces=replaces, delete_before_replace=True
-        )
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        api = _api(news)
-        live = api.describe(id_)
-        if live is None:
-            raise CaPlacementError(
-                f"{_name(news)}: the CA was deleted outside fleet; run `pulumi up --refresh` to register it again"
-            )
-        _reconcile(api, live, news)
-        _activate(news)
-        return UpdateResult(_outputs(news, api.describe(id_)))
-
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        api = _api(props)
-        live = api.describe(id_)
+    @reported
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        recorded = CaPlacementInputs.of(props)
+        if REGISTRY.handed_over(recorded.place) or REGISTRY.claimed_elsewhere(
+                KIND, recorded.place, recorded.certificate_id, recorded.resource_name):
+            return  # another stack, or another resource of this run (a renamed CA), holds it now
+        api = _api(recorded)
+        live = api.describe(recorded.certificate_id)
         if live is None:
             return
-        if props.get("manifests") and _claimed_elsewhere(props):
-            return  # a renamed CA: the new placement has adopted it
         devices = []
-        for device_id in api.device_certificate_ids(id_):
+        for device_id in api.device_certificate_ids(recorded.certificate_id):
             devices.append(device_id)
             if len(devices) == 3:
                 break
         if devices:
-            raise CaPlacementError(
-                f"{_name(props)}: not deleting the CA: device certificates are still registered under it "
-                f"(for example {', '.join(d[:12] + '…' for d in devices)}); revoke and remove them first"
-            )
+            fail(f"{_name(recorded)}: not deleting the CA: device certificates are still registered under it "
+                 f"(for example {', '.join(d[:12] + '…' for d in devices)}); revoke and remove them first")
         if live.status == "ACTIVE":
-            api.update(id_, status="INACTIVE")  # AWS deletes only inactive CAs
-        api.delete(id_)
+            api.update(recorded.certificate_id, status="INACTIVE")  # AWS deletes only inactive CAs
+        api.delete(recorded.certificate_id)
 
 
-class CaPlacement(FleetResource, module="fleet", name="CaPlacement"):
-    arn: Output[str]
-    status: Output[str]
-
-    def __init__(self, spec: CaPlacementSpec, manifests: str, drift: list[str], activate: list[str],
-                 active_certificates: int | None, opts: ResourceOptions | None = None):
-        inputs = {**inputs_of(spec, manifests, drift, activate, active_certificates), "arn": None}
-        super().__init__(CaPlacementProvider(), spec.resource_name, inputs, opts)
+class CaPlacement(FleetResource, module="fleet", name=CA_SPEC.name):
+    def __init__(self, declared: CaPlacementInputs, opts: ResourceOptions | None = None):
+        super().__init__(CaPlacementProvider(), declared.resource_name, declared.props(), opts)
 
 
-def _claimed_elsewhere(props: dict[str, Any]) -> bool:
-    """Whether another placement of the current manifests holds this CA in this account and region."""
-    fleet = current_fleet(props, f"deleting {_name(props)}")
-    return any(
-        p.certificate_id == props["certificate_id"] and p.account_id == props["account_id"]
-        and p.region == props["region"] and p.ca != props["ca"]
-        for p in fleet.ca_placements
-    )
+def _api(declared: CaPlacementInputs) -> CaCertificates:
+    return CaCertificates(iot_client(declared), declared.where)
 
 
-def _api(props: dict[str, Any]) -> CaCertificates:
-    return CaCertificates(iot_client(props), where(props))
+def _name(declared: CaPlacementInputs) -> str:
+    return f"CA {declared.ca} ({declared.source}) in {declared.where}"
 
 
-def _name(props: dict[str, Any]) -> str:
-    return (
-        f"CA {props['ca']} ({props.get('source', 'manifest')}) in account {props['account']} "
-        f"({props['account_id']}), {props['region']}"
-    )
+def _comparable(inputs: CaPlacementInputs) -> tuple[Any, ...]:
+    return inputs.status, inputs.auto_registration, _config(inputs.registration_config)
 
 
-def _verification(api: CaCertificates, props: dict[str, Any]) -> str:
-    if not props.get("private_key"):
-        raise CaPlacementError(f"{_name(props)}: mode DEFAULT needs the CA's private_key")
-    try:
-        key = keys.load_private_key(keys.KeyRef.from_dict(props["private_key"]))
-    except keys.KeyUnavailable as error:
-        raise CaPlacementError(f"{_name(props)}: {error}") from None
-    ca = pki.load_certificate(props["certificate_pem"].encode())
+def _verification(api: CaCertificates, declared: CaPlacementInputs) -> str:
+    if not declared.private_key:
+        fail(f"{_name(declared)}: mode DEFAULT needs the CA's private_key")
+    key = keys.load_private_key(keys.KeyRef.from_dict(declared.private_key))
+    ca = pki.load_certificate(declared.certificate_pem.encode())
     if not pki.key_matches(ca, key):
-        raise CaPlacementError(f"{_name(props)}: the private key is not this CA's key")
+        fail(f"{_name(declared)}: the private key is not this CA's key")
     now = datetime.datetime.now(datetime.UTC)
     return pki.verification_certificate(ca, key, api.registration_code(), now)
 
 
-def _reconcile(api: CaCertificates, live: CaState, props: dict[str, Any]) -> None:
-    desired_config = _config(props)
+def _converged(api: CaCertificates, declared: CaPlacementInputs, live: CaState | None) -> dict[str, Any]:
+    """Change in place what differs, then read AWS again: the step succeeds only
+    if AWS now holds the declaration (one more try, then a failure naming what differs)."""
+    for _ in range(2):
+        if live is None:
+            break
+        _reconcile(api, live, declared)
+        live = api.describe(declared.certificate_id)
+        if live is not None and _comparable(_as_inputs(declared, live)) == _comparable(declared):
+            return _as_inputs(declared, live).props()
+    have = "no such CA" if live is None else ", ".join(f"{k} {v}" for k, v in zip(
+        COMPARED, _comparable(_as_inputs(declared, live)), strict=True))
+    fail(f"{_name(declared)}: AWS does not hold what was written (AWS has {have})")
+
+
+def _as_inputs(declared: CaPlacementInputs, live: CaState) -> CaPlacementInputs:
+    return replace(declared, status=live.status, auto_registration=live.auto_registration, mode=live.mode,
+                   registration_config=dict(live.registration_config))
+
+
+def _reconcile(api: CaCertificates, live: CaState, declared: CaPlacementInputs) -> None:
+    desired_config = _config(declared.registration_config)
     api.update(
         live.certificate_id,
-        status=props["status"] if live.status != props["status"] else None,
-        auto_registration=props["auto_registration"] if live.auto_registration != props["auto_registration"] else None,
+        status=declared.status if live.status != declared.status else None,
+        auto_registration=declared.auto_registration if live.auto_registration != declared.auto_registration
+        else None,
         registration_config=desired_config if live.registration_config != desired_config else None,
     )
 
 
-def _activate(props: dict[str, Any]) -> None:
-    """Activate the pending registrations the program's decision allowed
-    (fleet.activation), attaching the placement's policies first; each is
-    checked again just before, as it may have changed since the survey."""
-    certificates = Certificates(iot_client(props), where(props))
-    for certificate_id in props.get("activate", []):
-        try:
-            now = certificates.describe(certificate_id)
-        except NotFound:
-            continue  # deleted since the survey
-        if now["status"] != "PENDING_ACTIVATION" or now.get("caCertificateId") != props["certificate_id"]:
-            continue
-        for policy in props["activation_policies"]:
-            certificates.attach(policy, now["certificateArn"])
-        certificates.set_status(certificate_id, "ACTIVE")
-
-
-def _outputs(props: dict[str, Any], live: CaState | None) -> dict[str, Any]:
-    outs = {key: value for key, value in props.items() if key != "__provider"}
-    outs.update(drift=[], activate=[])
-    if live is not None:
-        outs.update(
-            arn=live.arn,
-            status=live.status,
-            auto_registration=live.auto_registration,
-            mode=live.mode,
-            registration_config=live.registration_config,
-        )
-    return outs
-
-
-def _config(props: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in _normal(props.get("registration_config")).items()}
-
-
-def _normal(config: Any) -> Any:
-    if isinstance(config, dict) or config is None:
-        return {k: v for k, v in sorted((config or {}).items()) if v}
-    return config
+def _config(config: Any) -> dict[str, str]:
+    return {k: str(v) for k, v in sorted((config or {}).items()) if v}

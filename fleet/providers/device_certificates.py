@@ -1,238 +1,318 @@
-"""The device-certificate group resource: one group of certificates in one
-account and region, as ONE Pulumi resource (never one per certificate).
+"""The device-certificate resource: the certificates of one account and region
+whose fingerprint starts with one hex digit (fleet.declarations), by group.
 
-Inputs carry, per certificate, only its fingerprint, status, file and the
-manifest line that sets it: no PEM. Drift comes in as an input: the program
-surveys each account and region once per run (fleet.survey) and tells each
-group which of its certificates differ (status, policies detached by hand). The provider lists again
-(250 a page, and one ListTargetsForPolicy per policy) only when it writes;
-every call is paced per account, region and API by the session factory.
-
-A certificate that is REVOKED, in the recorded state or in AWS, is never set
-to another status: diff refuses at preview, and every write path re-checks.
-Certificates removed from the manifests are deactivated, detached and deleted,
-except revoked ones, which stay in AWS, revoked.
+read reports what AWS has in the declaration's shape (fleet.observe) from the
+one listing of its account and region that every resource of the refresh
+shares. create and update converge: they read what they are about to change
+(one listing, or per-certificate reads when the change is small, whichever
+costs fewer calls), register what is missing (REVOKED included: AWS keeps the
+record), set statuses, attach and detach the fleet's policies, retire what
+the manifests dropped (deactivate, detach, delete; a revoked certificate
+stays, revoked), then read again what they changed and succeed only if AWS
+holds it. A certificate REVOKED in AWS or in the recorded state is never set
+to another status: diff refuses at preview, and every write path checks again.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import pki
-from fleet.aws.certificates import Certificates, CertificateSummary, already_registered
-from fleet.aws.errors import AwsError, RuleViolation
-from fleet.guard import ABSENT
-from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
-from fleet.providers.current import current_fleet
-from fleet.providers.resource import FleetResource
-from fleet.providers.target import iot_client, where
-from fleet.revocation import RevocationRefused, refusal
+from fleet import observe, pki
+from fleet.aws.ca import CaCertificates
+from fleet.aws.certificates import Certificates, CertificateSummary
+from fleet.aws.listing import PlaceListing
+from fleet.declarations import (
+    ABSENT,
+    CERTIFICATES_SPEC,
+    USABLE,
+    Entry,
+    GroupInputs,
+    ShardInputs,
+)
+from fleet.providers.failures import fail, reported
+from fleet.providers.registry import REGISTRY
+from fleet.providers.resource import FleetResource, diff_result, read_result, stored
+from fleet.providers.target import iot_client, listing
+from fleet.revocation import refusal
 
-
-def inputs_of(
-    spec: CertificateGroupSpec, manifests: str | None = None, drift: list[str] | None = None
-) -> dict[str, Any]:
-    """Per certificate only what changes between certificates, to keep the state
-    small at 10^5 certificates: status and file name; the manifest line and the
-    revocation only where they are the certificate's own."""
-    folders = {str(Path(c.file).parent) for c in spec.certificates}
-    folder = folders.pop() if len(folders) == 1 else ""
-    return {
-        "group": spec.group, "ca": spec.ca, "ca_certificate_pem": spec.ca_certificate_pem,
-        "account": spec.account, "account_id": spec.account_id, "role_arn": spec.role_arn, "region": spec.region,
-        "policies": list(spec.policies),
-        "certificates": {c.fingerprint: _record(c, folder, spec.source) for c in spec.certificates},
-        "manifests_root": spec.manifests_root, "folder": folder, "source": spec.source,
-        # As configured (relative to the project, where the provider runs), so a
-        # later delete reads the manifests of the run that deletes.
-        "manifests": manifests or spec.manifests_root,
-        # What the program's one survey of AWS found differing (fleet.drift):
-        # statuses, policies detached by hand. The drift signal.
-        "drift": list(drift or []),
-    }
-
-
-def _record(cert: DeviceCertificate, folder: str, group_source: str) -> dict[str, str]:
-    record = {"status": cert.status, "file": str(Path(cert.file).relative_to(folder)) if folder else cert.file}
-    if cert.source != group_source:
-        record["source"] = cert.source
-    if cert.status == "REVOKED":
-        record.update(revoked_on=str(cert.revocation_date), reason=str(cert.revocation_reason))
-    if cert.thing:
-        record["thing"] = cert.thing
-    return record
-
-
-def _declared(props: dict[str, Any], want: dict[str, str]) -> dict[str, str]:
-    """A certificate's record with its full file path and manifest line, for messages."""
-    folder = props.get("folder") or ""
-    return {**want, "file": str(Path(folder) / want["file"]), "source": want.get("source", props["source"])}
+KIND = "certificate"
+PAGE = 250
 
 
 class DeviceCertificatesProvider(ResourceProvider):
+    @reported
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        declared = ShardInputs.of(news)
+        REGISTRY.claim(KIND, declared.place, declared.declared(), declared.resource_name)
+        return CheckResult(news, [])
+
+    @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
-        api = _api(props)
-        live = _live(api, props)
-        _converge(api, props, live, previous=None)
-        return CreateResult(f"{props['group']}.{props['account_id']}.{props['region']}", _outputs(api, props))
+        declared = ShardInputs.of(props)
+        return CreateResult(declared.resource_name, Converge(declared, None).run())
 
+    @reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        # No second listing here: the program surveys every account and region
-        # once per run (fleet.survey) and passes each group its drift, so a
-        # drift check costs one listing, however many groups there are.
-        return ReadResult(id_, {k: v for k, v in props.items() if k != "__provider"})
+        recorded = ShardInputs.of(props)
+        return read_result(id_, observe.shard(listing(recorded), recorded).props())
 
-    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        _refuse_reactivation(news, olds.get("certificates", {}), {}, news)
-        old_certs, new_certs = olds.get("certificates", {}), news["certificates"]
-        changed = (
-            set(old_certs) != set(new_certs)
-            or any(old_certs[fp]["status"] != want["status"] or old_certs[fp].get("thing") != want.get("thing")
-                   for fp, want in new_certs.items())
-            or sorted(olds.get("policies", [])) != sorted(news["policies"])
-            or bool(olds.get("unattached"))
-            or bool(news.get("drift"))
-        )
-        return DiffResult(changes=changed, replaces=[k for k in ("account_id", "region") if olds[k] != news[k]])
+    @reported
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        had, want = ShardInputs.of(olds), ShardInputs.of(news)
+        refuse_reactivation(had, want)
+        replaces = CERTIFICATES_SPEC.replaces(stored(olds), stored(news))
+        return diff_result(bool(replaces) or had != want, replaces)
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        api = _api(news)
-        live = _live(api, news, also=olds.get("certificates", {}))
-        _converge(api, news, live, previous=olds)
-        return UpdateResult(_outputs(api, news))
+    @reported
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        had, want = ShardInputs.of(olds), ShardInputs.of(news)
+        refuse_reactivation(had, want)
+        return UpdateResult(Converge(want, had).run())
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        api = _api(props)
-        live = _live(api, props)
-        keep = _claimed_elsewhere(props)
-        for fingerprint, record in sorted(props["certificates"].items()):
-            if fingerprint not in keep:
-                _retire(api, live.get(fingerprint), props["policies"], record.get("thing"))
-
-
-class DeviceCertificates(FleetResource, module="fleet", name="DeviceCertificates"):
-    def __init__(self, spec: CertificateGroupSpec, manifests: str, drift: list[str],
-                 opts: ResourceOptions | None = None):
-        super().__init__(DeviceCertificatesProvider(), spec.resource_name, inputs_of(spec, manifests, drift), opts)
+    @reported
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        recorded = ShardInputs.of(props)
+        if REGISTRY.handed_over(recorded.place):
+            return  # another stack manages this account and region now
+        mine = [fp for fp, (_, group) in recorded.declared().items() if owned(recorded, group)
+                and not REGISTRY.claimed_elsewhere(KIND, recorded.place, fp, recorded.resource_name)]
+        if not mine:
+            return
+        api = Certificates(iot_client(recorded), recorded.where)
+        live = Live.read(api, recorded, mine)
+        for fp in mine:
+            if fp in live.certificates:
+                api.retire(live.certificates[fp])
 
 
-def _api(props: dict[str, Any]) -> Certificates:
-    return Certificates(iot_client(props), where(props))
+class DeviceCertificates(FleetResource, module="fleet", name=CERTIFICATES_SPEC.name):
+    def __init__(self, declared: ShardInputs, opts: ResourceOptions | None = None):
+        super().__init__(DeviceCertificatesProvider(), declared.resource_name, declared.props(), opts)
 
 
-def _ca_id(props: dict[str, Any]) -> str | None:
-    pem = props.get("ca_certificate_pem")
-    return pki.certificate_id(pki.load_certificate(pem.encode())) if pem else None
+def owned(shard: ShardInputs, group: GroupInputs) -> bool:
+    """Whether fleet removes the certificate from AWS when nothing declares it
+    any more: those of manifest groups. Those auto_activation took in stay
+    (they are devices in use); the ledger's are REVOKED and stay anyway."""
+    return any(g is group and ":" not in name and name != "ledger" for name, g in shard.groups.items())
 
 
-def _live(
-    api: Certificates, props: dict[str, Any], also: dict[str, Any] | None = None
-) -> dict[str, CertificateSummary]:
-    """What AWS has for this group's certificates (listed, never described one by one)."""
-    wanted = set(props["certificates"]) | set(also or {})
-    return {c.certificate_id: c for c in api.list(_ca_id(props)) if c.certificate_id in wanted}
-
-
-def _refuse_reactivation(
-    props: dict[str, Any], recorded: dict[str, Any], live: dict[str, CertificateSummary], news: dict[str, Any]
-) -> None:
-    for fingerprint, want in sorted(news["certificates"].items()):
-        if want["status"] == "REVOKED":
+def refuse_reactivation(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
+                        ) -> None:
+    """A certificate the recorded state or AWS has REVOKED is never declared usable."""
+    recorded = had.declared() if had is not None else {}
+    for fp, (status, group) in sorted(want.declared().items()):
+        if status == "REVOKED":
             continue
-        before = recorded.get(fingerprint, {})
-        in_aws = live.get(fingerprint)
-        if before.get("status") == "REVOKED" or (in_aws is not None and in_aws.status == "REVOKED"):
-            raise RevocationRefused(refusal(fingerprint, _declared(news, want), where(props), before.get("revoked_on")))
+        was = recorded.get(fp)
+        in_aws = (live or {}).get(fp)
+        if (was is not None and Entry.decode(was[0]).status == "REVOKED") or (
+                in_aws is not None and in_aws.status == "REVOKED"):
+            fail(refusal(fp, {"status": status, "file": f"group {_group_name(want, group)}",
+                              "source": group.source}, want.where, None))
 
 
-def _converge(
-    api: Certificates, props: dict[str, Any], live: dict[str, CertificateSummary], previous: dict[str, Any] | None
-) -> None:
-    recorded = (previous or {}).get("certificates", {})
-    _refuse_reactivation(props, recorded, live, props)  # before any write
-    root = Path(props["manifests_root"])
-    arns: dict[str, str] = {fp: c.arn for fp, c in live.items()}
-    for fingerprint, want in sorted(props["certificates"].items()):
-        have = live.get(fingerprint)
+def _group_name(shard: ShardInputs, group: GroupInputs) -> str:
+    return next(name for name, g in shard.groups.items() if g is group)
+
+
+@dataclass
+class Live:
+    """What AWS has for some certificates of one shard: status and ARN, and the
+    fleet policies attached to each."""
+
+    certificates: dict[str, CertificateSummary]
+    attached: dict[str, set[str]]  # fingerprint -> fleet policies attached
+
+    @classmethod
+    def read(cls, api: Certificates, shard: ShardInputs, fingerprints: Iterable[str]) -> Live:
+        """By one listing of the account and region, or by per-certificate reads
+        when that costs fewer calls (a small change in a large fleet)."""
+        wanted = set(fingerprints)
+        per_certificate = 2 * len(wanted)
+        estimate = 16 * max(len(shard.declared()), len(wanted))  # shards are even slices of the fingerprints
+        by_listing = (1 + len(shard.policies)) * max(1, math.ceil(estimate / PAGE))
+        if per_certificate <= by_listing:
+            certificates: dict[str, CertificateSummary] = {}
+            attached: dict[str, set[str]] = {}
+            for fp in sorted(wanted):
+                found = api.summary(fp)
+                if found is not None:
+                    certificates[fp] = found
+                    attached[fp] = set(api.attached_policies(found.arn)) & set(shard.policies)
+            return cls(certificates, attached)
+        place = PlaceListing(api.client, shard.where)
+        everything = place.certificates()
+        targets = {p: place.policy(p).targets for p in shard.policies}
+        certificates = {fp: everything[fp] for fp in wanted if fp in everything}
+        return cls(certificates, {fp: {p for p, arns in targets.items() if c.arn in arns}
+                                  for fp, c in certificates.items()})
+
+    def entry(self, fp: str, group: GroupInputs) -> Entry:
+        live = self.certificates.get(fp)
+        if live is None:
+            return Entry(ABSENT)
+        if live.status not in USABLE:
+            return Entry(live.status)
+        have = self.attached.get(fp, set())
+        return Entry(live.status, tuple(p for p in group.policies if p not in have),
+                     tuple(sorted(have - set(group.policies))))
+
+
+class Converge:
+    """Bring one shard to its declaration; ``had``: what the state recorded (None on create)."""
+
+    def __init__(self, want: ShardInputs, had: ShardInputs | None):
+        self.want = want
+        self.had = had
+        self.api = Certificates(iot_client(want), want.where)
+        declared, recorded = want.declared(), (had.declared() if had is not None else {})
+        # What may need a change: everything on create; else what the declaration or the record changed.
+        self.todo = {fp for fp, (status, group) in declared.items()
+                     if had is None or fp not in recorded or recorded[fp][0] != status
+                     or _group_state(recorded[fp][1]) != _group_state(group)}
+        self.removed = {fp for fp, (_, group) in recorded.items() if fp not in declared and owned(had, group)} \
+            if had is not None else set()
+        self.unlisted = {fp: Entry.decode(text) for fp, text in (had.unlisted if had is not None else {}).items()
+                         if Entry.decode(text).extra}  # fleet policies attached by hand: detached
+
+    def run(self) -> dict[str, Any]:
+        everything = self.todo | self.removed | set(self.unlisted)
+        live = Live.read(self.api, self.want, everything)
+        refuse_reactivation(self.had, self.want, live.certificates)
+        self._apply(live, everything)
+        wrong = self._wrong(Live.read(self.api, self.want, everything), everything)
+        if wrong:  # a second try at what AWS does not hold, then a last look
+            self._apply(Live.read(self.api, self.want, set(wrong)), set(wrong))
+            wrong = self._wrong(Live.read(self.api, self.want, set(wrong)), set(wrong))
+        if not wrong:
+            return self.want.props()
+        listed = "; ".join(f"{fp[:16]}… {why}" for fp, why in sorted(wrong.items())[:10])
+        more = f"; and {len(wrong) - 10} more" if len(wrong) > 10 else ""
+        fail(f"certificates in {self.want.where} (shard {self.want.shard}): AWS does not hold what was written, "
+             f"even after a second try: {listed}{more}")
+
+    def _apply(self, live: Live, fingerprints: set[str]) -> None:
+        declared = self.want.declared()
+        for fp in sorted(self.todo & fingerprints):
+            status, group = declared[fp]
+            self._one(fp, status, group, live)
+        for fp in sorted(self.removed & fingerprints):
+            if fp in live.certificates:
+                self.api.retire(live.certificates[fp])
+        for fp in sorted(set(self.unlisted) & fingerprints):
+            arn = _arn(self.want, fp)
+            for policy in self.unlisted[fp].extra:
+                self.api.detach(policy, arn)
+
+    def _one(self, fp: str, status: str, group: GroupInputs, live: Live) -> None:
+        have = live.certificates.get(fp)
         if have is None:
-            pem = (root / _declared(props, want)["file"]).read_text(encoding="utf-8")
-            try:
-                arns[fingerprint] = api.register(pem, props.get("ca_certificate_pem"), want["status"])
-            except AwsError as error:
-                # A revoked certificate AWS will not register (its CA is now
-                # inactive, as after `fleet revoke-ca`) cannot be used either;
-                # the manifests keep its record.
-                unusable = want["status"] == "REVOKED" and isinstance(error, RuleViolation)
-                if not (already_registered(error) or unusable):
-                    raise
-        elif have.status != want["status"]:
-            api.set_status(fingerprint, want["status"])
-        thing, had = want.get("thing"), recorded.get(fingerprint, {}).get("thing")
-        if had and had != thing and fingerprint in arns:
-            api.detach_thing(had, arns[fingerprint])
-        if thing and (have is None or had != thing) and fingerprint in arns:
-            api.attach_thing(thing, arns[fingerprint])
-    for policy in props["policies"]:
-        attached = api.targets_of(policy)
-        for fingerprint, want in sorted(props["certificates"].items()):
-            arn = arns.get(fingerprint)
-            if arn and arn not in attached and want["status"] != "REVOKED":
-                api.attach(policy, arn)
-    if previous:
-        dropped = sorted(set(previous.get("policies", [])) - set(props["policies"]))
-        for policy in dropped:
-            attached = api.targets_of(policy)
-            for fingerprint in sorted(props["certificates"]):
-                if arns.get(fingerprint) in attached:
-                    api.detach(policy, arns[fingerprint])
-        removed = sorted(set(recorded) - set(props["certificates"]))
-        keep = _claimed_elsewhere(props) if removed else set()
-        for fingerprint in removed:
-            if fingerprint not in keep:
-                _retire(api, live.get(fingerprint), previous.get("policies", []), recorded[fingerprint].get("thing"))
+            pem = pem_for(fp, group.pem)
+            if pem is None:
+                fail(f"certificate {fp} of {group.source}: no PEM file with this fingerprint under {group.pem}")
+            have = self.api.register(fp, pem, self._ca_pem(group.ca_id), status)
+            live.certificates[fp], live.attached[fp] = have, set()
+            if group.things == "common-name" and status in USABLE:
+                self._attach_thing(fp, pem, have)
+        elif (self.had is not None and group.things == "common-name" and status in USABLE
+              and _group_state(self.had.declared().get(fp, (None, group))[1]) != _group_state(group)):
+            pem = pem_for(fp, group.pem)
+            if pem is not None:
+                self._attach_thing(fp, pem, have)
+        wanted = live.entry(fp, group)
+        if status in USABLE:
+            for policy in wanted.missing:  # policies first: a device activated has what it needs
+                self.api.attach(policy, have.arn)
+            for policy in wanted.extra:
+                self.api.detach(policy, have.arn)
+        if have.status != status:
+            self.api.set_status(fp, status)
+
+    def _attach_thing(self, fp: str, pem: str, have: CertificateSummary) -> None:
+        thing = pki.common_name(pki.load_certificate(pem.encode()))
+        if thing:
+            self.api.attach_thing(thing, have.arn)
+
+    @functools.cache  # noqa: B019 (one Converge per step)
+    def _ca_pem(self, ca_id: str | None) -> str | None:
+        return None if ca_id is None else CaCertificates(self.api.client, self.want.where).pem(ca_id)
+
+    def _wrong(self, live: Live, fingerprints: set[str]) -> dict[str, str]:
+        """What AWS does not hold yet: fingerprint -> what it has instead."""
+        declared = self.want.declared()
+        wrong = {}
+        for fp in self.todo & fingerprints:
+            status, group = declared[fp]
+            entry = live.entry(fp, group).encode()
+            if entry != status:
+                wrong[fp] = f"AWS has {entry}, declared {status}"
+        for fp in self.removed & fingerprints:
+            have = live.certificates.get(fp)
+            if have is not None and have.status != "REVOKED":
+                wrong[fp] = f"still registered ({have.status}) after it was removed"
+        for fp in set(self.unlisted) & fingerprints:
+            still = live.attached.get(fp, set()) & set(self.unlisted[fp].extra)
+            if still:
+                wrong[fp] = f"still holds {', '.join(sorted(still))}, attached by hand"
+        return wrong
 
 
-def _claimed_elsewhere(props: dict[str, Any]) -> set[str]:
-    """Fingerprints another group of the current manifests declares in this account and region."""
-    fleet = current_fleet(props, f"retiring certificates of group {props['group']} in {where(props)}")
-    return {
-        c.fingerprint
-        for g in fleet.certificate_groups
-        if g.group != props["group"] and g.account_id == props["account_id"] and g.region == props["region"]
-        for c in g.certificates
-    }
+def _group_state(group: GroupInputs) -> tuple[Any, ...]:
+    """What of a group changes its certificates in AWS."""
+    return tuple(sorted(group.policies)), group.things, group.ca_id
 
 
-def _retire(api: Certificates, live: CertificateSummary | None, policies: list[str], thing: str | None) -> None:
-    """Remove a certificate from AWS in the order AWS requires: deactivate,
-    detach policies and thing, delete. A revoked certificate stays, revoked:
-    that is its record."""
-    if live is None or live.status == "REVOKED":
-        return
-    if live.status == "ACTIVE":
-        api.set_status(live.certificate_id, "INACTIVE")
-    for policy in policies:
-        api.detach(policy, live.arn)
-    if thing:
-        api.detach_thing(thing, live.arn)
-    api.delete(live.certificate_id)
+def _arn(shard: ShardInputs, fp: str) -> str:
+    partition = shard.role_arn.split(":")[1]
+    return f"arn:{partition}:iot:{shard.region}:{shard.account_id}:cert/{fp}"
 
 
-def _outputs(api: Certificates, props: dict[str, Any]) -> dict[str, Any]:
-    """The inputs, with each certificate's status as AWS has it, and which
-    certificates miss one of the group's policies."""
-    live = _live(api, props)
-    certificates = {
-        fp: {**want, "status": live[fp].status if fp in live else ABSENT}
-        for fp, want in props["certificates"].items()
-    }
-    unattached: set[str] = set()
-    for policy in props["policies"]:
-        attached = api.targets_of(policy)
-        unattached |= {fp for fp, c in live.items() if c.arn not in attached and c.status != "REVOKED"}
-    own = {k: v for k, v in props.items() if k != "__provider"}
-    return {**own, "certificates": certificates, "unattached": sorted(unattached), "drift": []}
+def pem_for(fingerprint: str, path: str) -> str | None:
+    """The PEM with this fingerprint under ``path`` (a PEM file, or a folder of
+    *.pem files, where ``<fingerprint>.pem`` is looked at first)."""
+    location = Path(path)
+    named = location / f"{fingerprint}.pem"
+    if location.is_dir() and named.is_file():
+        text = named.read_text(encoding="utf-8")
+        if _fingerprints(text) == {fingerprint}:
+            return text
+    return _by_fingerprint(str(location.resolve()), _stamp(location)).get(fingerprint)
+
+
+def _stamp(location: Path) -> float:
+    try:
+        return location.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@functools.lru_cache(maxsize=64)
+def _by_fingerprint(path: str, _stamp: float) -> dict[str, str]:
+    """Every PEM certificate under ``path``, by fingerprint (read once per process and change)."""
+    location = Path(path)
+    files = sorted(location.glob("*.pem")) if location.is_dir() else [location] if location.is_file() else []
+    found: dict[str, str] = {}
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+            found[pki.certificate_id(pki.load_certificate(text.encode()))] = text
+        except (OSError, UnicodeDecodeError, pki.CertificateError):
+            continue  # fleet validate names it; here it only cannot be registered
+    return found
+
+
+def _fingerprints(text: str) -> set[str]:
+    try:
+        return {pki.certificate_id(pki.load_certificate(text.encode()))}
+    except pki.CertificateError:
+        return set()
+

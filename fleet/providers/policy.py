@@ -2,87 +2,113 @@
 
 A changed document becomes a new default version (pruning the oldest
 non-default one at AWS's limit of 5), never a delete and re-create, so the
-certificates it is attached to never lose it. Drift the program's survey
-found comes in as inputs: versions added by hand (newer than the default,
-which fleet never leaves behind) are deleted, and the policy is detached
-from principals it was attached to by hand.
+certificates it is attached to never lose it. fleet keeps one version, the
+declared document as the default: any other version (made by hand, or left
+by an earlier document) is removed. The policy's attachments to certificates
+belong to the certificate resources; attachments to any other principal are
+removed. read reports all of it in the declaration's shape (fleet.observe).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from fleet import observe
 from fleet.aws.certificates import Certificates
+from fleet.aws.listing import PlaceListing
 from fleet.aws.policies import Policies, compact
-from fleet.manifest.desired import PolicySpec
-from fleet.providers.resource import FleetResource
-from fleet.providers.target import iot_client, where
+from fleet.declarations import POLICY_SPEC, PolicyInputs
+from fleet.providers.failures import fail, reported
+from fleet.providers.registry import REGISTRY
+from fleet.providers.resource import FleetResource, diff_result, read_result, stored
+from fleet.providers.target import iot_client, listing
 
-
-def inputs_of(spec: PolicySpec, drift: list[str] | None = None, detach: list[str] | None = None) -> dict[str, Any]:
-    return {"policy": spec.name, "account": spec.account, "account_id": spec.account_id,
-            "role_arn": spec.role_arn, "region": spec.region, "document": spec.document, "source": spec.source,
-            "drift": list(drift or []), "detach": list(detach or [])}
+KIND = "policy"
 
 
 class PolicyProvider(ResourceProvider):
+    @reported
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        declared = PolicyInputs.of(news)
+        REGISTRY.claim(KIND, declared.place, [declared.policy], declared.resource_name)
+        return CheckResult(news, [])
+
+    @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
-        api = _api(props)
-        live = api.get(props["policy"])
+        declared = PolicyInputs.of(props)
+        api = _api(declared)
+        live = api.get(declared.policy)
         if live is None:
-            api.create(props["policy"], props["document"])
-        elif live.document != compact(props["document"]):
-            api.set_document(props["policy"], props["document"])  # adopt, then converge
-        return CreateResult(props["policy"], _outputs(props, api))
+            api.create(declared.policy, declared.document)  # one that appeared meanwhile is adopted
+        return CreateResult(declared.policy, _converged(declared))
 
+    @reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = _api(props).get(id_)
-        if live is None:
-            return ReadResult(None, {})
-        return ReadResult(id_, {**_own(props), "document": live.document})
+        declared = PolicyInputs.of(props)
+        found = observe.policy(listing(declared), declared)
+        return read_result(id_, found.props()) if found is not None else ReadResult(None, {})
 
-    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in ("policy", "account_id", "region") if olds.get(k) != news.get(k)]
-        changed = compact(olds.get("document", "{}")) != compact(news["document"]) or bool(news.get("drift"))
-        return DiffResult(changes=bool(replaces) or changed, replaces=replaces)
+    @reported
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        had, want = PolicyInputs.of(olds), PolicyInputs.of(news)
+        replaces = POLICY_SPEC.replaces(stored(olds), stored(news))
+        changed = bool(replaces) or replace(had, document=compact(had.document)) != replace(
+            want, document=compact(want.document))
+        return diff_result(changed, replaces)
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        api = _api(news)
-        live = api.get(id_)
-        if live is None:
-            api.create(id_, news["document"])
-        elif live.document != compact(news["document"]):
-            api.set_document(id_, news["document"])
-        versions = api.versions(id_)
-        default = max((v for v, is_default in versions if is_default), default=0)
-        for version, is_default in versions:
-            if version > default and not is_default:
-                api.delete_version(id_, version)  # added by hand
-        targets = Certificates(iot_client(news), where(news))
-        for arn in news.get("detach", []):
-            targets.detach(id_, arn)
-        return UpdateResult(_outputs(news, api))
+    @reported
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        declared = PolicyInputs.of(news)
+        if _api(declared).get(declared.policy) is None:
+            _api(declared).create(declared.policy, declared.document)
+        return UpdateResult(_converged(declared))
 
-    def delete(self, id_: str, props: dict[str, Any]) -> None:
-        _api(props).delete(id_)
+    @reported
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        recorded = PolicyInputs.of(props)
+        if REGISTRY.handed_over(recorded.place) or REGISTRY.claimed_elsewhere(
+                KIND, recorded.place, recorded.policy, recorded.resource_name):
+            return
+        _api(recorded).delete(recorded.policy)
 
 
-class IotPolicy(FleetResource, module="fleet", name="IotPolicy"):
-    def __init__(self, spec: PolicySpec, drift: list[str], detach: list[str], opts: ResourceOptions | None = None):
-        super().__init__(PolicyProvider(), spec.resource_name, inputs_of(spec, drift, detach), opts)
+class IotPolicy(FleetResource, module="fleet", name=POLICY_SPEC.name):
+    def __init__(self, declared: PolicyInputs, opts: ResourceOptions | None = None):
+        super().__init__(PolicyProvider(), declared.resource_name, declared.props(), opts)
 
 
-def _api(props: dict[str, Any]) -> Policies:
-    return Policies(iot_client(props), where(props))
+def _api(declared: PolicyInputs) -> Policies:
+    return Policies(iot_client(declared), declared.where)
 
 
-def _own(props: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k != "__provider"}
-
-
-def _outputs(props: dict[str, Any], api: Policies) -> dict[str, Any]:
-    live = api.get(props["policy"])
-    return {**_own(props), "document": live.document if live else props["document"], "drift": [], "detach": []}
+def _converged(declared: PolicyInputs) -> dict[str, Any]:
+    """Make AWS hold the declaration, reading it afresh before each step: the
+    step succeeds only once AWS holds it (a new default version first, then
+    the old versions and other principals removed; a few tries, then a failure
+    naming what differs)."""
+    api = _api(declared)
+    principals = Certificates(iot_client(declared), declared.where)
+    found: PolicyInputs | None = None
+    for _ in range(4):
+        found = observe.policy(PlaceListing(iot_client(declared), declared.where), declared)
+        if found == declared:
+            return declared.props()
+        if found is None:
+            api.create(declared.policy, declared.document)
+            continue
+        if compact(found.document) != compact(declared.document):
+            api.set_document(declared.policy, declared.document)
+            continue  # the version that was the default is now one more to remove
+        for version in found.versions_made_by_hand:
+            api.delete_version(declared.policy, int(version))
+        for target in found.other_principals:
+            principals.detach(declared.policy, target)
+    have = "no such policy" if found is None else (
+        f"versions {', '.join(found.versions_made_by_hand) or 'none'} besides the default, attached to "
+        f"{', '.join(found.other_principals) or 'no other principal'}")
+    fail(f"policy {declared.policy} ({declared.source}) in {declared.where}: AWS does not hold what was written "
+         f"({have})")

@@ -1,4 +1,4 @@
-"""The base of fleet's dynamic resources.
+"""What every fleet resource and provider shares.
 
 pulumi.dynamic's serializer (3.79 as in 3.259/3.272) patches two methods of
 pickle's pure-Python Pickler to sort dictionaries, and never restores them:
@@ -10,11 +10,14 @@ resources safe.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import Resource, ResourceProvider
+from pulumi.dynamic import DiffResult, ReadResult, Resource, ResourceProvider
+
+PROVIDER_KEY = "__provider"  # pulumi.dynamic's key for the pickled provider, in inputs and outputs
 
 
 class FleetResource(Resource):
@@ -26,3 +29,34 @@ class FleetResource(Resource):
             super().__init__(provider, name, props, opts)
         finally:
             pickler._batch_setitems, pickler.save_dict = saved
+
+
+def stored(props: dict[str, Any]) -> dict[str, Any]:
+    """Properties without pulumi's pickled provider."""
+    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+
+
+# pulumi 3.79's ReadResult takes no inputs; later releases use them for the diffs after a refresh.
+_READ_TAKES_INPUTS = "inputs" in inspect.signature(ReadResult.__init__).parameters
+
+
+def read_result(id_: str, observed: dict[str, Any], facts: dict[str, Any] | None = None) -> ReadResult:
+    """What a read found, as outputs and (where the SDK can) as inputs, so the
+    engine's diff after a refresh names each key that drifted (`pulumi preview
+    --refresh --diff`). With pulumi 3.79 the outputs alone carry it, and each
+    provider's diff compares them with the declaration. ``facts``: outputs
+    only, never compared (what `fleet review` reads from a refreshed plan)."""
+    outputs = {**observed, **(facts or {})}
+    if _READ_TAKES_INPUTS:
+        return ReadResult(id_, outputs, dict(observed))
+    return ReadResult(id_, outputs)
+
+
+def diff_result(changed: bool, replaces: list[str], delete_before_replace: bool = False) -> DiffResult:
+    """Where reads refresh the inputs, let the engine diff the inputs itself
+    (changes unknown): it then names each changed key, `~ <fingerprint>:
+    "INACTIVE" => "ACTIVE"`, which an explicit answer cannot carry through
+    pulumi.dynamic. ``changed`` is the provider's own answer, the one used
+    with pulumi 3.79; both compare the same declarations."""
+    return DiffResult(changes=None if _READ_TAKES_INPUTS else changed, replaces=replaces,
+                      delete_before_replace=delete_before_replace)

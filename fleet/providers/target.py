@@ -1,15 +1,34 @@
-"""The account and region a resource lives in, from its inputs."""
+"""The account and region a resource lives in: its AWS client and listing."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from fleet.aws.listing import Listings, PlaceListing
 from fleet.aws.session import shared_factory
+from fleet.declarations import Inputs
 
 
-def iot_client(props: dict[str, Any]) -> Any:
-    return shared_factory().client("iot", props["role_arn"], props["account_id"], props["region"])
+def iot_client(inputs: Any) -> Any:
+    return shared_factory().client("iot", inputs.role_arn, inputs.account_id, inputs.region)
 
 
-def where(props: dict[str, Any]) -> str:
-    return f"account {props['account']} ({props['account_id']}), {props['region']}"
+_lock = threading.Lock()
+_kept: list[Listings] = []
+
+
+def _listings() -> Listings:
+    """One per provider process (made under a lock: the provider runs 4 threads), so every
+    read of a refresh in one account and region shares one listing."""
+    with _lock:
+        if not _kept:
+            factory = shared_factory()
+            _kept.append(Listings(lambda role, account_id, region: factory.client("iot", role, account_id, region),
+                                  factory.writes))
+        return _kept[0]
+
+
+def listing(inputs: Inputs) -> PlaceListing:
+    values: Any = inputs
+    return _listings().of(values.role_arn, values.account_id, values.region, inputs.where)

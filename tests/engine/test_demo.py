@@ -16,7 +16,10 @@ def test_the_demo_applies_drifts_corrects_and_cleans_up() -> None:
     done = subprocess.run([sys.executable, "-m", "devtools.demo"], cwd=REPO, capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "CA factory-root: AWS has INACTIVE; manifests: ACTIVE at manifests/cas.yaml:14" in done.stdout
+    assert 'pulumi-python:dynamic/fleet:CaPlacement: (update)' in done.stdout
+    assert '~ status           : "INACTIVE" => "ACTIVE"' in done.stdout  # the key that drifted, AWS's value first
+    assert "│ CA factory-root               │ ca-status            │ INACTIVE" in done.stdout
+    assert "ACTIVE at manifests/cas.yaml:14" in done.stdout
     assert "1 ca-auto-registration, 1 ca-status, 1 pending-activation\n   └ fleet drift → exit code 7" in done.stdout
     assert "AWS now says: status ACTIVE, auto-registration ENABLE; device-0100 ACTIVE" in done.stdout
     assert "No drift: AWS matches the manifests.\n   └ fleet drift → exit code 0" in done.stdout

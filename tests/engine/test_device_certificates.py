@@ -70,8 +70,24 @@ def test_up_registers_the_group_with_its_statuses_and_policies(devices: Devices,
     assert len(targets) == 3  # the revoked one gets no policy
     document = json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])
     assert document["Statement"][0]["Resource"] == "arn:aws:iot:us-east-1:111111111111:topic/t/*"
-    resources = [r["type"] for r in fleet.project.state()["deployment"]["resources"]]
-    assert resources.count("pulumi-python:dynamic/fleet:DeviceCertificates") == 2  # per region, not per cert
+
+
+def test_certificates_are_spread_over_sixteen_resources_per_region_by_fingerprint(
+    devices: Devices, fleet: Fleet
+) -> None:
+    fleet.project.up()
+    shards = {r["urn"].split("::")[-1]: r for r in fleet.project.state()["deployment"]["resources"]
+              if r["type"] == "pulumi-python:dynamic/fleet:DeviceCertificates"}
+    # 16 per account and region fleet manages (3 here), whatever the number of certificates.
+    assert len(shards) == 16 * 3
+    for n in range(4):
+        fp = devices.fingerprint(n)
+        for region in ("us-east-1", "eu-west-1"):
+            holder = shards[f"certs.prod.{region}.{fp[0]}"]["outputs"]["groups"]["line-1"]["certificates"]
+            assert holder[fp] == ("REVOKED" if n == 2 else "ACTIVE")
+    held = [fp for shard in shards.values() for group in shard["outputs"].get("groups", {}).values()
+            for fp in group["certificates"]]
+    assert len(held) == 8  # each certificate once per region, in the one resource of its first hex digit
 
 
 def test_no_pem_reaches_the_state(devices: Devices, fleet: Fleet) -> None:
@@ -89,13 +105,15 @@ def test_a_drift_check_costs_list_calls_never_one_per_certificate(devices: Devic
     fleet.project.preview("--refresh", "--expect-no-changes")
     after = fleet.aws.calls()
     used = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-    # The test fleet: 3 account-regions, 4 CA placements, 2 policy placements;
-    # everything fits one page. The survey lists; refresh reads each CA and policy again.
+    # The test fleet: 3 account-regions, 4 CA placements, 2 policy placements; everything fits one page.
+    # The program's look for the guard: a listing per account and region, each CA described. The
+    # refresh: one listing per account and region shared by all 48 certificate resources there, a
+    # listing per CA placement (certificates under it that nothing declares), and each CA and policy read.
     assert {k: v for k, v in used.items() if k.startswith("iot:")} == {
-        "iot:ListCertificates": 3,
+        "iot:ListCertificates": 3 + 3,
         "iot:ListCertificatesByCA": 4,
         "iot:DescribeCACertificate": 4 + 4,
-        "iot:GetPolicy": 2 + 2,
+        "iot:GetPolicy": 2,
         "iot:ListPolicyVersions": 2,
         "iot:ListTargetsForPolicy": 2,
     }
@@ -174,9 +192,12 @@ def test_a_revoked_certificate_back_through_just_in_time_registration_is_revoked
     # ...and the stolen device connects: AWS registers it again, PENDING_ACTIVATION (JITR).
     iot.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
                              status="PENDING_ACTIVATION")
-    drift = fleet.project.preview("--expect-no-changes", ok=(ENGINE.changes,))
-    assert "DeviceCertificates::certs.line-1.prod.us-east-1]" in drift.output
-    fleet.project.up()
+    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
+    shard = f"certs.prod.us-east-1.{devices.fingerprint(2)[0]}"
+    assert f"DeviceCertificates::{shard}]" in drift.output
+    if ENGINE.names_drifted_keys:
+        assert f'{devices.fingerprint(2)}: "PENDING_ACTIVATION" => "REVOKED"' in drift.output
+    fleet.project.up("--refresh")
     assert devices.status(2) == "REVOKED"
 
 
@@ -193,7 +214,7 @@ def test_removing_certificates_deactivates_detaches_and_deletes_but_leaves_revok
     assert len(fleet.iot("prod").list_targets_for_policy(policyName="telemetry")["targets"]) == 2
 
 
-def test_a_policy_change_becomes_a_new_default_version_pruning_at_five(devices: Devices, fleet: Fleet) -> None:
+def test_a_policy_change_becomes_the_one_default_version_and_stays_attached(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     for n in range(6):
         POLICY["Statement"][0]["Resource"] = f"arn:aws:iot:{{{{region}}}}:{{{{account_id}}}}:topic/v{n}/*"
@@ -201,10 +222,10 @@ def test_a_policy_change_becomes_a_new_default_version_pruning_at_five(devices: 
         fleet.project.up()
     iot = fleet.iot("prod")
     versions = iot.list_policy_versions(policyName="telemetry")["policyVersions"]
-    assert len(versions) == 5
-    default = iot.get_policy(policyName="telemetry")
-    assert "topic/v5/*" in default["policyDocument"]
+    assert [v["isDefaultVersion"] for v in versions] == [True]  # fleet keeps one: the declared document
+    assert "topic/v5/*" in iot.get_policy(policyName="telemetry")["policyDocument"]
     assert len(iot.list_targets_for_policy(policyName="telemetry")["targets"]) == 3  # never detached
+    assert "iot:DeletePolicy" not in fleet.aws.writes()  # versions, never a delete and re-create
 
 
 def test_certificates_are_attached_to_the_thing_named_by_their_common_name(devices: Devices, fleet: Fleet) -> None:
@@ -262,7 +283,9 @@ def test_status_drift_by_hand_is_detected_and_corrected(devices: Devices, fleet:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
     drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
-    assert "DeviceCertificates::certs.line-1.prod.us-east-1]" in drift.output
+    assert f"DeviceCertificates::certs.prod.us-east-1.{devices.fingerprint(0)[0]}]" in drift.output
+    if ENGINE.names_drifted_keys:
+        assert f'{devices.fingerprint(0)}: "INACTIVE" => "ACTIVE"' in drift.output
     fleet.project.up("--refresh")
     assert devices.status(0) == "ACTIVE"
     fleet.project.preview("--refresh", "--expect-no-changes")

@@ -73,21 +73,23 @@ def test_every_kind_of_drift_is_named_then_put_back(devices: Devices, fleet: Fle
 
     # As the scheduled workflow runs it.
     preview = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
-                     "--expect-no-changes", ok=(ENGINE.changes,))
+                     "--diff", "--expect-no-changes", ok=(ENGINE.changes,))
     preview_output = preview.stdout + preview.stderr
-    # Progress lines interleave in a non-interactive display: look for each name, and the count.
-    assert set(re.findall(r"fleet:\w+ (\S+) update\b", preview_output)) == {
-        "certs.line-1.prod.us-east-1", "policy.telemetry.prod.us-east-1", "root.prod.us-east-1"}
-    assert "~ 3 to update" in preview_output
-    for named in (
-        "CA root: AWS has INACTIVE; manifests: ACTIVE at manifests/cas.yaml:",
-        f"certificate {devices.fingerprint(0)[:16]}… (devices/device-0.pem): AWS has INACTIVE",
-        f"certificate {devices.fingerprint(1)[:16]}… (devices/device-1.pem): AWS has policy telemetry not attached",
-        "policy telemetry: AWS has version 2 added by hand",
-        f"policy telemetry: AWS has it attached to arn:aws:iot:us-east-1:111111111111:cert/{stranger}",
-        f"certificate {stranger[:16]}…: AWS has PENDING_ACTIVATION under root",
-    ):
-        assert named in preview_output, named
+    # Each resource that holds a difference is named, and nothing else (progress lines may interleave).
+    shards = {f"certs.prod.us-east-1.{fp[0]}" for fp in (devices.fingerprint(0), devices.fingerprint(1), stranger)}
+    assert set(re.findall(r"fleet:\w+ (\S+) update\b", preview_output)) | set(
+        re.findall(r"fleet:\w+::(\S+)\]", preview_output)) >= {*shards, "policy.telemetry.prod.us-east-1",
+                                                                  "root.prod.us-east-1"}
+    assert f"~ {len(shards) + 2} to update" in preview_output
+    if ENGINE.names_drifted_keys:  # and the key that drifted, AWS's value first
+        for named in (
+            '~ status: "INACTIVE" => "ACTIVE"',
+            f'{devices.fingerprint(0)}: "INACTIVE" => "ACTIVE"',
+            f'{devices.fingerprint(1)}: "ACTIVE; not attached: telemetry" => "ACTIVE"',
+            f'{stranger}: "PENDING_ACTIVATION; also attached: telemetry"',
+            '"2"',  # the version made by hand
+        ):
+            assert named in preview_output, named
 
     table = script(fleet, "fleet.sh", "drift", "-m", str(fleet.manifests.root), ok=(7,)).stdout
     assert "Drift: 6 difference(s)" in table and "pending-activation" in table
@@ -142,8 +144,12 @@ def test_auto_activation_activates_only_what_the_decision_allows(devices: Device
     listed = register_pending(fleet, stolen)
 
     preview = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
-    assert "CaPlacement::root.prod.us-east-1]" in preview.output
-    assert "`pulumi up` activates it" in preview.output and "is on the CA's revocation list" in preview.output
+    assert f"DeviceCertificates::certs.prod.us-east-1.{good[0]}]" in preview.output
+    if ENGINE.names_drifted_keys:  # taken in by auto_activation: declared ACTIVE in a group of its own
+        assert "+ auto:root: {" in preview.output and f'{good}: "ACTIVE"' in preview.output
+    reasons = {d["subject"]: d["manifests"] for d in drift_json(fleet)["drift"]}
+    assert reasons[f"certificate {good[:16]}…"].endswith("`pulumi up` activates it")
+    assert "is on the CA's revocation list" in reasons[f"certificate {listed[:16]}…"]
     fleet.project.up("--refresh")
 
     assert status_and_policies(fleet, good) == ("ACTIVE", ["telemetry"])
@@ -178,7 +184,7 @@ def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices
     assert devices.status(1) == "REVOKED"
 
     before = (fleet.manifests.root / "devices.yaml").read_text()
-    script(fleet, "fleet.sh", "drift", "--adopt-revocations", "-m", str(fleet.manifests.root), ok=(7,))
+    script(fleet, "fleet.sh", "drift", "--adopt-revocations", "-m", str(fleet.manifests.root))  # 0: written
     after = (fleet.manifests.root / "devices.yaml").read_text()
     assert after.startswith(before.rstrip("\n"))  # the existing exception and everything else kept
     assert after[len(before.rstrip("\n")):].startswith(
@@ -217,17 +223,17 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
 
     # As the pull-request workflow runs it: through a reader role in each account, which cannot write.
     writes = fleet.aws.writes()
-    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
-                  env=READER)
+    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
+                  "--json", env=READER)
     assert fleet.aws.writes() == writes
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
     script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-o",
-           str(fleet.project.workdir / "review.md"))
+           str(fleet.project.workdir / "review.md"), "-m", str(fleet.manifests.root))
     review = (fleet.project.workdir / "review.md").read_text()
 
     head = review.split("| account |")[0]  # what comes before the per-region detail
     assert "**Irreversible: 2 revocation(s).**" in head
-    assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem in prod/us-east-1" in head
+    assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/us-east-1" in head
     # After the change: device-0 and -3 in both regions, and the one made by hand in us-east-1.
     assert "Deactivating CA `root` in prod/eu-west-1 stops new registrations only: **2 ACTIVE certificates** it " \
            "signed keep working" in head
@@ -245,19 +251,21 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
 
     if os.environ.get("FLEET_WRITE_REVIEW_FIXTURES") == "1":
         REVIEW_FIXTURES.mkdir(parents=True, exist_ok=True)
+        labels = {fp: f"devices/device-{n}.pem" for n, fp in enumerate(map(devices.fingerprint, range(4)))}
+        (REVIEW_FIXTURES / "labels.json").write_text(json.dumps(labels, indent=1, sort_keys=True) + "\n")
         (REVIEW_FIXTURES / "plan.json").write_text(trimmed(plan.stdout))
-        (REVIEW_FIXTURES / "review.md").write_text(render((REVIEW_FIXTURES / "plan.json").read_text()))
+        (REVIEW_FIXTURES / "review.md").write_text(render((REVIEW_FIXTURES / "plan.json").read_text(), labels=labels))
 
 
 def trimmed(plan: str) -> str:
     """The plan without what the review never reads (PEMs, paths of this machine), to keep the fixture small."""
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()
-                    if k not in ("certificate_pem", "ca_certificate_pem", "manifests", "manifests_root", "config",
-                                 "sourcePosition", "duration")}
+            return {k: clean(v) for k, v in value.items() if k not in (
+                "config", "sourcePosition", "duration", "__provider", "stackTrace", "created", "modified")}
         return [clean(v) for v in value] if isinstance(value, list) else value
     document = clean(json.loads(plan))
+    document["steps"] = [step for step in document["steps"] if step["op"] not in ("same", "refresh")]
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
 
 

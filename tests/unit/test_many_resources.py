@@ -10,7 +10,7 @@ import pytest
 from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
-from fleet.manifest.desired import PolicySpec
+from fleet.declarations import PolicyInputs
 from fleet.providers.policy import IotPolicy
 
 
@@ -28,9 +28,10 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_constructing_3000_resources_leaves_pickle_as_it_was(no_engine: Any) -> None:
     pickler: Any = pickle._Pickler  # noqa: SLF001
     before = (pickler._batch_setitems, pickler.save_dict)
-    spec = PolicySpec("p", "prod", "111111111111", "arn:aws:iam::111111111111:role/r", "us-east-1", "{}", "x:1")
+    declared = PolicyInputs(policy="p", account="prod", account_id="111111111111", region="us-east-1",
+                            role_arn="arn:aws:iam::111111111111:role/r", document="{}", source="x:1")
     for _ in range(3000):
-        IotPolicy(spec, [], [])
+        IotPolicy(declared)
     assert (pickler._batch_setitems, pickler.save_dict) == before
     serialize_provider(ProviderWithState())  # pickles a dict: would recurse if the chain had grown
 

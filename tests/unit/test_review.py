@@ -13,19 +13,23 @@ from typing import Any
 
 import pytest
 
-from fleet.review import LIST_AT_MOST, PlanError, render
+from fleet.review import LIST_AT_MOST, PlanError, deactivated_cas, render
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "review"
 
 
+def labels() -> dict[str, str]:
+    return dict(json.loads((FIXTURES / "labels.json").read_text()))
+
+
 def test_the_review_matches_the_golden_file() -> None:
-    assert render((FIXTURES / "plan.json").read_text()) == (FIXTURES / "review.md").read_text()
+    assert render((FIXTURES / "plan.json").read_text(), labels=labels()) == (FIXTURES / "review.md").read_text()
 
 
 def test_the_review_does_not_depend_on_the_order_of_steps() -> None:
     plan = json.loads((FIXTURES / "plan.json").read_text())
     plan["steps"].reverse()
-    assert render(json.dumps(plan)) == (FIXTURES / "review.md").read_text()
+    assert render(json.dumps(plan), labels=labels()) == (FIXTURES / "review.md").read_text()
 
 
 def test_a_plan_without_changes_says_so() -> None:
@@ -44,11 +48,12 @@ def steps_of(plan: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [s for s in plan["steps"] if f"fleet:{kind}::" in s["urn"]]
 
 
-def test_the_blast_radius_is_what_aws_counted_when_the_plan_has_it() -> None:
+def test_the_blast_radius_starts_from_what_aws_counts_now() -> None:
     plan = json.loads((FIXTURES / "plan.json").read_text())
-    for step in steps_of(plan, "CaPlacement"):
-        step["newState"]["inputs"]["active_certificates"] = 1234
-    assert render(json.dumps(plan)).count("**1234 ACTIVE certificates** it signed keep working") == 2
+    [(ca_id, account_id, _, _)] = [ca for ca in deactivated_cas(json.dumps(plan)) if ca[2] == "eu-west-1"]
+    review = render(json.dumps(plan), active_now={(ca_id, account_id, "eu-west-1"): 1234})
+    # prod/eu-west-1: 1234 ACTIVE now, one of them revoked by this change.
+    assert "in prod/eu-west-1 stops new registrations only: **1233 ACTIVE certificates** it signed keep" in review
 
 
 def test_a_replacement_is_called_out_first() -> None:
@@ -57,15 +62,15 @@ def test_a_replacement_is_called_out_first() -> None:
     ca["op"] = "replace"
     ca["newState"]["inputs"]["mode"] = "SNI_ONLY"
     review = render(json.dumps(plan))
-    assert "> **Replaced (deleted, then made again):**\n> - CA `root` in prod/eu-west-1 is deleted and made again " \
-           "(mode changed)" in review.split("| account |")[0]
+    assert "> **Replaced (deleted, then made again):**\n> - `root.prod.eu-west-1` in prod/eu-west-1 is deleted and " \
+           "made again (mode changed)" in review.split("| account |")[0]
 
 
 def test_a_long_list_is_folded_and_capped() -> None:
     plan = json.loads((FIXTURES / "plan.json").read_text())
-    [group] = [s for s in steps_of(plan, "DeviceCertificates") if s["op"] == "create"]
-    group["newState"]["inputs"]["certificates"] = {
-        f"{n:064x}": {"file": f"sensor-{n}.pem", "status": "ACTIVE"} for n in range(LIST_AT_MOST + 50)}
+    [shard] = [s for s in steps_of(plan, "DeviceCertificates") if s["newState"]["inputs"].get("groups")][:1]
+    group = next(iter(shard["newState"]["inputs"]["groups"].values()))
+    group["certificates"] = {f"{n:064x}": "ACTIVE" for n in range(LIST_AT_MOST + 50)}
     review = render(json.dumps(plan))
     assert f"  <details><summary>{LIST_AT_MOST + 1} items</summary>" in review
     assert "  - and 50 more\n" in review

@@ -1,0 +1,301 @@
+"""What the program declares for each resource, typed, and what each kind of
+resource is (its spec): one place for the inputs, the keys that force a
+replacement, and the AWS actions each operation may call.
+
+The program builds these from the manifests (fleet.desired); providers read
+them back from Pulumi's properties (``of``); provider reads report what AWS
+has in the same shape, so the engine's diff after a refresh names each key
+that drifted; `fleet drift` compares the same shapes; `fleet review` reads
+plans through them; docs/iam-*.json derive from the specs. No pulumi, no
+boto3 here.
+
+Device certificates are spread over SHARDS resources per account and region
+by the first hex digit of their fingerprint: which resource holds a
+certificate depends on the certificate alone, so adding or removing others
+never moves it, and no group is too big for its resources. Per certificate
+the state keeps its fingerprint and status, once in the inputs and once in
+the outputs; no PEM, no file name (the provider finds the PEM by
+fingerprint under its group's path when it must register it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+OPERATIONS = ("read", "create", "update", "delete")
+SHARDS = "0123456789abcdef"  # one certificate resource per first hex digit, per account and region
+ABSENT = "ABSENT"  # what a read reports for a declared certificate AWS does not have
+USABLE = ("ACTIVE", "INACTIVE")
+# Pseudo-groups: names no manifest can use (manifest names are [a-z0-9-]).
+LEDGER_GROUP = "ledger"  # certificates the revocation ledger keeps REVOKED here
+AUTO_GROUP = "auto:"  # + CA name: just-in-time registrations auto_activation took in
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A kind of resource."""
+
+    name: str  # the resource type within module "fleet": CaPlacement -> fleet:CaPlacement
+    replace_on: tuple[str, ...]  # inputs whose change means another AWS object
+    delete_before_replace: bool
+    actions: Mapping[str, frozenset[str]]  # operation -> the IAM actions it may call
+
+    @property
+    def token(self) -> str:
+        return f"fleet:{self.name}"
+
+    def replaces(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+        return [key for key in self.replace_on if olds.get(key) != news.get(key)]
+
+
+class Inputs:
+    """Base of the typed inputs of a kind of resource (each a frozen dataclass)."""
+
+    spec: ClassVar[Spec]
+
+    @property
+    def resource_name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def place(self) -> tuple[str, str]:
+        """(account id, region)."""
+        values = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return str(values["account_id"]), str(values["region"])
+
+    @property
+    def where(self) -> str:
+        values = dataclasses.asdict(self)  # type: ignore[call-overload]
+        return f"account {values['account']} ({values['account_id']}), {values['region']}"
+
+    def props(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def of(cls, props: Mapping[str, Any]) -> Self:
+        """From stored properties (inputs or outputs); keys this version does not know are ignored,
+        and a key Pulumi dropped (its value was None) takes its default."""
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        values = {k: _typed(kinds[k], v) for k, v in props.items() if k in kinds}
+        return cls(**values)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _typed(kind: Any, value: Any) -> Any:
+    text = str(kind)
+    if text.startswith("tuple") and isinstance(value, list):
+        return tuple(value)
+    if "GroupInputs" in text and isinstance(value, dict):
+        return {name: GroupInputs.of(group) for name, group in value.items()}
+    return value
+
+
+def actions(*names: str) -> frozenset[str]:
+    return frozenset(f"iot:{name}" for name in names)
+
+
+# --- CA placements --------------------------------------------------------------
+
+CA_SPEC = Spec(
+    name="CaPlacement",
+    replace_on=("certificate_id", "account_id", "region", "mode"),
+    # AWS refuses a second registration of one CA in one account and region: delete first.
+    delete_before_replace=True,
+    actions={
+        "read": actions("DescribeCACertificate"),
+        "create": actions("DescribeCACertificate", "GetRegistrationCode", "RegisterCACertificate",
+                          "UpdateCACertificate"),
+        "update": actions("DescribeCACertificate", "UpdateCACertificate"),
+        "delete": actions("DescribeCACertificate", "ListCertificatesByCA", "UpdateCACertificate",
+                          "DeleteCACertificate"),
+    },
+)
+
+
+@dataclass(frozen=True)
+class CaPlacementInputs(Inputs):
+    """One CA certificate registered in one account and region. The private key
+    is a reference (environment variable or file), never the key."""
+
+    spec: ClassVar[Spec] = CA_SPEC
+    ca: str
+    account: str
+    account_id: str
+    role_arn: str
+    region: str
+    certificate_pem: str
+    certificate_id: str
+    mode: str  # DEFAULT | SNI_ONLY
+    status: str  # ACTIVE | INACTIVE (ABSENT: read found no such CA)
+    auto_registration: str  # ENABLE | DISABLE
+    registration_config: dict[str, str]
+    source: str  # manifest file:line
+    private_key: dict[str, str] | None = None  # Pulumi drops a property that is None: a default
+
+    @property
+    def resource_name(self) -> str:
+        return f"{self.ca}.{self.account}.{self.region}"
+
+
+# --- IoT policies -----------------------------------------------------------------
+
+POLICY_SPEC = Spec(
+    name="IotPolicy",
+    replace_on=("policy", "account_id", "region"),
+    delete_before_replace=False,
+    actions={
+        "read": actions("GetPolicy", "ListPolicyVersions", "ListTargetsForPolicy"),
+        "create": actions("GetPolicy", "CreatePolicy", "ListPolicyVersions", "DeletePolicyVersion",
+                          "CreatePolicyVersion"),
+        "update": actions("GetPolicy", "ListPolicyVersions", "DeletePolicyVersion", "CreatePolicyVersion",
+                          "DetachPolicy"),
+        "delete": actions("ListPolicyVersions", "DeletePolicyVersion", "DeletePolicy"),
+    },
+)
+
+
+@dataclass(frozen=True)
+class PolicyInputs(Inputs):
+    """One IoT policy in one account and region. Declared: no versions made by
+    hand, attached to no principal other than certificates (those belong to
+    the certificate resources); a read reports what AWS has."""
+
+    spec: ClassVar[Spec] = POLICY_SPEC
+    policy: str
+    account: str
+    account_id: str
+    role_arn: str
+    region: str
+    document: str  # compact JSON (ABSENT: read found no such policy)
+    source: str
+    versions_made_by_hand: tuple[str, ...] = ()
+    other_principals: tuple[str, ...] = ()
+
+    @property
+    def resource_name(self) -> str:
+        return f"policy.{self.policy}.{self.account}.{self.region}"
+
+
+# --- Device certificates ------------------------------------------------------------
+
+CERTIFICATES_SPEC = Spec(
+    name="DeviceCertificates",
+    replace_on=("account_id", "region", "shard"),
+    delete_before_replace=False,
+    actions={
+        "read": actions("ListCertificates", "ListCertificatesByCA", "ListTargetsForPolicy"),
+        "create": actions("ListCertificates", "ListTargetsForPolicy", "DescribeCertificate",
+                          "DescribeCACertificate", "RegisterCertificate", "RegisterCertificateWithoutCA",
+                          "UpdateCertificate", "AttachPolicy", "DetachPolicy", "CreateThing",
+                          "AttachThingPrincipal", "ListAttachedPolicies", "ListPrincipalThings"),
+        "update": actions("ListCertificates", "ListTargetsForPolicy", "DescribeCertificate",
+                          "DescribeCACertificate", "RegisterCertificate", "RegisterCertificateWithoutCA",
+                          "UpdateCertificate", "AttachPolicy", "DetachPolicy", "CreateThing",
+                          "AttachThingPrincipal", "DetachThingPrincipal", "ListAttachedPolicies",
+                          "ListPrincipalThings", "DeleteCertificate"),
+        "delete": actions("ListCertificates", "UpdateCertificate", "ListAttachedPolicies", "DetachPolicy",
+                          "ListPrincipalThings", "DetachThingPrincipal", "DeleteCertificate"),
+    },
+)
+
+
+@dataclass(frozen=True)
+class GroupInputs:
+    """A group's certificates in one shard, with what they share."""
+
+    ca: str | None  # the CA's name in the manifests; None: registered without a CA
+    ca_id: str | None
+    pem: str  # where its PEMs are: a file or a folder, relative to the project directory
+    policies: tuple[str, ...]
+    things: str  # none | common-name
+    source: str  # manifest file:line
+    certificates: dict[str, str]  # fingerprint -> status (declared) or what AWS has (read), see Entry
+
+    @classmethod
+    def of(cls, props: Mapping[str, Any]) -> GroupInputs:
+        return cls(ca=props.get("ca"), ca_id=props.get("ca_id"), pem=str(props.get("pem") or ""),
+                   policies=tuple(props.get("policies") or ()), things=str(props.get("things") or "none"),
+                   source=str(props.get("source") or ""), certificates=dict(props.get("certificates") or {}))
+
+
+@dataclass(frozen=True)
+class ShardInputs(Inputs):
+    """The device certificates of one account and region whose fingerprint
+    starts with ``shard``, by group. Also owned here: the attachments of the
+    fleet's policies to certificates of this shard. Declared ``unlisted`` is
+    empty; a read reports there the certificates of this shard that nothing
+    declares but that sit under a managed CA (other than revoked), or hold a
+    fleet policy."""
+
+    spec: ClassVar[Spec] = CERTIFICATES_SPEC
+    account: str
+    account_id: str
+    role_arn: str
+    region: str
+    shard: str
+    policies: tuple[str, ...]  # every fleet policy in this account and region
+    cas: tuple[str, ...]  # ids of every CA fleet places in this account and region
+    groups: dict[str, GroupInputs] = field(default_factory=dict)
+    unlisted: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resource_name(self) -> str:
+        return f"certs.{self.account}.{self.region}.{self.shard}"
+
+    def declared(self) -> dict[str, tuple[str, GroupInputs]]:
+        """fingerprint -> (its status, its group)."""
+        return {fp: (status, group) for group in self.groups.values() for fp, status in group.certificates.items()}
+
+
+def shard_of(fingerprint: str) -> str:
+    return fingerprint[0]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One certificate as a read reports it: AWS's status, and where its fleet
+    policies differ from its group's. Encoded as one short string, so the
+    state stays small and a drifted key reads plainly in a diff:
+    ``ACTIVE``, ``INACTIVE; not attached: telemetry``, ``ABSENT``."""
+
+    status: str
+    missing: tuple[str, ...] = ()  # group policies AWS does not have attached
+    extra: tuple[str, ...] = ()  # fleet policies attached that the group does not want
+
+    def encode(self) -> str:
+        parts = [self.status]
+        if self.missing:
+            parts.append("not attached: " + ", ".join(self.missing))
+        if self.extra:
+            parts.append("also attached: " + ", ".join(self.extra))
+        return "; ".join(parts)
+
+    @classmethod
+    def decode(cls, text: str) -> Entry:
+        status, *rest = text.split("; ")
+        missing: tuple[str, ...] = ()
+        extra: tuple[str, ...] = ()
+        for part in rest:
+            label, _, names = part.partition(": ")
+            values = tuple(n for n in names.split(", ") if n)
+            if label == "not attached":
+                missing = values
+            elif label == "also attached":
+                extra = values
+        return cls(status, missing, extra)
+
+
+SPECS: tuple[Spec, ...] = (CA_SPEC, POLICY_SPEC, CERTIFICATES_SPEC)
+INPUTS: dict[str, type[Inputs]] = {
+    CA_SPEC.token: CaPlacementInputs, POLICY_SPEC.token: PolicyInputs, CERTIFICATES_SPEC.token: ShardInputs,
+}

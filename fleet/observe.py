@@ -1,0 +1,87 @@
+"""What AWS has, in the shape of what was declared.
+
+Each function takes one account and region's listing (fleet.aws.listing) and
+a declaration (fleet.declarations) and returns the declaration as AWS has it:
+a provider's read returns exactly this (so the engine's diff after a refresh
+names each drifted key), and `fleet drift` compares the same two shapes. One
+projection, two readers: they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from fleet.aws.certificates import CertificateSummary
+from fleet.aws.listing import PlaceListing
+from fleet.declarations import ABSENT, USABLE, CaPlacementInputs, Entry, PolicyInputs, ShardInputs, shard_of
+
+CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:cert/([0-9a-f]{64})$")
+
+
+def certificate_id(arn: str) -> str | None:
+    found = CERTIFICATE_ARN.match(arn)
+    return found[1] if found else None
+
+
+def ca(listing: PlaceListing, declared: CaPlacementInputs) -> CaPlacementInputs | None:
+    """None: AWS has no such CA here."""
+    live = listing.ca(declared.certificate_id)
+    if live is None:
+        return None
+    return replace(declared, status=live.status, auto_registration=live.auto_registration, mode=live.mode,
+                   registration_config=dict(live.registration_config))
+
+
+def policy(listing: PlaceListing, declared: PolicyInputs) -> PolicyInputs | None:
+    """None: AWS has no such policy here. fleet keeps one version, the declared
+    document as the default: any other version is reported (and removed)."""
+    found = listing.policy(declared.policy)
+    if found.state is None:
+        return None
+    others = tuple(str(version) for version, is_default in found.versions if not is_default)
+    principals = tuple(sorted(t for t in found.targets if certificate_id(t) is None))
+    return replace(declared, document=found.state.document, versions_made_by_hand=others, other_principals=principals)
+
+
+def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
+    everything = listing.certificates()
+    targets = {name: listing.policy(name).targets for name in declared.policies}
+    groups = {
+        name: replace(group, certificates={fp: _entry(everything, targets, fp, group.policies).encode()
+                                           for fp in group.certificates})
+        for name, group in declared.groups.items()
+    }
+    return replace(declared, groups=groups, unlisted=_unlisted(listing, declared, everything, targets))
+
+
+def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozenset[str]], fp: str,
+           wanted: tuple[str, ...]) -> Entry:
+    live = everything.get(fp)
+    if live is None:
+        return Entry(ABSENT)
+    if live.status not in USABLE:
+        return Entry(live.status)
+    attached = {name for name, arns in targets.items() if live.arn in arns}
+    return Entry(live.status, tuple(p for p in wanted if p not in attached), tuple(sorted(attached - set(wanted))))
+
+
+def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary],
+              targets: dict[str, frozenset[str]]) -> dict[str, str]:
+    """Certificates of this shard nothing declares: under a managed CA (other
+    than revoked: fleet keeps those as records), or holding a fleet policy."""
+    known = set(declared.declared())
+    found: dict[str, Entry] = {}
+    for ca_id in declared.cas:
+        for fp, under in listing.under_ca(ca_id).items():
+            if shard_of(fp) == declared.shard and fp not in known and under.status != "REVOKED":
+                found[fp] = Entry(under.status)
+    for name, arns in targets.items():
+        for arn in arns:
+            target = certificate_id(arn)
+            if target is None or shard_of(target) != declared.shard or target in known:
+                continue
+            live = everything.get(target)
+            before = found.get(target, Entry(live.status if live is not None else ABSENT))
+            found[target] = replace(before, extra=tuple(sorted({*before.extra, name})))
+    return {fp: entry.encode() for fp, entry in sorted(found.items())}
