@@ -47,7 +47,7 @@ def decide(
     except pki.CertificateError as error:
         return Verdict(False, f"its PEM cannot be read ({error})", "unreadable")
     if pki.certificate_id(cert) in revoked:
-        return Verdict(False, "it is revoked (in AWS or in the manifests)", "revoked")
+        return Verdict(False, "it is revoked (by the revocation ledger, in AWS or in the manifests)", "revoked")
     ca = pki.load_certificate(ca_pem.encode())
     if not pki.signed_by(cert, ca):
         return Verdict(False, "it is not signed by this CA", "other-ca")

@@ -26,6 +26,7 @@ from fleet.console_table import print_table
 from fleet.manifest import editing
 from fleet.manifest.desired import CaPlacementSpec, Fleet
 from fleet.resources import revoked_everywhere, verdict_for
+from fleet.revocation.ledger import Batch
 from fleet.survey import PENDING, Survey
 
 # What fleet validate would refuse in a group (not signed by its CA, expired or
@@ -81,8 +82,17 @@ def _row(item: Pending) -> tuple[str, ...]:
     return p.ca, p.account, p.region, item.certificate_id, automatic, decision
 
 
+def batches(found: list[Pending], today: datetime.date | None = None) -> list[Batch]:
+    """The ledger entries of those adopted as REVOKED: one per certificate, with its PEM."""
+    when = today or datetime.date.today()
+    return [Batch(when, f"refused at adoption: {item.verdict.reason}", item.placement.ca,
+                  {(item.placement.account_id, item.placement.region)}, {item.certificate_id: item.pem})
+            for item in found if item.verdict.refused_for in UNFIT]
+
+
 def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = None) -> list[Path]:
-    """Write the pending certificates into the manifests; returns the files changed or written."""
+    """Write the pending certificates into the manifests (their ledger entries:
+    ``batches``); returns the files changed or written."""
     when = today or datetime.date.today()
     changed: set[Path] = set()
     for item in found:

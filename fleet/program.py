@@ -1,10 +1,12 @@
 """The Pulumi program: load the manifests, look at AWS once, refuse what
 must not happen, declare the resources.
 
-A manifest problem, or a revoked certificate the manifests would make usable,
-stops the program before any resource is declared, so such a run touches no
-account. Everything else is a declaration (fleet.resources); each resource
-reads what it owns at refresh and converges on up.
+A manifest problem, or a revoked certificate the manifests would make usable
+(by the ledger and its history, AWS's records anywhere they may be, or any
+stack's recorded state: fleet.revocation.guard), stops the program before any
+resource is declared, so such a run touches no account. Everything else is a
+declaration (fleet.resources); each resource reads what it owns at refresh
+and converges on up.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from pathlib import Path
 
 import pulumi
 
-from fleet import guard
+from fleet import state_records
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
-from fleet.manifest import ManifestError, load_fleet
+from fleet.manifest import Fleet, ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
 from fleet.providers.device_certificates import DeviceCertificates
 from fleet.providers.policy import IotPolicy
 from fleet.resources import declare
+from fleet.revocation import guard, history
 from fleet.survey import survey
 
 
@@ -29,19 +32,40 @@ def run() -> None:
     config = pulumi.Config("fleet")
     manifests = Path(config.get("manifests") or "manifests")
     try:
+        past = history.fingerprints(manifests)
+    except history.HistoryUnavailable as error:
+        raise pulumi.RunError(f"fleet could not read the revocation ledger's history; nothing was changed: {error}") \
+            from None
+    if past is None:
+        pulumi.log.warn(f"{manifests} is not in a git work tree: the revocation ledger's history is not consulted "
+                        "(the ledger itself, AWS's records and the recorded state still are)")
+    try:
         # Messages name files as "manifests/cas.yaml", wherever the folder is.
-        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
+        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
+                           ledger_history=past or frozenset())
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
     try:
-        seen = survey(fleet, shared_factory())
+        recorded = state_records.read(Path.cwd())
+    except state_records.StateUnavailable as error:
+        recorded = []
+        pulumi.log.warn(f"the stacks' recorded state could not be read, so it is not consulted as a memory of "
+                        f"revocations ({error})")
+    elsewhere = {place: role for stack in recorded for place, role in stack.places.items() if role}
+    elsewhere.update({(account_id, region): fleet.ledger.roles.get(account_id) or _role(fleet, account_id)
+                      for known in fleet.ledger.revocations.values() for account_id, region in known.places})
+    try:
+        seen = survey(fleet, shared_factory(), elsewhere=elsewhere)
     except AwsError as error:
-        raise pulumi.RunError(f"fleet could not read AWS; nothing was changed: {error}") from None
-    refusals = guard.refusals(fleet, seen)
+        raise pulumi.RunError(f"fleet could not read AWS everywhere a revocation may be recorded; nothing was "
+                              f"changed: {error}") from None
+    refusals = guard.refusals(fleet, seen, recorded)
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
 
-    declared = declare(fleet, seen, Path.cwd())
+    declared = declare(fleet, seen, Path.cwd(), recorded)
+    for note in declared.notes:
+        pulumi.log.warn(note)
     policies = {p.resource_name: IotPolicy(p) for p in declared.policies}
     cas = {c.resource_name: CaPlacement(c) for c in declared.cas}
     for shard in declared.shards:
@@ -52,3 +76,8 @@ def run() -> None:
             *(r for c, r in zip(declared.cas, cas.values(), strict=True) if c.place == shard.place),
         ]
         DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=needs))
+
+
+def _role(fleet: Fleet, account_id: str) -> str:
+    """The manifests' role for an account (the ledger's roles cover the others: fleet validate sees to it)."""
+    return next((a.role_arn for a in fleet.accounts if a.id == account_id), "")

@@ -2,6 +2,12 @@
 declaration per resource (fleet.declarations), sorted, with stable names.
 
 This is where decisions that need the whole fleet are taken, once:
+- every certificate a memory of revocation holds (the ledger and its history,
+  any stack's recorded state) is declared REVOKED wherever it should have its
+  record: where the ledger or a state revoked it, and wherever AWS has it
+  now; so `pulumi up` registers again, REVOKED, a record deleted by hand
+  (from the PEM copy under manifests/revoked/), and revokes a copy that
+  appears elsewhere, under any CA or none;
 - just-in-time registrations that a placement's ``auto_activation`` takes in
   (fleet.activation decides, from the run's survey of AWS) become declared
   certificates of the pseudo-group ``auto:<CA>``, ACTIVE with the placement's
@@ -16,12 +22,14 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.activation import Verdict, decide
 from fleet.declarations import (
     AUTO_GROUP,
+    LEDGER_GROUP,
     SHARDS,
     CaPlacementInputs,
     GroupInputs,
@@ -30,7 +38,10 @@ from fleet.declarations import (
     shard_of,
 )
 from fleet.manifest.desired import CaPlacementSpec, Fleet
+from fleet.state_records import Recorded
 from fleet.survey import PENDING, Place, Survey
+
+PlaceKey = tuple[str, str]  # (account id, region)
 
 
 @dataclass(frozen=True)
@@ -38,19 +49,22 @@ class Resources:
     policies: tuple[PolicyInputs, ...]
     cas: tuple[CaPlacementInputs, ...]
     shards: tuple[ShardInputs, ...]
+    notes: tuple[str, ...] = ()  # what the run should warn about (a record it cannot restore)
 
     def in_place(self, place: tuple[str, str]) -> tuple[list[PolicyInputs], list[CaPlacementInputs]]:
         return [p for p in self.policies if p.place == place], [c for c in self.cas if c.place == place]
 
 
-def declare(fleet: Fleet, survey: Survey, project_dir: Path) -> Resources:
+def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[Recorded] = ()) -> Resources:
     policies = tuple(
         PolicyInputs(policy=p.name, account=p.account, account_id=p.account_id, role_arn=p.role_arn,
                      region=p.region, document=p.document, source=p.source)
         for p in fleet.policies
     )
     cas = tuple(ca_inputs(p) for p in fleet.ca_placements)
-    return Resources(policies, cas, _shards(fleet, survey, project_dir))
+    notes: list[str] = []
+    shards = _shards(fleet, survey, project_dir, list(recorded), notes)
+    return Resources(policies, cas, shards, tuple(notes))
 
 
 def ca_inputs(spec: CaPlacementSpec) -> CaPlacementInputs:
@@ -63,8 +77,9 @@ def ca_inputs(spec: CaPlacementSpec) -> CaPlacementInputs:
     )
 
 
-def _shards(fleet: Fleet, survey: Survey, project_dir: Path) -> tuple[ShardInputs, ...]:
-    by_place: dict[tuple[str, str], dict[str, dict[str, GroupInputs]]] = defaultdict(lambda: defaultdict(dict))
+def _shards(fleet: Fleet, survey: Survey, project_dir: Path, recorded: list[Recorded],
+            notes: list[str]) -> tuple[ShardInputs, ...]:
+    by_place: dict[PlaceKey, dict[str, dict[str, GroupInputs]]] = defaultdict(lambda: defaultdict(dict))
     for group in fleet.certificate_groups:
         for shard in SHARDS:
             certificates = {c.fingerprint: c.status for c in group.certificates if shard_of(c.fingerprint) == shard}
@@ -76,23 +91,86 @@ def _shards(fleet: Fleet, survey: Survey, project_dir: Path) -> tuple[ShardInput
     for spec in fleet.ca_placements:
         for shard, taken in _activated(fleet, spec, survey.place(spec.account_id, spec.region), revoked).items():
             by_place[(spec.account_id, spec.region)][shard][AUTO_GROUP + spec.ca] = taken
+    roles = _roles(fleet, recorded)
+    for place, ledger_groups in _records(fleet, survey, recorded, project_dir, notes).items():
+        if place[0] not in roles:
+            notes.append(f"cannot keep the REVOKED records in account {place[0]}, {place[1]}: no role for it "
+                         "(revocations.roles)")
+            continue
+        for (shard, name), record_group in ledger_groups.items():
+            by_place[place][shard][name] = record_group
 
     accounts = {a.id: a for a in fleet.accounts}
     managed = ({(c.account_id, c.region) for c in fleet.ca_placements}
-               | {(p.account_id, p.region) for p in fleet.policies} | set(by_place))
+               | {(p.account_id, p.region) for p in fleet.policies}
+               | {(g.account_id, g.region) for g in fleet.certificate_groups})
     shards = []
-    for account_id, region in sorted(managed):
-        account = accounts[account_id]
-        for shard in SHARDS:
+    for place in sorted(managed | set(by_place)):
+        account_id, region = place
+        name = accounts[account_id].name if account_id in accounts else account_id
+        # Where fleet manages CAs, policies or certificates: every shard (each reports what nothing
+        # declares in its range). Where it only keeps the ledger's records: the shards that hold some.
+        for shard in SHARDS if place in managed else sorted(by_place[place]):
             shards.append(ShardInputs(
-                account=account.name, account_id=account_id, role_arn=account.role_arn, region=region, shard=shard,
-                policies=tuple(sorted({p.name for p in fleet.policies if (p.account_id, p.region) == (account_id,
-                                                                                                       region)})),
+                account=name, account_id=account_id, role_arn=roles[account_id], region=region, shard=shard,
+                policies=tuple(sorted({p.name for p in fleet.policies if (p.account_id, p.region) == place})),
                 cas=tuple(sorted({p.certificate_id for p in fleet.ca_placements
-                                  if (p.account_id, p.region) == (account_id, region)})),
-                groups=dict(sorted(by_place[(account_id, region)][shard].items())),
+                                  if (p.account_id, p.region) == place})),
+                groups=dict(sorted(by_place[place][shard].items())),
             ))
     return tuple(sorted(shards, key=lambda s: (s.account, s.region, s.shard)))
+
+
+def _roles(fleet: Fleet, recorded: list[Recorded]) -> dict[str, str]:
+    """account id -> the role fleet reaches it by: the manifests', else the ledger's, else a state's."""
+    roles = {account_id: role for stack in recorded for (account_id, _), role in stack.places.items() if role}
+    roles.update(fleet.ledger.roles)
+    roles.update({a.id: a.role_arn for a in fleet.accounts})
+    return roles
+
+
+def _records(fleet: Fleet, survey: Survey, recorded: list[Recorded], project_dir: Path,
+             notes: list[str]) -> dict[PlaceKey, dict[tuple[str, str], GroupInputs]]:
+    """The REVOKED records each account and region should keep, as ledger groups
+    per (shard, group name): one group per CA the ledger names, so each record is
+    registered under its CA where that CA is placed (else without a CA)."""
+    where: dict[str, set[PlaceKey]] = defaultdict(set)
+    for fp, revocation in fleet.ledger.revocations.items():
+        where[fp] |= revocation.places
+    for looked in survey:
+        for fp in looked.certificates:
+            if fleet.ledger.revoked(fp):
+                where[fp].add((looked.account.id, looked.region))
+    for stack in recorded:
+        for place_key, fps in stack.revoked.items():
+            for fp in fps:
+                where[fp].add(place_key)
+    declared = {(g.account_id, g.region, c.fingerprint) for g in fleet.certificate_groups for c in g.certificates}
+    ca_ids = {(p.ca, p.account_id, p.region): p.certificate_id for p in fleet.ca_placements}
+    archive = Path(fleet.ledger.archive)
+    groups: dict[PlaceKey, dict[tuple[str, str], GroupInputs]] = defaultdict(dict)
+    for fp, places in sorted(where.items()):
+        known = fleet.ledger.revocations.get(fp)
+        for place in sorted(places):
+            account_id, region = place
+            if (account_id, region, fp) in declared:
+                continue  # the manifests declare it here (REVOKED: validate saw to it)
+            live = survey.place(account_id, region)
+            in_aws = live is not None and fp in live.certificates
+            if not in_aws and not (archive / f"{fp}.pem").is_file():
+                notes.append(f"cannot register the REVOKED record of certificate {fp} again in account "
+                             f"{account_id}, {region}: no copy of its PEM at {archive / (fp + '.pem')}")
+                continue
+            ca = known.ca if known is not None else None
+            ca_id = ca_ids.get((ca, account_id, region)) if ca else None
+            name = LEDGER_GROUP + (f":{ca}" if ca_id else "")
+            key = (shard_of(fp), name)
+            group = groups[place].get(key) or GroupInputs(
+                ca=ca if ca_id else None, ca_id=ca_id, pem=_relative(str(archive), project_dir), policies=(),
+                things="none", source=known.source if known else "the recorded state", certificates={})
+            group.certificates[fp] = "REVOKED"
+            groups[place][key] = group
+    return groups
 
 
 def _relative(path: str, project_dir: Path) -> str:
@@ -120,9 +198,10 @@ def _activated(fleet: Fleet, spec: CaPlacementSpec, place: Place | None, revoked
 
 
 def revoked_everywhere(fleet: Fleet, survey: Survey) -> set[str]:
-    """Fingerprints revoked in any account and region fleet looked at, or in the manifests."""
+    """Fingerprints revoked in any account and region fleet looked at, in the
+    manifests, or by the revocation ledger and its history."""
     declared = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
-    return survey.revoked_anywhere() | declared
+    return survey.revoked_anywhere() | declared | set(fleet.ledger.revocations) | fleet.ledger.history
 
 
 def verdict_for(spec: CaPlacementSpec, place: Place, certificate_id: str, revoked: set[str]) -> Verdict:

@@ -2,9 +2,11 @@
 
 It deactivates the CA in every placement (auto-registration off) and revokes
 every certificate it signed: the groups declared under it, and the
-certificates found in AWS under it that no manifest lists (their PEMs are
-saved under manifests/revoked/ as a new REVOKED group). Nothing is applied:
-the change goes through review, and `pulumi up` carries it out.
+certificates found in AWS under it that no manifest lists. All of them go
+into the revocation ledger, every account and region where each is revoked,
+with a copy of each PEM under manifests/revoked/ (fleet.revocation.ledger).
+Nothing is applied: the change goes through review, and `pulumi up` carries
+it out (the ledger's certificates are declared REVOKED where it says).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from fleet.manifest import editing
 from fleet.manifest.desired import Fleet
+from fleet.revocation.ledger import Batch
 
 
 @dataclass
@@ -50,10 +53,9 @@ def declared_fingerprints(fleet: Fleet) -> set[str]:
     return {c.fingerprint for group in fleet.certificate_groups for c in group.certificates}
 
 
-def write(
-    manifests: Path, ca: str, reason: str, date: datetime.date, radius: Iterable[Placement]
-) -> list[Path]:
-    """Edit the manifest files in place; returns the files changed or written."""
+def write(manifests: Path, ca: str, reason: str, date: datetime.date) -> list[Path]:
+    """Edit the manifest files in place (the certificates only AWS knew go into
+    the ledger: ``batches``); returns the files changed."""
     changed: list[Path] = []
     for path in sorted(p for p in manifests.rglob("*") if p.suffix in (".yaml", ".yml")):
         data = editing.load(path)
@@ -72,42 +74,30 @@ def write(
                         editing.revoke(exception, reason, date, after="certificate")
         if editing.save(path, data):
             changed.append(path)
-    found = [(p, fp, pem) for p in radius for fp, pem in sorted(p.unlisted.items())]
-    if found:
-        changed.extend(_write_found(manifests, ca, reason, date, found))
     return changed
 
 
-def _write_found(
-    manifests: Path, ca: str, reason: str, date: datetime.date, found: list[tuple[Placement, str, str]]
-) -> list[Path]:
-    """A new manifest, revoked/CA.yaml, with one REVOKED group per account and
-    region where unlisted certificates were found, so each is recorded exactly
-    where AWS has it; their PEMs beside it."""
-    folder = manifests / "revoked"
-    groups = CommentedMap()
-    for placement in sorted({p.account + "/" + p.region: p for p, _, _ in found}.values(),
-                            key=lambda p: (p.account, p.region)):
-        name = f"{ca}-found-{placement.account}-{placement.region}"
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        for where, fingerprint, pem in found:
-            if where is placement:
-                (folder / name / f"{fingerprint}.pem").write_text(pem)
-        group = CommentedMap()
-        group["ca"] = ca
-        group["certificates"] = name
-        group["placements"] = [CommentedMap(account=placement.account, regions=[placement.region])]
-        group["status"] = "REVOKED"
-        group["revocation"] = editing.revocation(reason, date)
-        groups[name] = group
-    document = CommentedMap(device_certificates=groups)
-    document.yaml_set_start_comment(
-        "yaml-language-server: $schema=../../schema/manifest.schema.json\n\n"
-        f"Written by `fleet revoke-ca {ca}`: certificates AWS had under {ca} that no manifest listed."
-    )
-    path = folder / f"{ca}.yaml"
-    path.write_text(editing.dump(document), encoding="utf-8")
-    return [path]
+def batches(fleet: Fleet, manifests: Path, ca: str, reason: str, date: datetime.date,
+            radius: Iterable[Placement]) -> list[Batch]:
+    """The ledger entries of the revocation: every certificate of the CA, each in
+    the accounts and regions where it is declared under it or AWS has it."""
+    where: dict[str, set[tuple[str, str]]] = {}
+    pems: dict[str, str | None] = {}
+    for group in fleet.certificate_groups:
+        if group.ca == ca:
+            for cert in group.certificates:
+                where.setdefault(cert.fingerprint, set()).add((group.account_id, group.region))
+                pems[cert.fingerprint] = (manifests / cert.file).read_text(encoding="utf-8")
+    for placement in radius:
+        for fingerprint, pem in placement.unlisted.items():
+            where.setdefault(fingerprint, set()).add((placement.account_id, placement.region))
+            pems[fingerprint] = pem
+    grouped: dict[tuple[tuple[str, str], ...], Batch] = {}
+    for fingerprint, places in sorted(where.items()):
+        key = tuple(sorted(places))
+        batch = grouped.setdefault(key, Batch(date, reason, ca, set(places)))
+        batch.certificates[fingerprint] = pems.get(fingerprint)
+    return [grouped[key] for key in sorted(grouped)]
 
 
 def discover(radius: Iterable[Placement], ca_id: str, declared: set[str], api_for: Any) -> None:

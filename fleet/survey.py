@@ -14,7 +14,7 @@ they own themselves, at refresh (fleet.observe).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -44,6 +44,8 @@ class Place:
 
     @property
     def where(self) -> str:
+        if self.account.name == self.account.id:  # known by its id only (the ledger's, a state's)
+            return f"account {self.account.id}, {self.region}"
         return f"account {self.account.name} ({self.account.id}), {self.region}"
 
 
@@ -61,10 +63,18 @@ class Survey:
         return {fp for place in self for fp, c in place.certificates.items() if c.status == "REVOKED"}
 
 
-def survey(fleet: Fleet, sessions: SessionFactory, all_pending_pems: bool = False) -> Survey:
+def survey(fleet: Fleet, sessions: SessionFactory, all_pending_pems: bool = False,
+           elsewhere: Mapping[tuple[str, str], str] | None = None) -> Survey:
     """``all_pending_pems``: list and describe the pending registrations under
-    every placement, not only those with auto_activation (`fleet pending`)."""
+    every placement, not only those with auto_activation (`fleet pending`).
+    ``elsewhere``: (account id, region) -> role ARN of places a record may be
+    beyond the manifests' accounts and regions (the ledger's, the recorded
+    state's): the guard looks there too."""
     targets = [(account, region) for account in fleet.accounts for region in account.regions]
+    names = {a.id: a.name for a in fleet.accounts}
+    for (account_id, region), role in sorted((elsewhere or {}).items()):
+        if not any(a.id == account_id and region in a.regions for a in fleet.accounts):
+            targets.append((AccountSpec(names.get(account_id, account_id), account_id, role, ()), region))
     usable = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
     with ThreadPoolExecutor(max_workers=8) as pool:  # accounts and regions in parallel
         places = list(pool.map(lambda t: _look(fleet, usable, sessions, t[0], t[1], all_pending_pems), targets))

@@ -106,6 +106,15 @@ def load_manifests(manifests: Manifests, regions: frozenset[str]) -> Any:
     return load_fleet(manifests.root, known_regions=regions, display_root=manifests.root.parent)
 
 
+def record_ledger(manifests: Manifests, regions: frozenset[str] = frozenset({"us-east-1", "eu-west-1"})) -> None:
+    """What `fleet record-revocations` does: the ledger entries of what the manifests mark REVOKED."""
+    from fleet.manifest import load_fleet
+    from fleet.revocation import ledger
+
+    fleet = load_fleet(manifests.root, known_regions=regions, unrecorded_ok=True)
+    ledger.record(manifests.root, fleet, ledger.declared_revocations(fleet, manifests.root))
+
+
 def problems_in(manifests: Manifests, regions: frozenset[str]) -> list[str]:
     """The problems loading a test's manifests reports, as the user reads them."""
     from fleet.manifest import ManifestError

@@ -7,7 +7,8 @@ churn when files are reordered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from fleet.keys import KeyRef
 
@@ -73,6 +74,8 @@ class DeviceCertificate:
     revocation_reason: str | None
     source: str  # "file:line" that sets this certificate's status
     thing: str | None = None  # the thing it is attached to
+    field: str = ""  # the manifest field that sets its status, as problems name it
+    column: int = 1  # of that field, on the source's line
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,28 @@ class CertificateGroupSpec:
     path: str = ""  # the group's PEM file or folder (absolute)
     things: str = "none"  # none | common-name
 
-    @property
-    def resource_name(self) -> str:
-        return f"certs.{self.group}.{self.account}.{self.region}"
+
+@dataclass(frozen=True)
+class Revocation:
+    """What the revocation ledger says of one certificate."""
+
+    fingerprint: str
+    date: str  # ISO date of its first revocation: the date every refusal shows
+    reason: str
+    ca: str | None
+    places: frozenset[tuple[str, str]]  # (account id, region): everywhere the ledger revoked it
+    source: str  # "manifests/revocations.yaml:12" of the entry that first revoked it
+
+
+@dataclass(frozen=True)
+class LedgerSpec:
+    revocations: Mapping[str, Revocation] = field(default_factory=dict)  # by fingerprint
+    roles: Mapping[str, str] = field(default_factory=dict)  # account id -> role ARN
+    archive: str = ""  # folder of PEM copies (<fingerprint>.pem) that restore AWS's records
+    history: frozenset[str] = frozenset()  # every fingerprint the ledger's git history ever held
+
+    def revoked(self, fingerprint: str) -> bool:
+        return fingerprint in self.revocations or fingerprint in self.history
 
 
 @dataclass(frozen=True)
@@ -105,3 +127,4 @@ class Fleet:
     ca_placements: tuple[CaPlacementSpec, ...]
     policies: tuple[PolicySpec, ...] = ()
     certificate_groups: tuple[CertificateGroupSpec, ...] = ()
+    ledger: LedgerSpec = LedgerSpec()

@@ -17,8 +17,8 @@ from cryptography import x509
 
 from fleet import pki
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, CertificateGroupSpec, DeviceCertificate, PolicySpec
-from fleet.manifest.model import CertificateGroup, ManifestFile
-from fleet.manifest.problems import FieldPath, Problem, did_you_mean
+from fleet.manifest.model import CertificateException, CertificateGroup, ManifestFile
+from fleet.manifest.problems import FieldPath, Problem, did_you_mean, field_name
 from fleet.manifest.source import SourceFile
 
 # https://docs.aws.amazon.com/general/latest/gr/iot-core.html (policy document size)
@@ -134,6 +134,12 @@ def _group(
             problems.append(file.problem((*where, "policies", index),
                                          f"unknown policy {policy!r}{did_you_mean(policy, policy_files)}"))
 
+    for revocation, field in ((group.revocation, (*where, "revocation", "date")),
+                              *((e.revocation, (*where, "exceptions", i, "revocation", "date"))
+                                for i, e in enumerate(group.exceptions))):
+        if revocation is not None and revocation.date > now.date():
+            problems.append(file.problem(field, f"{revocation.date} is in the future: a revocation is recorded "
+                                                "once it happened"))
     targets = _targets(file, where, group, accounts, ca_placements, problems)
     certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, problems)
     if len(problems) > before:
@@ -192,11 +198,19 @@ def _certificates(
     if not base.exists() or not paths:
         problems.append(file.problem(field, f"no PEM certificate at {group.certificates}"))
         return ()
-    exceptions = {(folder / e.certificate).resolve(): (i, e) for i, e in enumerate(group.exceptions)}
-    for path, (index, _) in exceptions.items():
-        if path not in paths:
-            problems.append(file.problem((*where, "exceptions", index, "certificate"),
-                                         f"{path.name} is not one of this group's certificates"))
+    exceptions: dict[Path, tuple[int, CertificateException]] = {}
+    for index, exception in enumerate(group.exceptions):
+        path = (folder / exception.certificate).resolve()
+        field = (*where, "exceptions", index, "certificate")
+        if path in exceptions:  # a second word on one certificate: refused, never "the last one wins"
+            first = exceptions[path][0]
+            line = file.position((*where, "exceptions", first))[0]
+            problems.append(file.problem(field, f"{exception.certificate} already has an exception in this group "
+                                                f"(exceptions[{first}], line {line})"))
+        elif path not in paths:
+            problems.append(file.problem(field, f"{path.name} is not one of this group's certificates"))
+        else:
+            exceptions[path] = (index, exception)
     group_line, _ = file.position(where, at_key=True)
     result = []
     for path in paths:
@@ -225,11 +239,13 @@ def _certificates(
             continue
         seen[fingerprint] = f"group {where[1]!r} ({file.path}:{group_line})"
         status: str = group.status
-        revocation, source = group.revocation, f"{file.path}:{group_line}"
+        revocation, source, status_field = group.revocation, f"{file.path}:{group_line}", field_name(where)
+        column = file.position(where, at_key=True)[1]
         if path in exceptions:
             index, exception = exceptions[path]
             status, revocation = exception.status, exception.revocation
-            source = f"{file.path}:{file.position((*where, 'exceptions', index))[0]}"
+            line, column = file.position((*where, "exceptions", index))
+            source, status_field = f"{file.path}:{line}", field_name((*where, "exceptions", index))
         if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
             problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
                                                 f"list but declared {status}; declare it REVOKED"))
@@ -237,5 +253,6 @@ def _certificates(
             fingerprint=fingerprint, file=str(shown), status=status,
             revocation_date=revocation.date.isoformat() if revocation else None,
             revocation_reason=revocation.reason if revocation else None, source=source, thing=thing,
+            field=status_field, column=column,
         ))
     return tuple(sorted(result, key=lambda c: c.fingerprint))

@@ -17,6 +17,8 @@ def _yaml() -> YAML:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
+    # One value written in two places (a revocation date) is written twice, never as &anchor/*alias.
+    yaml.representer.ignore_aliases = lambda *_: True
     return yaml
 
 

@@ -25,8 +25,14 @@ def load_fleet(
     known_regions: Iterable[str],
     now: datetime.datetime | None = None,
     display_root: Path | None = None,
+    ledger_history: frozenset[str] = frozenset(),
+    unrecorded_ok: bool = False,
 ) -> Fleet:
-    """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS."""
+    """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS.
+    ``ledger_history``: every fingerprint the revocation ledger's history ever
+    held (fleet.revocation.history), refused like the ledger's own.
+    ``unrecorded_ok``: a REVOKED certificate the ledger does not record yet is
+    no problem (for `fleet record-revocations`, which records it)."""
     directory = directory.resolve()
     root = display_root.resolve() if display_root else Path.cwd()
     paths = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
@@ -47,7 +53,8 @@ def load_fleet(
     _raise_if(problems)
 
     checked_now = now or datetime.datetime.now(datetime.UTC)
-    fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory)
+    fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
+                                  unrecorded_ok)
     _raise_if(problems)
     return fleet
 

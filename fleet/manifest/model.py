@@ -17,6 +17,10 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0
 AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
+# AWS IoT's certificate id: SHA-256 of the certificate's DER encoding, lowercase hex.
+Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# Where a revocation holds: ACCOUNT_ID/REGION.
+PlaceRef = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}/[a-z]{2}(-[a-z]+)+-[0-9]$")]
 
 MAX_TEMPLATE_BODY = 10_240  # API_RegistrationConfig.html: templateBody length
 
@@ -189,6 +193,29 @@ class CertificateGroup(Revocable):
     exceptions: list[CertificateException] = Field(default_factory=list)
 
 
+class LedgerEntry(Strict):
+    """Certificates revoked together: when, why, under which CA, and every
+    account and region where they were revoked."""
+
+    date: datetime.date = Field(description="when they were revoked (not in the future)")
+    reason: str = Field(min_length=1)
+    ca: Name | None = Field(default=None, description="the CA that signed them, by its manifest name")
+    places: list[PlaceRef] = Field(min_length=1, description="ACCOUNT_ID/REGION where they were revoked")
+    certificates: list[Fingerprint] = Field(
+        min_length=1, description="their fingerprints (AWS certificate ids), one per line")
+
+
+class Ledger(Strict):
+    """The revocation ledger: every certificate ever revoked. It only grows:
+    `fleet validate --base` refuses a change that removes or alters an entry,
+    and fleet treats as revoked every fingerprint the ledger's history holds."""
+
+    roles: dict[AccountId, RoleArn] = Field(
+        default_factory=dict, description="the role fleet assumes in each account of the ledger, to keep its "
+        "records there even once the manifests no longer list the account")
+    entries: list[LedgerEntry] = Field(default_factory=list)
+
+
 class ManifestFile(Strict):
     """One YAML file under manifests/."""
 
@@ -198,3 +225,4 @@ class ManifestFile(Strict):
     cas: dict[Name, CertificateAuthority] = Field(default_factory=dict)
     policies: dict[Name, Policy] = Field(default_factory=dict)
     device_certificates: dict[Name, CertificateGroup] = Field(default_factory=dict)
+    revocations: Ledger | None = Field(default=None, description="the revocation ledger (manifests/revocations.yaml)")

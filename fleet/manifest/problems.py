@@ -40,7 +40,7 @@ class ManifestError(Exception):
     """The manifests are invalid; nothing was changed anywhere."""
 
     def __init__(self, problems: Sequence[Problem]):
-        self.problems = sorted(problems)
+        self.problems = sorted(set(problems))  # one certificate in two regions: said once
         count = len(self.problems)
         heading = f"{count} problem{'s' if count != 1 else ''} in the manifests; nothing was changed:"
         super().__init__("\n".join([heading, *(f"  {p}" for p in self.problems)]))

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from fleet import keys, pki
-from fleet.manifest import device_rules
+from fleet.manifest import device_rules, ledger_rules
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
 from fleet.manifest.model import CertificateAuthority, ManifestFile
 from fleet.manifest.problems import Problem, did_you_mean
@@ -41,7 +41,8 @@ class _Ca:
 
 
 def check(
-    documents: list[Document], known_regions: frozenset[str], now: datetime.datetime, manifests_root: Path
+    documents: list[Document], known_regions: frozenset[str], now: datetime.datetime, manifests_root: Path,
+    ledger_history: frozenset[str] = frozenset(), unrecorded_ok: bool = False,
 ) -> tuple[Fleet, list[Problem]]:
     problems: list[Problem] = []
     accounts: dict[str, AccountSpec] = {}
@@ -71,12 +72,15 @@ def check(
     # With each CA's revocation list: no certificate on it may be declared usable.
     facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id, _crl(ca)) for name, ca in cas.items()}
     policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, problems)
+    ledger = ledger_rules.check(documents, accounts, groups, manifests_root, now, ledger_history, problems,
+                                unrecorded_ok)
 
     fleet = Fleet(
         accounts=tuple(sorted(accounts.values(), key=lambda a: a.name)),
         ca_placements=tuple(sorted(placements.values(), key=lambda p: (p.ca, p.account, p.region))),
         policies=policies,
         certificate_groups=groups,
+        ledger=ledger,
     )
     return fleet, problems
 

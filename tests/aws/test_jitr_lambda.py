@@ -16,8 +16,8 @@ import pytest
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, issue, make_crl
 from fleet import pki
-from fleet.drift import revoked_everywhere
 from fleet.jitr_lambda import configuration, handle, handler
+from fleet.resources import revoked_everywhere
 from fleet.survey import Survey
 from tests.conftest import Manifests, client_in, load_manifests
 from tests.unit.test_jitr_manifests import ENABLED, REGIONS, write
@@ -105,7 +105,7 @@ def test_a_certificate_revoked_elsewhere_stays_pending(setup: tuple[Any, Manifes
     device = issue(manifests.cas["root"], "device-2")
     event = connect(iot, device, manifests.cas["root"])
     result = handle(event, iot, config_for(manifests, frozenset({pki.certificate_id(device.cert)})))
-    assert result["reason"] == "it is revoked (in AWS or in the manifests)"
+    assert result["reason"] == "it is revoked (by the revocation ledger, in AWS or in the manifests)"
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
 

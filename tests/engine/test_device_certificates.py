@@ -11,6 +11,7 @@ import pytest
 from devtools.pki import Issued, issue
 from devtools.pulumi_cli import ENGINE, scratch_project
 from fleet import pki
+from tests.conftest import record_ledger
 from tests.engine.conftest import Fleet
 
 pytestmark = pytest.mark.engine
@@ -44,6 +45,7 @@ class Devices:
             self.certs.append(cert)
         fleet.manifests.text("telemetry.json", json.dumps(POLICY))
         fleet.manifests.text("devices.yaml", DEVICES)
+        record_ledger(fleet.manifests)  # device-2's revocation, as `fleet record-revocations` writes it
 
     def fingerprint(self, n: int) -> str:
         return pki.certificate_id(self.certs[n].cert)

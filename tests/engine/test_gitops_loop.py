@@ -217,6 +217,7 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
                "        status: REVOKED\n        revocation: {reason: returned broken, date: 2026-11-22}\n",
                filename="devices.yaml")
     fleet.edit("      - account: prod\n        status: ACTIVE\n", "      - account: prod\n        status: INACTIVE\n")
+    script(fleet, "fleet.sh", "record-revocations", "-m", str(fleet.manifests.root))  # its ledger entry
     for n in range(7):
         issue(fleet.partner, f"sensor-{n}").write(fleet.manifests.root / "line-2" / f"sensor-{n}.pem")
     (fleet.manifests.root / "devices.yaml").write_text((fleet.manifests.root / "devices.yaml").read_text() + LINE_2)

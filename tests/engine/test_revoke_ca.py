@@ -48,10 +48,18 @@ def test_revoke_ca_writes_the_change_and_up_revokes_everything_it_signed(devices
     assert "        status: INACTIVE\n        auto_registration: DISABLE\n" in cas
     assert cas.replace("status: INACTIVE\n        auto_registration: DISABLE",
                        "status: ACTIVE\n        auto_registration: ENABLE", 1) == cas_before  # only that changed
-    found = fleet.manifests.root / "revoked" / "root-found-prod-us-east-1" / f"{pki.certificate_id(stray.cert)}.pem"
-    assert found.read_text() == stray.cert_pem
-    assert "  root-found-prod-us-east-1:\n    ca: root\n    certificates: root-found-prod-us-east-1\n" in \
-        (fleet.manifests.root / "revoked" / "root.yaml").read_text()
+    # Every certificate it signed goes into the revocation ledger, where each is revoked; the one only
+    # AWS knew, with a copy of its PEM (its record can be registered again if it is ever deleted).
+    stray_id = pki.certificate_id(stray.cert)
+    assert (fleet.manifests.root / "revoked" / f"{stray_id}.pem").read_text() == stray.cert_pem
+    ledger = (fleet.manifests.root / "revocations.yaml").read_text()
+    assert "    - date: 2026-11-23\n      reason: key stolen\n      ca: root\n      places:\n" \
+           "        - 111111111111/us-east-1\n      certificates:\n" in ledger
+    assert f"        - {stray_id}\n" in ledger
+    assert all(f"        - {devices.fingerprint(n)}\n" in ledger for n in (0, 1, 3))
+    validated = subprocess.run([sys.executable, "-m", "fleet", "validate", "-m", str(fleet.manifests.root)],
+                               capture_output=True, text=True, check=False)
+    assert validated.returncode == 0, validated.stderr  # manifests and ledger agree
 
     fleet.project.up()
     root = fleet.describe("root", "prod")

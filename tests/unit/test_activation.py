@@ -37,7 +37,7 @@ def test_a_certificate_on_the_revocation_list_is_refused() -> None:
 
 def test_a_certificate_revoked_anywhere_is_refused() -> None:
     revoked = frozenset({pki.certificate_id(DEVICE.cert)})
-    assert verdict(revoked=revoked) == (False, "it is revoked (in AWS or in the manifests)")
+    assert verdict(revoked=revoked) == (False, "it is revoked (by the revocation ledger, in AWS or in the manifests)")
 
 
 def test_a_certificate_signed_by_another_ca_is_refused() -> None:

@@ -21,7 +21,8 @@ def test_validate_accepts_the_example_fleet() -> None:
     done = fleet("validate")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ("manifests: valid: 2 accounts, 2 CAs in 5 placements, "
-                                   "5 device certificates in 1 group (2 placements), 1 policy")
+                                   "5 device certificates in 1 group (2 placements), 1 policy, "
+                                   "1 revocation in the ledger")
 
 
 def test_validate_lists_every_problem_with_file_and_line_and_fails(manifests: Manifests) -> None:
@@ -53,7 +54,7 @@ def test_drift_and_pending_refuse_bad_manifests_before_any_aws_call(manifests: M
 def test_jitr_config_carries_the_manifests_revocations(tmp_path: Path) -> None:
     from fleet import pki
 
-    done = fleet("jitr-config", "--no-aws", "--output", str(tmp_path / "fleet-jitr.json"))
+    done = fleet("jitr-config", "--output", str(tmp_path / "fleet-jitr.json"))
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "fleet-jitr.json").read_text())
     stolen = pki.certificate_id(pki.load_certificate(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devtools.pki import issue, make_ca
-from tests.conftest import Manifests, load_manifests, problems_in
+from tests.conftest import Manifests, load_manifests, problems_in, record_ledger
 
 REGIONS = frozenset({"us-east-1", "eu-west-1"})
 ACCOUNTS = """\
@@ -74,9 +74,10 @@ def test_a_group_expands_to_one_spec_per_placement_of_its_ca(fleet_files: Manife
         status: REVOKED
         revocation: {reason: key found on a forum, date: 2026-11-01}
 """)
+    record_ledger(fleet_files)
     fleet = load(fleet_files)
-    assert [g.resource_name for g in fleet.certificate_groups] == [
-        "certs.line-1.prod.eu-west-1", "certs.line-1.prod.us-east-1"]
+    assert [(g.group, g.account, g.region) for g in fleet.certificate_groups] == [
+        ("line-1", "prod", "eu-west-1"), ("line-1", "prod", "us-east-1")]
     group = fleet.certificate_groups[0]
     assert len(group.certificates) == 3 and group.policies == ("telemetry",)
     revoked = [c for c in group.certificates if c.status == "REVOKED"]

@@ -228,7 +228,8 @@ def test_under_auto_activation_nothing_revoked_elsewhere_is_activated_or_excused
     found = drift(fleet, world)
     assert sorted(d.kind for d in found) == ["pending-activation", "unlisted-certificate"]
     [refused] = [d for d in found if d.kind == "pending-activation"]
-    assert refused.manifests.endswith("refuses it: it is revoked (in AWS or in the manifests)")
+    assert refused.manifests.endswith(
+        "refuses it: it is revoked (by the revocation ledger, in AWS or in the manifests)")
 
 
 def test_nothing_is_activated_under_a_ca_the_manifests_deactivate(fleet: Fleet, root: Issued) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from devtools.pki import issue, make_ca, make_crl
-from tests.conftest import Manifests, load_manifests, problems_in
+from tests.conftest import Manifests, load_manifests, problems_in, record_ledger
 from tests.unit.test_device_manifests import ACCOUNTS, POLICIES, TELEMETRY
 
 REGIONS = frozenset({"us-east-1", "eu-west-1"})
@@ -87,7 +87,7 @@ def test_revoking_the_ca_turns_auto_activation_off_and_stays_valid(manifests: Ma
     from fleet import revoke_ca
 
     write(manifests, None, ENABLED)
-    revoke_ca.write(manifests.root, "root", "key stolen", datetime.date(2026, 11, 23), [])
+    revoke_ca.write(manifests.root, "root", "key stolen", datetime.date(2026, 11, 23))
     fleet = load_manifests(manifests, REGIONS)
     assert {(p.status, p.auto_registration, p.activation_policies) for p in fleet.ca_placements} == {
         ("INACTIVE", "DISABLE", None)}
@@ -108,4 +108,5 @@ def test_a_certificate_on_its_cas_revocation_list_must_be_declared_revoked(manif
     assert problem.endswith("is on CA 'root''s revocation list but declared ACTIVE; declare it REVOKED")
     manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: root\n    certificates: devices\n"
                                    "    status: REVOKED\n    revocation: {reason: on the CRL, date: 2026-11-23}\n")
+    record_ledger(manifests, REGIONS)
     assert len(load_manifests(manifests, REGIONS).certificate_groups[0].certificates) == 1

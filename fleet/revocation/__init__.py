@@ -1,8 +1,9 @@
 """The one rule fleet never bends: a revoked certificate is never reactivated.
 
-Wording shared by every place that enforces it: the program's guard (AWS, at
-preview, across every account and region) and the certificate provider
-(recorded state, at diff and before every write).
+Wording shared by every place that enforces it: the ledger's check when the
+manifests load (fleet.manifest.ledger_rules), the program's guard (AWS's
+records and the stacks' recorded state: fleet.revocation.guard) and the
+certificate provider (its recorded state, at diff and before every write).
 """
 
 from __future__ import annotations

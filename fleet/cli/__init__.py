@@ -1,0 +1,14 @@
+"""The fleet command line: manifests, revocations, AWS reads and reviews.
+Nothing here writes to AWS: that is `pulumi up`'s alone."""
+
+from __future__ import annotations
+
+from fleet.cli import checks, reads, review, revocations  # noqa: F401 (each registers its commands)
+from fleet.cli.base import app
+from fleet.cli.checks import json_schema
+
+__all__ = ["app", "json_schema", "main"]
+
+
+def main() -> None:
+    app()

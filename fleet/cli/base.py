@@ -1,0 +1,83 @@
+"""What every command shares: the app, the consoles, loading the manifests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from fleet.manifest import Fleet, ManifestError, load_fleet
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+app.info.help = "fleet: GitOps for AWS IoT certificate infrastructure (manifests, revocations, reviews, drift)."
+# Tables keep whole certificate ids when piped into a CI log (rich assumes 80 columns there).
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True)
+
+ManifestsOption = Annotated[Path, typer.Option("--manifests", "-m", help="folder of the YAML manifests")]
+
+
+def say(text: str, *, to_err: bool = False) -> None:
+    """A line as it is: no console markup, no highlighting."""
+    (err if to_err else out).print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def fail(text: str) -> NoReturn:
+    say(text, to_err=True)
+    raise typer.Exit(1)
+
+
+def load(manifests: Path, *, unrecorded_ok: bool = False) -> Fleet:
+    """The manifests as a Fleet, checked against the revocation ledger's history
+    when they are in a git work tree; on a problem, print every one and exit 1
+    (nothing was called)."""
+    from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
+    from fleet.revocation import history
+
+    try:
+        past = history.fingerprints(manifests)
+    except history.HistoryUnavailable as error:
+        fail(f"cannot read the revocation ledger's history: {error}")
+    try:
+        return load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
+                          ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok)
+    except ManifestError as error:
+        fail(str(error))
+
+
+def in_git(manifests: Path) -> bool:
+    from fleet.revocation import history
+
+    return history.work_tree(manifests) is not None
+
+
+def survey_of(fleet: Fleet, all_pending_pems: bool = False) -> Any:
+    """The program's look at AWS (read-only calls), or a clear failure."""
+    from fleet.aws.errors import AwsError
+    from fleet.aws.session import shared_factory
+    from fleet.survey import survey
+
+    try:
+        return survey(fleet, shared_factory(), all_pending_pems, elsewhere=ledger_places(fleet))
+    except AwsError as error:
+        fail(f"could not read AWS: {error}")
+
+
+def ledger_places(fleet: Fleet) -> dict[tuple[str, str], str]:
+    roles = {a.id: a.role_arn for a in fleet.accounts} | dict(fleet.ledger.roles)
+    return {(account_id, region): roles[account_id] for known in fleet.ledger.revocations.values()
+            for account_id, region in known.places if account_id in roles}
+
+
+def wrote(changed: list[Path]) -> None:
+    say(f"\nWrote {len(changed)} change(s); review them, commit, and open a pull request:")
+    for path in changed:
+        say(f"  {path}")
+
+
+def count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"

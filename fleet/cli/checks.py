@@ -1,0 +1,77 @@
+"""Checks that need no AWS call: `fleet validate`, `fleet schema`, `fleet iam`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleet.cli.base import ManifestsOption, app, count, fail, in_git, load, say
+from fleet.manifest.model import ManifestFile
+
+BaseOption = Annotated[str | None, typer.Option(
+    "--base", help="a git ref (the pull request's base): refuse a change that removes or alters a ledger entry")]
+
+
+@app.command()
+def validate(
+    manifests: ManifestsOption = Path("manifests"),
+    base: BaseOption = None,
+) -> None:
+    """Check the manifests (schema, files, AWS rules, the revocation ledger and its history)
+    without calling AWS; with --base, also that the ledger only grew since that ref."""
+    shrunk = ledger_changes(base, manifests) if base is not None else []
+    if shrunk:  # said first, and whatever else is wrong
+        say("\n".join([f"the revocation ledger only grows, but since {base} this change:",
+                       *(f"  {p}" for p in shrunk)]), to_err=True)
+    fleet = load(manifests)
+    if shrunk:
+        raise typer.Exit(1)
+    groups = {g.group: len(g.certificates) for g in fleet.certificate_groups}
+    revoked = len(fleet.ledger.revocations)
+    say(
+        f"{manifests}: valid: {count(len(fleet.accounts), 'account')}, "
+        f"{count(len({p.ca for p in fleet.ca_placements}), 'CA')} in "
+        f"{count(len(fleet.ca_placements), 'placement')}, "
+        f"{count(sum(groups.values()), 'device certificate')} in {count(len(groups), 'group')} "
+        f"({count(len(fleet.certificate_groups), 'placement')}), "
+        f"{count(len({p.name for p in fleet.policies}), 'policy', 'policies')}"
+        + (f", {count(revoked, 'revocation')} in the ledger" if revoked else "")
+    )
+    if not in_git(manifests):
+        say(f"note: {manifests} is not in a git work tree, so the revocation ledger's history was not checked",
+            to_err=True)
+
+
+def ledger_changes(base: str, manifests: Path) -> list[str]:
+    """What the change removes or alters of the ledger at ``base``; a failure if git cannot tell."""
+    from fleet.revocation import history
+
+    try:
+        return history.removed_since(base, manifests)
+    except history.HistoryUnavailable as error:
+        fail(f"cannot compare the revocation ledger with {base}: {error}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest JSON Schema (committed as schema/manifest.schema.json)."""
+    sys.stdout.write(json_schema())
+
+
+def json_schema() -> str:
+    return json.dumps(ManifestFile.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+@app.command()
+def iam(
+    reader: Annotated[bool, typer.Option("--reader", help="the read-only role of previews and drift checks")] = False,
+) -> None:
+    """Print the IAM policy fleet's deployer role needs in each account (docs/iam-deployer-policy.json),
+    or with --reader the reader role's (docs/iam-reader-policy.json)."""
+    from fleet import iam as policies
+
+    sys.stdout.write(policies.as_text(policies.reader_policy() if reader else policies.deployer_policy()))

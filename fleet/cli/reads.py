@@ -1,0 +1,94 @@
+"""Commands that read AWS (never write it): `fleet drift`, `fleet pending`,
+`fleet jitr-config`. Their adoptions write manifest changes (and the ledger's
+entries for what they adopt as REVOKED) to review, never to AWS."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleet.cli.base import ManifestsOption, app, fail, load, out, say, survey_of, wrote
+
+
+@app.command()
+def drift(
+    manifests: ManifestsOption = Path("manifests"),
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+    adopt_revocations: Annotated[bool, typer.Option(
+        "--adopt-revocations", help="write certificates revoked in AWS outside fleet into the manifests (and the "
+        "revocation ledger) as REVOKED")] = False,
+) -> None:
+    """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without
+    (and 0 once --adopt-revocations has written its change)."""
+    from fleet import drift_report, revocation_adoption
+    from fleet.aws.errors import AwsError
+    from fleet.aws.listing import Listings
+    from fleet.aws.session import shared_factory
+    from fleet.drift import find
+    from fleet.revocation import ledger
+
+    fleet = load(manifests)
+    seen = survey_of(fleet)
+    factory = shared_factory()
+    listings = Listings(lambda role, account_id, region: factory.client("iot", role, account_id, region),
+                        factory.writes)
+    try:
+        found = find(fleet, seen, lambda inputs: listings.of(inputs.role_arn,  # type: ignore[attr-defined]
+                                                             *inputs.place, inputs.where), Path.cwd())
+    except AwsError as error:
+        fail(f"could not read AWS: {error}")
+    if as_json:
+        sys.stdout.write(drift_report.as_json(found))  # verbatim: no console markup or emoji codes
+    else:
+        drift_report.print_report(out, found)
+    if adopt_revocations:
+        revoked = revocation_adoption.found(fleet, seen)
+        changed = revocation_adoption.adopt(manifests, revoked)
+        changed += ledger.record(manifests, fleet, revocation_adoption.batches(manifests, revoked))
+        wrote(sorted(set(changed)))
+        raise typer.Exit(0)
+    raise typer.Exit(7 if found else 0)
+
+
+@app.command()
+def pending(
+    manifests: ManifestsOption = Path("manifests"),
+    adopt: Annotated[bool, typer.Option("--adopt", help="write them into the manifests (a change to review)")] = False,
+) -> None:
+    """List certificates devices registered themselves (PENDING_ACTIVATION) under
+    each managed CA, account and region, with fleet's activation decision."""
+    from fleet import pending as pending_registrations
+    from fleet.revocation import ledger
+
+    fleet = load(manifests)
+    found = pending_registrations.find(fleet, survey_of(fleet, all_pending_pems=True))
+    pending_registrations.print_report(out, found)
+    if adopt and found:
+        changed = pending_registrations.adopt(manifests, found)
+        changed += ledger.record(manifests, fleet, pending_registrations.batches(found))
+        wrote(sorted(set(changed)))
+        for item in found:
+            if item.verdict.refused_for in pending_registrations.UNDECLARABLE:
+                say(f"Left out {item.certificate_id} ({item.placement.account}/{item.placement.region}): "
+                    f"{item.verdict.reason}; delete it from AWS or revoke it there.")
+
+
+@app.command("jitr-config")
+def jitr_config(
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write it")] = Path("fleet-jitr.json"),
+    manifests: ManifestsOption = Path("manifests"),
+) -> None:
+    """Write the configuration of the just-in-time registration Lambda handler
+    (fleet.jitr_lambda): CAs with auto_activation, their CRLs and policies, and the
+    revocation ledger's fingerprints (its history's too)."""
+    from fleet.jitr_lambda import configuration
+
+    fleet = load(manifests)
+    revoked = set(fleet.ledger.revocations) | set(fleet.ledger.history) | {
+        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
+    output.write_text(json.dumps(configuration(fleet, revoked), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    say(f"wrote {output}")

@@ -1,0 +1,75 @@
+"""`fleet review`: a planned change as a pull-request comment."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleet.cli.base import ManifestsOption, app, fail, say
+from fleet.cli.checks import BaseOption, ledger_changes
+
+
+@app.command()
+def review(
+    plan: Annotated[Path, typer.Argument(help="the output of `pulumi preview --json`")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the Markdown here")] = None,
+    manifests: ManifestsOption = Path("manifests"),
+    base: BaseOption = None,
+    aws: Annotated[bool, typer.Option("--aws/--no-aws", help="count in AWS the ACTIVE certificates under each "
+                                      "CA the plan deactivates (read-only)")] = True,
+) -> None:
+    """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment.
+    Certificates are named by their PEM files when the manifests load; with --base, a change
+    that removes or alters a revocation ledger entry comes first."""
+    from fleet.review import PlanError, render
+
+    changes = ledger_changes(base, manifests) if base is not None else []
+    try:
+        text = plan.read_text(encoding="utf-8")
+        markdown = render(text, ledger_changes=changes, labels=_labels(manifests),
+                          active_now=_active_now(text) if aws else None)
+    except (OSError, PlanError) as error:
+        fail(f"{plan}: {error}")
+    if output is None:
+        sys.stdout.write(markdown)  # verbatim: no console markup or emoji codes
+    else:
+        output.write_text(markdown, encoding="utf-8")
+
+
+def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
+    """ACTIVE certificates under each CA the plan deactivates, counted in AWS (one
+    listing under each); None when the plan cannot be read or AWS cannot be."""
+    from fleet.aws.certificates import Certificates
+    from fleet.aws.errors import AwsError
+    from fleet.aws.session import shared_factory
+    from fleet.review import deactivated_cas
+
+    try:
+        wanted = deactivated_cas(plan)
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+    counts = {}
+    try:
+        for ca_id, account_id, region, role in wanted:
+            api = Certificates(shared_factory().client("iot", role, account_id, region), f"{account_id}/{region}")
+            counts[(ca_id, account_id, region)] = sum(1 for c in api.list(ca_id) if c.status == "ACTIVE")
+    except AwsError as error:
+        say(f"not counting ACTIVE certificates in AWS ({error}); the review counts those in the plan", to_err=True)
+        return None
+    return counts
+
+
+def _labels(manifests: Path) -> dict[str, str]:
+    """fingerprint -> its PEM file, relative to the manifests folder; none when they do not load."""
+    from fleet.aws.regions import iot_regions
+    from fleet.manifest import ManifestError, load_fleet
+
+    try:
+        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
+    except ManifestError:
+        return {}
+    return {c.fingerprint: c.file for g in fleet.certificate_groups for c in g.certificates}

@@ -1,0 +1,110 @@
+"""Stage 3 for the revocation ledger: its entries, and the manifests against it.
+
+- An entry is dated no later than today, lists one fingerprint per line (the
+  ledger's history is read line by line: fleet.revocation.history), and every
+  account it names can be reached (the manifests' accounts, or its roles).
+- A certificate the manifests mark REVOKED has its entry, in each account and
+  region where it is revoked (`fleet record-revocations` writes it).
+- A certificate the ledger, or the ledger's history, revoked is declared
+  ACTIVE or INACTIVE nowhere, under no name, with or without a CA.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from fleet.manifest.desired import AccountSpec, CertificateGroupSpec, DeviceCertificate, LedgerSpec, Revocation
+from fleet.manifest.model import ManifestFile
+from fleet.manifest.problems import Problem
+from fleet.manifest.source import SourceFile
+from fleet.revocation import refusal
+
+Document = tuple[SourceFile, Path, ManifestFile]
+RECORD = "`fleet record-revocations` writes it"
+
+
+def check(
+    documents: list[Document], accounts: Mapping[str, AccountSpec], groups: Iterable[CertificateGroupSpec],
+    manifests_root: Path, now: datetime.datetime, history: frozenset[str], problems: list[Problem],
+    unrecorded_ok: bool = False,
+) -> LedgerSpec:
+    roles: dict[str, str] = {}
+    for file, _folder, doc in documents:
+        for account_id, role in (doc.revocations.roles.items() if doc.revocations else ()):
+            if roles.get(account_id, role) != role:
+                problems.append(file.problem(("revocations", "roles", account_id),
+                                             f"another ledger file gives account {account_id} the role "
+                                             f"{roles[account_id]}"))
+            roles.setdefault(account_id, role)
+    reachable = {a.id for a in accounts.values()} | set(roles)
+    revocations: dict[str, Revocation] = {}
+    for file, _folder, doc in documents:
+        for index, entry in enumerate(doc.revocations.entries if doc.revocations else ()):
+            where = ("revocations", "entries", index)
+            if entry.date > now.date():
+                problems.append(file.problem((*where, "date"), f"{entry.date} is in the future: a revocation is "
+                                                               "recorded once it happened"))
+            for place_index, place in enumerate(entry.places):
+                if place.split("/")[0] not in reachable:
+                    problems.append(file.problem((*where, "places", place_index),
+                                                 f"account {place.split('/')[0]} is neither in the manifests' "
+                                                 "accounts nor in revocations.roles: fleet could not keep the "
+                                                 "record there; add its role under revocations.roles"))
+            lines: dict[int, int] = {}
+            for fp_index in range(len(entry.certificates)):
+                line, _ = file.position((*where, "certificates", fp_index))
+                if line in lines:
+                    problems.append(file.problem((*where, "certificates", fp_index),
+                                                 "one fingerprint per line (block style): fleet reads the ledger's "
+                                                 "history line by line"))
+                lines[line] = fp_index
+            places = frozenset((p.split("/")[0], p.split("/")[1]) for p in entry.places)
+            source = f"{file.path}:{file.position(where)[0]}"
+            for fp in entry.certificates:
+                known = revocations.get(fp)
+                if known is None or entry.date.isoformat() < known.date:
+                    revocations[fp] = Revocation(fp, entry.date.isoformat(), entry.reason, entry.ca,
+                                                 places | (known.places if known else frozenset()), source)
+                else:
+                    revocations[fp] = replace(known, places=known.places | places)
+
+    unrecorded: dict[tuple[str, str], tuple[DeviceCertificate, list[str]]] = {}
+    for group in groups:
+        here = (group.account_id, group.region)
+        for cert in group.certificates:
+            known = revocations.get(cert.fingerprint)
+            if cert.status == "REVOKED":
+                if (known is None or here not in known.places) and not unrecorded_ok:
+                    unrecorded.setdefault((cert.source, cert.fingerprint), (cert, []))[1].append(
+                        f"account {group.account} ({group.account_id}), {group.region}")
+            elif known is not None:
+                revoked_in = " and ".join(_place(accounts, p) for p in sorted(known.places))
+                problems.append(_at(cert, refusal(cert.fingerprint, _wanted(cert),
+                                                  f"{revoked_in} (the revocation ledger, {known.source})",
+                                                  known.date)))
+            elif cert.fingerprint in history:
+                problems.append(_at(cert, refusal(cert.fingerprint, _wanted(cert),
+                                                  "the revocation ledger's history (its entry was removed since)",
+                                                  None)))
+    for cert, missing in unrecorded.values():
+        problems.append(_at(cert, f"{cert.file} ({cert.fingerprint[:12]}…) is REVOKED here, but the revocation "
+                                  f"ledger does not record it in {' and '.join(sorted(missing))}: {RECORD}"))
+    return LedgerSpec(revocations=dict(sorted(revocations.items())), roles=dict(sorted(roles.items())),
+                      archive=str(manifests_root / "revoked"), history=history)
+
+
+def _wanted(cert: DeviceCertificate) -> dict[str, str]:
+    return {"status": cert.status, "file": cert.file, "source": cert.source}
+
+
+def _place(accounts: Mapping[str, AccountSpec], place: tuple[str, str]) -> str:
+    name = next((a.name for a in accounts.values() if a.id == place[0]), None)
+    return f"account {name} ({place[0]}), {place[1]}" if name else f"account {place[0]}, {place[1]}"
+
+
+def _at(cert: DeviceCertificate, message: str) -> Problem:
+    path, _, line = cert.source.rpartition(":")
+    return Problem(Path(path), int(line), cert.column, cert.field, message)
