@@ -45,3 +45,14 @@ def test_the_reader_policy_allows_only_reads() -> None:
     assert statement["Action"] == sorted(a for a in iam.iot_actions() if iam.is_read(a))
     assert "iot:UpdateCertificate" not in statement["Action"] and "iot:ListCertificates" in statement["Action"]
     assert json.loads(iam.as_text(iam.reader_policy())) == iam.reader_policy()
+
+
+def test_the_guardrail_lets_only_fleets_roles_delete_or_change_device_certificates() -> None:
+    """docs/iam-guardrail-scp.json, as README "How fleet remembers a revocation" recommends it."""
+    [statement] = json.loads((REPO / "docs/iam-guardrail-scp.json").read_text())["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Resource"] == "*"
+    assert set(statement["Action"]) == {"iot:DeleteCertificate", "iot:UpdateCertificate"}
+    exempt = statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert "arn:aws:iam::*:role/fleet-deployer" in exempt and "arn:aws:iam::*:role/fleet-jitr" in exempt
+    # The deployer role the example manifests name is the one exempted.
+    assert ":role/fleet-deployer" in (REPO / "manifests/accounts.yaml").read_text()

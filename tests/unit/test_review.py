@@ -75,3 +75,11 @@ def test_a_long_list_is_folded_and_capped() -> None:
     assert f"  <details><summary>{LIST_AT_MOST + 1} items</summary>" in review
     assert "  - and 50 more\n" in review
     assert len(review) < 20_000
+
+
+def test_a_change_to_the_revocation_ledger_comes_first() -> None:
+    change = "ab…cd revoked in 111111111111/us-east-1 on 2026-11-01 (stolen) is no longer in the ledger"
+    review = render((FIXTURES / "plan.json").read_text(), ledger_changes=[change])
+    head = review.split("> [!WARNING]")[0]  # before the revocations the plan makes
+    assert "> **This change removes or alters entries of the revocation ledger, which only grows." in head
+    assert f"> - {change}" in head

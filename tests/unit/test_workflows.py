@@ -114,3 +114,16 @@ def test_previews_and_drift_checks_read_through_the_reader_role() -> None:
     for name in ("pull-request.yml", "drift.yml"):
         assert load(name)["env"]["FLEET_READER_ROLE"] == "${{ vars.FLEET_READER_ROLE }}", name
     assert "FLEET_READER_ROLE" not in load("main.yml")["env"]
+
+
+def test_every_workflow_checks_out_the_whole_history_for_the_revocation_ledger() -> None:
+    for name in NAMES:
+        [checkout] = [s for job in load(name)["jobs"].values() for s in job["steps"]
+                      if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert checkout["with"]["fetch-depth"] == 0, name  # a shallow clone hides the ledger's history
+
+
+def test_a_pull_request_is_checked_against_its_base_for_the_ledger() -> None:
+    runs = [str(s.get("run", "")) for s in load("pull-request.yml")["jobs"]["plan"]["steps"]]
+    assert 'fleet validate --base "origin/$GITHUB_BASE_REF"' in runs
+    assert any(r.startswith('fleet review plan.json --base "origin/$GITHUB_BASE_REF"') for r in runs)
