@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from fleet.pki import SigningKey
@@ -44,7 +45,7 @@ def load_private_key(ref: KeyRef, environ: Mapping[str, str] = os.environ) -> Si
     pem = _read(ref, environ)
     try:
         key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise KeyUnavailable(
             f"the CA private key in {ref.describe()} is not an unencrypted PEM private key"
         ) from None

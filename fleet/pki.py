@@ -9,7 +9,7 @@ import datetime
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -22,13 +22,20 @@ class CertificateError(ValueError):
 
 
 def load_certificate(pem: bytes) -> x509.Certificate:
-    """Parse exactly one PEM certificate."""
+    """Parse exactly one PEM certificate, every part fleet reads of it at once, so a
+    malformed one is refused here rather than failing later."""
     if pem.count(b"-----BEGIN CERTIFICATE-----") != 1:
         raise CertificateError("expected exactly one PEM certificate (-----BEGIN CERTIFICATE-----)")
     try:
-        return x509.load_pem_x509_certificate(pem)
-    except ValueError as error:
+        cert = x509.load_pem_x509_certificate(pem)
+        for _ in cert.extensions:  # parsed lazily otherwise: a malformed extension would fail later
+            pass
+        cert.subject.rfc4514_string()
+        cert.issuer.rfc4514_string()
+        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, cert.public_key(), cert.serial_number)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise CertificateError(f"malformed PEM certificate: {error}") from None
+    return cert
 
 
 def certificate_id(cert: x509.Certificate) -> str:
@@ -97,7 +104,7 @@ def signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -108,7 +115,7 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
-    except ValueError as error:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise CertificateError(f"not a certificate revocation list (PEM or DER): {error}") from None
 
 
@@ -117,7 +124,7 @@ def crl_signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> 
         return False
     try:
         return crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
-    except TypeError:
+    except (TypeError, ValueError, UnsupportedAlgorithm):
         return False
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pulumi
 
-from fleet import state_records
+from fleet import keys, pki, state_records
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
@@ -25,12 +25,17 @@ from fleet.providers.device_certificates import DeviceCertificates
 from fleet.providers.policy import IotPolicy
 from fleet.resources import declare
 from fleet.revocation import guard, history
-from fleet.survey import survey
+from fleet.settings import Settings, SettingsError
+from fleet.survey import Survey, survey
 
 
 def run() -> None:
     config = pulumi.Config("fleet")
     manifests = Path(config.get("manifests") or "manifests")
+    try:
+        Settings.from_env()
+    except SettingsError as error:
+        raise pulumi.RunError(f"fleet's settings: {error}; nothing was changed") from None
     try:
         past = history.fingerprints(manifests)
     except history.HistoryUnavailable as error:
@@ -42,7 +47,7 @@ def run() -> None:
     try:
         # Messages name files as "manifests/cas.yaml", wherever the folder is.
         fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
-                           ledger_history=past or frozenset())
+                           ledger_history=past or frozenset(), repository=history.work_tree(manifests))
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
     try:
@@ -62,6 +67,12 @@ def run() -> None:
     refusals = guard.refusals(fleet, seen, recorded)
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
+    missing = keys_needed(fleet, seen)
+    if missing and not pulumi.runtime.is_dry_run():
+        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
+                                         "mode needs their private keys:", *missing]))
+    for problem in missing:  # a preview (a pull request's) runs without keys: said, not refused
+        pulumi.log.warn(f"the apply will need a CA private key: {problem}")
 
     declared = declare(fleet, seen, Path.cwd(), recorded)
     for note in declared.notes:
@@ -76,6 +87,28 @@ def run() -> None:
             *(r for c, r in zip(declared.cas, cas.values(), strict=True) if c.place == shard.place),
         ]
         DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=needs))
+
+
+def keys_needed(fleet: Fleet, seen: Survey) -> list[str]:
+    """What stands between each CA placement to register in DEFAULT mode and its
+    verification certificate: a key that cannot be read, or is not the CA's."""
+    problems = []
+    for spec in fleet.ca_placements:
+        place = seen.place(spec.account_id, spec.region)
+        if spec.mode != "DEFAULT" or place is None or place.cas.get(spec.certificate_id) is not None:
+            continue  # not DEFAULT, or registered already: no key needed
+        if spec.private_key is None:
+            problems.append(f"  CA {spec.ca} ({spec.source}) in {place.where}: no private_key")
+            continue
+        try:
+            key = keys.load_private_key(spec.private_key)
+        except keys.KeyUnavailable as error:
+            problems.append(f"  CA {spec.ca} ({spec.source}) in {place.where}: {error}")
+            continue
+        if not pki.key_matches(pki.load_certificate(spec.certificate_pem.encode()), key):
+            problems.append(f"  CA {spec.ca} ({spec.source}) in {place.where}: the key in "
+                            f"{spec.private_key.describe()} is not this CA's private key")
+    return sorted(set(problems))
 
 
 def _role(fleet: Fleet, account_id: str) -> str:

@@ -33,10 +33,28 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """The settings; a value that is not one raises SettingsError naming the variable."""
         return cls(
             endpoint_url=environ.get("FLEET_AWS_ENDPOINT_URL") or None,
             sts_region=environ.get("FLEET_STS_REGION", cls.sts_region),
-            retry_seconds=float(environ.get("FLEET_AWS_RETRY_SECONDS", cls.retry_seconds)),
-            rate=float(environ.get("FLEET_AWS_RATE", cls.rate)),
+            retry_seconds=_positive(environ, "FLEET_AWS_RETRY_SECONDS", cls.retry_seconds),
+            rate=_positive(environ, "FLEET_AWS_RATE", cls.rate),
             reader_role=environ.get("FLEET_READER_ROLE") or None,
         )
+
+
+class SettingsError(ValueError):
+    """An environment variable fleet reads holds no value it can use."""
+
+
+def _positive(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name}={text!r} must be a positive number")
+    return value

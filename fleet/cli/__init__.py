@@ -11,4 +11,13 @@ __all__ = ["app", "json_schema", "main"]
 
 
 def main() -> None:
+    import sys
+
+    from fleet.settings import Settings, SettingsError
+
+    try:
+        Settings.from_env()  # one clear message for a bad setting, before any command starts
+    except SettingsError as error:
+        sys.stderr.write(f"fleet: {error}\n")
+        raise SystemExit(1) from None
     app()

@@ -31,7 +31,7 @@ def fail(text: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def load(manifests: Path, *, unrecorded_ok: bool = False) -> Fleet:
+def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False) -> Fleet:
     """The manifests as a Fleet, checked against the revocation ledger's history
     when they are in a git work tree; on a problem, print every one and exit 1
     (nothing was called)."""
@@ -44,7 +44,8 @@ def load(manifests: Path, *, unrecorded_ok: bool = False) -> Fleet:
         fail(f"cannot read the revocation ledger's history: {error}")
     try:
         return load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
-                          ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok)
+                          ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok,
+                          repository=history.work_tree(manifests), require_keys=require_keys)
     except ManifestError as error:
         fail(str(error))
 

@@ -20,6 +20,9 @@ BaseOption = Annotated[str | None, typer.Option(
 def validate(
     manifests: ManifestsOption = Path("manifests"),
     base: BaseOption = None,
+    require_keys: Annotated[bool, typer.Option(
+        "--require-keys", help="every DEFAULT-mode CA's private key must be readable and match (the apply job)")
+    ] = False,
 ) -> None:
     """Check the manifests (schema, files, AWS rules, the revocation ledger and its history)
     without calling AWS; with --base, also that the ledger only grew since that ref."""
@@ -27,7 +30,7 @@ def validate(
     if shrunk:  # said first, and whatever else is wrong
         say("\n".join([f"the revocation ledger only grows, but since {base} this change:",
                        *(f"  {p}" for p in shrunk)]), to_err=True)
-    fleet = load(manifests)
+    fleet = load(manifests, require_keys=require_keys)
     if shrunk:
         raise typer.Exit(1)
     groups = {g.group: len(g.certificates) for g in fleet.certificate_groups}

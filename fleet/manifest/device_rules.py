@@ -16,8 +16,10 @@ from pathlib import Path
 from cryptography import x509
 
 from fleet import pki
+from fleet.manifest import policy_documents
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, CertificateGroupSpec, DeviceCertificate, PolicySpec
 from fleet.manifest.model import CertificateException, CertificateGroup, ManifestFile
+from fleet.manifest.paths import Confinement
 from fleet.manifest.problems import FieldPath, Problem, did_you_mean, field_name
 from fleet.manifest.source import SourceFile
 
@@ -28,6 +30,8 @@ SUBSTITUTIONS = ("account", "account_id", "region")
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 
 Document = tuple[SourceFile, Path, ManifestFile]
+MAX_DOCUMENT_BYTES = 64 * 1024  # a policy document: AWS allows 2048 characters without whitespace
+MAX_PEM_BYTES = 64 * 1024  # one certificate
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ def check(
     ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec],
     manifests_root: Path,
     now: datetime.datetime,
+    confinement: Confinement,
     problems: list[Problem],
 ) -> tuple[tuple[PolicySpec, ...], tuple[CertificateGroupSpec, ...]]:
     policy_files: dict[str, tuple[SourceFile, str]] = {}
@@ -56,10 +61,14 @@ def check(
             if name in policy_files:
                 problems.append(file.problem(("policies", name), f"policy {name!r} is declared twice", at_key=True))
                 continue
+            refused = confinement.problem(policy.document, folder / policy.document)
+            if refused:
+                problems.append(file.problem(where, refused))
+                continue
             try:
-                text = (folder / policy.document).read_text(encoding="utf-8")
-            except OSError as error:
-                problems.append(file.problem(where, f"cannot read {policy.document}: {error.strerror}"))
+                text = _read_text(folder / policy.document, MAX_DOCUMENT_BYTES)
+            except (OSError, UnicodeDecodeError, ValueError) as error:
+                problems.append(file.problem(where, f"cannot read {policy.document}: {_why(error)}"))
                 continue
             policy_files[name] = (file, text)
 
@@ -69,7 +78,7 @@ def check(
     for file, folder, doc in documents:
         for name, group in doc.device_certificates.items():
             groups.extend(_group(file, folder, name, group, accounts, cas, ca_placements, policy_files,
-                                 manifests_root, now, seen, problems))
+                                 manifests_root, now, seen, confinement, problems))
     failed: set[str] = set()  # report a bad document once, not once per region
     users = [(g.policies, g.account, g.region) for g in groups] + [
         (p.activation_policies, p.account, p.region) for p in ca_placements.values() if p.activation_policies
@@ -100,10 +109,10 @@ def _policy(
         problems.append(file.problem(where, f"unknown substitution {{{{{unknown[0]}}}}}; known: "
                                             f"{', '.join(SUBSTITUTIONS)}"))
         return None
-    try:
-        document = json.loads(substituted)
-    except json.JSONDecodeError as error:
-        problems.append(file.problem(where, f"not valid JSON: {error.msg} at line {error.lineno}"))
+    document, unreadable = policy_documents.parse(substituted)
+    problem = unreadable or policy_documents.shape_problem(document)
+    if problem:
+        problems.append(file.problem(where, problem))
         return None
     compact = json.dumps(document, separators=(",", ":"), sort_keys=True)
     size = len(re.sub(r"\s", "", compact))
@@ -119,7 +128,8 @@ def _group(
     file: SourceFile, folder: Path, name: str, group: CertificateGroup,
     accounts: Mapping[str, AccountSpec], cas: Mapping[str, CaFacts],
     ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], policy_files: Mapping[str, object],
-    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], problems: list[Problem],
+    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], confinement: Confinement,
+    problems: list[Problem],
 ) -> list[CertificateGroupSpec]:
     where: FieldPath = ("device_certificates", name)
     before = len(problems)
@@ -141,7 +151,7 @@ def _group(
             problems.append(file.problem(field, f"{revocation.date} is in the future: a revocation is recorded "
                                                 "once it happened"))
     targets = _targets(file, where, group, accounts, ca_placements, problems)
-    certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, problems)
+    certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, confinement, problems)
     if len(problems) > before:
         return []
     line, _ = file.position(where, at_key=True)
@@ -190,11 +200,21 @@ def _targets(
 
 def _certificates(
     file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
-    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], problems: list[Problem],
+    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], confinement: Confinement,
+    problems: list[Problem],
 ) -> tuple[DeviceCertificate, ...]:
     field = (*where, "certificates")
+    refused = confinement.problem(group.certificates, folder / group.certificates)
+    if refused:
+        problems.append(file.problem(field, refused))
+        return ()
     base = (folder / group.certificates).resolve()
-    paths = sorted(base.glob("*.pem")) if base.is_dir() else [base]
+    paths = sorted(p.resolve() for p in base.glob("*.pem")) if base.is_dir() else [base]
+    for path in list(paths):  # a PEM in the folder that is a link to elsewhere
+        refused = confinement.problem(str(path), path)
+        if refused:
+            problems.append(file.problem(field, refused))
+            paths.remove(path)
     if not base.exists() or not paths:
         problems.append(file.problem(field, f"no PEM certificate at {group.certificates}"))
         return ()
@@ -202,6 +222,10 @@ def _certificates(
     for index, exception in enumerate(group.exceptions):
         path = (folder / exception.certificate).resolve()
         field = (*where, "exceptions", index, "certificate")
+        refused = confinement.problem(exception.certificate, folder / exception.certificate)
+        if refused:
+            problems.append(file.problem(field, refused))
+            continue
         if path in exceptions:  # a second word on one certificate: refused, never "the last one wins"
             first = exceptions[path][0]
             line = file.position((*where, "exceptions", first))[0]
@@ -216,9 +240,9 @@ def _certificates(
     for path in paths:
         shown = path.relative_to(manifests_root) if path.is_relative_to(manifests_root) else path
         try:
-            cert = pki.load_certificate(path.read_bytes())
-        except (OSError, pki.CertificateError) as error:
-            problems.append(file.problem(field, f"{shown}: {error}"))
+            cert = pki.load_certificate(_read_bytes(path, MAX_PEM_BYTES))
+        except (OSError, ValueError, pki.CertificateError) as error:
+            problems.append(file.problem(field, f"{shown}: {_why(error)}"))
             continue
         fingerprint = pki.certificate_id(cert)
         thing = None
@@ -256,3 +280,22 @@ def _certificates(
             field=status_field, column=column,
         ))
     return tuple(sorted(result, key=lambda c: c.fingerprint))
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    """A file's bytes, refused past ``limit`` (a device certificate is a few KiB)."""
+    if path.stat().st_size > limit:
+        raise ValueError(f"{path.stat().st_size:,} bytes, more than a file of this kind holds ({limit:,})")
+    return path.read_bytes()
+
+
+def _read_text(path: Path, limit: int) -> str:
+    return _read_bytes(path, limit).decode("utf-8")
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return str(error.strerror or error)
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(error)

@@ -5,6 +5,7 @@ A ManifestError lists every problem of the first failing stage."""
 from __future__ import annotations
 
 import datetime
+import os
 import types
 import typing
 from collections.abc import Iterable
@@ -14,10 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from fleet.manifest import rules, source
+from fleet.manifest import paths, rules, source
 from fleet.manifest.desired import Fleet
 from fleet.manifest.model import ManifestFile
 from fleet.manifest.problems import FieldPath, ManifestError, Problem, did_you_mean
+
+MAX_FILES = 2_000  # YAML files under the manifests folder
+MAX_TOTAL_BYTES = 64 * 1024 * 1024  # all of them together
 
 
 def load_fleet(
@@ -27,25 +31,31 @@ def load_fleet(
     display_root: Path | None = None,
     ledger_history: frozenset[str] = frozenset(),
     unrecorded_ok: bool = False,
+    repository: Path | None = None,
+    require_keys: bool = False,
 ) -> Fleet:
     """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS.
     ``ledger_history``: every fingerprint the revocation ledger's history ever
     held (fleet.revocation.history), refused like the ledger's own.
     ``unrecorded_ok``: a REVOKED certificate the ledger does not record yet is
-    no problem (for `fleet record-revocations`, which records it)."""
+    no problem (for `fleet record-revocations`, which records it).
+    ``repository``: the folder every path must stay in (default: the
+    manifests' parent; callers pass the git work tree).
+    ``require_keys``: every DEFAULT-mode CA's private key must be readable."""
     directory = directory.resolve()
     root = display_root.resolve() if display_root else Path.cwd()
-    paths = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    if not paths:
-        raise ManifestError([Problem(_display(directory, root), 1, 1, "", "no *.yaml manifests found")])
+    confinement = paths.Confinement.of(repository or directory.parent, ())
+    found = _manifest_files(directory, root, confinement)
+    if isinstance(found, Problem):
+        raise ManifestError([found])
 
-    parsed = [source.read(path, _display(path, root)) for path in paths]
+    parsed = [source.read(path, _display(path, root)) for path in found]
     _raise_if([p for p in parsed if isinstance(p, Problem)])
     files = [f for f in parsed if isinstance(f, source.SourceFile)]
 
     documents: list[tuple[source.SourceFile, Path, ManifestFile]] = []
     problems: list[Problem] = []
-    for file, path in zip(files, paths, strict=True):
+    for file, path in zip(files, found, strict=True):
         try:
             documents.append((file, path.parent, ManifestFile.model_validate(file.data)))
         except ValidationError as error:
@@ -53,10 +63,38 @@ def load_fleet(
     _raise_if(problems)
 
     checked_now = now or datetime.datetime.now(datetime.UTC)
+    allowed = [folder for _, _, doc in documents for folder in doc.outside_repository]
+    confinement = paths.Confinement.of(confinement.repository, allowed)
     fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
-                                  unrecorded_ok)
+                                  unrecorded_ok, confinement, require_keys)
     _raise_if(problems)
     return fleet
+
+
+def _manifest_files(directory: Path, root: Path, confinement: paths.Confinement) -> list[Path] | Problem:
+    """Every *.yaml or *.yml file under ``directory`` (linked folders are not entered), within
+    bounds on their number and their total size."""
+    if not directory.is_dir():
+        return Problem(_display(directory, root), 1, 1, "", "no such folder of manifests")
+    found: list[Path] = []
+    total = 0
+    for folder, subfolders, names in os.walk(directory):  # followlinks=False
+        subfolders.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if not name.endswith((".yaml", ".yml")):
+                continue
+            refused = confinement.problem(str(_display(path, root)), path)
+            if refused:
+                return Problem(_display(path, root), 1, 1, "", refused)
+            found.append(path)
+            total += path.stat().st_size if path.is_file() else 0
+            if len(found) > MAX_FILES or total > MAX_TOTAL_BYTES:
+                return Problem(_display(path, root), 1, 1, "", f"the manifests hold more than {MAX_FILES:,} files "
+                               f"or {MAX_TOTAL_BYTES // (1024 * 1024)} MiB; fleet reads no more")
+    if not found:
+        return Problem(_display(directory, root), 1, 1, "", "no *.yaml manifests found")
+    return found
 
 
 def _raise_if(problems: list[Problem]) -> None:

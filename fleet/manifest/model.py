@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -18,7 +19,7 @@ AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
 # AWS IoT's certificate id: SHA-256 of the certificate's DER encoding, lowercase hex.
-Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # Where a revocation holds: ACCOUNT_ID/REGION.
 PlaceRef = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}/[a-z]{2}(-[a-z]+)+-[0-9]$")]
 
@@ -87,6 +88,8 @@ class RegistrationConfig(Strict):
                 json.loads(self.template_body)
             except json.JSONDecodeError as error:
                 raise ValueError(f"template_body is not valid JSON: {error}") from None
+            except RecursionError:
+                raise ValueError("template_body is JSON nested too deeply") from None
         return self
 
 
@@ -201,8 +204,13 @@ class LedgerEntry(Strict):
     reason: str = Field(min_length=1)
     ca: Name | None = Field(default=None, description="the CA that signed them, by its manifest name")
     places: list[PlaceRef] = Field(min_length=1, description="ACCOUNT_ID/REGION where they were revoked")
-    certificates: list[Fingerprint] = Field(
-        min_length=1, description="their fingerprints (AWS certificate ids), one per line")
+    certificates: str = Field(
+        min_length=64, description="their fingerprints (AWS certificate ids): a literal block (|), one per line")
+
+    @property
+    def fingerprints(self) -> list[str]:
+        """The block's lines that are fingerprints (fleet.manifest.ledger_rules refuses the others)."""
+        return [line.strip() for line in self.certificates.splitlines() if FINGERPRINT.fullmatch(line.strip())]
 
 
 class Ledger(Strict):
@@ -226,3 +234,14 @@ class ManifestFile(Strict):
     policies: dict[Name, Policy] = Field(default_factory=dict)
     device_certificates: dict[Name, CertificateGroup] = Field(default_factory=dict)
     revocations: Ledger | None = Field(default=None, description="the revocation ledger (manifests/revocations.yaml)")
+    outside_repository: list[str] = Field(
+        default_factory=list, description="absolute folders outside the repository that manifests may name files "
+        "in (where CA private keys are kept, say); every other path must stay inside the repository")
+
+    @field_validator("outside_repository")
+    @classmethod
+    def _absolute(cls, folders: list[str]) -> list[str]:
+        relative = [f for f in folders if not f.startswith("/")]
+        if relative:
+            raise ValueError(f"{relative[0]!r} is not an absolute folder")
+        return folders

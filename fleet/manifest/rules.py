@@ -18,6 +18,7 @@ from fleet import keys, pki
 from fleet.manifest import device_rules, ledger_rules
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
 from fleet.manifest.model import CertificateAuthority, ManifestFile
+from fleet.manifest.paths import Confinement
 from fleet.manifest.problems import Problem, did_you_mean
 from fleet.manifest.source import SourceFile
 
@@ -43,8 +44,10 @@ class _Ca:
 def check(
     documents: list[Document], known_regions: frozenset[str], now: datetime.datetime, manifests_root: Path,
     ledger_history: frozenset[str] = frozenset(), unrecorded_ok: bool = False,
+    confinement: Confinement | None = None, require_keys: bool = False,
 ) -> tuple[Fleet, list[Problem]]:
     problems: list[Problem] = []
+    confinement = confinement or Confinement.of(manifests_root.parent, ())
     accounts: dict[str, AccountSpec] = {}
     for file, _folder, doc in documents:
         for name, account in doc.accounts.items():
@@ -65,13 +68,14 @@ def check(
                 )
             accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions))
 
-    cas = _load_cas(documents, now, problems)
+    cas = _load_cas(documents, now, confinement, require_keys, problems)
     policy_names = {name for _, _, doc in documents for name in doc.policies}
     placements = _expand(cas, accounts, policy_names, problems)
     _check_aws_limits(placements, cas, problems)
     # With each CA's revocation list: no certificate on it may be declared usable.
     facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id, _crl(ca)) for name, ca in cas.items()}
-    policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, problems)
+    policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, confinement,
+                                          problems)
     ledger = ledger_rules.check(documents, accounts, groups, manifests_root, now, ledger_history, problems,
                                 unrecorded_ok)
 
@@ -89,7 +93,8 @@ def _crl(ca: _Ca) -> x509.CertificateRevocationList | None:
     return pki.load_crl(ca.crl_pem.encode()) if ca.crl_pem else None
 
 
-def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[Problem]) -> dict[str, _Ca]:
+def _load_cas(documents: list[Document], now: datetime.datetime, confinement: Confinement, require_keys: bool,
+              problems: list[Problem]) -> dict[str, _Ca]:
     cas: dict[str, _Ca] = {}
     seen_ids: dict[str, str] = {}
     for file, folder, doc in documents:
@@ -99,7 +104,11 @@ def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[
                 problems.append(file.problem(where, f"CA {name!r} is declared twice", at_key=True))
                 continue
             cert_field = (*where, "certificate")
-            path = (folder / ca.certificate).resolve()
+            path = folder / ca.certificate
+            refused = confinement.problem(ca.certificate, path)
+            if refused:
+                problems.append(file.problem(cert_field, refused))
+                continue
             try:
                 cert = pki.load_certificate(path.read_bytes())
             except OSError as error:
@@ -120,20 +129,24 @@ def _load_cas(documents: list[Document], now: datetime.datetime, problems: list[
                     cert_field, f"the same certificate (id {cert_id[:12]}…) is already declared as CA "
                                 f"{seen_ids[cert_id]!r}"))
             seen_ids.setdefault(cert_id, name)
-            key = _key_ref(file, folder, name, ca, cert, problems)
-            crl = _revocation_list(file, folder, name, ca, cert, problems)
+            key = _key_ref(file, folder, name, ca, cert, confinement, require_keys, problems)
+            crl = _revocation_list(file, folder, name, ca, cert, confinement, problems)
             cas[name] = _Ca(name, file, ca, cert, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key, crl)
     return cas
 
 
 def _revocation_list(
     file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: x509.Certificate,
-    problems: list[Problem],
+    confinement: Confinement, problems: list[Problem],
 ) -> str | None:
     """The CA's CRL as PEM, when the manifest names one; it must be the CA's own (signed by it)."""
     if ca.revocation_list is None:
         return None
     where = ("cas", name, "revocation_list")
+    refused = confinement.problem(ca.revocation_list, folder / ca.revocation_list)
+    if refused:
+        problems.append(file.problem(where, refused))
+        return None
     try:
         crl = pki.load_crl((folder / ca.revocation_list).read_bytes())
     except OSError as error:
@@ -149,7 +162,8 @@ def _revocation_list(
 
 
 def _key_ref(
-    file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: object, problems: list[Problem]
+    file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: object, confinement: Confinement,
+    require_keys: bool, problems: list[Problem],
 ) -> keys.KeyRef | None:
     where = ("cas", name, "private_key")
     if ca.private_key is None:
@@ -161,9 +175,17 @@ def _key_ref(
     if ca.private_key.env:
         ref = keys.KeyRef(env=ca.private_key.env)
     else:
+        refused = confinement.problem(str(ca.private_key.file), folder / str(ca.private_key.file))
+        if refused:
+            problems.append(file.problem((*where, "file"), refused))
+            return None
         ref = keys.KeyRef(file=str((folder / str(ca.private_key.file)).resolve()))
-    # The key is optional at validation time (PR checks run without secrets);
-    # when it is there, it must be this CA's key.
+    # The key is optional at validation time (PR checks run without secrets), unless
+    # required (the apply job, `fleet validate --require-keys`); when it is there, it
+    # must be this CA's key.
+    if require_keys and ca.mode == "DEFAULT" and not keys.is_available(ref):
+        problems.append(file.problem(where, f"the CA private key in {ref.describe()} is not available, and "
+                                            "registering the CA in DEFAULT mode needs it"))
     if keys.is_available(ref):
         try:
             key = keys.load_private_key(ref)

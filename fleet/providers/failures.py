@@ -22,6 +22,7 @@ import grpc
 
 from fleet.aws.errors import AwsError
 from fleet.keys import KeyUnavailable
+from fleet.settings import SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +32,7 @@ class ProviderFailure(Exception):
 
 
 # What fleet raises on purpose, in words for the user: message only.
-EXPECTED: tuple[type[Exception], ...] = (ProviderFailure, AwsError, KeyUnavailable)
+EXPECTED: tuple[type[Exception], ...] = (ProviderFailure, AwsError, KeyUnavailable, SettingsError)
 
 
 def fail(message: str) -> NoReturn:

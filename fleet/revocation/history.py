@@ -7,10 +7,10 @@ The ledger only grows, and that is enforced twice:
   a ledger line in the history of the manifests (``fingerprints``), so a
   removal that was merged anyway still reactivates nothing.
 
-Ledger fingerprints are written one per line, a YAML list item and nothing
-else (fleet.manifest.ledger_rules checks it); nothing else in the manifests
-looks like that, so history is read line by line, without parsing every
-past version.
+Ledger fingerprints are written one per line in a literal block, the line
+holding nothing else (fleet.manifest.model checks it); nothing else in the
+manifests looks like that, so history is read line by line, without parsing
+every past version.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-# A ledger line in a diff: "+        - 3fa2…" or "-        - 3fa2…".
-LINE = re.compile(rb"^[+-]\s*-\s+([0-9a-f]{64})\s*$")
+# A ledger line in a diff: "+        3fa2…" (a line of an entry's block of fingerprints).
+LINE = re.compile(rb"^[+-]\s+([0-9a-f]{64})\s*$")
 GIT_SECONDS = 120
 
 
@@ -81,7 +81,7 @@ def records(ledgers: Iterator[tuple[str, object]]) -> dict[tuple[str, str], Reco
             if not isinstance(entry, dict):
                 continue
             line = entry.lc.line + 1 if hasattr(entry, "lc") else 0
-            for fp in entry.get("certificates") or []:
+            for fp in str(entry.get("certificates") or "").split():
                 for place in entry.get("places") or []:
                     found.setdefault((str(fp), str(place)), Record(str(fp), str(place), str(entry.get("date")),
                                                                    str(entry.get("reason")), f"{path}:{line}"))

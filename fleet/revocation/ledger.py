@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from fleet.manifest import editing
 from fleet.manifest.desired import Fleet
@@ -68,7 +69,7 @@ def record(manifests: Path, fleet: Fleet, batches: Iterable[Batch],
         if batch.ca:
             entry["ca"] = batch.ca
         entry["places"] = CommentedSeq(f"{account_id}/{region}" for account_id, region in sorted(batch.places))
-        entry["certificates"] = CommentedSeq(sorted(batch.certificates))
+        entry["certificates"] = LiteralScalarString("".join(f"{fp}\n" for fp in sorted(batch.certificates)))
         entries.append(entry)
         changed.extend(_archive(manifests, batch.certificates))
     text = editing.dump(data)

@@ -147,9 +147,15 @@ def test_bad_groups_are_explained(fleet_files: Manifests, group: str, expected: 
     ("document", "expected"),
     [
         ("{not json", "policies.yaml:3:15: policies.telemetry.document: not valid JSON"),
-        (json.dumps({"Statement": [{"Resource": "x" * 2100}]}),
-         "policies.yaml:3:15: policies.telemetry.document: the document has 2131 characters without whitespace "
+        (json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": "x" * 2100}]}),
+         "policies.yaml:3:15: policies.telemetry.document: the document has 2194 characters without whitespace "
          "in prod/eu-west-1; AWS allows 2048"),
+        ("[1, 2]", "policies.yaml:3:15: policies.telemetry.document: a policy document is a JSON object with "
+                   "Version and Statement, not a list"),
+        ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "Connect", "Resource": "*"}]}',
+         "policies.yaml:3:15: policies.telemetry.document: Statement[0]: each Action is service:action "
+         "(iot:Connect, iot:*), not 'Connect'"),
         ('{"Resource": "{{acount_id}}"}', "policies.yaml:3:15: policies.telemetry.document: unknown substitution "
                                           "{{acount_id}}"),
     ],

@@ -76,8 +76,8 @@ def test_a_revocation_in_the_manifests_needs_its_ledger_entry_and_the_command_th
     assert ledger.endswith(
         "revocations:\n  roles:\n    '111111111111': arn:aws:iam::111111111111:role/fleet-deployer\n  entries:\n"
         "    - date: 2026-11-01\n      reason: stolen\n      ca: root\n      places:\n"
-        f"        - 111111111111/eu-west-1\n        - 111111111111/us-east-1\n      certificates:\n"
-        f"        - {fp(devices[1])}\n")
+        f"        - 111111111111/eu-west-1\n        - 111111111111/us-east-1\n      certificates: |\n"
+        f"        {fp(devices[1])}\n")
     assert (manifests.root / "revoked" / f"{fp(devices[1])}.pem").read_text() == devices[1].cert_pem
     fleet = load(manifests)
     assert fleet.ledger.revocations[fp(devices[1])].date == "2026-11-01"
@@ -128,9 +128,12 @@ def test_a_ledger_entry_is_dated_and_placed_where_fleet_can_keep_it(
 def test_ledger_fingerprints_are_one_per_line(manifests: Manifests, devices: list[Issued]) -> None:
     record_ledger(manifests)
     path = manifests.root / "revocations.yaml"
-    path.write_text(path.read_text().replace(f"      certificates:\n        - {fp(devices[1])}\n",
-                                             f"      certificates: [{fp(devices[1])}, {fp(devices[2])}]\n"))
-    assert any("one fingerprint per line (block style)" in p for p in problems_in(manifests, REGIONS))
+    text = path.read_text()
+    path.write_text(text.replace(f"        {fp(devices[1])}\n", f"        {fp(devices[1])} {fp(devices[2])}\n"))
+    line = text.splitlines().index(f"        {fp(devices[1])}") + 1
+    problems = problems_in(manifests, REGIONS)
+    assert any(p.startswith(f"manifests/revocations.yaml:{line}:") and "is not a fingerprint (64 lowercase hex "
+               "characters, one per line)" in p for p in problems), problems
 
 
 def test_two_exceptions_for_one_certificate_are_refused_at_the_second(manifests: Manifests,
@@ -171,7 +174,7 @@ def test_validate_base_refuses_a_change_that_removes_or_alters_an_entry(manifest
     path = manifests.root / "revocations.yaml"
     grown = path.read_text() + (
         "    - date: 2026-11-02\n      reason: also stolen\n      places:\n        - 111111111111/us-east-1\n"
-        f"      certificates:\n        - {'ab' * 32}\n")
+        f"      certificates: |\n        {'ab' * 32}\n")
     path.write_text(grown)
     assert fleet_cli("validate", "--base", "main", "-m", str(manifests.root), cwd=top).returncode == 0  # growth
 
