@@ -20,7 +20,7 @@ from fleet.manifest import policy_documents
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, CertificateGroupSpec, DeviceCertificate, PolicySpec
 from fleet.manifest.model import CertificateException, CertificateGroup, ManifestFile
 from fleet.manifest.paths import Confinement
-from fleet.manifest.problems import FieldPath, Problem, did_you_mean, field_name
+from fleet.manifest.problems import FieldPath, Problem, declared_twice, did_you_mean, field_name
 from fleet.manifest.source import SourceFile
 
 # https://docs.aws.amazon.com/general/latest/gr/iot-core.html (policy document size)
@@ -55,12 +55,15 @@ def check(
     problems: list[Problem],
 ) -> tuple[tuple[PolicySpec, ...], tuple[CertificateGroupSpec, ...]]:
     policy_files: dict[str, tuple[SourceFile, str]] = {}
+    declared: dict[str, Problem] = {}
     for file, folder, doc in documents:
         for name, policy in doc.policies.items():
             where = ("policies", name, "document")
-            if name in policy_files:
-                problems.append(file.problem(("policies", name), f"policy {name!r} is declared twice", at_key=True))
+            here = file.problem(("policies", name), "", at_key=True)
+            if name in declared:
+                problems.extend(declared_twice("policy", name, declared[name], here))
                 continue
+            declared[name] = here
             refused = confinement.problem(policy.document, folder / policy.document)
             if refused:
                 problems.append(file.problem(where, refused))
@@ -72,7 +75,7 @@ def check(
                 continue
             policy_files[name] = (file, text)
 
-    seen: dict[str, str] = {ca.cert_id: f"CA {name!r}" for name, ca in cas.items()}
+    seen: dict[str, tuple[str, Problem | None]] = {ca.cert_id: (f"CA {name!r}", None) for name, ca in cas.items()}
     groups: list[CertificateGroupSpec] = []
     policies: dict[tuple[str, str, str], PolicySpec] = {}
     for file, folder, doc in documents:
@@ -128,8 +131,8 @@ def _group(
     file: SourceFile, folder: Path, name: str, group: CertificateGroup,
     accounts: Mapping[str, AccountSpec], cas: Mapping[str, CaFacts],
     ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], policy_files: Mapping[str, object],
-    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], confinement: Confinement,
-    problems: list[Problem],
+    manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
+    confinement: Confinement, problems: list[Problem],
 ) -> list[CertificateGroupSpec]:
     where: FieldPath = ("device_certificates", name)
     before = len(problems)
@@ -200,8 +203,8 @@ def _targets(
 
 def _certificates(
     file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
-    manifests_root: Path, now: datetime.datetime, seen: dict[str, str], confinement: Confinement,
-    problems: list[Problem],
+    manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
+    confinement: Confinement, problems: list[Problem],
 ) -> tuple[DeviceCertificate, ...]:
     field = (*where, "certificates")
     refused = confinement.problem(group.certificates, folder / group.certificates)
@@ -258,18 +261,22 @@ def _certificates(
         if invalid:
             problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is {invalid}"))
         if fingerprint in seen:
-            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is already declared in "
-                                                f"{seen[fingerprint]}"))
+            earlier, there = seen[fingerprint]
+            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is already declared in {earlier}"))
+            if there is not None:  # said at the first declaration too, naming this one
+                problems.append(Problem(there.file, there.line, there.column, there.field,
+                                        f"{shown} ({fingerprint[:12]}…) is declared again in group {where[1]!r} "
+                                        f"({file.path}:{group_line})"))
             continue
-        seen[fingerprint] = f"group {where[1]!r} ({file.path}:{group_line})"
+        seen[fingerprint] = (f"group {where[1]!r} ({file.path}:{group_line})", file.problem(field, ""))
         status: str = group.status
         revocation, source, status_field = group.revocation, f"{file.path}:{group_line}", field_name(where)
         column = file.position(where, at_key=True)[1]
         if path in exceptions:
             index, exception = exceptions[path]
             status, revocation = exception.status, exception.revocation
-            line, column = file.position((*where, "exceptions", index))
-            source, status_field = f"{file.path}:{line}", field_name((*where, "exceptions", index))
+            exception_line, column = file.position((*where, "exceptions", index))
+            source, status_field = f"{file.path}:{exception_line}", field_name((*where, "exceptions", index))
         if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
             problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
                                                 f"list but declared {status}; declare it REVOKED"))

@@ -55,6 +55,9 @@ def check(
                                                  "accounts nor in revocations.roles: fleet could not keep the "
                                                  "record there; add its role under revocations.roles"))
             block_line, block_column = file.position((*where, "certificates"))
+            if not entry.certificates.strip():
+                problems.append(file.problem((*where, "certificates"), "no fingerprint: a literal block (|) of "
+                                                                       "fingerprints, one per line"))
             for number, line in enumerate(entry.certificates.splitlines(), start=1):
                 if not FINGERPRINT.fullmatch(line.strip()):
                     problems.append(Problem(file.path, block_line + number, block_column,

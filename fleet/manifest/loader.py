@@ -139,6 +139,10 @@ def _pattern_name(field: FieldPath) -> str:
     last = next((p for p in reversed(field) if isinstance(p, str)), "")
     if last == "regions" or (len(field) > 1 and field[-2] == "regions"):
         return "region name"
+    if len(field) > 1 and field[-2] == "roles":
+        return "IAM role ARN"
+    if "places" in field:
+        return "place (ACCOUNT_ID/region)"
     return names.get(last, "value")
 
 

@@ -19,7 +19,7 @@ from fleet.manifest import device_rules, ledger_rules
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
 from fleet.manifest.model import CertificateAuthority, ManifestFile
 from fleet.manifest.paths import Confinement
-from fleet.manifest.problems import Problem, did_you_mean
+from fleet.manifest.problems import Problem, declared_twice, did_you_mean
 from fleet.manifest.source import SourceFile
 
 # https://docs.aws.amazon.com/iot/latest/apireference/API_RegisterCACertificate.html
@@ -49,12 +49,15 @@ def check(
     problems: list[Problem] = []
     confinement = confinement or Confinement.of(manifests_root.parent, ())
     accounts: dict[str, AccountSpec] = {}
+    declared: dict[str, Problem] = {}
     for file, _folder, doc in documents:
         for name, account in doc.accounts.items():
             where = ("accounts", name)
+            here = file.problem(where, "", at_key=True)
             if name in accounts:
-                problems.append(file.problem(where, f"account {name!r} is declared twice", at_key=True))
+                problems.extend(declared_twice("account", name, declared[name], here))
                 continue
+            declared[name] = here
             for index, region in enumerate(account.regions):
                 if region not in known_regions:
                     hint = did_you_mean(region, known_regions)
@@ -97,12 +100,15 @@ def _load_cas(documents: list[Document], now: datetime.datetime, confinement: Co
               problems: list[Problem]) -> dict[str, _Ca]:
     cas: dict[str, _Ca] = {}
     seen_ids: dict[str, str] = {}
+    declared: dict[str, Problem] = {}
     for file, folder, doc in documents:
         for name, ca in doc.cas.items():
             where = ("cas", name)
-            if name in cas:
-                problems.append(file.problem(where, f"CA {name!r} is declared twice", at_key=True))
+            here = file.problem(where, "", at_key=True)
+            if name in declared:
+                problems.extend(declared_twice("CA", name, declared[name], here))
                 continue
+            declared[name] = here
             cert_field = (*where, "certificate")
             path = folder / ca.certificate
             refused = confinement.problem(ca.certificate, path)

@@ -264,5 +264,5 @@ def test_the_ledger_is_written_where_the_manifests_revoke(devices: Devices, flee
     """The fixtures' own ledger: what `fleet record-revocations` wrote for device-2."""
     record_ledger(fleet.manifests)  # nothing more to write
     ledger = (fleet.manifests.root / "revocations.yaml").read_text()
-    assert ledger.count(f"- {devices.fingerprint(2)}") == 1
+    assert ledger.count(f"        {devices.fingerprint(2)}\n") == 1
     assert "        - 111111111111/eu-west-1\n        - 111111111111/us-east-1\n" in ledger

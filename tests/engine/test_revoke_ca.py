@@ -54,9 +54,9 @@ def test_revoke_ca_writes_the_change_and_up_revokes_everything_it_signed(devices
     assert (fleet.manifests.root / "revoked" / f"{stray_id}.pem").read_text() == stray.cert_pem
     ledger = (fleet.manifests.root / "revocations.yaml").read_text()
     assert "    - date: 2026-11-23\n      reason: key stolen\n      ca: root\n      places:\n" \
-           "        - 111111111111/us-east-1\n      certificates:\n" in ledger
-    assert f"        - {stray_id}\n" in ledger
-    assert all(f"        - {devices.fingerprint(n)}\n" in ledger for n in (0, 1, 3))
+           "        - 111111111111/us-east-1\n      certificates: |\n" in ledger
+    assert f"        {stray_id}\n" in ledger
+    assert all(f"        {devices.fingerprint(n)}\n" in ledger for n in (0, 1, 3))
     validated = subprocess.run([sys.executable, "-m", "fleet", "validate", "-m", str(fleet.manifests.root)],
                                capture_output=True, text=True, check=False)
     assert validated.returncode == 0, validated.stderr  # manifests and ledger agree
