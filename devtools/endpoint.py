@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 # Credentials the local endpoint accepts; never valid anywhere else.
 LOCAL_CREDENTIALS = {
@@ -64,9 +65,31 @@ class LocalAws:
             if name.startswith("iot:") and not name.split(":", 1)[1].startswith(READS)
         }
 
+    def arm_faults(self, *rules: dict[str, object]) -> None:
+        """Inject faults from now on (localaws.faults.Rule fields); replaces any armed before."""
+        self._faults("POST", json.dumps(list(rules)).encode())
+
+    def clear_faults(self) -> None:
+        self._faults("DELETE")
+
+    def faults_injected(self) -> dict[str, int]:
+        """Faults injected since they were last armed or cleared, by kind."""
+        return dict(self._faults("GET")["injected"])
+
+    def faults_by_rule(self) -> list[int]:
+        """How many times each armed rule fired, in the order they were armed."""
+        return list(self._faults("GET")["by_rule"])
+
+    def _faults(self, method: str, body: bytes | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(f"{self.url}/_localaws/faults", data=body, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.load(response)
+        return answer
+
     def reset(self) -> None:
         """Forget all AWS state and the call counts."""
-        for path, method in (("/moto-api/reset", "POST"), ("/_localaws/calls", "DELETE")):
+        for path, method in (("/moto-api/reset", "POST"), ("/_localaws/calls", "DELETE"),
+                             ("/_localaws/faults", "DELETE")):
             request = urllib.request.Request(f"{self.url}{path}", method=method)
             urllib.request.urlopen(request, timeout=10).close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pulumi
 
-from fleet import keys, pki, state_records
+from fleet import keys, pki, state_records, watchdog
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
@@ -30,6 +30,7 @@ from fleet.survey import Survey, survey
 
 
 def run() -> None:
+    watchdog.ensure_started()
     config = pulumi.Config("fleet")
     manifests = Path(config.get("manifests") or "manifests")
     try:

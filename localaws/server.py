@@ -2,7 +2,8 @@
 
 Binds 127.0.0.1 only. Prints ``localaws listening on http://127.0.0.1:PORT``
 once it accepts requests. ``--plain`` serves moto without fleet's fixes (the
-tests use it to show each fix is needed).
+tests use it to show each fix is needed). Faults can be armed at any time
+(localaws.faults).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import fixes, ledger
+from localaws import faults, fixes, ledger
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.plain:
         fixes.apply()
     ledger.install()
-    app = ledger.LedgerApp(DomainDispatcherApplication(create_backend_app))
+    app = faults.FaultApp(ledger.LedgerApp(DomainDispatcherApplication(create_backend_app)))
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     print(f"localaws listening on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from fleet import watchdog
 from fleet.aws.listing import Listings, PlaceListing
 from fleet.aws.session import shared_factory
 from fleet.declarations import Inputs
 
 
 def iot_client(inputs: Any) -> Any:
+    watchdog.ensure_started()
     return shared_factory().client("iot", inputs.role_arn, inputs.account_id, inputs.region)
 
 
@@ -21,6 +23,7 @@ _kept: list[Listings] = []
 def _listings() -> Listings:
     """One per provider process (made under a lock: the provider runs 4 threads), so every
     read of a refresh in one account and region shares one listing."""
+    watchdog.ensure_started()
     with _lock:
         if not _kept:
             factory = shared_factory()

@@ -24,6 +24,8 @@ def iot_operations_called() -> set[str]:
     for path in (REPO / "fleet").rglob("*.py"):
         if path.name == "jitr_lambda.py":  # the Lambda runs with a role of its own (docs, fleet.jitr_lambda)
             continue
+        if path.name == "recovery.py":  # reads the Pulumi state backend's S3 bucket, with the CI job's credentials
+            continue
         for match in CALLS.finditer(path.read_text()):
             called.add(f"iot:{to_api[next(name for name in match.groups() if name)]}")
     return called

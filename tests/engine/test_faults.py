@@ -1,0 +1,65 @@
+"""`pulumi up` through an AWS that fails: throttling, 5xx, connections reset before
+and after the request is served, and an outage. Each run must exit 0 only with
+AWS equal to the manifests (each certificate once, its status, its policy), with
+nothing duplicated or lost, converged in that one run.
+
+The faults come from the local endpoint (localaws.faults). Size:
+FLEET_FAULT_CERTIFICATES certificates (CI: 48) and an outage of
+FLEET_FAULT_OUTAGE_SECONDS (CI: 15); docs/reliability.md records bigger runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.endpoint import LocalAws
+from tests.engine.synthetic import Synthetic
+
+pytestmark = pytest.mark.engine
+
+CERTIFICATES = int(os.environ.get("FLEET_FAULT_CERTIFICATES", "48"))
+OUTAGE_SECONDS = float(os.environ.get("FLEET_FAULT_OUTAGE_SECONDS", "15"))
+
+FAULTS: dict[str, list[dict[str, Any]]] = {
+    # every third write throttled, STS included
+    "throttle": [{"kind": "throttle", "service": "*", "every": 3}],
+    # every fourth call of any kind answered 503
+    "5xx": [{"kind": "error", "service": "*", "requests": "all", "every": 4}],
+    # every fifth write dropped before AWS sees it
+    "reset before served": [{"kind": "reset-before", "every": 5}],
+    # every third write applied, its answer lost: the retry meets "already exists" / "conflict"
+    "reset after served": [{"kind": "reset-after", "every": 3}],
+    # one of each write that fleet settles by reading, answer lost the first time
+    "lost answers of each write": [
+        {"kind": "reset-after", "path": path, "times": 1}
+        for path in ("^/certificate/register", "^/cacertificate$", "^/policies/[^/]+$", "^/policies/[^/]+/version",
+                     "^/target-policies/", "^/certificates/")],
+    # everything fails for a while, a few writes into the run
+    "outage": [{"kind": "outage", "service": "*", "requests": "all", "after": 20, "seconds": OUTAGE_SECONDS}],
+}
+
+
+@pytest.fixture
+def synthetic(tmp_path: Path) -> Iterator[Synthetic]:
+    with LocalAws() as aws:
+        yield Synthetic(tmp_path, aws, CERTIFICATES, FLEET_AWS_RATE="50")
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_up_through_a_fault_converges_in_one_run_and_exits_0_only_when_aws_is_right(
+        synthetic: Synthetic, fault: str) -> None:
+    fired = [0] * len(FAULTS[fault])
+    for revision in ("first apply", "a change"):
+        if revision == "a change":
+            synthetic.change()
+        synthetic.aws.arm_faults(*FAULTS[fault])
+        synthetic.project.up()
+        fired = [a + b for a, b in zip(fired, synthetic.aws.faults_by_rule(), strict=True)]
+        synthetic.aws.clear_faults()
+        synthetic.assert_converged()
+    assert all(fired), f"{fault}: rules that never fired: {[FAULTS[fault][i] for i, n in enumerate(fired) if not n]}"
