@@ -31,6 +31,7 @@ from fleet.survey import Survey, survey
 
 def run() -> None:
     watchdog.ensure_started()
+    watchdog.end_quietly_when_interrupted()
     config = pulumi.Config("fleet")
     manifests = Path(config.get("manifests") or "manifests")
     try:

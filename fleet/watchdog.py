@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -105,3 +106,15 @@ def ensure_started() -> None:
         thread = threading.Thread(target=watch, args=(address, _stop), name="fleet-engine-watchdog", daemon=True)
         thread.start()
         _started.append(thread)
+
+
+def end_quietly_when_interrupted() -> None:
+    """The engine interrupts the program (SIGINT) when a resource fails or the run is
+    cancelled; Python's answer, a KeyboardInterrupt traceback, was printed under the run's
+    real error. The program only reads AWS: ending at once loses nothing."""
+    if not _started_by_the_engine(_arguments()):
+        return
+    try:
+        signal.signal(signal.SIGINT, lambda _signum, _frame: os._exit(1))
+    except ValueError:
+        pass  # not the main thread: Python's default stays

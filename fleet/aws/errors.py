@@ -66,11 +66,16 @@ KINDS: dict[str, type[AwsError]] = {
 }
 
 
+RETRIED = " (retried for up to FLEET_AWS_RETRY_SECONDS)"
+THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
+
+
 def translate(error: ClientError, doing: str) -> AwsError:
     code = error.response.get("Error", {}).get("Code", "Unknown")
     message = error.response.get("Error", {}).get("Message", "")
     kind = KINDS.get(code, AwsError)
-    return kind(f"{doing}: AWS said {code}: {message}".rstrip(": "), code)
+    said = f"{doing}: AWS said {code} to {error.operation_name}: {message}".rstrip(": ")
+    return kind(said + (RETRIED if kind is Unavailable or code in THROTTLED else ""), code)
 
 
 @contextmanager
@@ -83,4 +88,4 @@ def calling(doing: str) -> Iterator[None]:
     except ClientError as error:
         raise translate(error, doing) from error
     except BotoCoreError as error:
-        raise Unavailable(f"{doing}: AWS could not be reached: {error}") from error
+        raise Unavailable(f"{doing}: AWS could not be reached: {error}{RETRIED}") from error

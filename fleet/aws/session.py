@@ -106,7 +106,9 @@ class SessionFactory:
         return self._sessions[role_arn]
 
     def _check_account(self, session: boto3.Session, role_arn: str, account_id: str) -> None:
-        sts = session.client("sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url)
+        sts = session.client("sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
+                             config=self._config)
+        sts.meta.events.register_first("needs-retry.sts", self._retry)  # an outage is waited out here too
         with calling(f"checking the account of role {role_arn}"):
             actual = sts.get_caller_identity()["Account"]
         if actual != account_id:

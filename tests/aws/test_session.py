@@ -57,3 +57,22 @@ def test_a_reader_role_replaces_every_deployer_role_and_refuses_writes(local_aws
 def test_the_reader_role_comes_from_the_environment() -> None:
     assert Settings.from_env({}).reader_role is None
     assert Settings.from_env({"FLEET_READER_ROLE": "fleet-reader"}).reader_role == "fleet-reader"
+
+
+def test_every_call_a_factory_makes_waits_out_an_outage(local_aws: LocalAws) -> None:
+    """AssumeRole, the account check (GetCallerIdentity) and the IoT call itself: an outage at the
+    start of a run once failed it at the account check, whose client had botocore's few retries only."""
+    from dataclasses import replace
+
+    sessions = SessionFactory(replace(Settings.from_env(), retry_seconds=90))
+    # STS fails from its second call (the account check) on, for longer than botocore's own retries last;
+    # then IoT fails for a while too.
+    local_aws.arm_faults({"kind": "outage", "service": "sts", "requests": "all", "after": 1, "seconds": 20},
+                         {"kind": "outage", "service": "iot", "requests": "all", "seconds": 5})
+    try:
+        iot = sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111", "us-east-1")
+        assert iot.list_certificates()["certificates"] == []
+        injected = local_aws.faults_injected()
+    finally:
+        local_aws.clear_faults()
+    assert sum(injected.values()) >= 4, injected  # the outage was met, and waited out

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from devtools.endpoint import LocalAws
+from devtools.pulumi_cli import ENGINE
 from tests.engine.synthetic import Synthetic
 
 pytestmark = pytest.mark.engine
@@ -63,4 +64,19 @@ def test_up_through_a_fault_converges_in_one_run_and_exits_0_only_when_aws_is_ri
         fired = [a + b for a, b in zip(fired, synthetic.aws.faults_by_rule(), strict=True)]
         synthetic.aws.clear_faults()
         synthetic.assert_converged()
-    assert all(fired) or not FAULTS[fault], f"{fault}: rules that never fired: {[FAULTS[fault][i] for i, n in enumerate(fired) if not n]}"
+    never = [FAULTS[fault][i] for i, n in enumerate(fired) if not n]
+    assert not never, f"{fault}: rules that never fired: {never}"
+
+
+def test_an_outage_longer_than_the_budget_fails_naming_the_call_then_the_next_run_converges(
+        tmp_path: Path) -> None:
+    with LocalAws() as aws:
+        synthetic = Synthetic(tmp_path, aws, 16, FLEET_AWS_RATE="50", FLEET_AWS_RETRY_SECONDS="4")
+        aws.arm_faults({"kind": "outage", "requests": "writes", "path": "^/certificate/register", "seconds": 600})
+        failed = synthetic.project.up(ok=(ENGINE.failed,))
+        aws.clear_faults()
+        assert "to RegisterCertificate" in failed.output and "(111111111111), " in failed.output, failed.output
+        assert "retried for up to FLEET_AWS_RETRY_SECONDS" in failed.output, failed.output
+        assert "Traceback" not in failed.output and "KeyboardInterrupt" not in failed.output, failed.output
+        synthetic.project.up()
+        synthetic.assert_converged()

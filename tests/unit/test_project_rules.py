@@ -89,7 +89,8 @@ def test_each_aws_error_code_becomes_one_fleet_kind(code: str, kind: type[errors
     error = ClientError({"Error": {"Code": code, "Message": "details"}}, "AnyOperation")
     translated = errors.translate(error, "registering CA x")
     assert type(translated) is kind and translated.code == code
-    assert str(translated) == f"registering CA x: AWS said {code}: details"
+    retried = errors.RETRIED if kind is errors.Unavailable or code in errors.THROTTLED else ""
+    assert str(translated) == f"registering CA x: AWS said {code} to AnyOperation: details{retried}"
 
 
 def test_an_unknown_aws_error_code_stays_a_plain_aws_error() -> None:
