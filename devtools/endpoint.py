@@ -10,11 +10,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-# Credentials the local endpoint accepts; never valid anywhere else.
-LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "localaws-access-key",
-    "AWS_SECRET_ACCESS_KEY": "localaws-secret-key",
-}
+from fleet.local import CREDENTIALS as LOCAL_CREDENTIALS  # accepted by the local endpoint only
 
 READS = ("Describe", "List", "Get")
 
