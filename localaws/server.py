@@ -13,7 +13,7 @@ import argparse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import faults, fixes, ledger
+from localaws import faults, fixes, ledger, seed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.plain:
         fixes.apply()
     ledger.install()
-    app = faults.FaultApp(ledger.LedgerApp(DomainDispatcherApplication(create_backend_app)))
+    app = faults.FaultApp(seed.SeedApp(ledger.LedgerApp(DomainDispatcherApplication(create_backend_app))))
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     print(f"localaws listening on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()

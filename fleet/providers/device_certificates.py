@@ -28,7 +28,6 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from fleet import observe, pki
 from fleet.aws.ca import CaCertificates
 from fleet.aws.certificates import Certificates, CertificateSummary
-from fleet.aws.listing import PlaceListing
 from fleet.declarations import (
     ABSENT,
     CERTIFICATES_SPEC,
@@ -149,7 +148,7 @@ class Live:
                     certificates[fp] = found
                     attached[fp] = set(api.attached_policies(found.arn)) & set(shard.policies)
             return cls(certificates, attached)
-        place = PlaceListing(api.client, shard.where)
+        place = listing(shard)  # the process's listing of the place, unless a write made it stale
         everything = place.certificates()
         targets = {p: place.policy(p).targets for p in shard.policies}
         certificates = {fp: everything[fp] for fp in wanted if fp in everything}
