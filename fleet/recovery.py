@@ -141,12 +141,17 @@ def read_locks(url: str, project: str, stack: str, s3_client: Callable[[dict[str
 
 
 def _s3_client(options: dict[str, str]) -> Any:
+    """S3 as Pulumi's backend URL addresses it (its query options, in both AWS SDK spellings)."""
     import boto3
+    from botocore.config import Config
 
     endpoint = options.get("endpoint")
     if endpoint and "://" not in endpoint:
-        endpoint = ("http://" if options.get("disableSSL") == "true" else "https://") + endpoint
-    return boto3.client("s3", region_name=options.get("region"), endpoint_url=endpoint)
+        plain = "true" in (options.get("disableSSL"), options.get("disable_https"))
+        endpoint = ("http://" if plain else "https://") + endpoint
+    path_style = "true" in (options.get("s3ForcePathStyle"), options.get("use_path_style"))
+    return boto3.client("s3", region_name=options.get("region"), endpoint_url=endpoint,
+                        config=Config(s3={"addressing_style": "path" if path_style else "auto"}))
 
 
 def alive_here(pid: int, name: str) -> bool:

@@ -79,10 +79,19 @@ def recover(synthetic: Synthetic, *args: str) -> subprocess.CompletedProcess[str
                           timeout=300)
 
 
+def kill_tree(pid: int) -> None:
+    """As a cancelled CI job ends: every process below the job (plugins run in process groups of
+    their own, so not by the CLI's group alone); one that ended meanwhile is no matter."""
+    for each in [pid, *descendants(pid)]:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def kill(up: subprocess.Popen[str], target: str) -> None:
-    if target == "tree":  # as a cancelled CI job ends: every process below the job (plugins run in groups
-        for pid in [up.pid, *descendants(up.pid)]:  # of their own, so not by the CLI's group alone)
-            os.kill(pid, signal.SIGKILL)
+    if target == "tree":
+        kill_tree(up.pid)
         return
     if target == "cli":
         os.kill(up.pid, signal.SIGKILL)
