@@ -26,6 +26,10 @@ class Settings:
     """FLEET_AWS_RATE: calls a second per account, region and API (AWS IoT's default quota;
     AttachPolicy and DetachPolicy get 1.5 times this)."""
 
+    progress_seconds: float = 30.0
+    """FLEET_PROGRESS_SECONDS: a resource converging many certificates prints how far it has got
+    at most this often (a line each, usable in CI logs)."""
+
     reader_role: str | None = None
     """FLEET_READER_ROLE: a role name. When set, fleet assumes that role in each account
     instead of the manifest's deployer role, and makes read calls only (List*, Describe*,
@@ -39,6 +43,7 @@ class Settings:
             sts_region=environ.get("FLEET_STS_REGION", cls.sts_region),
             retry_seconds=_positive(environ, "FLEET_AWS_RETRY_SECONDS", cls.retry_seconds),
             rate=_positive(environ, "FLEET_AWS_RATE", cls.rate),
+            progress_seconds=_positive(environ, "FLEET_PROGRESS_SECONDS", cls.progress_seconds),
             reader_role=environ.get("FLEET_READER_ROLE") or None,
         )
 

@@ -36,11 +36,13 @@ from fleet.declarations import (
     GroupInputs,
     ShardInputs,
 )
+from fleet.progress import Progress
 from fleet.providers.failures import fail, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, diff_result, read_result, stored
 from fleet.providers.target import iot_client, listing
 from fleet.revocation import refusal
+from fleet.settings import Settings
 
 KIND = "certificate"
 PAGE = 250
@@ -201,12 +203,16 @@ class Converge:
 
     def _apply(self, live: Live, fingerprints: set[str]) -> None:
         declared = self.want.declared()
-        for fp in sorted(self.todo & fingerprints):
+        todo, removed = sorted(self.todo & fingerprints), sorted(self.removed & fingerprints)
+        progress = Progress(self.want.resource_name, len(todo) + len(removed), Settings.from_env().progress_seconds)
+        for fp in todo:
             status, group = declared[fp]
             self._one(fp, status, group, live)
-        for fp in sorted(self.removed & fingerprints):
+            progress.step()
+        for fp in removed:
             if fp in live.certificates:
                 self.api.retire(live.certificates[fp])
+            progress.step()
         for fp in sorted(set(self.unlisted) & fingerprints):
             arn = _arn(self.want, fp)
             for policy in self.unlisted[fp].extra:

@@ -11,6 +11,7 @@ once a quarter of them are registered; docs/reliability.md records bigger runs.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,3 +136,13 @@ def test_recover_refuses_while_the_run_is_going_and_changes_nothing(synthetic: S
     assert "may still be going" in refused.stderr and f"(pid {up.pid})" in refused.stderr, refused.stderr
     assert up.wait(timeout=600) == 0  # its lock was left alone: the run finishes
     synthetic.assert_converged()
+
+
+def test_a_long_run_says_how_far_it_has_got(tmp_path: Path) -> None:
+    """Periodic lines in the `pulumi up` output (fleet.progress), as a CI log shows them."""
+    with LocalAws() as aws:
+        slow = Synthetic(tmp_path, aws, 40, FLEET_AWS_RATE="2", FLEET_PROGRESS_SECONDS="1")
+        output = slow.project.up().output
+    lines = [line for line in output.splitlines() if "certificates done" in line]
+    assert lines and all(re.search(r"fleet: certs\.\w+\.[\w-]+\.[0-9a-f]: \d+ of \d+ certificates done", line)
+                         for line in lines), output

@@ -129,3 +129,17 @@ def test_a_process_counts_as_the_lock_holder_only_under_the_holder_s_name() -> N
 def test_an_unknown_backend_is_refused_with_what_to_do() -> None:
     with pytest.raises(recovery.RecoveryRefused, match="pulumi cancel"):
         recovery.read_locks("gs://bucket", "fleet", "prod")
+
+
+def test_progress_is_a_line_per_interval_and_nothing_for_short_runs() -> None:
+    from fleet.progress import Progress
+
+    clock, lines = Clock(), []
+    progress = Progress("certs.prod.us-east-1.3", 1000, every=30, clock=clock, write=lines.append)
+    for _ in range(1000):
+        progress.step()
+        clock.now += 0.125  # 125 s in all: a line at 30, 60, 90 and 120 s
+    assert lines == [f"fleet: certs.prod.us-east-1.3: {n:,} of 1,000 certificates done\n" for n in (241, 481, 721, 961)]
+    short = Progress("x", 199, every=30, clock=clock, write=lines.append)
+    short.step(199)  # done within the interval
+    assert len(lines) == 4
