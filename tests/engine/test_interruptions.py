@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from devtools.endpoint import LocalAws
+from devtools.pulumi_cli import REPO
 from tests.engine.synthetic import Synthetic
 
 pytestmark = pytest.mark.engine
@@ -146,3 +147,18 @@ def test_a_long_run_says_how_far_it_has_got(tmp_path: Path) -> None:
     lines = [line for line in output.splitlines() if "certificates done" in line]
     assert lines and all(re.search(r"fleet: certs\.\w+\.[\w-]+\.[0-9a-f]: \d+ of \d+ certificates done", line)
                          for line in lines), output
+
+
+def test_scripts_pulumi_up_recovers_by_itself_after_a_kill(synthetic: Synthetic) -> None:
+    """No person and no extra command: `scripts/pulumi.sh up` runs `fleet recover` first."""
+    up = start_up(synthetic)
+    wait_for(lambda: registered(synthetic) >= CERTIFICATES // 4, 300, "a quarter of the registrations")
+    kill_tree(up.pid)
+    up.wait(timeout=60)
+    project = synthetic.project
+    done = subprocess.run([str(REPO / "scripts" / "pulumi.sh"), "up", "--yes", "--stack", project.stack,
+                           "--non-interactive"], cwd=project.workdir, env=project.env(), capture_output=True,
+                          text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "removing the stale lock" in done.stderr and "currently locked" not in done.stdout + done.stderr
+    synthetic.assert_converged()
