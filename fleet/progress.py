@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
+
 class Progress:
     def __init__(self, label: str, total: int, every: float, clock: Callable[[], float] = time.monotonic,
                  write: Callable[[str], object] = sys.stderr.write):

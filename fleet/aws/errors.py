@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -67,6 +69,12 @@ KINDS: dict[str, type[AwsError]] = {
 
 
 RETRIED = " (retried for up to FLEET_AWS_RETRY_SECONDS)"
+_calls = threading.local()  # the API operation this thread called last: a lost connection does not name it
+
+
+def note_operation(model: Any, **_: Any) -> None:
+    """A ``before-call`` hook: remembers the operation, for the message if AWS cannot be reached."""
+    _calls.operation = model.name
 THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
 
 
@@ -88,4 +96,6 @@ def calling(doing: str) -> Iterator[None]:
     except ClientError as error:
         raise translate(error, doing) from error
     except BotoCoreError as error:
-        raise Unavailable(f"{doing}: AWS could not be reached: {error}{RETRIED}") from error
+        operation = getattr(_calls, "operation", None)
+        to = f" ({operation})" if operation else ""
+        raise Unavailable(f"{doing}: AWS could not be reached{to}: {error}{RETRIED}") from error

@@ -22,7 +22,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
-from fleet.aws.errors import AccessDenied, calling
+from fleet.aws.errors import AccessDenied, calling, note_operation
 from fleet.aws.pacing import Pacer
 from fleet.aws.retry import OutageRetry
 from fleet.settings import Settings
@@ -58,6 +58,7 @@ class SessionFactory:
                 if reader:
                     client.meta.events.register(f"before-call.{service}", _refuse_writes(role_arn))
                 client.meta.events.register(f"before-call.{service}", self._pacer.hook(account_id, region))
+                client.meta.events.register(f"before-call.{service}", note_operation)
                 client.meta.events.register(f"after-call.{service}", self._count_writes(account_id, region))
                 client.meta.events.register_first(f"needs-retry.{service}", self._retry)
                 self._clients[key] = client

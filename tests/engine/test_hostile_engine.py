@@ -13,7 +13,7 @@ import pytest
 
 from devtools.pulumi_cli import ENGINE
 from tests.engine.conftest import Fleet
-from tests.engine.test_device_certificates import Devices, devices  # noqa: F401 (the fixture)
+from tests.engine.test_device_certificates import Devices
 
 pytestmark = pytest.mark.engine
 
@@ -64,8 +64,15 @@ CASES: dict[str, Callable[[Fleet], None]] = {
 WHERE = re.compile(r"\w+\.yaml:\d+|ROOT_CA_KEY")
 
 
+@pytest.fixture
+def with_devices(fleet: Fleet) -> Fleet:
+    Devices(fleet)  # a group of 4 under root, device-2 REVOKED and in the ledger
+    return fleet
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_refused_by_preview_and_up_with_no_aws_write(devices: Devices, fleet: Fleet, case: str) -> None:
+def test_refused_by_preview_and_up_with_no_aws_write(with_devices: Fleet, case: str) -> None:
+    fleet = with_devices
     CASES[case](fleet)
     if case == "unreadable CA key":  # a pull request's preview has no keys: it warns; the apply refuses
         warned = fleet.project.preview()
