@@ -224,28 +224,31 @@ def _certificates(
     exceptions: dict[Path, tuple[int, CertificateException]] = {}
     for index, exception in enumerate(group.exceptions):
         path = (folder / exception.certificate).resolve()
-        field = (*where, "exceptions", index, "certificate")
+        exception_field = (*where, "exceptions", index, "certificate")
         refused = confinement.problem(exception.certificate, folder / exception.certificate)
         if refused:
-            problems.append(file.problem(field, refused))
+            problems.append(file.problem(exception_field, refused))
             continue
         if path in exceptions:  # a second word on one certificate: refused, never "the last one wins"
             first = exceptions[path][0]
             line = file.position((*where, "exceptions", first))[0]
-            problems.append(file.problem(field, f"{exception.certificate} already has an exception in this group "
-                                                f"(exceptions[{first}], line {line})"))
+            problems.append(file.problem(exception_field, f"{exception.certificate} already has an exception in "
+                                                          f"this group (exceptions[{first}], line {line})"))
         elif path not in paths:
-            problems.append(file.problem(field, f"{path.name} is not one of this group's certificates"))
+            problems.append(file.problem(exception_field, f"{path.name} is not one of this group's certificates"))
         else:
             exceptions[path] = (index, exception)
-    group_line, _ = file.position(where, at_key=True)
+    group_line, group_column = file.position(where, at_key=True)
+    group_field = file.problem(field, "")  # where "declared again" points: the group's certificates
     result = []
     for path in paths:
+        # A certificate's problem is said at its exception, if it has one, else at the group's certificates.
+        at = (*where, "exceptions", exceptions[path][0], "certificate") if path in exceptions else field
         shown = path.relative_to(manifests_root) if path.is_relative_to(manifests_root) else path
         try:
             cert = pki.load_certificate(_read_bytes(path, MAX_PEM_BYTES))
         except (OSError, ValueError, pki.CertificateError) as error:
-            problems.append(file.problem(field, f"{shown}: {_why(error)}"))
+            problems.append(file.problem(at, f"{shown}: {_why(error)}"))
             continue
         fingerprint = pki.certificate_id(cert)
         thing = None
@@ -259,26 +262,26 @@ def _certificates(
                                                          f"CA {group.ca!r}"))
         invalid = pki.validity_problem(cert, now)
         if invalid:
-            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is {invalid}"))
+            problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is {invalid}"))
         if fingerprint in seen:
             earlier, there = seen[fingerprint]
-            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is already declared in {earlier}"))
+            problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is already declared in {earlier}"))
             if there is not None:  # said at the first declaration too, naming this one
                 problems.append(Problem(there.file, there.line, there.column, there.field,
                                         f"{shown} ({fingerprint[:12]}…) is declared again in group {where[1]!r} "
                                         f"({file.path}:{group_line})"))
             continue
-        seen[fingerprint] = (f"group {where[1]!r} ({file.path}:{group_line})", file.problem(field, ""))
+        seen[fingerprint] = (f"group {where[1]!r} ({file.path}:{group_line})", group_field)
         status: str = group.status
         revocation, source, status_field = group.revocation, f"{file.path}:{group_line}", field_name(where)
-        column = file.position(where, at_key=True)[1]
+        column = group_column
         if path in exceptions:
             index, exception = exceptions[path]
             status, revocation = exception.status, exception.revocation
             exception_line, column = file.position((*where, "exceptions", index))
             source, status_field = f"{file.path}:{exception_line}", field_name((*where, "exceptions", index))
         if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
-            problems.append(file.problem(field, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
+            problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
                                                 f"list but declared {status}; declare it REVOKED"))
         result.append(DeviceCertificate(
             fingerprint=fingerprint, file=str(shown), status=status,

@@ -108,6 +108,17 @@ def test_an_expired_device_certificate_is_refused(fleet_files: Manifests) -> Non
     assert problem.endswith("is expired on 2020-01-11 00:00 UTC")
 
 
+def test_a_certificate_s_problem_is_said_at_its_own_line_when_the_group_has_exceptions(
+        fleet_files: Manifests) -> None:
+    """Once said at the group's last exception, whichever certificate it was about."""
+    old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    issue(fleet_files.cas["root"], "old", not_before=old, days=10).write(fleet_files.root / "devices" / "old.pem")
+    fleet_files.text("devices.yaml", GROUP + "    exceptions:\n      - certificate: devices/device-1.pem\n"
+                                             "        status: INACTIVE\n")
+    (problem,) = problems_of(fleet_files)
+    assert problem.startswith("manifests/devices.yaml:4:") and ".line-1.certificates: devices/old.pem (" in problem
+
+
 def test_the_same_certificate_in_two_groups_is_refused(fleet_files: Manifests) -> None:
     fleet_files.text("devices.yaml", GROUP + """\
   again:
