@@ -32,7 +32,7 @@ from fleet.survey import Survey, survey
 def run() -> None:
     watchdog.ensure_started()
     watchdog.end_quietly_when_interrupted()
-    config = pulumi.Config("fleet")
+    config = pulumi.Config()  # the project's own namespace, whatever its name
     manifests = Path(config.get("manifests") or "manifests")
     try:
         Settings.from_env()

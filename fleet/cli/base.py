@@ -82,3 +82,19 @@ def wrote(changed: list[Path]) -> None:
 
 def count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib import metadata
+
+        say(f"fleet {metadata.version('fleet')} (pulumi SDK {metadata.version('pulumi')})")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="print fleet's version (pin it in requirements.txt) and exit")] = False,
+) -> None:
+    """fleet: GitOps for AWS IoT certificate infrastructure (manifests, revocations, reviews, drift)."""

@@ -33,7 +33,7 @@ def local(
         f"  source {env}\n"
         f"  pulumi stack select --create local\n"
         f"  pulumi up --yes\n"
-        f"  aws --profile {first} iot list-certificates\n\n"
+        f"  aws --profile {first} iot list-ca-certificates\n\n"
         f"{env} points fleet, Pulumi (a file backend under {folder}/state) and the AWS CLI at the endpoint, "
         f"with credentials only it accepts; {folder}/aws-config has one AWS CLI profile per account "
         f"({', '.join(a.name for a in fleet.accounts)}), each assuming the account's deployer role.\n"

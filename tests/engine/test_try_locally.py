@@ -1,6 +1,7 @@
-"""README "Try it locally", followed as written: `fleet local` in one shell; in another,
-the README's block of commands, with the AWS CLI's check made by boto3 from the same
-profile (the AWS CLI is not installed here; both read AWS_CONFIG_FILE the same way)."""
+"""README "Start a fleet of your own" and "Try it locally", followed as written: `fleet init`;
+`fleet local` in one shell; in another, the README's block of commands, with the AWS CLI's
+check made by boto3 from the same profile (the AWS CLI is not installed here; both read
+AWS_CONFIG_FILE the same way)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devtools.benchmark import write_fleet
 from devtools.pulumi_cli import REPO
+from fleet.pki import certificate_id, load_certificate
 
 pytestmark = pytest.mark.engine
 
@@ -25,23 +26,25 @@ def readme_blocks(section: str) -> list[list[str]]:
     return [[line for line in block.strip().splitlines()] for block in re.findall(r"```\n(.*?)```", body, re.S)]
 
 
-def project(root: Path) -> Path:
-    """A fleet project as a team has one: Pulumi.yaml, a thin __main__.py, manifests."""
-    root.mkdir()
-    venv = REPO / ".cache" / ("venv-oldest" if os.environ.get("FLEET_PULUMI") == "oldest" else "venv")
-    (root / "Pulumi.yaml").write_text(
-        f"name: fleet\nruntime:\n  name: python\n  options:\n    virtualenv: {venv}\n")
-    (root / "__main__.py").write_text("from fleet.program import run\n\nrun()\n")
-    write_fleet(root / "manifests", 8)
-    return root
+def start_a_fleet(work: Path, environ: dict[str, str]) -> Path:
+    """README "Start a fleet of your own", as written (fleet is installed already, so its pip line is not run)."""
+    [steps] = readme_blocks("Start a fleet of your own")
+    assert steps[0].startswith("pip install 'fleet[local]==")
+    shell = "set -euo pipefail\n" + "\n".join(steps[1:]) + "\npwd\n"
+    done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "manifests: valid: 1 account, 1 CA in 1 placement" in done.stdout, done.stdout
+    return Path(done.stdout.splitlines()[-1])
 
 
 def test_try_it_locally_as_the_readme_says(tmp_path: Path) -> None:
     [[start], steps] = readme_blocks("Try it locally")
     assert start == "fleet local"
-    work = project(tmp_path / "team-fleet")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_", "FLEET_"))}
-    environ["PULUMI_HOME"] = str(tmp_path / "pulumi-home")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_"))}
+    environ |= {"PULUMI_HOME": str(tmp_path / "pulumi-home"), "GIT_AUTHOR_NAME": "team", "GIT_COMMITTER_NAME": "team",
+                "GIT_AUTHOR_EMAIL": "team@example.com", "GIT_COMMITTER_EMAIL": "team@example.com"}
+    work = start_a_fleet(tmp_path, environ)
     # Port 0 instead of 4566: the test may not own that port.
     endpoint = subprocess.Popen([sys.executable, "-m", "fleet", "local", "--port", "0"], cwd=work, env=environ,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -69,10 +72,12 @@ def test_try_it_locally_as_the_readme_says(tmp_path: Path) -> None:
                 patch.delenv(name)
             patch.setenv("AWS_CONFIG_FILE", exported["AWS_CONFIG_FILE"])
             session = boto3.Session(profile_name=profile)
-            certificates = session.client("iot").list_certificates()["certificates"]
+            cas = session.client("iot").list_ca_certificates()["certificates"]
             identity = session.client("sts").get_caller_identity()
         assert identity["Account"] == "111111111111"  # the profile lands in the account it is named after
-        assert len(certificates) == 2 and {c["status"] for c in certificates} == {"ACTIVE"}  # prod/us-east-1
+        example = (work / "manifests/pki/example-ca.pem").read_bytes()
+        assert [(c["certificateId"], c["status"]) for c in cas] == [(certificate_id(load_certificate(example)),
+                                                                    "ACTIVE")]
     finally:
         endpoint.terminate()
         endpoint.wait(timeout=10)

@@ -1,0 +1,5 @@
+"""Pulumi entry point: fleet reads manifests/ and declares every resource."""
+
+from fleet.program import run
+
+run()
