@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from localaws import ca_fixes, certificate_fixes
+from localaws import ca_fixes, certificate_fixes, cloudformation_fixes
 
 
 def apply() -> None:
     ca_fixes.apply()
     certificate_fixes.apply()
+    cloudformation_fixes.apply()

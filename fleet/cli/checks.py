@@ -72,9 +72,19 @@ def json_schema() -> str:
 @app.command()
 def iam(
     reader: Annotated[bool, typer.Option("--reader", help="the read-only role of previews and drift checks")] = False,
+    template: Annotated[str | None, typer.Option(
+        "--template", help="instead, a CloudFormation template of docs/production.md: 'accounts' (the roles in "
+                           "every managed account, as a StackSet) or 'ci' (the CI account's roles and state bucket)")
+    ] = None,
 ) -> None:
     """Print the IAM policy fleet's deployer role needs in each account (docs/iam-deployer-policy.json),
     or with --reader the reader role's (docs/iam-reader-policy.json)."""
     from fleet import iam as policies
+    from fleet import production
 
+    if template is not None:
+        if template not in production.TEMPLATES:
+            fail(f"fleet iam: --template is one of {', '.join(production.TEMPLATES)}, not {template!r}")
+        sys.stdout.write(production.as_yaml(template))
+        return
     sys.stdout.write(policies.as_text(policies.reader_policy() if reader else policies.deployer_policy()))

@@ -72,6 +72,10 @@ def test_the_plan_and_the_apply_run_in_protectable_environments_with_their_own_r
     roles = [step["with"]["role-to-assume"] for job in (plan["plan"], apply["apply"]) for step in job["steps"]
              if "role-to-assume" in step.get("with", {})]
     assert roles == ["${{ vars.FLEET_PLAN_ROLE_ARN }}", "${{ vars.FLEET_CI_ROLE_ARN }}"]
+    # A drift check only reads: the read-only role (docs/production.md trusts it for main's schedule).
+    drift = [step["with"]["role-to-assume"] for step in load("drift.yml")["jobs"]["drift"]["steps"]
+             if "role-to-assume" in step.get("with", {})]
+    assert drift == ["${{ vars.FLEET_PLAN_ROLE_ARN }}"]
 
 
 def _steps() -> list[dict[str, Any]]:
