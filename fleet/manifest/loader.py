@@ -1,6 +1,8 @@
-"""Load the manifests folder in three stages, each stopping on its problems:
-YAML structure, then the schema per file, then rules across files.
-A ManifestError lists every problem of the first failing stage."""
+"""Load the manifests folder in three stages: YAML structure, then the schema
+per file, then rules across files. A ManifestError lists every problem found:
+entries with schema problems are set aside and the rules run on the rest, so
+one run reports every mistake (a rule's complaint about a name set aside is
+left out: its schema problem already says what is wrong)."""
 
 from __future__ import annotations
 
@@ -54,21 +56,63 @@ def load_fleet(
     files = [f for f in parsed if isinstance(f, source.SourceFile)]
 
     documents: list[tuple[source.SourceFile, Path, ManifestFile]] = []
-    problems: list[Problem] = []
+    schema_problems: list[Problem] = []
+    set_aside = _SetAside()
     for file, path in zip(files, found, strict=True):
         try:
             documents.append((file, path.parent, ManifestFile.model_validate(file.data)))
         except ValidationError as error:
-            problems.extend(_schema_problem(file, detail) for detail in error.errors())
-    _raise_if(problems)
+            schema_problems.extend(_schema_problem(file, detail) for detail in error.errors())
+            rest = _valid_rest(file.data, error, set_aside)
+            if rest is not None:
+                documents.append((file, path.parent, rest))
+    if set_aside.whole_section:  # the rules would only echo a missing section's absence
+        _raise_if(schema_problems)
 
     checked_now = now or datetime.datetime.now(datetime.UTC)
     allowed = [folder for _, _, doc in documents for folder in doc.outside_repository]
     confinement = paths.Confinement.of(confinement.repository, allowed)
     fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
                                   unrecorded_ok, confinement, require_keys)
-    _raise_if(problems)
+    _raise_if(schema_problems + [p for p in problems if not set_aside.named_in(p)])
     return fleet
+
+
+class _SetAside:
+    """What the schema stage set aside: named entries (``cas.factory``), or a whole section."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.whole_section = False
+
+    def named_in(self, problem: Problem) -> bool:
+        return any(f"{name!r}" in problem.message for name in self.names)
+
+
+def _valid_rest(data: Any, error: ValidationError, set_aside: _SetAside) -> ManifestFile | None:
+    """The file without the entries that have schema problems, when the rest is valid."""
+    if not isinstance(data, dict):
+        set_aside.whole_section = True
+        return None
+    rest = dict(data)
+    for detail in error.errors():
+        loc = detail["loc"]
+        section = loc[0] if loc else None
+        if len(loc) >= 2 and section in _NAMED_SECTIONS and isinstance(rest.get(section), dict):
+            rest[section] = {name: entry for name, entry in rest[section].items() if name != loc[1]}
+            set_aside.names.add(str(loc[1]))
+        else:  # a section that is not a mapping of names, an unknown section, the ledger
+            if isinstance(section, str):
+                rest.pop(section, None)
+            set_aside.whole_section = True
+    try:
+        return ManifestFile.model_validate(rest)
+    except ValidationError:
+        set_aside.whole_section = True
+        return None
+
+
+_NAMED_SECTIONS = ("accounts", "cas", "policies", "device_certificates")
 
 
 def _manifest_files(directory: Path, root: Path, confinement: paths.Confinement) -> list[Path] | Problem:

@@ -60,3 +60,33 @@ def test_jitr_config_carries_the_manifests_revocations(tmp_path: Path) -> None:
     stolen = pki.certificate_id(pki.load_certificate(
         (REPO / "manifests/pki/devices/line-1/device-0003.pem").read_bytes()))
     assert config == {"placements": {}, "revoked": [stolen]}  # no placement of the example auto-activates
+
+
+def test_validate_reports_every_mistake_in_one_run(tmp_path: Path) -> None:
+    """Three mistakes in three files, schema and cross-file alike, in one run:
+    the rules still check what the schema let through, and say nothing more
+    about the account whose own problem is already reported."""
+    import shutil
+
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    shutil.copytree(REPO / "policies", tmp_path / "policies")
+    edits = {"accounts.yaml": ("222222222222:role/fleet-deployer\n    regions:",
+                               "222222222222:role/fleet-deployer\n    regoins:"),
+             "cas.yaml": ("      - account: prod\n        regions: [us-east-1]",
+                          "      - account: prd\n        regions: [us-east-1]"),
+             "devices.yaml": ("policies: [telemetry]", "policies: [telemtry]")}
+    for name, (old, new) in edits.items():
+        path = tmp_path / "manifests" / name
+        assert path.read_text().count(old) == 1, name
+        path.write_text(path.read_text().replace(old, new))
+    done = fleet("validate", "-m", "manifests", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "4 problems in the manifests; nothing was changed:",
+        "  manifests/accounts.yaml:11:5: accounts.staging.regions: required field is missing",
+        "  manifests/accounts.yaml:13:5: accounts.staging.regoins: unknown field 'regoins' (did you mean 'regions'?)",
+        "  manifests/cas.yaml:26:18: cas.partner-ca.placements[0].account: unknown account 'prd' "
+        "(did you mean 'prod'?)",
+        "  manifests/devices.yaml:15:16: device_certificates.line-1.policies[0]: unknown policy 'telemtry' "
+        "(did you mean 'telemetry'?)",
+    ]  # and not a word on partner-ca's placement in staging: the account's own problem says it all
