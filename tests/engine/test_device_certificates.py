@@ -278,6 +278,10 @@ def test_a_policy_changed_by_hand_is_drift_and_is_put_back(devices: Devices, fle
     fleet.project.up("--refresh")
     assert json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])["Statement"][0]["Action"] == \
         "iot:Publish"
+    # The README's promise: the version made by hand is deleted, not left behind as a non-default one.
+    versions = iot.list_policy_versions(policyName="telemetry")["policyVersions"]
+    assert [v["isDefaultVersion"] for v in versions] == [True], versions
+    fleet.project.preview("--refresh", "--expect-no-changes")
 
 
 @pytest.mark.oldest
