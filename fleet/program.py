@@ -5,17 +5,19 @@ A manifest problem, or a revoked certificate the manifests would make usable
 (by the ledger and its history, AWS's records anywhere they may be, or any
 stack's recorded state: fleet.revocation.guard), stops the program before any
 resource is declared, so such a run touches no account. Everything else is a
-declaration (fleet.resources); each resource reads what it owns at refresh
-and converges on up.
+declaration (fleet.resources), limited to this stack's places when the fleet
+runs as several stacks (fleet.stack_scope); each resource reads what it owns
+at refresh and converges on up.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pulumi
 
-from fleet import keys, pki, state_records, watchdog
+from fleet import keys, pki, stack_scope, state_records, watchdog
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
@@ -23,6 +25,7 @@ from fleet.manifest import Fleet, ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
 from fleet.providers.device_certificates import DeviceCertificates
 from fleet.providers.policy import IotPolicy
+from fleet.providers.stack_scope import StackScope
 from fleet.resources import declare
 from fleet.revocation import guard, history
 from fleet.settings import Settings, SettingsError
@@ -66,17 +69,23 @@ def run() -> None:
     except AwsError as error:
         raise pulumi.RunError(f"fleet could not read AWS everywhere a revocation may be recorded; nothing was "
                               f"changed: {error}") from None
-    refusals = guard.refusals(fleet, seen, recorded)
+    refusals = guard.refusals(fleet, seen, recorded)  # over the whole fleet, whatever this stack's places
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
-    missing = keys_needed(fleet, seen)
+    scope = _scope(fleet, recorded)
+    missing = keys_needed(fleet, seen, scope.mine)
     if missing and not pulumi.runtime.is_dry_run():
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
                                          "mode needs their private keys:", *missing]))
     for problem in missing:  # a preview (a pull request's) runs without keys: said, not refused
         pulumi.log.warn(f"the apply will need a CA private key: {problem}")
 
-    declared = declare(fleet, seen, Path.cwd(), recorded)
+    declared = declare(fleet, seen, Path.cwd(), recorded).within(scope.mine)
+    if scope.others:
+        StackScope(scope.others)
+    for place, stack in scope.handed_over.items():
+        pulumi.log.info(f"{place[0]}/{place[1]} is handed over to stack `{stack}`: this stack forgets its "
+                        "resources there; nothing is deleted in AWS")
     for note in declared.notes:
         pulumi.log.warn(note)
     policies = {p.resource_name: IotPolicy(p) for p in declared.policies}
@@ -91,11 +100,38 @@ def run() -> None:
         DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=needs))
 
 
-def keys_needed(fleet: Fleet, seen: Survey) -> list[str]:
+def _scope(fleet: Fleet, recorded: list[state_records.Recorded]) -> stack_scope.Decision:
+    """This stack's places among the fleet's stacks; refused as the module says."""
+    stack, project = pulumi.get_stack(), pulumi.get_project()
+    try:
+        this = stack_scope.scope_of(stack, _json_or_text(pulumi.Config().get(stack_scope.CONFIG_KEY)),
+                                    f"Pulumi.{stack}.yaml", fleet)
+        others = stack_scope.other_scopes(Path.cwd(), project, stack, fleet)
+    except stack_scope.ScopeError as error:
+        raise pulumi.RunError(f"refusing to run; nothing was changed: {error}") from None
+    decision = stack_scope.decide(fleet, this, others, recorded)
+    if decision.refusals:
+        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: each place is managed by one "
+                                         "stack:", *decision.refusals]))
+    return decision
+
+
+def _json_or_text(value: str | None) -> object:
+    """A structured config value (`pulumi config set --path 'places[0]' prod` stores a list) or its text."""
+    try:
+        return json.loads(value) if value is not None else None
+    except json.JSONDecodeError:
+        return value
+
+
+def keys_needed(fleet: Fleet, seen: Survey, places: frozenset[tuple[str, str]] | None = None) -> list[str]:
     """What stands between each CA placement to register in DEFAULT mode and its
-    verification certificate: a key that cannot be read, or is not the CA's."""
+    verification certificate: a key that cannot be read, or is not the CA's.
+    ``places``: only those (a sharded stack's)."""
     problems = []
     for spec in fleet.ca_placements:
+        if places is not None and (spec.account_id, spec.region) not in places:
+            continue
         place = seen.place(spec.account_id, spec.region)
         if spec.mode != "DEFAULT" or place is None or place.cas.get(spec.certificate_id) is not None:
             continue  # not DEFAULT, or registered already: no key needed

@@ -51,6 +51,12 @@ class Resources:
     shards: tuple[ShardInputs, ...]
     notes: tuple[str, ...] = ()  # what the run should warn about (a record it cannot restore)
 
+    def within(self, places: frozenset[PlaceKey]) -> Resources:
+        """Only what is in ``places`` (a sharded stack's: fleet.stack_scope)."""
+        return Resources(tuple(p for p in self.policies if p.place in places),
+                         tuple(c for c in self.cas if c.place in places),
+                         tuple(s for s in self.shards if s.place in places), self.notes)
+
     def in_place(self, place: tuple[str, str]) -> tuple[list[PolicyInputs], list[CaPlacementInputs]]:
         return [p for p in self.policies if p.place == place], [c for c in self.cas if c.place == place]
 
