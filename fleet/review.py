@@ -37,8 +37,14 @@ from fleet.declarations import (
 FOLD_AFTER = 5
 # GitHub refuses comments over 65,536 characters: past this many, a list says how many more.
 LIST_AT_MOST = 100
-# Lets the pull-request workflow find and update its own comment.
+# Lets the pull-request workflow find and update its own comment (one per stack when sharded).
 MARKER = "<!-- fleet-review -->"
+STACK_KIND = "fleet:Stack"  # fleet.providers.stack_scope: the places a sharded stack leaves to others
+HANDED_OVER = "handed over to stack `{}`: this stack forgets its resources here; nothing is deleted in AWS"
+
+
+def marker(stack: str | None = None) -> str:
+    return f"<!-- fleet-review:{stack} -->" if stack else MARKER
 ACTIONS = ("registered", "activated", "deactivated", "revoked", "deleted", "attached", "detached")
 VERBS = {"ACTIVE": "activated", "INACTIVE": "deactivated", "REVOKED": "revoked"}
 RECORDS = "registered REVOKED (the record AWS keeps of a revocation)"
@@ -85,11 +91,12 @@ class Step:
 
 
 def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
-           active_now: dict[tuple[str, str, str], int] | None = None) -> str:
+           active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None) -> str:
     """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
     ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
     (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
-    read AWS); without it the count is the plan's own."""
+    read AWS); without it the count is the plan's own. ``stack``: named in the heading and the
+    marker, for a fleet run as several stacks."""
     try:
         preview = json.loads(text)
         raw_steps = preview["steps"]
@@ -99,9 +106,16 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
                 ledger=list(ledger_changes or []), labels=dict(labels or {}))
     steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
     active_after = _active_after(steps, active_now or {})
+    handed_over = _handed_over(raw_steps)
     for step in sorted(steps, key=lambda s: (s.kind, _name(s))):
         if step.op in ("same", "read", "refresh", "create-replacement", "delete-replaced"):
             continue  # a replacement shows once, as its "replace" step
+        if step.op == "delete" and step.old is not None and step.old.place in handed_over:
+            what = HANDED_OVER.format(handed_over[step.old.place])
+            place = plan.places[(step.old.account, step.old.region)]
+            if (what, []) not in place.lines:
+                place.lines.append((what, []))
+            continue
         if step.op == "replace":
             _replace(step, plan)
         declared = step.new or step.old
@@ -113,11 +127,27 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
         else:
             _policy(step, place)
     _certificate_lines(plan)
-    return _markdown(plan, preview.get("changeSummary") or {})
+    return _markdown(plan, preview.get("changeSummary") or {}, stack)
+
+
+def _handed_over(raw_steps: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(account id, region) -> the stack the plan's stack leaves that place to."""
+    for raw in raw_steps:
+        if _kind(raw) != STACK_KIND:
+            continue
+        state = (raw.get("newState") or {}).get("inputs") or (raw.get("oldState") or {}).get("outputs") or {}
+        others = state.get("others") or {}
+        return {(key.split("/")[0], key.split("/")[-1]): str(stack) for key, stack in others.items()}
+    return {}
+
+
+def _kind(raw: dict[str, Any]) -> str:
+    """urn:pulumi:STACK::PROJECT::pulumi-python:dynamic/fleet:CaPlacement::NAME -> fleet:CaPlacement"""
+    return str(raw["urn"].split("::")[-2].split("/")[-1])
 
 
 def _step(raw: dict[str, Any]) -> Step | None:
-    kind = str(raw["urn"].split("::")[-2].split("/")[-1])
+    kind = _kind(raw)
     inputs = INPUTS.get(kind)
     if inputs is None:
         return None
@@ -299,8 +329,9 @@ def _policy(step: Step, place: Changes) -> None:
                                 [f"`{t}`" for t in old.other_principals]))
 
 
-def _markdown(plan: Plan, summary: dict[str, int]) -> str:
-    out = [MARKER, "## fleet: planned changes", ""]
+def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
+    out = [marker(stack), f"## fleet: planned changes to stack `{stack}`" if stack else "## fleet: planned changes",
+           ""]
     if plan.ledger:
         out += ["> [!CAUTION]", "> **This change removes or alters entries of the revocation ledger, which only "
                 "grows. It is refused; a revoked certificate stays revoked whatever the ledger says now:**"]

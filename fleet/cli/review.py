@@ -21,6 +21,8 @@ def review(
     base: BaseOption = None,
     aws: Annotated[bool, typer.Option("--aws/--no-aws", help="count in AWS the ACTIVE certificates under each "
                                       "CA the plan deactivates (read-only)")] = True,
+    stack: Annotated[str | None, typer.Option("--stack", help="the plan's stack, named in the comment (one "
+                                              "comment per stack when the fleet runs as several)")] = None,
 ) -> None:
     """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment.
     Certificates are named by their PEM files when the manifests load; with --base, a change
@@ -31,7 +33,7 @@ def review(
     try:
         text = plan.read_text(encoding="utf-8")
         markdown = render(text, ledger_changes=changes, labels=_labels(manifests),
-                          active_now=_active_now(text) if aws else None)
+                          active_now=_active_now(text) if aws else None, stack=stack)
     except (OSError, PlanError) as error:
         fail(f"{plan}: {error}")
     if output is None:

@@ -83,3 +83,26 @@ def test_a_change_to_the_revocation_ledger_comes_first() -> None:
     head = review.split("> [!WARNING]")[0]  # before the revocations the plan makes
     assert "> **This change removes or alters entries of the revocation ledger, which only grows." in head
     assert f"> - {change}" in head
+
+
+def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing() -> None:
+    """A sharded stack whose place moved to another stack: the engine plans a delete of each of its
+    resources there; the review says what really happens (nothing in AWS), once for the place."""
+    plan = json.loads((FIXTURES / "plan.json").read_text())
+    in_place = [s for s in plan["steps"] if s["urn"].split("::")[-1].endswith(".prod.eu-west-1")
+                or ".prod.eu-west-1." in s["urn"].split("::")[-1]]
+    assert in_place
+    state = in_place[0].get("oldState") or in_place[0]["newState"]
+    place_key = f"{state.get('outputs', state.get('inputs'))['account_id']}/eu-west-1"
+    for step in in_place:
+        step["op"] = "delete"
+        step.setdefault("oldState", {"outputs": step["newState"]["inputs"]})
+        step["oldState"].setdefault("outputs", step["newState"]["inputs"])
+    plan["steps"].append({"op": "create", "urn": "urn:pulumi:shard-a::fleet::pulumi-python:dynamic/fleet:Stack::stack",
+                          "newState": {"inputs": {"others": {place_key: "shard-b"}}}})
+    review = render(json.dumps(plan), stack="shard-a")
+    section = review.split("### prod / eu-west-1\n\n")[1].split("\n\n")[0]
+    assert section == ("- handed over to stack `shard-b`: this stack forgets its resources here; "
+                       "nothing is deleted in AWS")
+    assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in review
+    assert review.startswith("<!-- fleet-review:shard-a -->\n## fleet: planned changes to stack `shard-a`\n")
