@@ -1,8 +1,9 @@
 """A fleet repository of a team's own, from the templates under fleet/templates:
 `fleet init` writes one, `fleet workflows` renews its CI after an upgrade.
 
-The workflows are templates with three holes (the install command, the paths
-that trigger a run, the CA private keys the apply job gets), so this
+The workflows are templates with four holes (the install command, the paths
+that trigger a run, the CA private keys the apply job gets, the Pulumi CLI
+version), so this
 repository's own workflows and every team's come from the same text
 (tests/unit/test_new_fleet.py keeps ours equal to the template).
 """
@@ -37,6 +38,10 @@ class Ci:
     install: str = "pip install -r requirements.txt"
     paths: tuple[str, ...] = ("manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "requirements.txt")
     ca_key_variables: tuple[str, ...] = ()  # environment variables a CA's private_key names
+    pulumi_version: str = ""  # the Pulumi CLI the workflows install; default: the pulumi SDK installed here
+
+    def pulumi(self) -> str:
+        return self.pulumi_version or metadata.version("pulumi")
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,10 @@ def workflow(name: str, ci: Ci) -> str:
         keys = "        env:\n" + "\n".join(f"          {v}: ${{{{ secrets.{v} }}}}" for v in ci.ca_key_variables)
     else:
         keys = "        # (none yet: no CA's private_key names an environment variable)"
-    return text.replace("%%PATHS%%", paths).replace("%%INSTALL%%", ci.install).replace("%%CA_KEYS%%", keys)
+    holes = {"PATHS": paths, "INSTALL": ci.install, "CA_KEYS": keys, "PULUMI_VERSION": ci.pulumi()}
+    for hole, value in holes.items():
+        text = text.replace(f"%%{hole}%%", value)
+    return text
 
 
 def key_variables(fleet: Fleet) -> tuple[str, ...]:

@@ -8,30 +8,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
 
-from devtools.endpoint import LOCAL_CREDENTIALS, LocalAws
+from devtools.endpoint import LOCAL_CREDENTIALS
+from tests.engine.conftest import BUCKET
 from tests.engine.synthetic import Synthetic
 from tests.engine.test_interruptions import kill_tree, registered, start_up, wait_for
 
 pytestmark = pytest.mark.engine
-
-BUCKET = "fleet-state"
-
-
-@pytest.fixture
-def on_s3(tmp_path: Path) -> Iterator[Synthetic]:
-    with LocalAws() as aws:
-        s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1",
-                          aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-        s3.create_bucket(Bucket=BUCKET)
-        url = f"s3://{BUCKET}/fleet?endpoint={aws.url}&region=us-east-1&use_path_style=true"
-        yield Synthetic(tmp_path, aws, 40, FLEET_AWS_RATE="4", PULUMI_BACKEND_URL=url, AWS_REGION="us-east-1")
 
 
 def objects(synthetic: Synthetic, prefix: str) -> list[str]:

@@ -6,6 +6,7 @@ the user's CI will: `fleet validate` accepts it, actionlint accepts its workflow
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,11 @@ from fleet.cli.base import load
 from tests.unit.test_workflows import NAMES, actionlint
 
 REPO = Path(__file__).resolve().parents[2]
+PINNED_PULUMI = re.search(r"^pulumi==(\S+)", (REPO / "requirements.txt").read_text(), re.M)
+assert PINNED_PULUMI
 THIS_REPOSITORY = new_fleet.Ci(install="pip install -r requirements.txt && pip install --no-deps .",
                                paths=("manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "fleet/**",
-                                      "requirements.txt", "pyproject.toml"))
+                                      "requirements.txt", "pyproject.toml"), pulumi_version=PINNED_PULUMI[1])
 
 
 def fleet(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

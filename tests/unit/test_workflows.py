@@ -73,9 +73,9 @@ def test_the_plan_and_the_apply_run_in_protectable_environments_with_their_own_r
              if "role-to-assume" in step.get("with", {})]
     assert roles == ["${{ vars.FLEET_PLAN_ROLE_ARN }}", "${{ vars.FLEET_CI_ROLE_ARN }}"]
     # A drift check only reads: the read-only role (docs/production.md trusts it for main's schedule).
-    drift = [step["with"]["role-to-assume"] for step in load("drift.yml")["jobs"]["drift"]["steps"]
+    drift = [step["with"]["role-to-assume"] for job in load("drift.yml")["jobs"].values() for step in job["steps"]
              if "role-to-assume" in step.get("with", {})]
-    assert drift == ["${{ vars.FLEET_PLAN_ROLE_ARN }}"]
+    assert drift == ["${{ vars.FLEET_PLAN_ROLE_ARN }}"] * 2
 
 
 def _steps() -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ def test_pulumi_comes_from_its_official_action_at_the_pinned_version() -> None:
     pinned = re.search(r"^pulumi==(\S+)", (REPO / "requirements.txt").read_text(), re.M)
     assert pinned
     installs = [step for step in _steps() if str(step.get("uses", "")).startswith("pulumi/actions@")]
-    assert len(installs) == len(NAMES)
+    assert len(installs) == sum(len(load(name)["jobs"]) for name in NAMES)
     assert all(step["with"] == {"pulumi-version": pinned[1]} for step in installs)  # install only, no command
     # Building Pulumi from source is this repository's own test path, never the users' CI.
     assert not any(str(step.get("uses", "")).startswith("actions/setup-go") for step in _steps())
@@ -122,12 +122,40 @@ def test_previews_and_drift_checks_read_through_the_reader_role() -> None:
 
 def test_every_workflow_checks_out_the_whole_history_for_the_revocation_ledger() -> None:
     for name in NAMES:
-        [checkout] = [s for job in load(name)["jobs"].values() for s in job["steps"]
-                      if str(s.get("uses", "")).startswith("actions/checkout@")]
-        assert checkout["with"]["fetch-depth"] == 0, name  # a shallow clone hides the ledger's history
+        for job_name, job in load(name)["jobs"].items():
+            [checkout] = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+            assert checkout["with"]["fetch-depth"] == 0, (name, job_name)  # a shallow clone hides the history
 
 
 def test_a_pull_request_is_checked_against_its_base_for_the_ledger() -> None:
     runs = [str(s.get("run", "")) for s in load("pull-request.yml")["jobs"]["plan"]["steps"]]
     assert 'fleet validate --base "origin/$GITHUB_BASE_REF"' in runs
     assert any(r.startswith('fleet review plan.json --base "origin/$GITHUB_BASE_REF"') for r in runs)
+
+
+def test_every_stack_runs_in_its_own_job_and_gets_its_own_comment() -> None:
+    """A fleet run as several stacks (README "Sharding a large fleet"): each job that runs
+    Pulumi runs once per stack of the FLEET_STACKS variable, and no stack's failure cancels
+    another's apply; the manifests' drift check runs once; each stack's review updates its own
+    comment, found by the marker `fleet review --stack` writes."""
+    from fleet.review import marker
+
+    pulumi_jobs = {(name, job_name): job for name in NAMES for job_name, job in load(name)["jobs"].items()
+                   if any("pulumi " in str(step.get("run", "")) for step in job["steps"])}
+    assert set(pulumi_jobs) == {("pull-request.yml", "plan"), ("main.yml", "apply"), ("drift.yml", "state")}
+    for job in pulumi_jobs.values():
+        assert job["strategy"] == {"fail-fast": False, "matrix": {"stack": "${{ fromJSON(vars.FLEET_STACKS) }}"}}
+        assert job["env"]["FLEET_STACK"] == "${{ matrix.stack }}"
+        assert all("--stack \"$FLEET_STACK\"" in str(step["run"]) for step in job["steps"]
+                   if "pulumi " in str(step.get("run", "")))
+    drift = load("drift.yml")["jobs"]["drift"]
+    assert "strategy" not in drift and any("fleet drift" in str(step.get("run", "")) for step in drift["steps"])
+    plan = load("pull-request.yml")["jobs"]["plan"]["steps"]
+    assert any('--stack "$FLEET_STACK"' in str(step.get("run", "")) for step in plan
+               if str(step.get("run", "")).startswith("fleet review"))
+    comment = next(str(step["run"]) for step in plan if step.get("name") == "Comment on the pull request")
+    jq_marker = re.search(r'startswith\(("<!-- fleet-review:" \+ env.FLEET_STACK \+ " -->")\)', comment)
+    assert jq_marker and marker("shard-a") == "<!-- fleet-review:" + "shard-a" + " -->"
+    [upload] = [step for step in load("main.yml")["jobs"]["apply"]["steps"]
+                if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert upload["with"]["name"] == "fleet-jitr-${{ matrix.stack }}"  # one artifact per stack, no clash
