@@ -281,3 +281,59 @@ def test_a_refused_plan_is_reviewed_as_refused(devices: Devices, fleet: Fleet) -
     review = script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json")).stdout
     assert "**The preview failed; nothing will be applied until this is fixed:**" in review
     assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE" in review
+
+
+def test_every_word_of_a_change_and_its_review_is_true(devices: Devices, fleet: Fleet) -> None:
+    """One change of every kind a pull request makes to device certificates (a revocation, a
+    removed device, a new one, `things:` switched on), reviewed, applied and checked against AWS:
+    the review counts what the apply then does and nothing else (no revocation of a certificate
+    already revoked, attachments of the new registration, the things), and the runs that make
+    the change call none of it drift and say each warning once."""
+    fleet.project.up()
+    fleet.edit("    exceptions:\n", "    things: common-name\n    exceptions:\n"
+               "      - certificate: devices/device-1.pem\n        status: REVOKED\n"
+               "        revocation: {reason: returned broken, date: 2026-11-22}\n", filename="devices.yaml")
+    script(fleet, "fleet.sh", "record-revocations", "-m", str(fleet.manifests.root))
+    (fleet.manifests.root / "devices" / "device-3.pem").unlink()
+    issue(fleet.root, "device-4").write(fleet.manifests.root / "devices" / "device-4.pem")
+    new = pki.certificate_id(pki.load_certificate((fleet.manifests.root / "devices" / "device-4.pem").read_bytes()))
+
+    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
+                  "--json")
+    (fleet.project.workdir / "plan.json").write_text(plan.stdout)
+    review = script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-m",
+                    str(fleet.manifests.root)).stdout
+    head = review.split("| account |")[0]
+    assert "**Irreversible: 2 revocation(s).**" in head  # device-1 in each region; device-2 was revoked already
+    assert devices.fingerprint(2)[:16] not in review
+    for region in ("us-east-1", "eu-west-1"):
+        # registered, activated, deactivated, revoked, deleted, attached, detached
+        assert f"| prod | {region} | 1 | 0 | 0 | 1 | 1 | 1 | 0 |" in review, review
+        section = review.split(f"### prod / {region}\n\n")[1].split("\n\n")[0]
+        assert "- group `line-1`: 1 certificate(s) registered\n" in section
+        assert "- group `line-1`: 1 certificate(s) revoked\n" in section
+        assert "- group `line-1`: 1 certificate(s) deleted\n" in section
+        assert "- group `line-1`: 2 certificate(s) attached to the thing named by their common name\n" in section
+        assert "- group `line-1`: policy `telemetry` attached to 1 certificate(s)" in section
+        assert "detached" not in section and "by hand" not in section
+
+    diagnostics = [d["message"] for d in json.loads(plan.stdout).get("diagnostics", [])]
+    assert not any(re.search(r"\bdrift", message, re.I) for message in diagnostics), diagnostics
+    for run in (fleet.project.preview("--refresh"), fleet.project.up()):
+        output = run.stdout + run.stderr
+        assert not re.search(r"\bdrift", output, re.I), output
+        warnings = [line.strip() for line in output.splitlines() if line.strip().startswith("warning:")]
+        assert len(warnings) == len(set(warnings)), warnings
+
+    # What the review said is what AWS now holds.
+    for region in ("us-east-1", "eu-west-1"):
+        assert devices.status(1, region=region) == "REVOKED" and devices.status(2, region=region) == "REVOKED"
+        assert devices.status(3, region=region) is None and devices.status(0, region=region) == "ACTIVE"
+        iot = fleet.iot("prod", region)
+        assert iot.describe_certificate(certificateId=new)["certificateDescription"]["status"] == "ACTIVE"
+        arn = f"arn:aws:iot:{region}:111111111111:cert/{new}"
+        assert [p["policyName"] for p in iot.list_attached_policies(target=arn)["policies"]] == ["telemetry"]
+        for thing, fingerprint in (("device-0", devices.fingerprint(0)), ("device-4", new)):
+            assert iot.list_thing_principals(thingName=thing)["principals"] == [
+                f"arn:aws:iot:{region}:111111111111:cert/{fingerprint}"]
+    fleet.project.preview("--refresh", "--expect-no-changes")
