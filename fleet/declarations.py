@@ -263,14 +263,17 @@ def shard_of(fingerprint: str) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One certificate as a read reports it: AWS's status, and where its fleet
-    policies differ from its group's. Encoded as one short string, so the
-    state stays small and a drifted key reads plainly in a diff:
-    ``ACTIVE``, ``INACTIVE; not attached: telemetry``, ``ABSENT``."""
+    """One certificate as a read reports it: AWS's status, where its fleet
+    policies differ from its group's, and (for a group with ``things:
+    common-name``) whether it lost its thing. Encoded as one short string, so
+    the state stays small and a drifted key reads plainly in a diff:
+    ``ACTIVE``, ``INACTIVE; not attached: telemetry``, ``ACTIVE; no thing``,
+    ``ABSENT``."""
 
     status: str
     missing: tuple[str, ...] = ()  # group policies AWS does not have attached
     extra: tuple[str, ...] = ()  # fleet policies attached that the group does not want
+    thingless: bool = False  # its group attaches it to a thing, and AWS has it attached to none
 
     def encode(self) -> str:
         parts = [self.status]
@@ -278,6 +281,8 @@ class Entry:
             parts.append("not attached: " + ", ".join(self.missing))
         if self.extra:
             parts.append("also attached: " + ", ".join(self.extra))
+        if self.thingless:
+            parts.append(NO_THING)
         return "; ".join(parts)
 
     @classmethod
@@ -285,16 +290,21 @@ class Entry:
         status, *rest = text.split("; ")
         missing: tuple[str, ...] = ()
         extra: tuple[str, ...] = ()
+        thingless = False
         for part in rest:
+            if part == NO_THING:
+                thingless = True
+                continue
             label, _, names = part.partition(": ")
             values = tuple(n for n in names.split(", ") if n)
             if label == "not attached":
                 missing = values
             elif label == "also attached":
                 extra = values
-        return cls(status, missing, extra)
+        return cls(status, missing, extra, thingless)
 
 
+NO_THING = "no thing"
 SPECS: tuple[Spec, ...] = (CA_SPEC, POLICY_SPEC, CERTIFICATES_SPEC)
 INPUTS: dict[str, type[Inputs]] = {
     CA_SPEC.token: CaPlacementInputs, POLICY_SPEC.token: PolicyInputs, CERTIFICATES_SPEC.token: ShardInputs,

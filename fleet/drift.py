@@ -138,6 +138,9 @@ def _shard(fleet: Fleet, survey: Survey, listing: PlaceListing, declared: ShardI
                 for policy in have.extra:
                     rows.append(_row(declared, subject, "policy-attached", f"policy {policy} attached",
                                      f"not attached ({group.source})"))
+                if have.thingless:
+                    rows.append(_row(declared, subject, "thing-detached", "attached to no thing",
+                                     f"attached to the thing named by its common name ({group.source})"))
     for fp, text in live.unlisted.items():
         rows.extend(_unlisted(fleet, survey, listing, declared, fp, Entry.decode(text), revoked))
     return rows

@@ -14,7 +14,16 @@ from dataclasses import replace
 
 from fleet.aws.certificates import CertificateSummary
 from fleet.aws.listing import PlaceListing
-from fleet.declarations import ABSENT, USABLE, CaPlacementInputs, Entry, PolicyInputs, ShardInputs, shard_of
+from fleet.declarations import (
+    ABSENT,
+    USABLE,
+    CaPlacementInputs,
+    Entry,
+    GroupInputs,
+    PolicyInputs,
+    ShardInputs,
+    shard_of,
+)
 
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:cert/([0-9a-f]{64})$")
 
@@ -48,7 +57,7 @@ def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
     everything = listing.certificates()
     targets = {name: listing.policy(name).targets for name in declared.policies}
     groups = {
-        name: replace(group, certificates={fp: _entry(everything, targets, fp, group.policies).encode()
+        name: replace(group, certificates={fp: _entry(everything, targets, fp, group, listing).encode()
                                            for fp in group.certificates})
         for name, group in declared.groups.items()
     }
@@ -56,14 +65,16 @@ def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
 
 
 def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozenset[str]], fp: str,
-           wanted: tuple[str, ...]) -> Entry:
+           group: GroupInputs, listing: PlaceListing) -> Entry:
     live = everything.get(fp)
     if live is None:
         return Entry(ABSENT)
     if live.status not in USABLE:
         return Entry(live.status)
     attached = {name for name, arns in targets.items() if live.arn in arns}
-    return Entry(live.status, tuple(p for p in wanted if p not in attached), tuple(sorted(attached - set(wanted))))
+    thingless = group.things == "common-name" and not listing.things_of(live.arn)
+    return Entry(live.status, tuple(p for p in group.policies if p not in attached),
+                 tuple(sorted(attached - set(group.policies))), thingless)
 
 
 def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary],

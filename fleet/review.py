@@ -269,7 +269,8 @@ def _shard(step: Step, plan: Plan) -> None:
             plan.attached[(account, region, name, policy)] += 1
         for policy in sorted(have - set(group.policies)):
             plan.detached[(account, region, name, policy)] += 1
-        if group.things == "common-name" and (had.status == ABSENT or before[fp][1].things != "common-name"):
+        if group.things == "common-name" and (had.status == ABSENT or had.thingless
+                                              or before[fp][1].things != "common-name"):
             plan.certificates[(account, region, name, "attached to the thing named by their common name")].append(
                 label)
     for text in (old.unlisted if old is not None else {}).values():

@@ -61,6 +61,13 @@ class PlaceListing:
             self._policies.get(name), self._policies.versions(name), frozenset(self._certificates.targets_of(name))))
         return found
 
+    def things_of(self, arn: str) -> tuple[str, ...]:
+        """The things a certificate is attached to: one call per certificate (AWS IoT lists
+        thing attachments per principal or per thing only), made only for groups that
+        attach their certificates to things."""
+        found: tuple[str, ...] = self._once(("things", arn), lambda: tuple(self._certificates.things_of(arn)))
+        return found
+
     def _once(self, key: tuple[str, str], make: Callable[[], Any]) -> Any:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())

@@ -228,10 +228,9 @@ class Converge:
             live.certificates[fp], live.attached[fp] = have, set()
             if group.things == "common-name" and status in USABLE:
                 self._attach_thing(fp, pem, have)
-        elif (self.had is not None and group.things == "common-name" and status in USABLE
-              and _group_state(self.had.declared().get(fp, (None, group))[1]) != _group_state(group)):
+        elif group.things == "common-name" and status in USABLE and self._may_lack_its_thing(fp, group):
             pem = pem_for(fp, group.pem)
-            if pem is not None:
+            if pem is not None and not self.api.things_of(have.arn):  # one read saves two writes
                 self._attach_thing(fp, pem, have)
         wanted = live.entry(fp, group)
         if status in USABLE:
@@ -241,6 +240,12 @@ class Converge:
                 self.api.detach(policy, have.arn)
         if have.status != status:
             self.api.set_status(fp, status)
+
+    def _may_lack_its_thing(self, fp: str, group: GroupInputs) -> bool:
+        """Adopted from AWS, its group started attaching things, or a refresh found it attached to none."""
+        recorded = self.had.declared().get(fp) if self.had is not None else None
+        return recorded is None or _group_state(recorded[1]) != _group_state(group) or \
+            Entry.decode(recorded[0]).thingless
 
     def _attach_thing(self, fp: str, pem: str, have: CertificateSummary) -> None:
         thing = pki.common_name(pki.load_certificate(pem.encode()))

@@ -4,6 +4,8 @@ rule that a revoked certificate is never reactivated, by any path."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -237,6 +239,20 @@ def test_certificates_are_attached_to_the_thing_named_by_their_common_name(devic
     iot = fleet.iot("prod")
     arn = f"arn:aws:iot:us-east-1:111111111111:cert/{devices.fingerprint(0)}"
     assert iot.list_thing_principals(thingName="device-0")["principals"] == [arn]
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+    # Detached by hand: drift, named by the refreshed preview, then attached again by `pulumi up`.
+    iot.detach_thing_principal(thingName="device-0", principal=arn)
+    drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
+    assert f"DeviceCertificates::certs.prod.us-east-1.{devices.fingerprint(0)[0]}]" in drift.output
+    if ENGINE.names_drifted_keys:
+        assert f'{devices.fingerprint(0)}: "ACTIVE; no thing" => "ACTIVE"' in drift.output
+    report = subprocess.run([sys.executable, "-m", "fleet", "drift", "--json", "-m", str(fleet.manifests.root)],
+                            env=fleet.project.env(), capture_output=True, text=True, check=False, timeout=300)
+    assert report.returncode == 7 and json.loads(report.stdout)["counts"] == {"thing-detached": 1}, report.stderr
+    fleet.project.up("--refresh")
+    assert iot.list_thing_principals(thingName="device-0")["principals"] == [arn]
+    fleet.project.preview("--refresh", "--expect-no-changes")
 
     (fleet.manifests.root / "devices" / "device-0.pem").unlink()
     fleet.project.up()  # detach from the thing, then delete: AWS refuses the other order

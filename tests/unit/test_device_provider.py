@@ -46,6 +46,7 @@ def test_diff_sees_a_status_change_and_no_change() -> None:
 @pytest.mark.parametrize("entry", [
     Entry("ACTIVE"), Entry("ABSENT"), Entry("INACTIVE", missing=("telemetry",)),
     Entry("ACTIVE", missing=("a", "b"), extra=("c",)), Entry("PENDING_ACTIVATION"),
+    Entry("ACTIVE", thingless=True), Entry("INACTIVE", missing=("a",), extra=("c",), thingless=True),
 ])
 def test_an_entry_reads_back_as_it_was_written(entry: Entry) -> None:
     assert Entry.decode(entry.encode()) == entry
