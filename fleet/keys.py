@@ -16,7 +16,10 @@ from pathlib import Path
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from fleet.files import UnreadableFile, read_bounded
 from fleet.pki import SigningKey
+
+MAX_KEY_BYTES = 64 * 1024  # one PEM private key (an RSA-16384 key is about 12 KiB)
 
 
 class KeyUnavailable(Exception):
@@ -65,6 +68,8 @@ def _read(ref: KeyRef, environ: Mapping[str, str]) -> bytes:
             raise KeyUnavailable(f"the CA private key's {ref.describe()} is not set")
         return value.encode()
     try:
-        return Path(str(ref.file)).read_bytes()
+        return read_bounded(Path(str(ref.file)), MAX_KEY_BYTES)
     except OSError as error:
         raise KeyUnavailable(f"cannot read the CA private key {ref.describe()}: {error.strerror}") from None
+    except UnreadableFile as error:
+        raise KeyUnavailable(f"cannot read the CA private key {ref.describe()}: {error}") from None

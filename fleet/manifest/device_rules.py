@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 
 from fleet import pki
+from fleet.files import read_bounded
 from fleet.manifest import policy_documents
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, CertificateGroupSpec, DeviceCertificate, PolicySpec
 from fleet.manifest.model import CertificateException, CertificateGroup, ManifestFile
@@ -238,10 +239,11 @@ def _certificates(
     group_line, group_column = file.position(where, at_key=True)
     group_field = file.problem(field, "")  # where "declared again" points: the group's certificates
     result = []
+    inside = f"{manifests_root}{os.sep}"
     for path in paths:
         # A certificate's problem is said at its exception, if it has one, else at the group's certificates.
         at = (*where, "exceptions", exceptions[path][0], "certificate") if path in exceptions else field
-        shown = path.relative_to(manifests_root) if path.is_relative_to(manifests_root) else path
+        shown = str(path).removeprefix(inside)  # relative to the manifests, when inside (string work: 10^5 paths)
         try:
             cert = pki.load_certificate(_read_bytes(path, MAX_PEM_BYTES))
         except (OSError, ValueError, pki.CertificateError) as error:
@@ -311,9 +313,7 @@ def _pem_files(folder: Path, confinement: Confinement, refuse: Callable[[str], N
 
 def _read_bytes(path: Path, limit: int) -> bytes:
     """A file's bytes, refused past ``limit`` (a device certificate is a few KiB)."""
-    if path.stat().st_size > limit:
-        raise ValueError(f"{path.stat().st_size:,} bytes, more than a file of this kind holds ({limit:,})")
-    return path.read_bytes()
+    return read_bounded(path, limit)
 
 
 def _read_text(path: Path, limit: int) -> str:

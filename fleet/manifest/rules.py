@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from fleet import keys, pki
+from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest import device_rules, ledger_rules
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
 from fleet.manifest.model import CertificateAuthority, ManifestFile
@@ -24,6 +25,8 @@ from fleet.manifest.source import SourceFile
 
 # https://docs.aws.amazon.com/iot/latest/apireference/API_RegisterCACertificate.html
 MAX_CAS_PER_SUBJECT = 10
+MAX_CA_BYTES = 64 * 1024  # one CA certificate (AWS takes at most 65,536 characters of PEM)
+MAX_CRL_BYTES = 256 * 1024 * 1024  # a CA's revocation list may list millions of certificates
 
 Document = tuple[SourceFile, Path, ManifestFile]
 
@@ -116,9 +119,12 @@ def _load_cas(documents: list[Document], now: datetime.datetime, confinement: Co
                 problems.append(file.problem(cert_field, refused))
                 continue
             try:
-                cert = pki.load_certificate(path.read_bytes())
+                cert = pki.load_certificate(read_bounded(path, MAX_CA_BYTES))
             except OSError as error:
                 problems.append(file.problem(cert_field, f"cannot read {ca.certificate}: {error.strerror}"))
+                continue
+            except UnreadableFile as error:
+                problems.append(file.problem(cert_field, f"cannot read {ca.certificate}: {error}"))
                 continue
             except pki.CertificateError as error:
                 problems.append(file.problem(cert_field, f"{ca.certificate}: {error}"))
@@ -154,9 +160,12 @@ def _revocation_list(
         problems.append(file.problem(where, refused))
         return None
     try:
-        crl = pki.load_crl((folder / ca.revocation_list).read_bytes())
+        crl = pki.load_crl(read_bounded(folder / ca.revocation_list, MAX_CRL_BYTES))
     except OSError as error:
         problems.append(file.problem(where, f"cannot read {ca.revocation_list}: {error.strerror}"))
+        return None
+    except UnreadableFile as error:
+        problems.append(file.problem(where, f"cannot read {ca.revocation_list}: {error}"))
         return None
     except pki.CertificateError as error:
         problems.append(file.problem(where, f"{ca.revocation_list}: {error}"))

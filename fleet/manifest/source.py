@@ -23,6 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
 
+from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest.problems import FieldPath, Problem, field_name
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a ledger of ~200,000 revocations fits; split larger ones into files
@@ -119,10 +120,12 @@ def read(path: Path, display: Path) -> SourceFile | Problem:
         return Problem(display, 1, 1, "", f"{size:,} bytes; fleet reads manifest files of at most "
                                           f"{MAX_FILE_BYTES // (1024 * 1024)} MiB: split it into several files")
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_FILE_BYTES)
         text = raw.decode("utf-8")
     except OSError as error:
         return Problem(display, 1, 1, "", f"cannot read: {error.strerror}")
+    except UnreadableFile as error:
+        return Problem(display, 1, 1, "", f"cannot read: {error}")
     except UnicodeDecodeError as error:
         line, column = _position(raw[: error.start].decode("utf-8", errors="replace"))
         return Problem(display, line, column, "", f"not UTF-8 text (byte 0x{raw[error.start]:02x})")

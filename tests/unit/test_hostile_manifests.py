@@ -136,6 +136,16 @@ def no_cn_thing(f: Fleet) -> None:
     f.edit("devices.yaml", "    policies: [telemetry]\n", "    policies: [telemetry]\n    things: common-name\n")
 
 
+def fifo(name: str) -> Callable[[Fleet], None]:
+    """A FIFO where a file is expected: a read of it would block forever."""
+    def run(f: Fleet) -> None:
+        path = f.m.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        os.mkfifo(path)
+    return run
+
+
 def crl_listed(f: Fleet) -> None:
     (f.m.root / "pki" / "root.crl").write_bytes(make_crl(f.root, [f.devices[0]]))
     f.edit("cas.yaml", "    mode: SNI_ONLY\n", "    mode: SNI_ONLY\n    revocation_list: pki/root.crl\n")
@@ -214,6 +224,10 @@ CASES = [
          "cas.yaml:3:5", "cas.root.certificate"),
     Case("no-manifests", lambda f: [p.unlink() for p in f.m.root.glob("*.yaml")], ":1:1",
          "no *.yaml manifests found"),
+    Case("fifo-manifest", fifo("zz.yaml"), "zz.yaml:1:1", "cannot read: not a regular file"),
+    Case("fifo-device", fifo("devices/fifo.pem"), "devices.yaml:4:19", "fifo.pem: not a regular file"),
+    Case("fifo-ca", fifo("pki/root.pem"), "cas.yaml:3:18", "cannot read pki/root.pem: not a regular file"),
+    Case("fifo-policy", fifo("telemetry.json"), "policies.yaml:3:15", "cannot read telemetry.json: not a regular file"),
     # --- accounts --------------------------------------------------------------------------------
     Case("account-id-short", edit("accounts.yaml", '"111111111111"', '"1111"'), "accounts.yaml:3:9",
          "accounts.prod.id: '1111' is not a valid 12-digit account id"),

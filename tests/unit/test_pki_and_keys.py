@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,12 @@ def test_a_damaged_key_error_carries_no_key_material() -> None:
     for line in damaged.splitlines()[1:-1]:
         assert line not in shown
     assert caught.value.__suppress_context__
+
+
+def test_a_key_file_that_is_a_fifo_or_too_large_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo, large = tmp_path / "ca.key", tmp_path / "large.key"
+    os.mkfifo(fifo)  # a read would wait forever for a writer
+    large.write_bytes(b"x" * (keys.MAX_KEY_BYTES + 1))
+    for path, why in ((fifo, "not a regular file"), (large, "more than a file of this kind holds")):
+        with pytest.raises(keys.KeyUnavailable, match=f"cannot read the CA private key file {path}: .*{why}"):
+            keys.load_private_key(keys.KeyRef(file=str(path)))
