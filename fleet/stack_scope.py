@@ -28,11 +28,13 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest.desired import Fleet
 from fleet.state_records import Recorded
 
 Place = tuple[str, str]  # (account id, region)
 CONFIG_KEY = "places"
+MAX_CONFIG_BYTES = 1024 * 1024  # a stack's configuration file
 
 
 class ScopeError(ValueError):
@@ -103,8 +105,8 @@ def other_scopes(project_dir: Path, project: str, stack: str, fleet: Fleet) -> l
         if name == stack:
             continue
         try:
-            data = YAML(typ="safe").load(path.read_text()) or {}
-        except (OSError, UnicodeDecodeError, YAMLError) as error:
+            data = YAML(typ="safe").load(read_bounded(path, MAX_CONFIG_BYTES).decode()) or {}
+        except (OSError, UnicodeDecodeError, UnreadableFile, YAMLError) as error:
             raise ScopeError(f"{path.name}: not readable as YAML: {error}") from None
         config = data.get("config") if isinstance(data, dict) else None
         entries = config.get(f"{project}:{CONFIG_KEY}") if isinstance(config, dict) else None
