@@ -1,7 +1,8 @@
 """A fleet run as several stacks (README "Sharding a large fleet"), for real: two
 stacks on the S3 backend, each limited to one account by its `places`, applied at
-the same time; a third stack without places refused, naming them; and a place
-moved from one stack to the other without a write to AWS."""
+the same time; a third stack without places refused, naming them, and places
+that name nothing refused; and a place moved from one stack to the other
+without a write to AWS."""
 
 from __future__ import annotations
 
@@ -69,6 +70,14 @@ def test_two_shards_apply_side_by_side_and_together_make_the_fleet(
     assert "is in the places of stack `staging` (Pulumi.staging.yaml) and of this stack `third`" in refused.output
     assert "Exception calling application" not in refused.output
 
+    # Places that name nothing the manifests know: refused before any write, naming the file.
+    writes = iot_writes(on_s3)
+    set_places(shards[0], "prd")
+    refused = shards[0].up(ok=(255, 1))
+    assert "Pulumi.test.yaml: places: 'prd': no account 'prd' in the manifests (known: prod, staging)" \
+        in refused.output, refused.output
+    assert iot_writes(on_s3) == writes
+
 
 def test_a_place_moves_between_shards_without_a_write_to_aws(
         on_s3: Synthetic, shards: tuple[PulumiProject, PulumiProject]) -> None:
@@ -104,13 +113,3 @@ def test_a_place_moves_between_shards_without_a_write_to_aws(
     refused = test.preview(ok=(255, 1))
     assert "prod/us-east-1: this stack `test` manages it, but neither its places nor any other stack's name it" \
         in refused.output, refused.output
-
-
-def test_places_that_name_nothing_are_refused_before_any_write(
-        on_s3: Synthetic, shards: tuple[PulumiProject, PulumiProject]) -> None:
-    test, _ = shards
-    set_places(test, "prd")
-    refused = test.up(ok=(255, 1))
-    assert "Pulumi.test.yaml: places: 'prd': no account 'prd' in the manifests (known: prod, staging)" \
-        in refused.output, refused.output
-    assert not iot_writes(on_s3)
