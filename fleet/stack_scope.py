@@ -12,7 +12,9 @@ CI checks them out) and every stack's recorded state, and decides:
 - a place its state holds that its configuration no longer names is handed
   over when exactly one other stack's configuration names it: this stack
   forgets its resources there and deletes nothing in AWS; when no stack names
-  it, the run is refused rather than deleting what the manifests still want.
+  it, the run is refused rather than deleting what the manifests still want;
+- a place of the manifests (or of the ledger's records) that no stack names is
+  refused: nothing would reconcile it, and every stack would exit 0.
 
 So a place moves from stack A to stack B by moving its entry from A's places
 to B's in one change; either stack may run first.
@@ -135,21 +137,23 @@ def decide(fleet: Fleet, this: Scope, others: Iterable[Scope], recorded: Iterabl
                 refusals.append(f"  {where(place)} is managed by stack `{other.stack}` (its state holds it, and "
                                 f"its configuration names no {CONFIG_KEY}): to move it to this stack, give "
                                 f"`{other.stack}` {CONFIG_KEY} without it")
-    named = {}
+    named, handed_over = {}, {}
     for place in sorted(everywhere - mine):
         owners = [o.stack for o in others if o.entries is not None and o.covers(place, accounts)]
         if len(owners) == 1:
             named[place] = owners[0]
-    handed_over = {}
-    for place in sorted(held.get(this.stack, set()) & everywhere - mine):
-        owners = [o.stack for o in others if o.entries is not None and o.covers(place, accounts)]
-        if len(owners) == 1:
-            handed_over[place] = owners[0]
-        elif not owners:
-            refusals.append(f"  {where(place)}: this stack `{this.stack}` manages it, but neither its {CONFIG_KEY} "
-                            f"nor any other stack's name it; to move it, name it in another stack's {CONFIG_KEY}; "
-                            f"to delete what is there, remove it from the manifests")
-        else:
-            refusals.append(f"  {where(place)} is in the places of several stacks ({', '.join(owners)}): "
-                            f"a place belongs to one stack")
+        if place in held.get(this.stack, set()):
+            if len(owners) == 1:
+                handed_over[place] = owners[0]
+            elif not owners:
+                refusals.append(f"  {where(place)}: this stack `{this.stack}` manages it, but neither its "
+                                f"{CONFIG_KEY} nor any other stack's name it; to move it, name it in another "
+                                f"stack's {CONFIG_KEY}; to delete what is there, remove it from the manifests")
+            else:
+                refusals.append(f"  {where(place)} is in the places of several stacks ({', '.join(owners)}): "
+                                f"a place belongs to one stack")
+        elif not owners and not any(o.entries is None for o in others):
+            # Every place belongs to one stack: one no stack names would never be reconciled.
+            refusals.append(f"  {where(place)} is in the manifests but in no stack's {CONFIG_KEY}: nothing would "
+                            f"manage it; name it in one stack's {CONFIG_KEY}")
     return Decision(mine, named, handed_over, tuple(refusals))

@@ -44,7 +44,8 @@ def test_two_shards_split_the_fleet_and_each_knows_the_others_places(example: Fl
 def test_a_place_in_two_stacks_places_is_refused_naming_the_other(example: Fleet) -> None:
     prod = scope_of("prod", ["prod"], "Pulumi.prod.yaml", example)
     also = scope_of("also", ["prod/eu-west-1"], "Pulumi.also.yaml", example)
-    decision = decide(example, prod, [also], [])
+    staging = scope_of("staging", ["staging"], "Pulumi.staging.yaml", example)
+    decision = decide(example, prod, [also, staging], [])
     assert decision.refusals == ("  prod/eu-west-1 is in the places of stack `also` (Pulumi.also.yaml) and of this "
                                  "stack `prod`: a place belongs to one stack",)
 
@@ -77,10 +78,22 @@ def test_a_place_moves_between_shards_whichever_stack_runs_first(example: Fleet)
 
 def test_dropping_a_place_no_stack_names_is_refused(example: Fleet) -> None:
     a = scope_of("a", ["prod"], "Pulumi.a.yaml", example)
-    refusals = decide(example, a, [], [held("a", (PROD, "us-east-1"), (STAGING, "us-east-1"))]).refusals
+    b = scope_of("b", ["staging/eu-west-1"], "Pulumi.b.yaml", example)
+    refusals = decide(example, a, [b], [held("a", (PROD, "us-east-1"), (STAGING, "us-east-1"))]).refusals
     assert refusals == ("  staging/us-east-1: this stack `a` manages it, but neither its places nor any other "
                         "stack's name it; to move it, name it in another stack's places; to delete what is there, "
                         "remove it from the manifests",)
+
+
+def test_a_place_no_stack_names_is_refused_by_every_sharded_stack(example: Fleet) -> None:
+    """A new account in the manifests that no stack's places name would never be reconciled."""
+    a = scope_of("a", ["prod"], "Pulumi.a.yaml", example)
+    b = scope_of("b", ["staging/us-east-1"], "Pulumi.b.yaml", example)
+    expected = ("  staging/eu-west-1 is in the manifests but in no stack's places: nothing would manage it; "
+                "name it in one stack's places",)
+    assert decide(example, a, [b], []).refusals == expected
+    assert decide(example, b, [a], []).refusals == expected
+    assert not decide(example, a, [b, Scope("everything", None)], []).refusals  # covered, if by another rule's refusal
 
 
 @pytest.mark.parametrize(("entries", "message"), [
