@@ -136,7 +136,9 @@ def _handed_over(raw_steps: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
         if _kind(raw) != STACK_KIND:
             continue
         state = (raw.get("newState") or {}).get("inputs") or (raw.get("oldState") or {}).get("outputs") or {}
-        others = state.get("others") or {}
+        others = state.get("others") if isinstance(state, dict) else None
+        if not isinstance(others, dict):
+            return {}  # not the shape fleet.providers.stack_scope writes: nothing handed over
         return {(key.split("/")[0], key.split("/")[-1]): str(stack) for key, stack in others.items()}
     return {}
 

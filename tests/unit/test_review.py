@@ -106,3 +106,11 @@ def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing()
                        "nothing is deleted in AWS")
     assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in review
     assert review.startswith("<!-- fleet-review:shard-a -->\n## fleet: planned changes to stack `shard-a`\n")
+
+
+@pytest.mark.parametrize("others", [None, [], "111111111111/eu-west-1", 7])
+def test_a_stack_step_of_another_shape_hands_nothing_over(others: object) -> None:
+    plan = json.loads((FIXTURES / "plan.json").read_text())
+    plan["steps"].append({"op": "same", "urn": "urn:pulumi:a::fleet::pulumi-python:dynamic/fleet:Stack::stack",
+                          "newState": {"inputs": {"others": others}}})
+    assert render(json.dumps(plan), labels=labels()) == (FIXTURES / "review.md").read_text()
