@@ -53,10 +53,12 @@ def read_result(id_: str, observed: dict[str, Any], facts: dict[str, Any] | None
 
 
 def diff_result(changed: bool, replaces: list[str], delete_before_replace: bool = False) -> DiffResult:
-    """Where reads refresh the inputs, let the engine diff the inputs itself
-    (changes unknown): it then names each changed key, `~ <fingerprint>:
-    "INACTIVE" => "ACTIVE"`, which an explicit answer cannot carry through
-    pulumi.dynamic. ``changed`` is the provider's own answer, the one used
-    with pulumi 3.79; both compare the same declarations."""
-    return DiffResult(changes=None if _READ_TAKES_INPUTS else changed, replaces=replaces,
-                      delete_before_replace=delete_before_replace)
+    """``changed``: the provider's own answer, comparing the declarations as
+    typed. Where reads refresh the inputs, a change is left for the engine to
+    diff itself (changes unknown): it then names each changed key, `~
+    <fingerprint>: "INACTIVE" => "ACTIVE"`, which an explicit answer cannot
+    carry through pulumi.dynamic. No change is said outright, so a state
+    written in an earlier encoding of the same declaration (a shard's groups
+    as nested maps) is not an update."""
+    changes = (None if changed else False) if _READ_TAKES_INPUTS else changed
+    return DiffResult(changes=changes, replaces=replaces, delete_before_replace=delete_before_replace)

@@ -216,8 +216,11 @@ def test_erased_records_an_edited_state_and_a_removed_entry_are_refused_by_the_l
     exported = fleet.project.state()
     for resource in exported["deployment"]["resources"]:
         for props in (resource.get("inputs") or {}, resource.get("outputs") or {}):
-            for group in (props.get("groups") or {}).values():
-                group["certificates"].pop(stolen, None)
+            if "groups" in props:  # a shard's groups: compact JSON text
+                groups = json.loads(props["groups"])
+                for group in groups.values():
+                    group["certificates"].pop(stolen, None)
+                props["groups"] = json.dumps(groups)
     (top / "edited.json").write_text(json.dumps(exported))
     fleet.project.run("stack", "import", "--file", str(top / "edited.json"))
     erase_records(fleet, stolen)

@@ -114,3 +114,20 @@ def test_a_stack_step_of_another_shape_hands_nothing_over(others: object) -> Non
     plan["steps"].append({"op": "same", "urn": "urn:pulumi:a::fleet::pulumi-python:dynamic/fleet:Stack::stack",
                           "newState": {"inputs": {"others": others}}})
     assert render(json.dumps(plan), labels=labels()) == (FIXTURES / "review.md").read_text()
+
+
+def test_a_plan_whose_shards_hold_their_groups_as_json_text_reads_as_one_with_maps() -> None:
+    """Plans of this version carry a shard's groups as compact JSON text; older ones as maps."""
+    plan = json.loads((FIXTURES / "plan.json").read_text())
+    as_maps = render(json.dumps(plan))
+    shards = steps_of(plan, "DeviceCertificates")
+    converted = 0
+    for step in shards:
+        for state, key in (("newState", "inputs"), ("oldState", "outputs")):
+            props = (step.get(state) or {}).get(key) or {}
+            for name in ("groups", "unlisted"):
+                if isinstance(props.get(name), dict):
+                    props[name] = json.dumps(props[name], separators=(",", ":"), sort_keys=True)
+                    converted += 1
+    assert converted > 0
+    assert render(json.dumps(plan)) == as_maps
