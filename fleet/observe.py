@@ -10,7 +10,9 @@ projection, two readers: they cannot disagree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import TypeVar
 
 from fleet.aws.certificates import CertificateSummary
 from fleet.aws.listing import PlaceListing
@@ -25,6 +27,7 @@ from fleet.declarations import (
     shard_of,
 )
 
+V = TypeVar("V")
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:cert/([0-9a-f]{64})$")
 
 
@@ -84,15 +87,36 @@ def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str
     known = set(declared.declared())
     found: dict[str, Entry] = {}
     for ca_id in declared.cas:
-        for fp, under in listing.under_ca(ca_id).items():
-            if shard_of(fp) == declared.shard and fp not in known and under.status != "REVOKED":
+        for fp, under in _under_ca_by_shard(listing, ca_id).get(declared.shard, {}).items():
+            if fp not in known and under.status != "REVOKED":
                 found[fp] = Entry(under.status)
     for name, arns in targets.items():
-        for arn in arns:
-            target = certificate_id(arn)
-            if target is None or shard_of(target) != declared.shard or target in known:
+        for target in _holding_by_shard(listing, name, arns).get(declared.shard, {}):
+            if target in known:
                 continue
             live = everything.get(target)
             before = found.get(target, Entry(live.status if live is not None else ABSENT))
             found[target] = replace(before, extra=tuple(sorted({*before.extra, name})))
     return {fp: entry.encode() for fp, entry in sorted(found.items())}
+
+
+def _under_ca_by_shard(listing: PlaceListing, ca_id: str) -> dict[str, dict[str, CertificateSummary]]:
+    split: dict[str, dict[str, CertificateSummary]] = listing.derived(
+        f"under CA {ca_id}, by shard", lambda: _by_shard(listing.under_ca(ca_id).items()))
+    return split
+
+
+def _holding_by_shard(listing: PlaceListing, policy: str, arns: frozenset[str]) -> dict[str, dict[str, str]]:
+    """The certificates a policy is attached to (id -> ARN), by shard."""
+    split: dict[str, dict[str, str]] = listing.derived(
+        f"certificates holding {policy}, by shard", lambda: _by_shard((certificate_id(arn), arn) for arn in arns))
+    return split
+
+
+def _by_shard(items: Iterable[tuple[str | None, V]]) -> dict[str, dict[str, V]]:
+    """(certificate id, value) pairs by shard; a pair without an id is left out."""
+    split: dict[str, dict[str, V]] = {}
+    for fp, value in items:
+        if fp is not None:
+            split.setdefault(shard_of(fp), {})[fp] = value
+    return split

@@ -68,6 +68,11 @@ class PlaceListing:
         found: tuple[str, ...] = self._once(("things", arn), lambda: tuple(self._certificates.things_of(arn)))
         return found
 
+    def derived(self, name: str, make: Callable[[], Any]) -> Any:
+        """What a reader computes from this listing, computed once: the 16 resources of an
+        account and region each take their slice of one split, not a pass over everything."""
+        return self._once(("derived", name), make)
+
     def _once(self, key: tuple[str, str], make: Callable[[], Any]) -> Any:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())

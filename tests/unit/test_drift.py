@@ -6,8 +6,10 @@ against the local endpoint.)"""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +51,9 @@ class FakeListing:
 
     def policy(self, name: str) -> PolicyListing:
         return self.policies.get(name, PolicyListing(None, [], frozenset()))
+
+    def derived(self, _name: str, make: Callable[[], Any]) -> Any:
+        return make()  # computed afresh each time: what the real listing keeps, the tests may change
 
 
 @dataclass
