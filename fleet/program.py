@@ -13,6 +13,7 @@ at refresh and converges on up.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pulumi
@@ -49,6 +50,10 @@ def run() -> None:
     if past is None:
         pulumi.log.warn(f"{manifests} is not in a git work tree: the revocation ledger's history is not consulted "
                         "(the ledger itself, AWS's records and the recorded state still are)")
+    # The stacks' recorded state is read by another process (`pulumi stack export`) while the manifests load.
+    background = ThreadPoolExecutor(max_workers=1)
+    recorded_soon = background.submit(state_records.read, Path.cwd())
+    background.shutdown(wait=False)
     try:
         # Messages name files as "manifests/cas.yaml", wherever the folder is.
         fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
@@ -56,7 +61,7 @@ def run() -> None:
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
     try:
-        recorded = state_records.read(Path.cwd())
+        recorded = recorded_soon.result()
     except state_records.StateUnavailable as error:
         recorded = []
         pulumi.log.warn(f"the stacks' recorded state could not be read, so it is not consulted as a memory of "
