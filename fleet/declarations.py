@@ -101,8 +101,6 @@ def _typed(kind: Any, value: Any) -> Any:
     text = str(kind)
     if text.startswith("tuple") and isinstance(value, list):
         return tuple(value)
-    if text.startswith("dict") and isinstance(value, str):  # compact JSON text (ShardInputs.props)
-        value = from_json_text(value)
     if "GroupInputs" in text and isinstance(value, dict):
         return {name: GroupInputs.of(group) for name, group in value.items()}
     return value
@@ -117,7 +115,7 @@ def from_json_text(text: str) -> dict[str, Any]:
     """A map stored as JSON text; TypeError when it is not one (a hand-edited state or plan)."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise TypeError("not JSON text") from None
     if not isinstance(value, dict):
         raise TypeError("not a JSON object")
@@ -281,11 +279,20 @@ class ShardInputs(Inputs):
     def props(self) -> dict[str, Any]:
         """``groups`` and ``unlisted`` as compact JSON text (the module says why)."""
         plain = super().props()
-        return {**plain, "groups": json_text(plain["groups"]), "unlisted": json_text(plain["unlisted"])}
+        return {**plain, **{key: json_text(plain[key]) for key in JSON_TEXT}}
+
+    @classmethod
+    def of(cls, props: Mapping[str, Any]) -> Self:
+        """From either encoding: JSON text (``props``) or the nested maps of states written before it."""
+        decoded = {key: from_json_text(props[key]) for key in JSON_TEXT if isinstance(props.get(key), str)}
+        return super().of({**props, **decoded})
 
     def declared(self) -> dict[str, tuple[str, GroupInputs]]:
         """fingerprint -> (its status, its group)."""
         return {fp: (status, group) for group in self.groups.values() for fp, status in group.certificates.items()}
+
+
+JSON_TEXT = ("groups", "unlisted")  # the ShardInputs properties stored as compact JSON text
 
 
 def shard_of(fingerprint: str) -> str:

@@ -64,7 +64,7 @@ def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
                                            for fp in group.certificates})
         for name, group in declared.groups.items()
     }
-    return replace(declared, groups=groups, unlisted=_unlisted(listing, declared, everything, targets))
+    return replace(declared, groups=groups, unlisted=_unlisted(listing, declared, everything))
 
 
 def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozenset[str]], fp: str,
@@ -80,8 +80,8 @@ def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozens
                  tuple(sorted(attached - set(group.policies))), thingless)
 
 
-def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary],
-              targets: dict[str, frozenset[str]]) -> dict[str, str]:
+def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary]
+              ) -> dict[str, str]:
     """Certificates of this shard nothing declares: under a managed CA (other
     than revoked: fleet keeps those as records), or holding a fleet policy."""
     known = set(declared.declared())
@@ -90,8 +90,8 @@ def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str
         for fp, under in _under_ca_by_shard(listing, ca_id).get(declared.shard, {}).items():
             if fp not in known and under.status != "REVOKED":
                 found[fp] = Entry(under.status)
-    for name, arns in targets.items():
-        for target in _holding_by_shard(listing, name, arns).get(declared.shard, {}):
+    for name in declared.policies:
+        for target in _holding_by_shard(listing, name).get(declared.shard, {}):
             if target in known:
                 continue
             live = everything.get(target)
@@ -106,10 +106,11 @@ def _under_ca_by_shard(listing: PlaceListing, ca_id: str) -> dict[str, dict[str,
     return split
 
 
-def _holding_by_shard(listing: PlaceListing, policy: str, arns: frozenset[str]) -> dict[str, dict[str, str]]:
+def _holding_by_shard(listing: PlaceListing, policy: str) -> dict[str, dict[str, str]]:
     """The certificates a policy is attached to (id -> ARN), by shard."""
     split: dict[str, dict[str, str]] = listing.derived(
-        f"certificates holding {policy}, by shard", lambda: _by_shard((certificate_id(arn), arn) for arn in arns))
+        f"certificates holding {policy}, by shard",
+        lambda: _by_shard((certificate_id(arn), arn) for arn in listing.policy(policy).targets))
     return split
 
 
