@@ -104,7 +104,10 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
         raise PlanError(f"not the output of `pulumi preview --json` ({error})") from None
     plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
                 ledger=list(ledger_changes or []), labels=dict(labels or {}))
-    steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
+    try:
+        steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
+    except (KeyError, TypeError, ValueError) as error:  # a hand-edited plan
+        raise PlanError(f"a step of the plan is not of the shape `pulumi preview --json` writes ({error})") from None
     active_after = _active_after(steps, active_now or {})
     handed_over = _handed_over(raw_steps)
     for step in sorted(steps, key=lambda s: (s.kind, _name(s))):

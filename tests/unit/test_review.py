@@ -131,3 +131,12 @@ def test_a_plan_whose_shards_hold_their_groups_as_json_text_reads_as_one_with_ma
                     converted += 1
     assert converted > 0
     assert render(json.dumps(plan)) == as_maps
+
+
+@pytest.mark.parametrize("groups", ["{", '{"line-1": 3}', "[" * 100_000 + "]" * 100_000])
+def test_a_hand_edited_plan_whose_shard_groups_are_not_json_maps_is_a_plan_error(groups: str) -> None:
+    plan = json.loads((FIXTURES / "plan.json").read_text())
+    [shard] = [s for s in steps_of(plan, "DeviceCertificates") if s["newState"]["inputs"].get("groups")][:1]
+    shard["newState"]["inputs"]["groups"] = groups
+    with pytest.raises(PlanError, match="not of the shape"):
+        render(json.dumps(plan))
