@@ -29,6 +29,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 WORKFLOWS = ("pull-request.yml", "main.yml", "drift.yml")
 # Template files whose name cannot be their own in the package.
 RENAMED = {"gitignore": ".gitignore"}
+BYTE_COMPILED = (".pyc", ".pyo")  # never part of a new fleet
 
 
 @dataclass(frozen=True)
@@ -110,18 +111,36 @@ def init(target: Path, start: Start, schema: str) -> list[Path]:
              "REGIONS": ", ".join(start.regions), "FLEET_VERSION": metadata.version("fleet"),
              "PULUMI_VERSION": metadata.version("pulumi")}
     written = []
-    project = TEMPLATES / "project"
-    for source in sorted(p for p in project.rglob("*") if p.is_file()):
-        relative = source.relative_to(project)
+    for relative in project_files():
         path = target / relative.parent / RENAMED.get(relative.name, relative.name)
-        text = source.read_text()
-        for hole, value in holes.items():
-            text = text.replace(f"%%{hole}%%", value)
-        written.append(_write(path, text))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(filled(TEMPLATES / "project" / relative, holes))
+        written.append(path)
     written.append(_write(target / "manifests" / "pki" / "example-ca.pem", example_ca(start.name)))
     written.append(_write(target / "schema" / "manifest.schema.json", schema))
     written += write_workflows(target, Ci())
     return written
+
+
+def project_files() -> list[Path]:
+    """The project template's files, relative to it, without what Python byte-compiled there
+    (pip compiles the template's __main__.py when it installs the wheel)."""
+    project = TEMPLATES / "project"
+    return sorted(p.relative_to(project) for p in project.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.relative_to(project).parts
+                  and p.suffix not in BYTE_COMPILED)
+
+
+def filled(source: Path, holes: dict[str, str]) -> bytes:
+    """A template file with its holes filled when it is UTF-8 text; any other file as it is, byte for byte."""
+    content = source.read_bytes()
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content
+    for hole, value in holes.items():
+        text = text.replace(f"%%{hole}%%", value)
+    return text.encode("utf-8")
 
 
 def example_ca(name: str) -> str:

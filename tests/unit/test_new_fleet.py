@@ -5,6 +5,7 @@ the user's CI will: `fleet validate` accepts it, actionlint accepts its workflow
 
 from __future__ import annotations
 
+import compileall
 import os
 import re
 import shutil
@@ -14,10 +15,12 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
 from fleet import new_fleet
 from fleet.cli.base import load
+from tests import wheel
 from tests.unit.test_workflows import NAMES, actionlint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,22 +118,43 @@ def test_workflows_gives_the_apply_job_every_ca_key_the_manifests_name(tmp_path:
     assert again.stdout.strip() == "the workflows were already current" and main.read_text() == text
 
 
-def test_the_built_package_carries_the_templates_and_its_init_works(tmp_path: Path) -> None:
-    source = tmp_path / "source"  # a copy: building in place would leave build/ in the checkout
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "tests", "demo", "docs", "tools", "build",
-                                                                 "*.egg-info", "__pycache__"))
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                            "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, check=False,
-                           timeout=600)
-    assert built.returncode == 0, built.stdout + built.stderr
-    [wheel] = (tmp_path / "dist").glob("fleet-*.whl")
-    assert wheel.name.startswith(f"fleet-{metadata.version('fleet')}-")
+def test_init_copies_the_templates_as_the_files_they_are_and_never_a_byte_compiled_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(new_fleet.TEMPLATES, templates, ignore=shutil.ignore_patterns("__pycache__"))
+    assert compileall.compile_dir(templates, quiet=1)  # what pip does to the installed templates
+    not_text = bytes(range(256))  # no UTF-8: a file to copy byte for byte
+    (templates / "project/policies/icon.bin").write_bytes(not_text)
+    monkeypatch.setattr(new_fleet, "TEMPLATES", templates)
+
+    written = new_fleet.init(tmp_path / "team", new_fleet.Start(name="team"), "{}")
+    assert not [p for p in written if "__pycache__" in p.parts or p.suffix == ".pyc"], written
+    root = tmp_path / "team"
+    assert not list(root.rglob("__pycache__")) and not list(root.rglob("*.pyc"))
+    assert (root / "policies/icon.bin").read_bytes() == not_text
+    assert (root / "__main__.py").read_bytes() == (templates / "project/__main__.py").read_bytes()
+    assert (root / "Pulumi.yaml").read_text().startswith("name: team\n")  # text still has its holes filled
+
+
+def test_the_wheel_carries_the_templates_without_byte_compiled_files_and_init_works_once_pip_installed_it(
+        tmp_path: Path) -> None:
+    source = wheel.source(tmp_path / "source")
+    assert compileall.compile_dir(source / "fleet/templates", quiet=1)  # a checkout whose template ran once
+    built = wheel.build(source, tmp_path / "dist")
+    assert built.name.startswith(f"{wheel.DISTRIBUTION.replace('-', '_')}-{wheel.VERSION}-")
+    with zipfile.ZipFile(built) as archive:
+        names = archive.namelist()
+    assert {"fleet/templates/project/gitignore", "fleet/templates/project/__main__.py",
+            "fleet/templates/workflows/main.yml"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+    # Installed by pip (which byte-compiles what it installs, the templates' __main__.py too); its
+    # dependencies come from the test's environment.
     installed = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(installed)
-    assert (installed / "fleet/templates/project/gitignore").is_file()
-    assert (installed / "fleet/templates/workflows/main.yml").is_file()
-    # The wheel's fleet, not this checkout's (its dependencies come from the test's environment).
+    done = subprocess.run([sys.executable, *wheel.PIP, "install", "--quiet", "--no-deps", "--target",
+                           str(installed), str(built)], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list((installed / "fleet/templates/project/__pycache__").glob("__main__.*.pyc"))
     env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(installed),
            "HOME": str(tmp_path)}
     where = subprocess.run([sys.executable, "-c", "import fleet; print(fleet.__file__)"], env=env, cwd=tmp_path,
@@ -138,4 +162,8 @@ def test_the_built_package_carries_the_templates_and_its_init_works(tmp_path: Pa
     assert where.stdout.startswith(str(installed)), where.stdout
     done = fleet("init", "from-wheel", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
-    assert fleet("validate", cwd=tmp_path / "from-wheel", env=env).returncode == 0
+    root = tmp_path / "from-wheel"
+    assert not list(root.rglob("__pycache__")) and not list(root.rglob("*.pyc"))
+    assert fleet("validate", cwd=root, env=env).returncode == 0
+    version = fleet("--version", cwd=root, env=env)
+    assert version.stdout.startswith(f"fleet {wheel.VERSION} (pulumi SDK "), version.stdout + version.stderr
