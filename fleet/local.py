@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fleet import DISTRIBUTION
+
 # Accepted by the local endpoint only; never valid anywhere else.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localaws-access-key", "AWS_SECRET_ACCESS_KEY": "localaws-secret-key"}
 PASSPHRASE = "fleet-local-only"  # noqa: S105 (local state only; fleet keeps no secret in its state)
@@ -39,7 +41,7 @@ def start(port: int) -> tuple[subprocess.Popen[str], str]:
         import moto  # noqa: F401 (only to say what is missing)
     except ImportError:
         raise LocalUnavailable("the local endpoint needs moto: install fleet with its `local` extra "
-                               "(pip install 'fleet[local]')") from None
+                               f"(pip install '{DISTRIBUTION}[local]')") from None
     process = subprocess.Popen([sys.executable, "-m", "localaws", "--port", str(port)], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None

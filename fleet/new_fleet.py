@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pydantic import TypeAdapter, ValidationError
 
+from fleet import DISTRIBUTION
 from fleet.manifest import Fleet, model
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,7 +109,7 @@ def write_workflows(root: Path, ci: Ci) -> list[Path]:
 def init(target: Path, start: Start, schema: str) -> list[Path]:
     """Write a new fleet repository into the folder ``target``; the files written."""
     holes = {"NAME": start.name, "ACCOUNT": start.account, "ACCOUNT_ID": start.account_id,
-             "REGIONS": ", ".join(start.regions), "FLEET_VERSION": metadata.version("fleet"),
+             "REGIONS": ", ".join(start.regions), "FLEET_VERSION": metadata.version(DISTRIBUTION),
              "PULUMI_VERSION": metadata.version("pulumi")}
     written = []
     for relative in project_files():

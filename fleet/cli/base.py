@@ -88,7 +88,9 @@ def _print_version(asked: bool) -> None:
     if asked:
         from importlib import metadata
 
-        say(f"fleet {metadata.version('fleet')} (pulumi SDK {metadata.version('pulumi')})")
+        from fleet import DISTRIBUTION
+
+        say(f"fleet {metadata.version(DISTRIBUTION)} (pulumi SDK {metadata.version('pulumi')})")
         raise typer.Exit(0)
 
 

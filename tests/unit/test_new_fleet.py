@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from fleet import new_fleet
+from fleet import DISTRIBUTION, new_fleet
 from fleet.cli.base import load
 from tests import wheel
 from tests.unit.test_workflows import NAMES, actionlint
@@ -61,7 +61,7 @@ def test_init_writes_a_fleet_that_validates_and_whose_workflows_lint(tmp_path: P
     assert YAML(typ="safe").load(root / "Pulumi.yaml")["name"] == "team-fleet"
     assert (root / "__main__.py").read_text().count("\n") <= 6
     pins = [line for line in (root / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
-    assert pins == [f"fleet=={metadata.version('fleet')}", f"pulumi=={metadata.version('pulumi')}"]
+    assert pins == [f"{wheel.DISTRIBUTION}=={wheel.VERSION}", f"pulumi=={metadata.version('pulumi')}"]
     assert ".fleet-local/" in (root / ".gitignore").read_text().splitlines()
 
     checked = fleet("validate", cwd=root)
@@ -167,3 +167,12 @@ def test_the_wheel_carries_the_templates_without_byte_compiled_files_and_init_wo
     assert fleet("validate", cwd=root, env=env).returncode == 0
     version = fleet("--version", cwd=root, env=env)
     assert version.stdout.startswith(f"fleet {wheel.VERSION} (pulumi SDK "), version.stdout + version.stderr
+
+
+def test_the_distribution_is_named_alike_wherever_fleet_names_it() -> None:
+    """pip knows fleet by the name pyproject.toml declares: `fleet init`'s requirements.txt pins it
+    (test_init_writes_a_fleet_that_validates_and_whose_workflows_lint), `fleet --version` looks it up."""
+    assert DISTRIBUTION == wheel.DISTRIBUTION == "fleet-iot"
+    assert metadata.version(DISTRIBUTION) == wheel.VERSION  # the installed fleet is this checkout's
+    [readme_pin] = re.findall(r"^pip install '(\S+)\[local\]==(\S+)'$", (REPO / "README.md").read_text(), re.M)
+    assert readme_pin == (wheel.DISTRIBUTION, wheel.VERSION)
