@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 
 from devtools.endpoint import LOCAL_CREDENTIALS, LocalAws
 from devtools.pulumi_cli import PulumiProject, scratch_project
+from tests import wheel
 from tests.conftest import Manifests, client_in
 from tests.engine.synthetic import Synthetic
 
@@ -113,3 +114,11 @@ def fleet(tmp_path: Path, manifests: Manifests, own_local_aws: LocalAws) -> Flee
     fleet = Fleet(manifests, project, own_local_aws)
     project.init(manifests.root)
     return fleet
+
+
+@pytest.fixture(scope="session")
+def installed_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fleet as a user has it: this repository's wheel, `pip install`ed into a new virtualenv (with the
+    `local` extra), built and installed once a session. The virtualenv's bin folder."""
+    folder = tmp_path_factory.mktemp("wheel")
+    return wheel.install(wheel.build(wheel.source(folder / "source"), folder / "dist"), folder / "venv")

@@ -1,12 +1,15 @@
-"""README "Start a fleet of your own" and "Try it locally", followed as written: `fleet init`;
-`fleet local` in one shell; in another, the README's block of commands, with the AWS CLI's
-check made by boto3 from the same profile (the AWS CLI is not installed here; both read
+"""README "Start a fleet of your own" and "Try it locally", followed as written, with fleet as a user
+has it: this repository's wheel `pip install`ed into a new virtualenv (the session's `installed_fleet`),
+never this checkout. `fleet init`; `fleet local` in the background; then the README's block of commands,
+with the AWS CLI's check made by boto3 from the same profile (the AWS CLI is not installed here; both read
 AWS_CONFIG_FILE the same way)."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 
 from devtools.pulumi_cli import REPO
 from fleet.pki import certificate_id, load_certificate
+from tests import wheel
 
 pytestmark = pytest.mark.engine
 
@@ -27,26 +31,45 @@ def readme_blocks(section: str) -> list[list[str]]:
 
 
 def start_a_fleet(work: Path, environ: dict[str, str]) -> Path:
-    """README "Start a fleet of your own", as written (fleet is installed already, so its pip line is not run)."""
+    """README "Start a fleet of your own", as written. Its pip line runs too, with no package index: the
+    release is not published, so the line holds only if the wheel installed already is what it names."""
     [steps] = readme_blocks("Start a fleet of your own")
-    assert steps[0].startswith("pip install 'fleet[local]==")
-    shell = "set -euo pipefail\n" + "\n".join(steps[1:]) + "\npwd\n"
-    done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ, capture_output=True, text=True,
-                          timeout=300, check=False)
+    assert steps[0] == f"pip install '{wheel.DISTRIBUTION}[local]=={wheel.VERSION}'"
+    shell = "set -euo pipefail\n" + "\n".join(steps) + "\npwd\n"
+    done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ | {"PIP_NO_INDEX": "1"},
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "manifests: valid: 1 account, 1 CA in 1 placement" in done.stdout, done.stdout
     return Path(done.stdout.splitlines()[-1])
 
 
-def test_try_it_locally_as_the_readme_says(tmp_path: Path) -> None:
+def user_environment(tmp_path: Path, installed: Path) -> dict[str, str]:
+    """A shell whose `python`, `pip` and `fleet` are the wheel's virtualenv's (first on PATH, and this
+    checkout's virtualenv off it), with the Pulumi CLI on PATH. First on PATH also for `pulumi`: the
+    Python language host used here (3.79) ignores Pulumi.yaml's `virtualenv:` and runs `python` from PATH."""
+    ours = str(Path(sys.executable).parent)
+    path = [str(installed), *(p for p in os.environ["PATH"].split(os.pathsep) if p != ours)]
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_", "PIP_", "PYTHON")) and k != "VIRTUAL_ENV"}
+    return environ | {"PATH": os.pathsep.join(path), "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+                      "GIT_AUTHOR_NAME": "team", "GIT_COMMITTER_NAME": "team",
+                      "GIT_AUTHOR_EMAIL": "team@example.com", "GIT_COMMITTER_EMAIL": "team@example.com"}
+
+
+def test_try_it_locally_as_the_readme_says_with_fleet_installed_from_its_wheel(
+        tmp_path: Path, installed_fleet: Path) -> None:
     [[start], steps] = readme_blocks("Try it locally")
     assert start == "fleet local"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_"))}
-    environ |= {"PULUMI_HOME": str(tmp_path / "pulumi-home"), "GIT_AUTHOR_NAME": "team", "GIT_COMMITTER_NAME": "team",
-                "GIT_AUTHOR_EMAIL": "team@example.com", "GIT_COMMITTER_EMAIL": "team@example.com"}
+    environ = user_environment(tmp_path, installed_fleet)
     work = start_a_fleet(tmp_path, environ)
-    # Port 0 instead of 4566: the test may not own that port.
-    endpoint = subprocess.Popen([sys.executable, "-m", "fleet", "local", "--port", "0"], cwd=work, env=environ,
+    where = subprocess.run(["python", "-c", "import fleet; print(fleet.__file__)"], cwd=work, env=environ,
+                           capture_output=True, text=True, check=True)
+    assert Path(where.stdout.strip()).is_relative_to(installed_fleet.parent), where.stdout  # not this checkout
+    assert not list(work.rglob("__pycache__")) and not list(work.rglob("*.pyc"))
+    command = shutil.which("fleet", path=environ["PATH"])
+    assert command == str(installed_fleet / "fleet")
+    # As a user leaves it running in another shell; port 0 instead of 4566: the test may not own that port.
+    endpoint = subprocess.Popen([command, "local", "--port", "0"], cwd=work, env=environ,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert endpoint.stdout is not None
@@ -79,5 +102,5 @@ def test_try_it_locally_as_the_readme_says(tmp_path: Path) -> None:
         assert [(c["certificateId"], c["status"]) for c in cas] == [(certificate_id(load_certificate(example)),
                                                                     "ACTIVE")]
     finally:
-        endpoint.terminate()
-        endpoint.wait(timeout=10)
+        endpoint.send_signal(signal.SIGINT)  # Ctrl-C, as the README says to end it (it ends its endpoint)
+        endpoint.wait(timeout=20)
