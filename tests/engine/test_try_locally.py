@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from ruamel.yaml import YAML
 
 from devtools.pulumi_cli import REPO
 from fleet.pki import certificate_id, load_certificate
@@ -30,12 +31,16 @@ def start_a_fleet(work: Path, environ: dict[str, str]) -> Path:
     """README "Start a fleet of your own", as written (fleet is installed already, so its pip line is not run)."""
     [steps] = readme_blocks("Start a fleet of your own")
     assert steps[0].startswith("pip install 'fleet[local]==")
-    shell = "set -euo pipefail\n" + "\n".join(steps[1:]) + "\npwd\n"
+    shell = "set -euo pipefail\n" + "\n".join(steps[1:]) + "\ngit branch --show-current\npwd\n"
     done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "manifests: valid: 1 account, 1 CA in 1 placement" in done.stdout, done.stdout
-    return Path(done.stdout.splitlines()[-1])
+    *_, branch, folder = done.stdout.splitlines()
+    # The branch these commands made is the one the apply workflow runs on.
+    apply = YAML(typ="safe").load(Path(folder) / ".github/workflows/main.yml")
+    assert apply["on"]["push"]["branches"] == [branch], (branch, apply["on"])
+    return Path(folder)
 
 
 def test_try_it_locally_as_the_readme_says(tmp_path: Path) -> None:
