@@ -313,7 +313,9 @@ def _bash(script: str, cwd: Path, env: dict[str, str], file: Path, seconds: int)
     file.write_text(script)
     done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(file)], cwd=cwd, env=env,
                           capture_output=True, text=True, check=False, timeout=seconds)
-    return ("success" if done.returncode == 0 else "failure"), f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+    output = f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+    file.with_suffix(".log").write_text(output)  # beside the script, for whoever reads a failed run
+    return ("success" if done.returncode == 0 else "failure"), output
 
 
 def comments(store: Path) -> list[dict[str, Any]]:
