@@ -1,11 +1,11 @@
 """A fleet repository of a team's own, from the templates under fleet/templates:
 `fleet init` writes one, `fleet workflows` renews its CI after an upgrade.
 
-The workflows are templates with four holes (the install command, the paths
-that trigger a run, the CA private keys the apply job gets, the Pulumi CLI
-version), so this
-repository's own workflows and every team's come from the same text
-(tests/unit/test_new_fleet.py keeps ours equal to the template).
+The workflows are templates with five holes (the install command, the paths
+that trigger a run, the branch an apply runs on, the CA private keys the apply
+job gets, the Pulumi CLI version), so this repository's own workflows and every
+team's come from the same text (tests/unit/test_new_fleet.py keeps ours equal
+to the template).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pydantic import TypeAdapter, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from fleet import DISTRIBUTION
 from fleet.manifest import Fleet, model
@@ -31,6 +33,9 @@ WORKFLOWS = ("pull-request.yml", "main.yml", "drift.yml")
 # Template files whose name cannot be their own in the package.
 RENAMED = {"gitignore": ".gitignore"}
 BYTE_COMPILED = (".pyc", ".pyo")  # never part of a new fleet
+# A branch name a workflow's `branches:` filter matches as written: no pattern characters (* ? + [ !),
+# nothing YAML would read as something else, and a name git accepts.
+BRANCH = re.compile(r"^(?!.*(?:\.\.|//|@\{|\.lock$|/$|\.$))[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Ci:
     install: str = "pip install -r requirements.txt"
     paths: tuple[str, ...] = ("manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "requirements.txt")
     ca_key_variables: tuple[str, ...] = ()  # environment variables a CA's private_key names
+    branch: str = "main"  # the repository's default branch: the apply runs on a push to it
     pulumi_version: str = ""  # the Pulumi CLI the workflows install; default: the pulumi SDK installed here
 
     def pulumi(self) -> str:
@@ -48,15 +54,24 @@ class Ci:
 
 @dataclass(frozen=True)
 class Start:
-    """The first account of a new fleet."""
+    """A new fleet: its first account, and its repository's default branch."""
 
     name: str
     account: str = "main"
     account_id: str = "111111111111"
     regions: tuple[str, ...] = ("us-east-1",)
+    branch: str = "main"
 
 
-def option_problems(account: str, account_id: str, regions: list[str]) -> list[str]:
+def branch_problem(branch: str) -> str | None:
+    """What is wrong with a --default-branch, or None."""
+    if BRANCH.match(branch):
+        return None
+    return (f"--default-branch {branch!r} is not a branch name of letters, digits and '_./-' (no pattern "
+            "characters: the apply workflow's `branches:` filter must match it as written)")
+
+
+def option_problems(account: str, account_id: str, regions: list[str], branch: str = "main") -> list[str]:
     """What is wrong with `fleet init`'s options, in the manifests' own terms."""
     checks = [(model.Name, account, "--account", "a name of lowercase letters, digits and '-'"),
               (model.AccountId, account_id, "--account-id", "a 12-digit AWS account id"),
@@ -67,7 +82,8 @@ def option_problems(account: str, account_id: str, regions: list[str]) -> list[s
             TypeAdapter(kind).validate_python(value)
         except ValidationError:
             problems.append(f"{option} {value!r} is not {wanted}")
-    return problems
+    wrong_branch = branch_problem(branch)
+    return problems + ([wrong_branch] if wrong_branch else [])
 
 
 def project_name(target: Path) -> str:
@@ -82,7 +98,8 @@ def workflow(name: str, ci: Ci) -> str:
         keys = "        env:\n" + "\n".join(f"          {v}: ${{{{ secrets.{v} }}}}" for v in ci.ca_key_variables)
     else:
         keys = "        # (none yet: no CA's private_key names an environment variable)"
-    holes = {"PATHS": paths, "INSTALL": ci.install, "CA_KEYS": keys, "PULUMI_VERSION": ci.pulumi()}
+    holes = {"PATHS": paths, "INSTALL": ci.install, "CA_KEYS": keys, "PULUMI_VERSION": ci.pulumi(),
+             "BRANCH": ci.branch}
     for hole, value in holes.items():
         text = text.replace(f"%%{hole}%%", value)
     return text
@@ -91,6 +108,20 @@ def workflow(name: str, ci: Ci) -> str:
 def key_variables(fleet: Fleet) -> tuple[str, ...]:
     """The environment variables the manifests' CA private keys are read from."""
     return tuple(sorted({p.private_key.env for p in fleet.ca_placements if p.private_key and p.private_key.env}))
+
+
+def current_branch(root: Path) -> str | None:
+    """The branch the apply workflow under ``root`` runs on, as `fleet init` or `fleet workflows` wrote it;
+    None when there is none to read."""
+    try:
+        apply = YAML(typ="safe").load((root / ".github" / "workflows" / "main.yml").read_bytes())
+        branches = apply["on"]["push"]["branches"]
+    except (OSError, YAMLError, KeyError, TypeError):
+        return None
+    if isinstance(branches, list) and len(branches) == 1 and isinstance(branches[0], str) \
+            and branch_problem(branches[0]) is None:
+        return branches[0]
+    return None
 
 
 def write_workflows(root: Path, ci: Ci) -> list[Path]:
@@ -110,7 +141,7 @@ def init(target: Path, start: Start, schema: str) -> list[Path]:
     """Write a new fleet repository into the folder ``target``; the files written."""
     holes = {"NAME": start.name, "ACCOUNT": start.account, "ACCOUNT_ID": start.account_id,
              "REGIONS": ", ".join(start.regions), "FLEET_VERSION": metadata.version(DISTRIBUTION),
-             "PULUMI_VERSION": metadata.version("pulumi")}
+             "PULUMI_VERSION": metadata.version("pulumi"), "BRANCH": start.branch}
     written = []
     for relative in project_files():
         path = target / relative.parent / RENAMED.get(relative.name, relative.name)
@@ -119,7 +150,7 @@ def init(target: Path, start: Start, schema: str) -> list[Path]:
         written.append(path)
     written.append(_write(target / "manifests" / "pki" / "example-ca.pem", example_ca(start.name)))
     written.append(_write(target / "schema" / "manifest.schema.json", schema))
-    written += write_workflows(target, Ci())
+    written += write_workflows(target, Ci(branch=start.branch))
     return written
 
 

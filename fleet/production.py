@@ -7,7 +7,7 @@ the local endpoint).
   (assumed by CI's apply role), the reader role (by CI's plan role) and the
   JITP role AWS IoT assumes to provision devices.
 - ci: the CI account: GitHub's OIDC provider, the plan role (pull requests'
-  environment and the main branch, read-only), the apply role (the
+  environment and the default branch, read-only), the apply role (the
   production environment only) and the versioned, encrypted state bucket that
   only those two roles write.
 """
@@ -108,15 +108,16 @@ def ci_template() -> dict[str, Any]:
                                                  "account holds one per URL); empty: this stack makes it"},
             "PlanEnvironment": _name("fleet-plan", "the pull-request workflow's environment"),
             "ProductionEnvironment": _name("fleet-production", "the apply workflow's environment: restrict "
-                                                               "its deployment branches to main"),
-            "MainBranch": _name("main", "the branch the drift workflow runs on (scheduled runs use it)"),
+                                                               "its deployment branches to the default branch"),
+            "MainBranch": _name("main", "the repository's default branch (main, master, ...): the drift "
+                                          "workflow's scheduled runs run on it"),
             "StateBucketName": {"Type": "String", "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
                                 "Description": "the Pulumi state bucket (PULUMI_BACKEND_URL s3://NAME)"},
             "StateAdminArn": {"Type": "String", "Default": "",
                               "Description": "a role that may also write the state (the one-time `pulumi stack "
                                              "init`, a `fleet recover` by hand); empty: none"},
             "PlanRoleName": _name("fleet-ci-plan", "FLEET_PLAN_ROLE_ARN: pull requests and drift checks"),
-            "ApplyRoleName": _name("fleet-ci-apply", "FLEET_CI_ROLE_ARN: pulumi up on main"),
+            "ApplyRoleName": _name("fleet-ci-apply", "FLEET_CI_ROLE_ARN: pulumi up on the default branch"),
             "DeployerRoleName": _name("fleet-deployer", "the deployer role in each managed account"),
             "ReaderRoleName": _name("fleet-reader", "the reader role in each managed account"),
         },
@@ -126,7 +127,7 @@ def ci_template() -> dict[str, Any]:
             "GitHubProvider": {"Type": "AWS::IAM::OIDCProvider", "Condition": "CreateProvider", "Properties": {
                 "Url": f"https://{GITHUB}", "ClientIdList": ["sts.amazonaws.com"],
                 "ThumbprintList": [GITHUB_THUMBPRINT]}},
-            # A branch runs its own code: its token (an environment any workflow may name, or main's
+            # A branch runs its own code: its token (an environment any workflow may name, or the default branch's
             # schedule) must reach only the reader roles.
             "PlanRole": {"Type": "AWS::IAM::Role", "Properties": {
                 "RoleName": {"Ref": "PlanRoleName"},
@@ -138,7 +139,7 @@ def ci_template() -> dict[str, Any]:
                     # A preview takes the stack's lock, as every Pulumi operation does.
                     {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
                      "Resource": {"Fn::Sub": bucket + "/.pulumi/locks/*"}}])]}},
-            # Only a job in the production environment, whose deployment branches are main only.
+            # Only a job in the production environment, whose deployment branches are the default branch only.
             "ApplyRole": {"Type": "AWS::IAM::Role", "Properties": {
                 "RoleName": {"Ref": "ApplyRoleName"},
                 "AssumeRolePolicyDocument": github_trust("environment:${ProductionEnvironment}"),

@@ -43,7 +43,7 @@ def run() -> None:
     except SettingsError as error:
         raise pulumi.RunError(f"fleet's settings: {error}; nothing was changed") from None
     try:
-        past = history.fingerprints(manifests)
+        past = history.fingerprints(manifests, note=pulumi.log.info)
     except history.HistoryUnavailable as error:
         raise pulumi.RunError(f"fleet could not read the revocation ledger's history; nothing was changed: {error}") \
             from None

@@ -33,13 +33,13 @@ def fail(text: str) -> NoReturn:
 
 def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False) -> Fleet:
     """The manifests as a Fleet, checked against the revocation ledger's history
-    when they are in a git work tree; on a problem, print every one and exit 1
-    (nothing was called)."""
+    when they are in a git work tree (a shallow clone deepened, or refused); on
+    a problem, print every one and exit 1 (nothing was called)."""
     from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
     from fleet.revocation import history
 
     try:
-        past = history.fingerprints(manifests)
+        past = history.fingerprints(manifests, note=lambda text: say(f"note: {text}", to_err=True))
     except history.HistoryUnavailable as error:
         fail(f"cannot read the revocation ledger's history: {error}")
     try:

@@ -11,13 +11,21 @@ Ledger fingerprints are written one per line in a literal block, the line
 holding nothing else (fleet.manifest.model checks it); nothing else in the
 manifests looks like that, so history is read line by line, without parsing
 every past version.
+
+That memory is only as long as the clone's history: a shallow clone (`git
+clone --depth 1`, the default of many CI systems) hides an entry removed
+before its oldest commit. So before the history is read, a shallow repository
+is deepened (`git fetch --unshallow`), and when that fails the history is
+refused as incomplete (``HistoryIncomplete``, naming the fix) instead of being
+read as if it were whole.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,25 +35,54 @@ from ruamel.yaml.error import YAMLError
 # A ledger line in a diff: "+        3fa2…" (a line of an entry's block of fingerprints).
 LINE = re.compile(rb"^[+-]\s+([0-9a-f]{64})\s*$")
 GIT_SECONDS = 120
+UNSHALLOW_SECONDS = 600  # the whole history of a long-lived repository, once
+# What to do about a shallow clone, in the terms of the CI systems that make one.
+DEEPEN = ("fetch the whole history and run again: `git fetch --unshallow`, or clone without a depth "
+          "(GitHub's actions/checkout: fetch-depth: 0; GitLab: GIT_DEPTH: 0; Jenkins: no shallow clone)")
 
 
 class HistoryUnavailable(Exception):
     """git could not be asked (no repository, a bad ref)."""
 
 
+class HistoryIncomplete(HistoryUnavailable):
+    """A shallow clone that could not be deepened: its history would hide removed ledger entries."""
+
+
 def work_tree(path: Path) -> Path | None:
-    """The git work tree holding ``path``, or None."""
+    """The git work tree holding ``path`` (resolved, as ``Path.resolve`` gives paths), or None."""
+    path = path.resolve()
     done = _git(path if path.is_dir() else path.parent, "rev-parse", "--show-toplevel", check=False)
-    return Path(done.decode().strip()) if done else None
+    return Path(done.decode().strip()).resolve() if done else None
 
 
-def fingerprints(manifests: Path) -> frozenset[str] | None:
+def deepened(top: Path) -> bool:
+    """Make the history of the work tree ``top`` whole: a shallow clone is deepened from its
+    remote (True: it was); HistoryIncomplete when it cannot be."""
+    if _git(top, "rev-parse", "--is-shallow-repository", check=False).strip() != b"true":
+        return False
+    try:
+        # Never a prompt for credentials: CI has no one to answer it, and a run must not hang.
+        _git(top, "fetch", "--unshallow", "--quiet", seconds=UNSHALLOW_SECONDS,
+             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    except HistoryUnavailable as error:
+        raise HistoryIncomplete(f"{top} is a shallow clone, so its history would hide a ledger entry removed "
+                                f"before its oldest commit, and deepening it failed ({error}); {DEEPEN}") from None
+    if _git(top, "rev-parse", "--is-shallow-repository", check=False).strip() == b"true":
+        raise HistoryIncomplete(f"{top} is still a shallow clone after `git fetch --unshallow`; {DEEPEN}")
+    return True
+
+
+def fingerprints(manifests: Path, note: Callable[[str], None] = lambda _: None) -> frozenset[str] | None:
     """Every fingerprint that was ever a ledger line under ``manifests`` in the
     history of HEAD, or in the changes not committed yet; None outside a git
-    work tree."""
+    work tree. A shallow clone is deepened first (``note`` says so) or refused."""
     top = work_tree(manifests)
     if top is None:
         return None
+    if deepened(top):
+        note(f"{top} was a shallow clone: fetched its whole history (git fetch --unshallow) for the revocation "
+             "ledger's history")
     where = str(manifests.resolve().relative_to(top))
     found: set[str] = set()
     has_head = bool(_git(top, "rev-parse", "--verify", "--quiet", "HEAD", check=False))
@@ -91,10 +128,11 @@ def records(ledgers: Iterator[tuple[str, object]]) -> dict[tuple[str, str], Reco
 def removed_since(base: str, manifests: Path) -> list[str]:
     """What this work tree's ledger no longer holds, or holds altered, of the
     ledger at ``base``: one sentence each (empty: it only grew)."""
+    manifests = manifests.resolve()  # git's paths are the work tree's, wherever fleet runs
     top = work_tree(manifests)
     if top is None:
         raise HistoryUnavailable(f"{manifests} is not in a git work tree: no ledger to compare with {base}")
-    where = str(manifests.resolve().relative_to(top))
+    where = str(manifests.relative_to(top))
     if not _git(top, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False):
         raise HistoryUnavailable(f"no commit {base!r} in this repository (fetch it first)")
     names = _git(top, "ls-tree", "-r", "--name-only", base, "--", where).decode().splitlines()
@@ -124,9 +162,11 @@ def _load(data: bytes) -> object:
         return None  # a file that does not parse holds no ledger this can compare
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> bytes:
+def _git(cwd: Path, *args: str, check: bool = True, seconds: int = GIT_SECONDS,
+         env: dict[str, str] | None = None) -> bytes:
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=GIT_SECONDS, check=False)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=seconds, check=False, env=env,
+                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise HistoryUnavailable(f"git {args[0]} failed: {error}") from error
     if done.returncode != 0:

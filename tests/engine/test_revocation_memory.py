@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from devtools.pki import issue
-from devtools.pulumi_cli import ENGINE, scratch_project
+from devtools.pulumi_cli import ENGINE, PulumiProject, scratch_project
 from fleet import pki
 from fleet.jitr_lambda import configuration, handle
 from fleet.manifest import load_fleet
@@ -231,6 +231,51 @@ def test_erased_records_an_edited_state_and_a_removed_entry_are_refused_by_the_l
     refused = fleet.project.up(ok=(ENGINE.failed,))
     assert f"certificate {stolen}" in refused.output
     assert "the revocation ledger's history (its entry was removed since)" in refused.output
+    assert usable_anywhere(fleet, stolen) == []
+
+
+def a_merged_removal_cloned_shallow(devices: Devices, fleet: Fleet, clone: Path) -> tuple[str, PulumiProject]:
+    """Every memory but the history gone (the records erased, the ledger entry removed and merged),
+    then the repository cloned as many CI systems clone it (`--depth 1`), and a stack with no state."""
+    top = fleet.manifests.root.parent
+    git(top, "init", "-q")
+    git(top, "add", "manifests")
+    git(top, "commit", "-q", "-m", "the fleet, its ledger")
+    fleet.project.up()
+    stolen = devices.fingerprint(2)
+    erase_records(fleet, stolen)
+    forget_ledger(fleet)
+    reactivate_in_manifests(fleet)
+    git(top, "commit", "-q", "-am", "device-2 is fine after all")
+    git(top, "clone", "-q", "--depth", "1", top.as_uri(), str(clone))  # file://: git ignores --depth on a path
+    assert (clone / ".git" / "shallow").exists()
+    fresh = scratch_project(clone.parent / "fresh", clone.parent / "fresh-state", stack="ci", **fleet.project.extra_env)
+    fresh.init(clone / "manifests")
+    return stolen, fresh
+
+
+def test_a_shallow_clone_out_of_reach_of_its_remote_stops_the_run(devices: Devices, fleet: Fleet,
+                                                                 tmp_path: Path) -> None:
+    stolen, fresh = a_merged_removal_cloned_shallow(devices, fleet, tmp_path / "ci")
+    git(tmp_path / "ci", "remote", "set-url", "origin", (tmp_path / "gone").as_uri())
+    for refused in (fresh.preview(ok=(ENGINE.failed,)), fresh.up(ok=(ENGINE.failed,))):
+        said = " ".join(refused.output.split())
+        assert "fleet could not read the revocation ledger's history; nothing was changed: " in said
+        assert f"{(tmp_path / 'ci').resolve()} is a shallow clone" in said
+        assert "fetch the whole history and run again: `git fetch --unshallow`" in said
+    assert usable_anywhere(fleet, stolen) == []
+    assert status(fleet, stolen) is None  # nothing registered at all
+    kept = {r["type"] for r in fresh.state()["deployment"].get("resources") or []}
+    assert kept <= {"pulumi:pulumi:Stack"}, kept  # no resource of fleet's was ever declared
+
+
+def test_a_shallow_clone_is_deepened_and_the_history_refuses_the_reactivation(devices: Devices, fleet: Fleet,
+                                                                              tmp_path: Path) -> None:
+    stolen, fresh = a_merged_removal_cloned_shallow(devices, fleet, tmp_path / "ci")
+    refused = fresh.up(ok=(ENGINE.failed,))
+    assert f"certificate {stolen}" in refused.output
+    assert "the revocation ledger's history (its entry was removed since)" in refused.output
+    assert not (tmp_path / "ci" / ".git" / "shallow").exists()
     assert usable_anywhere(fleet, stolen) == []
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from ruamel.yaml import YAML
 
 from devtools.pulumi_cli import REPO
 from fleet.pki import certificate_id, load_certificate
@@ -35,12 +36,16 @@ def start_a_fleet(work: Path, environ: dict[str, str]) -> Path:
     release is not published, so the line holds only if the wheel installed already is what it names."""
     [steps] = readme_blocks("Start a fleet of your own")
     assert steps[0] == f"pip install '{wheel.DISTRIBUTION}[local]=={wheel.VERSION}'"
-    shell = "set -euo pipefail\n" + "\n".join(steps) + "\npwd\n"
+    shell = "set -euo pipefail\n" + "\n".join(steps) + "\ngit branch --show-current\npwd\n"
     done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ | {"PIP_NO_INDEX": "1"},
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "manifests: valid: 1 account, 1 CA in 1 placement" in done.stdout, done.stdout
-    return Path(done.stdout.splitlines()[-1])
+    *_, branch, folder = done.stdout.splitlines()
+    # The branch these commands made is the one the apply workflow runs on.
+    apply = YAML(typ="safe").load(Path(folder) / ".github/workflows/main.yml")
+    assert apply["on"]["push"]["branches"] == [branch], (branch, apply["on"])
+    return Path(folder)
 
 
 def user_environment(tmp_path: Path, installed: Path) -> dict[str, str]:

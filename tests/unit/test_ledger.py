@@ -218,3 +218,107 @@ def test_a_revocation_dated_in_the_future_is_refused_in_the_manifests_too(manife
     tomorrow = datetime.date.today() + datetime.timedelta(days=1)
     manifests.text("devices.yaml", REVOKED_GROUP.replace("2026-11-01", tomorrow.isoformat()))
     assert any(f"{tomorrow} is in the future" in p for p in problems_in(manifests, REGIONS))
+
+
+# --- The history as CI reads it: relative paths, subfolders, shallow clones -------------------
+
+PLAN = Path(__file__).resolve().parents[1] / "fixtures" / "review" / "plan.json"
+
+
+def a_removed_entry(manifests: Manifests) -> Path:
+    """A repository whose main holds a ledger entry that the work tree removed; its top."""
+    record_ledger(manifests)
+    top = manifests.root.parent
+    (top / "policies").mkdir()
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "ledger")
+    (manifests.root / "revocations.yaml").unlink()
+    return top
+
+
+@pytest.mark.parametrize("where", ["root", "subfolder"])
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_base_works_with_relative_and_absolute_manifests_from_the_root_and_a_subfolder(
+    manifests: Manifests, devices: list[Issued], where: str, absolute: bool
+) -> None:
+    top = a_removed_entry(manifests)
+    cwd = top if where == "root" else top / "policies"
+    option = str(manifests.root) if absolute else os.path.relpath(manifests.root, cwd)
+    gone = f"{fp(devices[1])} revoked in 111111111111/us-east-1 on 2026-11-01 (stolen; manifests/revocations.yaml:"
+
+    validated = fleet_cli("validate", "--base", "main", "-m", option, cwd=cwd)
+    assert validated.returncode == 1 and "Traceback" not in validated.stderr, validated.stderr
+    assert "the revocation ledger only grows, but since main this change:" in validated.stderr
+    assert gone in validated.stderr
+
+    reviewed = fleet_cli("review", str(PLAN), "--no-aws", "--base", "main", "-m", option, cwd=cwd)
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert "removes or alters entries of the revocation ledger" in reviewed.stdout and gone in reviewed.stdout
+
+    git(top, "checkout", "-q", "--", "manifests")  # the ledger as main has it: nothing removed
+    assert fleet_cli("validate", "--base", "main", "-m", option, cwd=cwd).returncode == 0
+
+
+def test_removed_since_reads_a_relative_manifests_folder(manifests: Manifests, devices: list[Issued],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    top = a_removed_entry(manifests)
+    monkeypatch.chdir(top)
+    [first, second] = history.removed_since("main", Path("manifests"))
+    assert first.startswith(f"{fp(devices[1])} revoked in 111111111111/eu-west-1 on 2026-11-01 (stolen; "
+                            "manifests/revocations.yaml:") and first.endswith("at main) is no longer in the ledger")
+    assert second.startswith(f"{fp(devices[1])} revoked in 111111111111/us-east-1")
+    monkeypatch.chdir(top / "policies")
+    assert history.removed_since("main", Path("../manifests")) == [first, second]
+
+
+def merged_removal(manifests: Manifests) -> Path:
+    """A ledger entry, then a commit that removes it and declares the certificate ACTIVE again; the top."""
+    top = a_removed_entry(manifests)
+    manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: root\n    certificates: devices\n")
+    git(top, "commit", "-q", "-am", "device-1 is fine after all")
+    return top
+
+
+def shallow_clone(top: Path, into: Path) -> Path:
+    # A file:// URL: git ignores --depth for a plain local path.
+    git(top.parent, "clone", "-q", "--depth", "1", top.as_uri(), str(into))
+    assert subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=into, capture_output=True,
+                          text=True, check=True).stdout.strip() == "true"
+    return into
+
+
+def test_a_shallow_clone_is_deepened_and_its_history_still_refuses(manifests: Manifests, devices: list[Issued],
+                                                                    tmp_path: Path) -> None:
+    clone = shallow_clone(merged_removal(manifests), tmp_path / "ci")
+    # Read as it is, the depth-1 history holds no ledger line: the entry's removal is invisible.
+    log = subprocess.run(["git", "log", "-p", "--format="], cwd=clone, capture_output=True, text=True, check=True)
+    assert not [line for line in log.stdout.splitlines() if history.LINE.match(line.encode())]
+    notes: list[str] = []
+    assert history.fingerprints(clone / "manifests", note=notes.append) == {fp(devices[1])}
+    assert notes == [f"{clone.resolve()} was a shallow clone: fetched its whole history (git fetch --unshallow) for "
+                     "the revocation ledger's history"]
+    assert not (clone / ".git" / "shallow").exists()
+    done = fleet_cli("validate", cwd=clone)
+    assert done.returncode == 1
+    assert "but it was revoked at an unknown date in the revocation ledger's history" in done.stderr
+
+
+def test_a_shallow_clone_that_cannot_be_deepened_is_refused_naming_the_fix(manifests: Manifests,
+                                                                           devices: list[Issued],
+                                                                           tmp_path: Path) -> None:
+    top = merged_removal(manifests)
+    clone = shallow_clone(top, tmp_path / "ci")
+    git(clone, "remote", "set-url", "origin", (tmp_path / "gone").as_uri())  # the remote is out of reach
+    with pytest.raises(history.HistoryIncomplete) as refused:
+        history.fingerprints(clone / "manifests")
+    assert str(refused.value).startswith(f"{clone.resolve()} is a shallow clone, so its history would hide a "
+                                         "ledger entry removed before its oldest commit, and deepening it failed (")
+    done = fleet_cli("validate", cwd=clone)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"cannot read the revocation ledger's history: {clone.resolve()} is a shallow "
+                                  "clone")
+    assert "fetch the whole history and run again: `git fetch --unshallow`, or clone without a depth " \
+           "(GitHub's actions/checkout: fetch-depth: 0; GitLab: GIT_DEPTH: 0; Jenkins: no shallow clone)" \
+        in " ".join(done.stderr.split())
+    assert (clone / ".git" / "shallow").exists()  # nothing pretended: still shallow

@@ -176,3 +176,52 @@ def test_the_distribution_is_named_alike_wherever_fleet_names_it() -> None:
     assert metadata.version(DISTRIBUTION) == wheel.VERSION  # the installed fleet is this checkout's
     [readme_pin] = re.findall(r"^pip install '(\S+)\[local\]==(\S+)'$", (REPO / "README.md").read_text(), re.M)
     assert readme_pin == (wheel.DISTRIBUTION, wheel.VERSION)
+
+
+def apply_branches(root: Path) -> object:
+    return YAML(typ="safe").load(root / ".github/workflows/main.yml")["on"]["push"]["branches"]
+
+
+def test_the_apply_runs_on_the_default_branch_init_was_given_and_its_printed_commands_make(tmp_path: Path) -> None:
+    done = fleet("init", "team", "--account", "prod", "--default-branch", "trunk", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "team"
+    assert apply_branches(root) == ["trunk"]
+    assert "apply on trunk" in (root / "README.md").read_text()
+    said = {p.name: re.findall(r"(?<![\w.])main(?![\w.])", p.read_text())
+            for p in [root / "README.md", *(root / ".github/workflows").iterdir()]}
+    assert said == {"README.md": [], **{name: [] for name in NAMES}}  # no word of a branch named main
+    linted = actionlint(str(root / ".github/workflows/main.yml"))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    # The commands `fleet init` prints next make the branch the apply runs on.
+    [git_line] = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("git init")]
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["bash", "-c", f"set -e; {git_line}"], cwd=root, env=env, check=True, capture_output=True)
+    current = subprocess.run(["git", "branch", "--show-current"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+    assert current == "trunk"
+
+    # `fleet workflows` keeps the branch; --default-branch changes it.
+    cas = root / "manifests/cas.yaml"
+    cas.write_text(cas.read_text().replace("    mode: SNI_ONLY\n",
+                                           "    mode: DEFAULT\n    private_key:\n      env: FLEET_CA_KEY_EXAMPLE\n"))
+    assert fleet("workflows", cwd=root).returncode == 0
+    assert apply_branches(root) == ["trunk"]
+    assert "secrets.FLEET_CA_KEY_EXAMPLE" in (root / ".github/workflows/main.yml").read_text()
+    assert fleet("workflows", "--default-branch", "master", cwd=root).returncode == 0
+    assert apply_branches(root) == ["master"]
+    assert fleet("workflows", cwd=root).stdout.strip() == "the workflows were already current"
+
+
+def test_a_default_branch_the_apply_filter_would_not_match_as_written_is_refused(tmp_path: Path) -> None:
+    done = fleet("init", "team", "--default-branch", "release/*", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("fleet init: --default-branch 'release/*' is not a branch name of letters, digits "
+                                   "and '_./-' (no pattern characters: the apply workflow's `branches:` filter must "
+                                   "match it as written); nothing was written")
+    assert list(tmp_path.iterdir()) == []
+    for good in ("main", "master", "trunk", "release/2026", "v2.x"):
+        assert new_fleet.branch_problem(good) is None, good
+    for bad in ("-x", "a..b", "a b", "x.lock", "a/", "[ab]", "a:b", ""):
+        assert new_fleet.branch_problem(bad), bad

@@ -1,10 +1,12 @@
 """The GitHub workflows that users of this repository run against real AWS.
 
-They cannot run here, so this checks what can be checked offline: the pinned
-actionlint (scripts/actionlint.sh) accepts them, they fire on the intended
-events, they install Pulumi the way Pulumi users do (the official action, at
-the version requirements.txt pins), and every fleet command they run is one
-the test suite runs too.
+GitHub cannot be reached from here: tests/engine/test_generated_workflows.py runs
+the ones `fleet init` writes (the same templates) step by step with a stand-in
+for a runner; this checks what can be checked offline: the pinned actionlint
+(scripts/actionlint.sh) accepts them, they fire on the intended events, they
+install Pulumi the way Pulumi users do (the official action, at the version
+requirements.txt pins), and every fleet command they run is one the test suite
+runs too.
 """
 
 from __future__ import annotations
