@@ -72,6 +72,66 @@ def audit_findings(manifests: Path, *, aws: bool = False) -> tuple[list[Finding]
     return run(inventory, fleet.audit, datetime.datetime.now(datetime.UTC)), root
 
 
+def findings_in(manifests: Path, repository: Path | None) -> list[Finding]:
+    """The manifests' findings (paths relative to ``repository``, or the manifests' parent); raises
+    ManifestError when they do not load."""
+    from fleet.audit import from_manifests, run
+    from fleet.aws.regions import iot_regions
+    from fleet.manifest import load_fleet
+
+    collector = from_manifests.FactsCollector()
+    root = repository or manifests.resolve().parent
+    fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=root, repository=repository,
+                       observe=collector)
+    return run(from_manifests.inventory(fleet, collector.facts, root), fleet.audit,
+               datetime.datetime.now(datetime.UTC))
+
+
+def introduced_since(base: str, manifests: Path) -> list[Finding] | str:
+    """The findings of the manifests here that the manifests at ``base`` do not have (by check, resource and
+    reason), or why they cannot be told: the base's tree is read with `git archive`, never checked out here."""
+    import io
+    import subprocess
+    import tarfile
+    import tempfile
+
+    from fleet.manifest import ManifestError
+    from fleet.revocation import history
+
+    top = history.work_tree(manifests)
+    if top is None:
+        return f"{manifests} is not in a git work tree"
+    try:
+        now = findings_in(manifests, top)
+    except ManifestError:
+        return "the manifests do not load (fleet validate says why)"
+    where = manifests.resolve().relative_to(top)
+    done = subprocess.run(["git", "archive", "--format=tar", base], cwd=top, capture_output=True, check=False,
+                          timeout=600)
+    if done.returncode != 0:
+        return f"git archive {base} failed: {done.stderr.decode(errors='replace').strip()}"
+    with tempfile.TemporaryDirectory(prefix="fleet-audit-base-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tree:
+            tree.extractall(folder, filter="data")
+        try:
+            before = {f.key for f in findings_in(Path(folder) / where, Path(folder))}
+        except ManifestError:
+            before = set()  # the base's manifests do not load: every finding here is new to it
+    return [f for f in now if f.key not in before]
+
+
+def review_lines(findings: list[Finding]) -> list[tuple[bool, str]]:
+    """Each finding as a line of `fleet review`'s Markdown, and whether it is high or critical."""
+    lines = []
+    for f in findings:
+        where = f" in {'; '.join(str(p) for p in f.places)}" if f.places else ""
+        suppressed = f" (suppressed until {f.suppressed.expires}: {f.suppressed.reason})" if f.suppressed else ""
+        lines.append((f.severity >= Severity.HIGH and f.suppressed is None,
+                      f"**{f.severity.label}** `{f.check}` {f.resource}{where}: {f.message} "
+                      f"(`{f.location.file}:{f.location.line}`){suppressed}"))
+    return lines
+
+
 def summary(findings: list[Finding], what: str) -> str:
     open_ = [f for f in findings if f.suppressed is None]
     if not findings:

@@ -170,3 +170,46 @@ def test_bad_manifests_are_refused_with_their_lines_and_nothing_else(manifests: 
     assert "manifests/audit.yaml:2:32: audit.device_certificate_age_days: Input should be greater than or equal " \
            "to 30" in done.stderr
     assert "unknown field 'suppresions' (did you mean 'suppressions'?)" in done.stderr
+
+
+def _commit(root: Path, message: str) -> None:
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", message],
+                   cwd=root, check=True)
+
+
+def test_review_with_a_base_shows_only_the_findings_the_change_introduces(manifests: Manifests,
+                                                                         tmp_path: Path) -> None:
+    small_fleet(manifests, devices=1, days=11)  # a medium finding the base already has
+    subprocess.run(["git", "init", "-q", "-b", "main", str(manifests.root.parent)], check=True)
+    _commit(manifests.root.parent, "base")
+    subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=manifests.root.parent, check=True)
+    plan = REPO / "tests/fixtures/review/plan.json"
+    args = ("review", str(plan), "--no-aws", "--base", "main", "-m", str(manifests.root))
+    unchanged = fleet(*args, cwd=manifests.root.parent)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert "fleet audit" not in unchanged.stdout  # nothing new: the expiring certificate was there before
+
+    manifests.text("telemetry.json", json.dumps(PERMISSIVE, indent=2))
+    _commit(manifests.root.parent, "a permissive policy")
+    review = fleet(*args, cwd=manifests.root.parent).stdout
+    lines = review.splitlines()
+    assert lines[3:5] == ["> [!CAUTION]", "> **`fleet audit`: this change introduces 1 finding(s), high or critical "
+                                          "among them:**"]  # at the top, right under the heading
+    assert lines[5].startswith("> - **critical** `IOT_POLICY_OVERLY_PERMISSIVE_CHECK` policy:telemetry in ")
+    assert lines[5].endswith("(`manifests/telemetry.json:9`)")
+    assert "DEVICE_CERTIFICATE_EXPIRING_CHECK" not in review
+
+
+def test_review_lists_new_medium_findings_after_the_changes(manifests: Manifests) -> None:
+    small_fleet(manifests, devices=1)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(manifests.root.parent)], check=True)
+    _commit(manifests.root.parent, "base")
+    subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=manifests.root.parent, check=True)
+    small_fleet(manifests, devices=1, days=11)  # a new certificate that expires in 10 days
+    review = fleet("review", str(REPO / "tests/fixtures/review/plan.json"), "--no-aws", "--base", "main", "-m",
+                   str(manifests.root), cwd=manifests.root.parent).stdout
+    assert "[!CAUTION]\n> **`fleet audit`" not in review
+    section = review.index("`fleet audit`: this change introduces 1 finding(s):")
+    assert review.index("### ") < section < review.index("<sub>Pulumi resources")
+    assert "**medium** `DEVICE_CERTIFICATE_EXPIRING_CHECK` certificate:devices/device-0.pem" in review
