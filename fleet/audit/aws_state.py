@@ -8,7 +8,7 @@ certificate id), so its PEM comes from the manifests; only a certificate AWS
 has and the manifests do not is described, one call each. What the
 manifests declare is located at its line there; what only AWS has, at its
 account's entry in the manifests. A CA's revocation list is the one its
-manifest entry names.
+manifest entry names, whether or not AWS has the CA registered.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def _cas(found: _Found, declared: Inventory, accounts: dict[str, Location]) -> t
         records.append(CaRecord(name=mine.name if mine else ca_id, certificate=cert, active_in=tuple(active),
                                 location=mine.location if mine else _account(active, accounts),
                                 crl=mine.crl if mine else None))
+    # A CA's revocation list holds for its certificates in AWS whether or not AWS has the CA registered.
+    records += [CaRecord(ca.name, ca.certificate, (), ca.location, ca.crl) for ca_id, ca in sorted(by_id.items())
+                if ca_id not in found.cas and ca.crl is not None]
     return tuple(records)
 
 
