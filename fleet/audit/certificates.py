@@ -117,7 +117,8 @@ def _revoked_ca_still_active(cas: tuple[CaRecord, ...],
 def _device_checks(inventory: Inventory, now: datetime.datetime, expiring_days: int,
                    age_days: int | None) -> Iterator[Finding]:
     crls = {ca.name: ca for ca in inventory.cas if ca.crl is not None}
-    by_issuer = {ca.certificate.subject.rfc4514_string(): ca for ca in crls.values()}
+    by_issuer = {ca.certificate.subject.public_bytes(): ca for ca in crls.values()}
+    revoked_serials = {name: {entry.serial_number for entry in ca.crl or ()} for name, ca in crls.items()}
     age = datetime.timedelta(days=age_days) if age_days is not None else None
     for cert in inventory.certificates:
         facts = cert.facts
@@ -134,8 +135,8 @@ def _device_checks(inventory: Inventory, now: datetime.datetime, expiring_days: 
                           f"{(now - facts.not_before).days} days ago (threshold {age_days} days): rotate it",
                           cert.location, cert.places, "CERTIFICATE_PAST_AGE_THRESHOLD")
         issuer = crls.get(cert.ca or "") or by_issuer.get(facts.issuer)
-        if issuer is not None and issuer.crl is not None and facts.issuer == \
-                issuer.certificate.subject.rfc4514_string():
+        if issuer is not None and issuer.crl is not None and facts.serial in revoked_serials[issuer.name] and \
+                facts.issuer == issuer.certificate.subject.public_bytes():
             entry = issuer.crl.get_revoked_certificate_by_serial_number(facts.serial)
             if entry is not None:
                 yield _revoked_device(cert, issuer, entry.revocation_date_utc.date().isoformat())
@@ -171,7 +172,7 @@ def _intermediate_revoked(inventory: Inventory, revoked: dict[str, tuple[CaRecor
     group), at the line that sets their status."""
     if not revoked:
         return
-    subjects = {ca.certificate.subject.rfc4514_string(): ca.name for ca in inventory.cas if ca.name in revoked}
+    subjects = {ca.certificate.subject.public_bytes(): ca.name for ca in inventory.cas if ca.name in revoked}
     affected: dict[str, list[DeviceRecord]] = defaultdict(list)
     for cert in inventory.certificates:
         if cert.status not in IN_USE:

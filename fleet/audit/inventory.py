@@ -31,7 +31,7 @@ class CertificateFacts:
     key_sha256: str  # SHA-256 of the DER SubjectPublicKeyInfo: the key, whatever certificate carries it
     rsa_modulus: int | None  # RSA keys only (the ROCA test)
     rsa_exponent: int | None
-    issuer: str  # RFC 4514
+    issuer: bytes  # DER (cheaper than a string per certificate, at 10^5 of them)
     serial: int
 
     @classmethod
@@ -40,7 +40,7 @@ class CertificateFacts:
         spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         numbers = key.public_numbers() if isinstance(key, rsa.RSAPublicKey) else None
         return cls(cert.not_valid_before_utc, cert.not_valid_after_utc, hashlib.sha256(spki).hexdigest(),
-                   numbers.n if numbers else None, numbers.e if numbers else None, cert.issuer.rfc4514_string(),
+                   numbers.n if numbers else None, numbers.e if numbers else None, cert.issuer.public_bytes(),
                    cert.serial_number)
 
 
