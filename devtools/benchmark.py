@@ -11,6 +11,11 @@ certificate revoked: an `up` whose AWS calls must follow the change, not N),
 the state's size, and a per-certificate reader (one DescribeCertificate per
 certificate, as Terraform's and Pulumi AWS's certificate resources refresh)
 against the same endpoint. Writes docs/benchmarks/N.json.
+
+    python -m devtools.benchmark --certificates 100000 --audit
+
+only times `fleet audit --json` on the same generated manifests (no endpoint,
+no Pulumi: the audit reads the manifests alone). Writes docs/benchmarks/audit-N.json.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,14 +139,42 @@ def per_certificate_reader(endpoint: LocalAws, manifests: Path) -> float:
     return time.monotonic() - start
 
 
+def audit_only(n: int, output: Path) -> None:
+    """`fleet audit --json` on N generated certificates, as the pull-request workflow runs it (one process)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        start = time.monotonic()
+        write_fleet(root / "manifests", n)
+        print(f"{n} certificates generated in {time.monotonic() - start:.1f} s", flush=True)
+        start = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "fleet", "audit", "--json", "-m", str(root / "manifests")],
+                              cwd=root, capture_output=True, text=True, check=False)
+        seconds = time.monotonic() - start
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"fleet audit failed: {done.stderr}")
+        findings = json.loads(done.stdout)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, cpu = usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
+    print(f"fleet audit: {seconds:.1f} s ({cpu:.1f} s of CPU), {len(findings)} findings; peak RSS {peak} MiB",
+          flush=True)
+    figures = {"certificates": n, "audit_seconds": round(seconds, 1), "audit_cpu_seconds": round(cpu, 1),
+               "findings": len(findings),
+               "findings_by_check": dict(sorted(Counter(f["check"] for f in findings).items())), "peak_mib": peak}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(figures, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--certificates", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=10.0, help="calls a second per account, region and API")
     parser.add_argument("--seed", action="store_true", help="seed the endpoint; the first up adopts")
     parser.add_argument("--output", type=Path, default=None, help="default: docs/benchmarks/N.json")
+    parser.add_argument("--audit", action="store_true", help="only time `fleet audit` on the generated manifests")
     args = parser.parse_args()
     n = args.certificates
+    if args.audit:
+        return audit_only(n, args.output or REPO / "docs" / "benchmarks" / f"audit-{n}.json")
     with tempfile.TemporaryDirectory() as scratch, LocalAws() as endpoint:
         root = Path(scratch)
         start = time.monotonic()

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
 class Issued:
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
     @property
     def cert_pem(self) -> str:
@@ -71,10 +71,11 @@ def issue(
     days: int = 365,
     not_before: datetime.datetime | None = None,
     is_ca: bool = False,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
 ) -> Issued:
     """A device certificate signed by ``ca`` (EC keys: fast to make by the thousand);
-    ``is_ca``: a subordinate CA's certificate instead."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    ``is_ca``: a subordinate CA's certificate instead; ``key``: its key pair (default: a new one)."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     cert = (
         x509.CertificateBuilder()

@@ -14,8 +14,10 @@ from fleet import survey
 from fleet.declarations import SPECS, actions
 
 READS = ("List", "Describe", "Get")
-# `fleet revoke-ca` and `fleet pending`: the blast radius and the pending PEMs.
-COMMANDS = actions("ListCertificatesByCA", "DescribeCertificate")
+# `fleet revoke-ca` and `fleet pending`: the blast radius and the pending PEMs; `fleet audit --aws`: every CA,
+# certificate and policy of each account and region.
+COMMANDS = actions("ListCertificatesByCA", "DescribeCertificate", "ListCACertificates", "DescribeCACertificate",
+                   "ListCertificates", "ListPolicies", "GetPolicy")
 # The deployer registers CAs whose JITP registration config names a role AWS IoT assumes.
 PASS_ROLE = {
     "Sid": "PassTheJitpRoleToIot", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",

@@ -71,6 +71,7 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)  # changes to the revocation ledger: first of all
     labels: dict[str, str] = field(default_factory=dict)  # fingerprint -> its PEM file in the manifests
+    audit: list[tuple[bool, str]] = field(default_factory=list)  # (high or critical, line): findings the change adds
     # Certificate changes, summed over the resources (shards) of each account and region:
     # (account, region, group, verb) -> certificates; (account, region, group, policy) -> how many.
     certificates: dict[tuple[str, str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -91,19 +92,21 @@ class Step:
 
 
 def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
-           active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None) -> str:
+           active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None,
+           audit: list[tuple[bool, str]] | None = None) -> str:
     """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
     ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
     (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
     read AWS); without it the count is the plan's own. ``stack``: named in the heading and the
-    marker, for a fleet run as several stacks."""
+    marker, for a fleet run as several stacks. ``audit``: (high or critical, Markdown line) of each `fleet audit`
+    finding the change introduces: at the top when one is high or critical, else after the changes."""
     try:
         preview = json.loads(text)
         raw_steps = preview["steps"]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise PlanError(f"not the output of `pulumi preview --json` ({error})") from None
     plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
-                ledger=list(ledger_changes or []), labels=dict(labels or {}))
+                ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []))
     try:
         steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
     except (KeyError, TypeError, ValueError) as error:  # a hand-edited plan
@@ -343,6 +346,12 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
                 "grows. It is refused; a revoked certificate stays revoked whatever the ledger says now:**"]
         out += _folded([f"> - {line}" for line in plan.ledger], "entries", indent="> ")
         out.append("")
+    serious = any(high for high, _ in plan.audit)
+    if serious:
+        out += ["> [!CAUTION]", f"> **`fleet audit`: this change introduces {len(plan.audit)} finding(s), high or "
+                "critical among them:**"]
+        out += _folded([f"> - {line}" for _, line in plan.audit], "findings", indent="> ")
+        out.append("")
     if plan.errors:
         out += ["> [!CAUTION]", "> **The preview failed; nothing will be applied until this is fixed:**"]
         out += [f"> {line}" for error in plan.errors for line in error.splitlines()]
@@ -358,8 +367,11 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
     if plan.blast_radius:
         out += ["> [!IMPORTANT]", *(f"> {line}" for line in plan.blast_radius), ""]
     changed = {key: place for key, place in plan.places.items() if place.lines}
+    later = [] if serious or not plan.audit else [
+        f"`fleet audit`: this change introduces {len(plan.audit)} finding(s):", "",
+        *_folded([f"- {line}" for _, line in plan.audit], "findings"), ""]
     if not changed:
-        out += ["No changes to AWS." if not plan.replacements else "Nothing else changes.", ""]
+        out += ["No changes to AWS." if not plan.replacements else "Nothing else changes.", "", *later]
         return "\n".join(out)
     out += ["Per account and region:", "",
             "| account | region | " + " | ".join(ACTIONS) + " |", "|---|---|" + "---:|" * len(ACTIONS)]
@@ -372,6 +384,7 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
             out.append(f"- {what}")
             out += _folded([f"  - {item}" for item in items], "items", indent="  ")
         out.append("")
+    out += later
     counts = ", ".join(f"{n} to {op}" for op, n in sorted(summary.items()) if op != "same")
     out += [f"<sub>Pulumi resources: {counts or 'none changed'}.</sub>", ""]
     return "\n".join(out)

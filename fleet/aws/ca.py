@@ -120,6 +120,14 @@ class CaCertificates:
                 for certificate in page.get("certificates", []):
                     yield certificate["certificateId"]
 
+    def listed(self) -> Iterator[tuple[str, str]]:
+        """(certificate id, status) of every CA certificate registered in the account and region."""
+        paginator = self._iot.get_paginator("list_ca_certificates")
+        with calling(f"listing CA certificates in {self._where}"):
+            for page in paginator.paginate(pageSize=self._page_size):
+                for certificate in page.get("certificates", []):
+                    yield certificate["certificateId"], certificate["status"]
+
     def delete(self, certificate_id: str) -> None:
         try:
             with calling(f"deleting CA {certificate_id} in {self._where}"):

@@ -5,6 +5,7 @@ exists") is settled by reading the policy."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,14 @@ class Policies:
         except NotFound:
             return None
         return PolicyState(str(reply["defaultVersionId"]), compact(reply["policyDocument"]))
+
+    def names(self) -> Iterator[str]:
+        """Every policy of the account and region, fleet's or not."""
+        paginator = self._iot.get_paginator("list_policies")
+        with calling(f"listing policies in {self._where}"):
+            for page in paginator.paginate(pageSize=250):
+                for policy in page.get("policies", []):
+                    yield str(policy["policyName"])
 
     def versions(self, name: str) -> list[tuple[int, bool]]:
         """(version id, is default) of every version, oldest first; [] when the policy is missing."""

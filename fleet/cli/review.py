@@ -26,20 +26,33 @@ def review(
 ) -> None:
     """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment.
     Certificates are named by their PEM files when the manifests load; with --base, a change
-    that removes or alters a revocation ledger entry comes first."""
+    that removes or alters a revocation ledger entry comes first, and the `fleet audit` findings
+    the change introduces are listed (at the top when one is high or critical)."""
     from fleet.review import PlanError, render
 
     changes = ledger_changes(base, manifests) if base is not None else []
+    findings = _introduced(base, manifests) if base is not None else None
     try:
         text = plan.read_text(encoding="utf-8")
         markdown = render(text, ledger_changes=changes, labels=_labels(manifests),
-                          active_now=_active_now(text) if aws else None, stack=stack)
+                          active_now=_active_now(text) if aws else None, stack=stack, audit=findings)
     except (OSError, PlanError) as error:
         fail(f"{plan}: {error}")
     if output is None:
         sys.stdout.write(markdown)  # verbatim: no console markup or emoji codes
     else:
         output.write_text(markdown, encoding="utf-8")
+
+
+def _introduced(base: str, manifests: Path) -> list[tuple[bool, str]] | None:
+    """`fleet audit`'s findings the change introduces (since ``base``), as review lines."""
+    from fleet.cli.audit import introduced_since, review_lines
+
+    found = introduced_since(base, manifests)
+    if isinstance(found, str):
+        say(f"not auditing the change: {found}", to_err=True)
+        return None
+    return review_lines(found)
 
 
 def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:

@@ -19,6 +19,7 @@ class AccountSpec:
     id: str
     role_arn: str
     regions: tuple[str, ...]
+    source: str = ""  # "manifests/accounts.yaml:5" of its entry
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class PolicySpec:
     region: str
     document: str  # compact JSON
     source: str
+    document_path: str = ""  # the document's file (absolute), as the manifest names it
 
     @property
     def resource_name(self) -> str:
@@ -122,9 +124,32 @@ class LedgerSpec:
 
 
 @dataclass(frozen=True)
+class SuppressionSpec:
+    """One `audit.suppressions` entry, where it was written."""
+
+    check: str
+    resource: str
+    reason: str
+    expires: str | None  # ISO date
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """The manifests' `audit` sections, merged."""
+
+    suppressions: tuple[SuppressionSpec, ...] = ()
+    device_certificate_expiring_days: int = 30
+    device_certificate_age_days: int | None = None  # off unless set
+
+
+@dataclass(frozen=True)
 class Fleet:
     accounts: tuple[AccountSpec, ...]
     ca_placements: tuple[CaPlacementSpec, ...]
     policies: tuple[PolicySpec, ...] = ()
     certificate_groups: tuple[CertificateGroupSpec, ...] = ()
     ledger: LedgerSpec = LedgerSpec()
+    audit: AuditSpec = AuditSpec()

@@ -55,8 +55,9 @@ def check(
     now: datetime.datetime,
     confinement: Confinement,
     problems: list[Problem],
+    observe: Callable[[str, x509.Certificate], None] | None = None,
 ) -> tuple[tuple[PolicySpec, ...], tuple[CertificateGroupSpec, ...]]:
-    policy_files: dict[str, tuple[SourceFile, str]] = {}
+    policy_files: dict[str, tuple[SourceFile, str, Path]] = {}
     declared: dict[str, Problem] = {}
     for file, folder, doc in documents:
         for name, policy in doc.policies.items():
@@ -75,7 +76,7 @@ def check(
             except (OSError, UnicodeDecodeError, ValueError) as error:
                 problems.append(file.problem(where, f"cannot read {policy.document}: {_why(error)}"))
                 continue
-            policy_files[name] = (file, text)
+            policy_files[name] = (file, text, (folder / policy.document).resolve())
 
     seen: dict[str, tuple[str, Problem | None]] = {ca.cert_id: (f"CA {name!r}", None) for name, ca in cas.items()}
     groups: list[CertificateGroupSpec] = []
@@ -83,7 +84,7 @@ def check(
     for file, folder, doc in documents:
         for name, group in doc.device_certificates.items():
             groups.extend(_group(file, folder, name, group, accounts, cas, ca_placements, policy_files,
-                                 manifests_root, now, seen, confinement, problems))
+                                 manifests_root, now, seen, confinement, problems, observe))
     failed: set[str] = set()  # report a bad document once, not once per region
     users = [(g.policies, g.account, g.region) for g in groups] + [
         (p.activation_policies, p.account, p.region) for p in ca_placements.values() if p.activation_policies
@@ -103,9 +104,9 @@ def check(
 
 
 def _policy(
-    name: str, declared: tuple[SourceFile, str], account: AccountSpec, region: str, problems: list[Problem]
+    name: str, declared: tuple[SourceFile, str, Path], account: AccountSpec, region: str, problems: list[Problem]
 ) -> PolicySpec | None:
-    file, text = declared
+    file, text, path = declared
     where = ("policies", name, "document")
     values = {"account": account.name, "account_id": account.id, "region": region}
     substituted = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values.get(m[1], m[0]), text)
@@ -126,7 +127,8 @@ def _policy(
                                             f"{account.name}/{region}; AWS allows {MAX_POLICY_CHARACTERS}"))
         return None
     line, _ = file.position(where)
-    return PolicySpec(name, account.name, account.id, account.role_arn, region, compact, f"{file.path}:{line}")
+    return PolicySpec(name, account.name, account.id, account.role_arn, region, compact, f"{file.path}:{line}",
+                      str(path))
 
 
 def _group(
@@ -134,7 +136,7 @@ def _group(
     accounts: Mapping[str, AccountSpec], cas: Mapping[str, CaFacts],
     ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], policy_files: Mapping[str, object],
     manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
-    confinement: Confinement, problems: list[Problem],
+    confinement: Confinement, problems: list[Problem], observe: Callable[[str, x509.Certificate], None] | None,
 ) -> list[CertificateGroupSpec]:
     where: FieldPath = ("device_certificates", name)
     before = len(problems)
@@ -156,7 +158,8 @@ def _group(
             problems.append(file.problem(field, f"{revocation.date} is in the future: a revocation is recorded "
                                                 "once it happened"))
     targets = _targets(file, where, group, accounts, ca_placements, problems)
-    certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, confinement, problems)
+    certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, confinement, problems,
+                                 observe)
     if len(problems) > before:
         return []
     line, _ = file.position(where, at_key=True)
@@ -206,7 +209,7 @@ def _targets(
 def _certificates(
     file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
     manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
-    confinement: Confinement, problems: list[Problem],
+    confinement: Confinement, problems: list[Problem], observe: Callable[[str, x509.Certificate], None] | None,
 ) -> tuple[DeviceCertificate, ...]:
     field = (*where, "certificates")
     refused = confinement.problem(group.certificates, folder / group.certificates)
@@ -250,6 +253,8 @@ def _certificates(
             problems.append(file.problem(at, f"{shown}: {_why(error)}"))
             continue
         fingerprint = pki.certificate_id(cert)
+        if observe is not None:
+            observe(fingerprint, cert)
         thing = None
         if group.things == "common-name":
             thing = pki.common_name(cert)

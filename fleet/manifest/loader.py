@@ -10,10 +10,11 @@ import datetime
 import os
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -35,6 +36,7 @@ def load_fleet(
     unrecorded_ok: bool = False,
     repository: Path | None = None,
     require_keys: bool = False,
+    observe: Callable[[str, x509.Certificate], None] | None = None,
 ) -> Fleet:
     """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS.
     ``ledger_history``: every fingerprint the revocation ledger's history ever
@@ -43,7 +45,8 @@ def load_fleet(
     no problem (for `fleet record-revocations`, which records it).
     ``repository``: the folder every path must stay in (default: the
     manifests' parent; callers pass the git work tree).
-    ``require_keys``: every DEFAULT-mode CA's private key must be readable."""
+    ``require_keys``: every DEFAULT-mode CA's private key must be readable.
+    ``observe``: called with (fingerprint, certificate) for each device certificate read."""
     directory = directory.resolve()
     root = display_root.resolve() if display_root else Path.cwd()
     confinement = paths.Confinement.of(repository or directory.parent, ())
@@ -73,7 +76,7 @@ def load_fleet(
     allowed = [folder for _, _, doc in documents for folder in doc.outside_repository]
     confinement = paths.Confinement.of(confinement.repository, allowed)
     fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
-                                  unrecorded_ok, confinement, require_keys)
+                                  unrecorded_ok, confinement, require_keys, observe)
     _raise_if(schema_problems + [p for p in problems if not set_aside.named_in(p)])
     return fleet
 

@@ -224,6 +224,32 @@ class Ledger(Strict):
     entries: list[LedgerEntry] = Field(default_factory=list)
 
 
+class AuditSuppression(Strict):
+    """One finding of `fleet audit` silenced, for a reason, until a date. A
+    suppression without a reason or an expiry, or expired, silences nothing
+    and is a finding itself."""
+
+    check: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]+$")] = Field(
+        description="the check's name, as `fleet audit` prints it (IOT_POLICY_OVERLY_PERMISSIVE_CHECK)")
+    resource: str = Field(min_length=1, description="the finding's resource, as `fleet audit` prints it "
+                          "(policy:telemetry, ca:factory-root, certificate:pki/devices/d1.pem, group:line-1)")
+    reason: str = Field(default="", description="why the finding is accepted (required)")
+    expires: datetime.date | None = Field(default=None, description="the last day it is silenced (required)")
+
+
+class Audit(Strict):
+    """`fleet audit`: Device Defender's certificate and policy checks on the manifests."""
+
+    suppressions: list[AuditSuppression] = Field(default_factory=list)
+    device_certificate_expiring_days: int | None = Field(
+        default=None, ge=30, le=3652, description="DEVICE_CERTIFICATE_EXPIRING_CHECK: days before expiry a "
+        "certificate is reported (Device Defender's CERT_EXPIRATION_THRESHOLD_IN_DAYS; default 30)")
+    device_certificate_age_days: int | None = Field(
+        default=None, ge=30, le=3652, description="DEVICE_CERTIFICATE_AGE_CHECK: age in days from which an ACTIVE "
+        "certificate is reported (Device Defender's CERT_AGE_THRESHOLD_IN_DAYS; off unless set, as in Device "
+        "Defender)")
+
+
 class ManifestFile(Strict):
     """One YAML file under manifests/."""
 
@@ -234,6 +260,7 @@ class ManifestFile(Strict):
     policies: dict[Name, Policy] = Field(default_factory=dict)
     device_certificates: dict[Name, CertificateGroup] = Field(default_factory=dict)
     revocations: Ledger | None = Field(default=None, description="the revocation ledger (manifests/revocations.yaml)")
+    audit: Audit | None = Field(default=None, description="settings and suppressions of `fleet audit`")
     outside_repository: list[str] = Field(
         default_factory=list, description="absolute folders outside the repository that manifests may name files "
         "in (where CA private keys are kept, say); every other path must stay inside the repository")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from fleet import keys, pki
 from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest import device_rules, ledger_rules
-from fleet.manifest.desired import AccountSpec, CaPlacementSpec, Fleet
+from fleet.manifest.desired import AccountSpec, AuditSpec, CaPlacementSpec, Fleet, SuppressionSpec
 from fleet.manifest.model import CertificateAuthority, ManifestFile
 from fleet.manifest.paths import Confinement
 from fleet.manifest.problems import Problem, declared_twice, did_you_mean
@@ -48,7 +49,10 @@ def check(
     documents: list[Document], known_regions: frozenset[str], now: datetime.datetime, manifests_root: Path,
     ledger_history: frozenset[str] = frozenset(), unrecorded_ok: bool = False,
     confinement: Confinement | None = None, require_keys: bool = False,
+    observe: Callable[[str, x509.Certificate], None] | None = None,
 ) -> tuple[Fleet, list[Problem]]:
+    """``observe``: called with (fingerprint, certificate) for every device certificate read (`fleet audit`
+    keeps the facts it needs from the one parse)."""
     problems: list[Problem] = []
     confinement = confinement or Confinement.of(manifests_root.parent, ())
     accounts: dict[str, AccountSpec] = {}
@@ -72,7 +76,8 @@ def check(
                 problems.append(
                     file.problem((*where, "id"), f"account id {account.id} is already declared as {twin!r}")
                 )
-            accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions))
+            accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions),
+                                         f"{file.path}:{here.line}")
 
     cas = _load_cas(documents, now, confinement, require_keys, problems)
     policy_names = {name for _, _, doc in documents for name in doc.policies}
@@ -81,7 +86,7 @@ def check(
     # With each CA's revocation list: no certificate on it may be declared usable.
     facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id, _crl(ca)) for name, ca in cas.items()}
     policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, confinement,
-                                          problems)
+                                          problems, observe)
     ledger = ledger_rules.check(documents, accounts, groups, manifests_root, now, ledger_history, problems,
                                 unrecorded_ok)
 
@@ -91,8 +96,36 @@ def check(
         policies=policies,
         certificate_groups=groups,
         ledger=ledger,
+        audit=_audit(documents, problems),
     )
     return fleet, problems
+
+
+def _audit(documents: list[Document], problems: list[Problem]) -> AuditSpec:
+    """The `audit` sections merged: every suppression, and each threshold set at most once."""
+    suppressions: list[SuppressionSpec] = []
+    thresholds: dict[str, tuple[int, Problem]] = {}
+    for file, _folder, doc in documents:
+        if doc.audit is None:
+            continue
+        for index, entry in enumerate(doc.audit.suppressions):
+            line, column = file.position(("audit", "suppressions", index))
+            suppressions.append(SuppressionSpec(entry.check, entry.resource, entry.reason.strip(),
+                                                entry.expires.isoformat() if entry.expires else None,
+                                                str(file.path), line, column))
+        for name in ("device_certificate_expiring_days", "device_certificate_age_days"):
+            value = getattr(doc.audit, name)
+            if value is None:
+                continue
+            here = file.problem(("audit", name), "")
+            if name in thresholds:
+                first = thresholds[name][1]
+                problems.append(file.problem(("audit", name), f"already set at {first.file}:{first.line}"))
+                continue
+            thresholds[name] = (value, here)
+    expiring = thresholds.get("device_certificate_expiring_days")
+    age = thresholds.get("device_certificate_age_days")
+    return AuditSpec(tuple(suppressions), expiring[0] if expiring else 30, age[0] if age else None)
 
 
 def _crl(ca: _Ca) -> x509.CertificateRevocationList | None:

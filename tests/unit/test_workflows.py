@@ -88,7 +88,8 @@ def test_pulumi_comes_from_its_official_action_at_the_pinned_version() -> None:
     pinned = re.search(r"^pulumi==(\S+)", (REPO / "requirements.txt").read_text(), re.M)
     assert pinned
     installs = [step for step in _steps() if str(step.get("uses", "")).startswith("pulumi/actions@")]
-    assert len(installs) == sum(len(load(name)["jobs"]) for name in NAMES)
+    # Every job installs Pulumi but the pull request's audit, which reads the manifests only.
+    assert len(installs) == sum(len(load(name)["jobs"]) for name in NAMES) - 1
     assert all(step["with"] == {"pulumi-version": pinned[1]} for step in installs)  # install only, no command
     # Building Pulumi from source is this repository's own test path, never the users' CI.
     assert not any(str(step.get("uses", "")).startswith("actions/setup-go") for step in _steps())
@@ -101,7 +102,7 @@ def _fleet_commands() -> list[str]:
 
 
 def test_the_workflows_run_fleet_commands() -> None:
-    assert _fleet_commands() == ["drift", "jitr-config", "recover", "review", "validate"]
+    assert _fleet_commands() == ["audit", "drift", "jitr-config", "recover", "review", "validate"]
 
 
 def _test_sources() -> str:
@@ -161,3 +162,21 @@ def test_every_stack_runs_in_its_own_job_and_gets_its_own_comment() -> None:
     [upload] = [step for step in load("main.yml")["jobs"]["apply"]["steps"]
                 if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
     assert upload["with"]["name"] == "fleet-jitr-${{ matrix.stack }}"  # one artifact per stack, no clash
+
+
+def test_a_pull_request_is_audited_once_into_code_scanning_and_fails_on_high_findings() -> None:
+    """`fleet audit` (Device Defender's checks) runs in a job of its own, with no AWS credentials and no
+    environment, uploads its SARIF whatever the audit's exit, and fails on an unsuppressed high or critical
+    finding; the drift check audits what AWS holds, through the reader role, even after drift was found."""
+    job = load("pull-request.yml")["jobs"]["audit"]
+    assert "strategy" not in job and "environment" not in job
+    assert job["permissions"] == {"contents": "read", "actions": "read", "security-events": "write"}
+    runs = [str(step.get("run", "")) for step in job["steps"]]
+    assert "fleet audit --sarif audit.sarif --fail-on high" in runs
+    assert not any("role-to-assume" in step.get("with", {}) for step in job["steps"])
+    [upload] = [step for step in job["steps"] if str(step.get("uses", "")).startswith("github/codeql-action/")]
+    assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert upload["with"]["sarif_file"] == "audit.sarif" and "!cancelled()" in upload["if"]
+    drift = load("drift.yml")["jobs"]["drift"]["steps"]
+    [audit] = [step for step in drift if "fleet audit" in str(step.get("run", ""))]
+    assert "fleet audit --aws --fail-on high" in audit["run"] and "!cancelled()" in audit["if"]
