@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from fleet import DISTRIBUTION
 from fleet.audit.findings import Finding, Severity
 from fleet.cli.base import ManifestsOption, app, count, fail, load, say
 
@@ -155,7 +156,7 @@ def _write_sarif(path: Path, findings: list[Finding], root: Path, manifests: Pat
         return Path(os.path.relpath(root / file, top)).as_posix()
 
     try:
-        path.write_text(json.dumps(sarif.document(findings, metadata.version("fleet"), uri), indent=2) + "\n",
+        path.write_text(json.dumps(sarif.document(findings, metadata.version(DISTRIBUTION), uri), indent=2) + "\n",
                         encoding="utf-8")
     except OSError as error:
         fail(f"cannot write {path}: {error.strerror}")
