@@ -15,7 +15,9 @@ in order, in a workspace of its own.
   is the Pulumi CLI on PATH, which must be the version asked for;
   aws-actions/configure-aws-credentials assumes the role it names through the
   local endpoint's STS and exports the credentials; actions/upload-artifact
-  copies the file aside. An action or an input without a stand-in fails the run.
+  copies the file aside; github/codeql-action/upload-sarif checks the SARIF
+  against the 2.1.0 schema and keeps it by category. An action or an input
+  without a stand-in fails the run.
 - `if:` and every `${{ ... }}` (in `env:`, `with:`, `run:`, the matrix and the
   concurrency group) are evaluated from what GitHub would give
   (``Runner.table``: vars, secrets, github.*, matrix.*, steps.*.outputs, env.*);
@@ -39,9 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 from ruamel.yaml import YAML
 
 from tests.engine.github_expressions import Evaluator, Unevaluable, condition, functions, substitute
+
+SARIF_SCHEMA = json.loads((Path(__file__).parents[2] / "schema" / "sarif-2.1.0.json").read_text())
 
 REPOSITORY = "acme/iot-fleet"
 
@@ -210,7 +215,8 @@ class Runner:
         action = uses.split("@", 1)[0]
         stand_in = {"actions/checkout": self._checkout, "actions/setup-python": self._setup_python,
                     "pulumi/actions": self._pulumi, "aws-actions/configure-aws-credentials": self._credentials,
-                    "actions/upload-artifact": self._upload}.get(action)
+                    "actions/upload-artifact": self._upload,
+                    "github/codeql-action/upload-sarif": self._upload_sarif}.get(action)
         if stand_in is None:
             raise Unevaluable(f"no stand-in for the action {uses}")
         return stand_in(inputs, event, workspace, env, files)
@@ -283,6 +289,24 @@ class Runner:
         target.mkdir(parents=True)
         shutil.copy(source, target / source.name)
         return "success", f"uploaded {source.name} as {inputs['name']}"
+
+    def _upload_sarif(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
+                      files: dict[str, Path]) -> tuple[str, str]:
+        """Code scanning takes only SARIF 2.1.0 that holds to its schema; kept aside by category."""
+        _known(inputs, {"sarif_file", "category"})
+        source = workspace / str(inputs["sarif_file"])
+        document = json.loads(source.read_text())
+        problems = [e.message for e in jsonschema.Draft7Validator(SARIF_SCHEMA).iter_errors(document)]
+        if problems:
+            return "failure", f"{source.name} is not SARIF 2.1.0: {problems[:3]}"
+        target = self.scratch / "code-scanning" / f"{inputs.get('category') or 'default'}.sarif"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+        return "success", f"uploaded {source.name} to code scanning"
+
+    def code_scanning(self, category: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads((self.scratch / "code-scanning" / f"{category}.sarif").read_text())
+        return document
 
     def artifact(self, name: str) -> Path:
         [found] = (self.scratch / "artifacts" / name).iterdir()

@@ -166,8 +166,10 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     team.git("add", "-A")
     team.git("commit", "-qm", "The factory's CA and line 1")
 
-    [plan] = succeeded(runner.run(workflows / "pull-request.yml", team.pull_request(1, "factory-line")), 1)
-    assert plan.matrix == {"stack": "prod"}
+    plan, audit = succeeded(runner.run(workflows / "pull-request.yml", team.pull_request(1, "factory-line")), 2)
+    assert (audit.name, plan.name, plan.matrix) == ("audit", "plan", {"stack": "prod"})
+    [scan] = runner.code_scanning("fleet-audit")["runs"]
+    assert scan["results"] == [], scan["results"]  # a sound fleet: no finding, and the SARIF is valid
     assert "manifests: valid: 1 account, 2 CAs in 2 placements, 3 device certificates in 1 group" in \
         plan.step("Validate the manifests (and that the revocation ledger only grew)").output
     [comment] = comments(store)
@@ -182,7 +184,7 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     devices[3].write(team.root / "manifests/pki/devices/line-1/device-3.pem")
     team.git("add", "-A")
     team.git("commit", "-qm", "One more device")
-    [again] = succeeded(runner.run(workflows / "pull-request.yml", team.pull_request(1, "factory-line")), 1)
+    again, _ = succeeded(runner.run(workflows / "pull-request.yml", team.pull_request(1, "factory-line")), 2)
     [comment] = comments(store)
     assert comment["updates"] == 1 and comment["body"] == (again.workspace / "review.md").read_text() != review
     assert "device-3.pem" in comment["body"]
@@ -209,7 +211,7 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     assert (drift.name, state.name, state.matrix) == ("drift", "state", {"stack": "prod"})
     assert "exit 0" in drift.step("AWS against the manifests").output
     summary = drift.workspace.parent.parent / "github_step_summary.txt"  # the run's GITHUB_STEP_SUMMARY
-    assert summary.read_text() == "```\nNo drift: AWS matches the manifests.\n```\n"
+    assert summary.read_text() == "```\nNo drift: AWS matches the manifests.\n```\n```\nAWS: no findings\n```\n"
 
     # A push to a branch that is not the default one applies nothing.
     team.git("checkout", "-q", "-b", "main")
