@@ -157,8 +157,13 @@ def _group(
                                                 "once it happened"))
     targets = _targets(file, where, group, accounts, ca_placements, problems)
     certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, confinement, problems)
+    # Said without setting the group aside: the ledger's refusal of a revoked certificate
+    # declared usable again must come too, and first (it is said at an earlier line).
+    leftover = _revocations_without_revoked(file, where, group)
     if len(problems) > before:
+        problems.extend(leftover)
         return []
+    problems.extend(leftover)
     line, _ = file.position(where, at_key=True)
     return [
         CertificateGroupSpec(
@@ -170,6 +175,19 @@ def _group(
         )
         for account, region in targets
     ]
+
+
+def _revocations_without_revoked(file: SourceFile, where: FieldPath, group: CertificateGroup) -> list[Problem]:
+    """A revocation beside a status other than REVOKED: most often a revoked certificate
+    set back to ACTIVE, which the revocation ledger refuses (at the status' line)."""
+    found = []
+    for revocable, field in ((group, where), *((e, (*where, "exceptions", i)) for i, e in enumerate(group.exceptions))):
+        if revocable.revocation is not None and revocable.status != "REVOKED":
+            found.append(file.problem((*field, "revocation"), (
+                f"only status REVOKED carries a revocation, and the status here is {revocable.status}: set it "
+                "back to REVOKED (a revoked certificate stays revoked), or remove the revocation if nothing here "
+                "was ever revoked")))
+    return found
 
 
 def _targets(

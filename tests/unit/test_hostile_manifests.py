@@ -386,7 +386,7 @@ CASES = [
     Case("revocation-without-revoked", edit("devices.yaml", "    policies: [telemetry]\n",
                                             "    policies: [telemetry]\n    revocation: {reason: x, date: "
                                             "2026-11-01}\n"),
-         "devices.yaml:3:5", "only REVOKED has one"),
+         "devices.yaml:6:17", "only status REVOKED carries a revocation, and the status here is ACTIVE"),
     Case("revocation-in-future", edit("devices.yaml", "    policies: [telemetry]\n",
                                       "    policies: [telemetry]\n    status: REVOKED\n    revocation: "
                                       "{reason: x, date: 2999-01-01}\n"),
