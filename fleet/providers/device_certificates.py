@@ -68,7 +68,11 @@ class DeviceCertificatesProvider(ResourceProvider):
     @reported
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         had, want = ShardInputs.of(olds), ShardInputs.of(news)
-        refuse_reactivation(had, want)
+        if REGISTRY.declared(want.resource_name):
+            # What the program declares. A refresh diffs the recorded inputs against what AWS
+            # has (a revocation by hand, which the manifests may have adopted since): no
+            # declaration, nothing to refuse; the program's guard and this diff refuse after.
+            refuse_reactivation(had, want)
         replaces = CERTIFICATES_SPEC.replaces(stored(olds), stored(news))
         return diff_result(bool(replaces) or had != want, replaces)
 
