@@ -23,6 +23,7 @@ inputs, sorted throughout, so the same plan always renders the same comment.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Mapping
@@ -153,6 +154,7 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
     return _markdown(plan, preview.get("changeSummary") or {}, stack)
 
 
+@functools.lru_cache(maxsize=1)  # `fleet review` asks four times of one plan (large at scale); none changes it
 def _parse(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[Step]]:
     """The preview, its raw steps, and those of fleet's kinds, typed."""
     try:
