@@ -78,7 +78,7 @@ def certificates(reads: CertificateReads, wanted: Mapping[str, GroupInputs], pol
 
 def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
     everything = listing.certificates()
-    targets = {name: listing.targets(name) for name in declared.policies}
+    targets = {name: listing.policy(name).targets for name in declared.policies}
     groups = {
         name: replace(group, certificates={fp: _entry(everything, targets, fp, group, listing).encode()
                                            for fp in group.certificates})
