@@ -243,6 +243,10 @@ class GroupInputs:
     source: str  # manifest file:line
     certificates: dict[str, str]  # fingerprint -> status (declared) or what AWS has (read), see Entry
 
+    def state(self) -> tuple[Any, ...]:
+        """What of a group changes its certificates in AWS."""
+        return tuple(sorted(self.policies)), self.things, self.ca_id
+
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> GroupInputs:
         if not isinstance(props, Mapping):
@@ -290,6 +294,27 @@ class ShardInputs(Inputs):
     def declared(self) -> dict[str, tuple[str, GroupInputs]]:
         """fingerprint -> (its status, its group)."""
         return {fp: (status, group) for group in self.groups.values() for fp, status in group.certificates.items()}
+
+    def owns(self, group: GroupInputs) -> bool:
+        """Whether fleet removes a certificate of this group from AWS once nothing declares
+        it: those of manifest groups. Those auto_activation took in stay (devices in use);
+        the ledger's are REVOKED and stay anyway."""
+        return any(g is group and not name.startswith(AUTO_GROUP) and name != LEDGER_GROUP
+                   for name, g in self.groups.items())
+
+    def work(self, had: ShardInputs | None) -> tuple[set[str], set[str]]:
+        """What converging this declaration over ``had`` (the recorded or refreshed state;
+        None on create) looks at in AWS: (the declared certificates that may need a change,
+        the recorded ones to retire). The apply (fleet.providers.device_certificates) and
+        `fleet review` both ask here, so the review reads AWS for exactly what the apply
+        will read and change."""
+        declared, recorded = self.declared(), (had.declared() if had is not None else {})
+        todo = {fp for fp, (status, group) in declared.items()
+                if fp not in recorded or recorded[fp][0] != status
+                or recorded[fp][1].state() != group.state()}
+        removed = {fp for fp, (_, group) in recorded.items() if fp not in declared and had is not None
+                   and had.owns(group)}
+        return todo, removed
 
 
 JSON_TEXT = ("groups", "unlisted")  # the ShardInputs properties stored as compact JSON text

@@ -3,11 +3,23 @@ calls: each provider's spec (fleet.declarations), the program's survey, and
 the commands that read AWS. docs/iam-deployer-policy.json and
 docs/iam-reader-policy.json are `fleet iam` and `fleet iam --reader`; the
 tests keep them equal, and check the code calls nothing beyond them.
+
+Each action is allowed on the resources AWS lets a policy name for it, one
+statement per resource type: certificates (``cert/*``), CA certificates
+(``cacert/*``), IoT policies (``policy/*``), things (``thing/*``); only the
+actions AWS authorizes on no resource at all (the list calls, the
+registrations, GetRegistrationCode) are allowed on ``*``. The resource types
+are AWS's, from the Service Authorization Reference ("Actions defined by AWS
+IoT", the "Resource types" column):
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from fleet import survey
@@ -18,11 +30,80 @@ READS = ("List", "Describe", "Get")
 # certificate and policy of each account and region.
 COMMANDS = actions("ListCertificatesByCA", "DescribeCertificate", "ListCACertificates", "DescribeCACertificate",
                    "ListCertificates", "ListPolicies", "GetPolicy")
-# The deployer registers CAs whose JITP registration config names a role AWS IoT assumes.
-PASS_ROLE = {
-    "Sid": "PassTheJitpRoleToIot", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
-    "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}},
+# The just-in-time registration Lambda (fleet.jitr_lambda), with a role of its own.
+JITR = actions("DescribeCertificate", "DescribeCACertificate", "AttachPolicy", "UpdateCertificate")
+# The break-glass role: a person revokes a certificate by hand (docs/production.md, "Emergency revocation").
+BREAK_GLASS = actions("ListCertificates", "ListCertificatesByCA", "DescribeCertificate", "UpdateCertificate")
+
+# The resource type each action fleet calls is authorized on (list_awsiot.html); None: AWS
+# lists no resource type, so the policy must say "*". AttachPolicy and DetachPolicy take a
+# certificate or a thing group: fleet attaches to certificates only. AttachThingPrincipal,
+# DetachThingPrincipal and ListPrincipalThings are authorized on the certificate (the thing
+# is a condition key, iot:thingArn).
+RESOURCE_TYPES: dict[str, str | None] = {
+    "iot:AttachPolicy": "cert",
+    "iot:AttachThingPrincipal": "cert",
+    "iot:CreatePolicy": "policy",
+    "iot:CreatePolicyVersion": "policy",
+    "iot:CreateThing": "thing",
+    "iot:DeleteCACertificate": "cacert",
+    "iot:DeleteCertificate": "cert",
+    "iot:DeletePolicy": "policy",
+    "iot:DeletePolicyVersion": "policy",
+    "iot:DescribeCACertificate": "cacert",
+    "iot:DescribeCertificate": "cert",
+    "iot:DetachPolicy": "cert",
+    "iot:DetachThingPrincipal": "cert",
+    "iot:GetPolicy": "policy",
+    "iot:GetRegistrationCode": None,
+    "iot:ListAttachedPolicies": None,
+    "iot:ListCACertificates": None,
+    "iot:ListCertificates": None,
+    "iot:ListCertificatesByCA": None,
+    "iot:ListPolicies": None,
+    "iot:ListPolicyVersions": "policy",
+    "iot:ListPrincipalThings": "cert",
+    "iot:ListTargetsForPolicy": "policy",
+    "iot:RegisterCACertificate": None,
+    "iot:RegisterCertificate": None,
+    "iot:RegisterCertificateWithoutCA": None,
+    "iot:UpdateCACertificate": "cacert",
+    "iot:UpdateCertificate": "cert",
 }
+# A statement per resource type, in this order: (Sid suffix, resource type).
+STATEMENTS = (("Certificates", "cert"), ("CaCertificates", "cacert"), ("Policies", "policy"), ("Things", "thing"),
+              ("Unscoped", None))
+
+
+@dataclass(frozen=True)
+class Arns:
+    """How a policy names resources: in IAM's JSON (any account and region by default,
+    or one of each), or in a CloudFormation template (``Fn::Sub`` with the stack's own
+    partition and account: ``Arns.of_stack()``)."""
+
+    partition: str = "aws"
+    account: str = "*"
+    region: str = "*"
+    substituted: bool = False  # CloudFormation's Fn::Sub fills in ${...}
+
+    @classmethod
+    def of_stack(cls) -> Arns:
+        return cls(partition="${AWS::Partition}", account="${AWS::AccountId}", substituted=True)
+
+    def iot(self, resource_type: str | None) -> Any:
+        if resource_type is None:
+            return "*"
+        return self._sub(f"arn:{self.partition}:iot:{self.region}:{self.account}:{resource_type}/*")
+
+    def role(self, name: str) -> Any:
+        return self._sub(f"arn:{self.partition}:iam::{self.account}:role/{name}")
+
+    def _sub(self, arn: str) -> Any:
+        return {"Fn::Sub": arn} if self.substituted else arn
+
+
+DEFAULT_ARNS = Arns()
+JITP_ROLE = "fleet-jitp"  # the accounts template's default (fleet.production)
 
 
 def iot_actions() -> frozenset[str]:
@@ -38,16 +119,39 @@ def is_read(action: str) -> bool:
     return action.split(":", 1)[1].startswith(READS)
 
 
-def deployer_policy() -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "FleetIoT", "Effect": "Allow", "Action": sorted(iot_actions()), "Resource": "*"}, PASS_ROLE]}
+def scoped(sid: str, allowed: Iterable[str], arns: Arns) -> list[dict[str, Any]]:
+    """Statements allowing ``allowed``, each on the resources AWS authorizes it on."""
+    by_type: dict[str | None, list[str]] = defaultdict(list)
+    for action in sorted(allowed):
+        by_type[RESOURCE_TYPES[action]].append(action)
+    return [{"Sid": f"{sid}{suffix}", "Effect": "Allow", "Action": by_type[kind], "Resource": arns.iot(kind)}
+            for suffix, kind in STATEMENTS if by_type.get(kind)]
 
 
-def reader_policy() -> dict[str, Any]:
+def deployer_policy(arns: Arns = DEFAULT_ARNS, jitp_role: Any = JITP_ROLE) -> dict[str, Any]:
+    """``jitp_role``: the role a CA's registration config names, which the deployer passes to
+    AWS IoT when it registers the CA (the accounts template's ``fleet-jitp``)."""
+    pass_role = {"Sid": "PassTheJitpRoleToIot", "Effect": "Allow", "Action": "iam:PassRole",
+                 "Resource": arns.role(jitp_role),
+                 "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}}
+    return {"Version": "2012-10-17", "Statement": [*scoped("FleetIoT", iot_actions(), arns), pass_role]}
+
+
+def reader_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:
     """FLEET_READER_ROLE: previews and drift checks read, and nothing else."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "FleetIoTRead", "Effect": "Allow", "Action": sorted(a for a in iot_actions() if is_read(a)),
-         "Resource": "*"}]}
+    return {"Version": "2012-10-17",
+            "Statement": scoped("FleetIoTRead", (a for a in iot_actions() if is_read(a)), arns)}
+
+
+def jitr_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:
+    """The just-in-time registration Lambda's (fleet.jitr_lambda): read, attach, activate."""
+    return {"Version": "2012-10-17", "Statement": scoped("FleetJitr", JITR, arns)}
+
+
+def break_glass_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:
+    """A person's, in an emergency: find a certificate and set its status (to REVOKED; AWS
+    has no condition key that could allow that status only)."""
+    return {"Version": "2012-10-17", "Statement": scoped("BreakGlass", BREAK_GLASS, arns)}
 
 
 def as_text(policy: dict[str, Any]) -> str:

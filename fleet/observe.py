@@ -10,9 +10,9 @@ projection, two readers: they cannot disagree.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from fleet.aws.certificates import CertificateSummary
 from fleet.aws.listing import PlaceListing
@@ -28,6 +28,17 @@ from fleet.declarations import (
 )
 
 V = TypeVar("V")
+
+
+class CertificateReads(Protocol):
+    """What the certificate projections read: a PlaceListing (every certificate of a
+    place), or a FewCertificates (some, one by one)."""
+
+    def certificates(self) -> dict[str, CertificateSummary]: ...
+
+    def targets(self, policy: str) -> frozenset[str]: ...
+
+    def things_of(self, arn: str) -> tuple[str, ...]: ...
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:cert/([0-9a-f]{64})$")
 
 
@@ -56,6 +67,15 @@ def policy(listing: PlaceListing, declared: PolicyInputs) -> PolicyInputs | None
     return replace(declared, document=found.state.document, versions_made_by_hand=others, other_principals=principals)
 
 
+def certificates(reads: CertificateReads, wanted: Mapping[str, GroupInputs], policies: Iterable[str]
+                 ) -> dict[str, Entry]:
+    """Some certificates as AWS has them, each against its group, as a read of their
+    shard would report them; ``policies``: the fleet's policies in their place."""
+    everything = reads.certificates()
+    targets = {name: reads.targets(name) for name in policies}
+    return {fp: _entry(everything, targets, fp, group, reads) for fp, group in wanted.items()}
+
+
 def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
     everything = listing.certificates()
     targets = {name: listing.policy(name).targets for name in declared.policies}
@@ -68,7 +88,7 @@ def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
 
 
 def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozenset[str]], fp: str,
-           group: GroupInputs, listing: PlaceListing) -> Entry:
+           group: GroupInputs, listing: CertificateReads) -> Entry:
     live = everything.get(fp)
     if live is None:
         return Entry(ABSENT)

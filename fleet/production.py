@@ -1,11 +1,14 @@
 """The CloudFormation templates of docs/production.md, with fleet's IAM policies
 (fleet.iam) in them: `fleet iam --template accounts|ci` prints them, and
 docs/cloudformation/ holds them (a test keeps both equal and deploys them to
-the local endpoint).
+the local endpoint); and the guardrail service control policy, made from the
+same role names (`fleet iam --guardrail`, docs/iam-guardrail-scp.json).
 
 - accounts: every account fleet manages (a StackSet): the deployer role
-  (assumed by CI's apply role), the reader role (by CI's plan role) and the
-  JITP role AWS IoT assumes to provision devices.
+  (assumed by CI's apply role), the reader role (by CI's plan role), the
+  JITP role AWS IoT assumes to provision devices, the just-in-time
+  registration Lambda's role, and the break-glass role a person assumes to
+  revoke a certificate by hand in an emergency.
 - ci: the CI account: GitHub's OIDC provider, the plan role (pull requests'
   environment and the default branch, read-only), the apply role (the
   production environment only) and the versioned, encrypted state bucket that
@@ -19,13 +22,25 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from fleet.iam import deployer_policy, reader_policy
+from fleet.iam import Arns, break_glass_policy, deployer_policy, jitr_policy, reader_policy
 
 GITHUB = "token.actions.githubusercontent.com"
 # IAM ignores the thumbprint for GitHub's provider (it trusts GitHub's certificate authority), but
 # the API wants one: id_roles_providers_create_oidc_verify-thumbprint.html.
 GITHUB_THUMBPRINT = "6938fd4d98bab03faadb97b34396831e3780aea1"
 IOT_REGISTRATION = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSIoTThingsRegistration"
+LAMBDA_LOGS = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# The roles the accounts template makes in every managed account: parameter -> default name.
+DEPLOYER, READER, JITP, JITR, BREAK_GLASS = (
+    "DeployerRoleName", "ReaderRoleName", "JitpRoleName", "JitrRoleName", "BreakGlassRoleName")
+ROLE_NAMES = {DEPLOYER: "fleet-deployer", READER: "fleet-reader", JITP: "fleet-jitp", JITR: "fleet-jitr",
+              BREAK_GLASS: "fleet-break-glass"}
+# Who may change a device certificate's status (UpdateCertificate) or delete it, in every account
+# the guardrail covers: fleet's apply; AWS IoT provisioning with the JITP role (its template
+# activates the certificate); the just-in-time Lambda; a person in an emergency. Only fleet's
+# apply deletes.
+MAY_CHANGE_STATUS = (DEPLOYER, JITP, JITR, BREAK_GLASS)
+MAY_DELETE = (DEPLOYER,)
 
 
 def _name(default: str, what: str) -> dict[str, Any]:
@@ -41,6 +56,9 @@ def _trust(principal: dict[str, Any], action: str = "sts:AssumeRole", **conditio
 
 def accounts_template() -> dict[str, Any]:
     ci_role = "arn:${AWS::Partition}:iam::${CiAccountId}:role/"
+    here = Arns.of_stack()  # this account, any region: IAM is global, fleet works in several regions
+    break_glass = {"Fn::If": ["HasBreakGlassPrincipal", {"Ref": "BreakGlassPrincipalArn"},
+                              {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "fleet's roles in an account it manages (deploy to every account as a StackSet)",
@@ -49,30 +67,66 @@ def accounts_template() -> dict[str, Any]:
                             "Description": "the account of CI's plan and apply roles (the ci template)"},
             "ApplyRoleName": _name("fleet-ci-apply", "CI's apply role (may assume the deployer role)"),
             "PlanRoleName": _name("fleet-ci-plan", "CI's plan role (may assume the reader role)"),
-            "DeployerRoleName": _name("fleet-deployer", "the manifests' deployer_role_arn"),
-            "ReaderRoleName": _name("fleet-reader", "the workflows' FLEET_READER_ROLE"),
-            "JitpRoleName": _name("fleet-jitp", "the role a CA's registration_config names (role_arn)"),
+            DEPLOYER: _name(ROLE_NAMES[DEPLOYER], "the manifests' deployer_role_arn"),
+            READER: _name(ROLE_NAMES[READER], "the workflows' FLEET_READER_ROLE"),
+            JITP: _name(ROLE_NAMES[JITP], "the role a CA's registration_config names (role_arn)"),
+            JITR: _name(ROLE_NAMES[JITR], "the just-in-time registration Lambda's role (fleet.jitr_lambda)"),
+            BREAK_GLASS: _name(ROLE_NAMES[BREAK_GLASS], "the role a person assumes to revoke a certificate by "
+                                                        "hand in an emergency"),
+            "BreakGlassPrincipalArn": {"Type": "String", "Default": "",
+                                       "Description": "who may assume the break-glass role (a security team's "
+                                                      "role); empty: this account's IAM principals whose own "
+                                                      "policies allow it"},
         },
+        "Conditions": {"HasBreakGlassPrincipal": {"Fn::Not": [{"Fn::Equals": [{"Ref": "BreakGlassPrincipalArn"},
+                                                                              ""]}]}},
         "Resources": {
             "DeployerRole": {"Type": "AWS::IAM::Role", "Properties": {
-                "RoleName": {"Ref": "DeployerRoleName"},
+                "RoleName": {"Ref": DEPLOYER},
                 "Description": "fleet's pulumi up (fleet iam)",
                 "AssumeRolePolicyDocument": _trust({"AWS": {"Fn::Sub": ci_role + "${ApplyRoleName}"}}),
-                "Policies": [{"PolicyName": "fleet-deployer", "PolicyDocument": deployer_policy()}]}},
+                "Policies": [{"PolicyName": "fleet-deployer",
+                              "PolicyDocument": deployer_policy(here, "${" + JITP + "}")}]}},
             "ReaderRole": {"Type": "AWS::IAM::Role", "Properties": {
-                "RoleName": {"Ref": "ReaderRoleName"},
+                "RoleName": {"Ref": READER},
                 "Description": "fleet's previews and drift checks (fleet iam --reader): reads only",
                 "AssumeRolePolicyDocument": _trust({"AWS": {"Fn::Sub": ci_role + "${PlanRoleName}"}}),
-                "Policies": [{"PolicyName": "fleet-reader", "PolicyDocument": reader_policy()}]}},
+                "Policies": [{"PolicyName": "fleet-reader", "PolicyDocument": reader_policy(here)}]}},
             "JitpRole": {"Type": "AWS::IAM::Role", "Properties": {
-                "RoleName": {"Ref": "JitpRoleName"},
+                "RoleName": {"Ref": JITP},
                 "Description": "AWS IoT provisions just-in-time registered devices with it",
                 "AssumeRolePolicyDocument": _trust({"Service": "iot.amazonaws.com"}),
                 "ManagedPolicyArns": [{"Fn::Sub": IOT_REGISTRATION}]}},
+            "JitrRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": {"Ref": JITR},
+                "Description": "fleet's just-in-time registration Lambda (fleet.jitr_lambda): activates what "
+                               "fleet's decision allows",
+                "AssumeRolePolicyDocument": _trust({"Service": "lambda.amazonaws.com"}),
+                "ManagedPolicyArns": [{"Fn::Sub": LAMBDA_LOGS}],
+                "Policies": [{"PolicyName": "fleet-jitr", "PolicyDocument": jitr_policy(here)}]}},
+            "BreakGlassRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": {"Ref": BREAK_GLASS},
+                "Description": "revoke a device certificate by hand in an emergency, then adopt it with `fleet "
+                               "drift --adopt-revocations` (docs/production.md)",
+                "MaxSessionDuration": 3600,
+                "AssumeRolePolicyDocument": _trust({"AWS": break_glass}),
+                "Policies": [{"PolicyName": "fleet-break-glass", "PolicyDocument": break_glass_policy(here)}]}},
         },
         "Outputs": {f"{role}Arn": {"Value": {"Fn::GetAtt": [role, "Arn"]}}
-                    for role in ("DeployerRole", "ReaderRole", "JitpRole")},
+                    for role in ("DeployerRole", "ReaderRole", "JitpRole", "JitrRole", "BreakGlassRole")},
     }
+
+
+def guardrail_scp() -> dict[str, Any]:
+    """The service control policy of docs/production.md: no one but the roles the accounts
+    template makes for it changes a device certificate's status or deletes one."""
+    def only(sid: str, action: str, parameters: tuple[str, ...]) -> dict[str, Any]:
+        exempt = [f"arn:aws:iam::*:role/{ROLE_NAMES[p]}" for p in parameters]
+        return {"Sid": sid, "Effect": "Deny", "Action": action, "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": exempt}}}
+    return {"Version": "2012-10-17", "Statement": [
+        only("OnlyFleetDeletesDeviceCertificates", "iot:DeleteCertificate", MAY_DELETE),
+        only("OnlyFleetsRolesChangeDeviceCertificateStatus", "iot:UpdateCertificate", MAY_CHANGE_STATUS)]}
 
 
 def ci_template() -> dict[str, Any]:
@@ -118,8 +172,8 @@ def ci_template() -> dict[str, Any]:
                                              "init`, a `fleet recover` by hand); empty: none"},
             "PlanRoleName": _name("fleet-ci-plan", "FLEET_PLAN_ROLE_ARN: pull requests and drift checks"),
             "ApplyRoleName": _name("fleet-ci-apply", "FLEET_CI_ROLE_ARN: pulumi up on the default branch"),
-            "DeployerRoleName": _name("fleet-deployer", "the deployer role in each managed account"),
-            "ReaderRoleName": _name("fleet-reader", "the reader role in each managed account"),
+            DEPLOYER: _name(ROLE_NAMES[DEPLOYER], "the deployer role in each managed account"),
+            READER: _name(ROLE_NAMES[READER], "the reader role in each managed account"),
         },
         "Conditions": {"CreateProvider": {"Fn::Equals": [{"Ref": "GitHubProviderArn"}, ""]},
                        "HasStateAdmin": {"Fn::Not": [{"Fn::Equals": [{"Ref": "StateAdminArn"}, ""]}]}},

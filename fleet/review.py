@@ -1,20 +1,32 @@
 """`fleet review`: a planned change (`pulumi preview --json`) as Markdown for a
 pull-request comment.
 
-Read per account and region: what is registered, activated, deactivated,
-revoked, deleted, attached and detached. What cannot be undone (revocations)
-and the blast radius of deactivating a CA (the active certificates it signed
-keep working) come first. Steps are read through fleet.declarations, the
-same types the providers use; a change only counts where it changes
-something (a certificate already revoked is not revoked again). Lists longer
-than FOLD_AFTER are folded. The output depends only on the plan, sorted
-throughout, so the same plan always renders the same comment.
+Read per account and region: what is registered, adopted, activated,
+deactivated, revoked, deleted, attached and detached. What cannot be undone
+(revocations) and the blast radius of deactivating a CA (the active
+certificates it signed keep working) come first. Steps are read through
+fleet.declarations, the same types the providers use; a change only counts
+where it changes something.
+
+What an apply does to a certificate depends on what AWS has when it runs: one
+AWS has already is adopted, not registered; one it has revoked already is not
+revoked again. The apply reads AWS for the certificates it converges
+(``ShardInputs.work``); `fleet review` reads the same ones the same way
+(``readings``, then fleet.observe) and passes what it found as ``observed``,
+so review and apply decide from the same facts. Without it (`--no-aws`) the
+review decides from the plan (the refreshed state, when the preview ran with
+--refresh) and says so.
+
+Lists longer than FOLD_AFTER are folded. The output depends only on its
+inputs, sorted throughout, so the same plan always renders the same comment.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +57,18 @@ HANDED_OVER = "handed over to stack `{}`: this stack forgets its resources here;
 
 def marker(stack: str | None = None) -> str:
     return f"<!-- fleet-review:{stack} -->" if stack else MARKER
-ACTIONS = ("registered", "activated", "deactivated", "revoked", "deleted", "attached", "detached")
+ACTIONS = ("registered", "adopted", "activated", "deactivated", "revoked", "deleted", "attached", "detached")
 VERBS = {"ACTIVE": "activated", "INACTIVE": "deactivated", "REVOKED": "revoked"}
 RECORDS = "registered REVOKED (the record AWS keeps of a revocation)"
+ADOPTED = "adopted (AWS has them already: not registered again)"
+ADOPTED_CA = "adopted (AWS has it already: not registered again)"
+NOT_READ = ("<sub>AWS was not read for this review (`--no-aws`, or it could not be): a certificate or CA AWS "
+            "has already is adopted rather than registered, and a certificate it has revoked already is not "
+            "revoked again.</sub>")
+# (CA id, account id, region) -> the placement as AWS has it (fleet.observe.ca), None: AWS has no such CA
+CasNow = Mapping[tuple[str, str, str], CaPlacementInputs | None]
+# (account id, region) -> fingerprint -> what AWS has now, as an Entry's text against its group (fleet.observe)
+Observed = Mapping[tuple[str, str], Mapping[str, str]]
 
 
 class PlanError(ValueError):
@@ -77,6 +98,10 @@ class Plan:
     certificates: dict[tuple[str, str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     attached: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     detached: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    observed: Observed | None = None  # what AWS has now of the certificates the apply converges; None: not read
+    claimed: set[tuple[str, str, str]] = field(default_factory=set)  # (account id, region, fp) the plan declares
+    cas_now: CasNow | None = None  # the CA placements the plan creates, as AWS has them; None: not read
+    told_from_plan: bool = False  # something said depends on what AWS has, which was not read
 
     def label(self, fp: str) -> str:
         known = self.labels.get(fp)
@@ -93,29 +118,25 @@ class Step:
 
 def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
            active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None,
-           audit: list[tuple[bool, str]] | None = None) -> str:
+           audit: list[tuple[bool, str]] | None = None, observed: Observed | None = None,
+           cas_now: CasNow | None = None) -> str:
     """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
     ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
     (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
     read AWS); without it the count is the plan's own. ``stack``: named in the heading and the
     marker, for a fleet run as several stacks. ``audit``: (high or critical, Markdown line) of each `fleet audit`
-    finding the change introduces: at the top when one is high or critical, else after the changes."""
-    try:
-        preview = json.loads(text)
-        raw_steps = preview["steps"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise PlanError(f"not the output of `pulumi preview --json` ({error})") from None
+    finding the change introduces: at the top when one is high or critical, else after the changes.
+    ``observed``: what AWS has now of the certificates of ``readings`` (the module says why),
+    ``cas_now`` of the CA placements of ``created_cas``; None: AWS was not read."""
+    preview, raw_steps, steps = _parse(text)
     plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
-                ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []))
-    try:
-        steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
-    except (KeyError, TypeError, ValueError) as error:  # a hand-edited plan
-        raise PlanError(f"a step of the plan is not of the shape `pulumi preview --json` writes ({error})") from None
+                ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []),
+                observed=observed, claimed=_claimed(steps), cas_now=cas_now)
     active_after = _active_after(steps, active_now or {})
     handed_over = _handed_over(raw_steps)
     for step in sorted(steps, key=lambda s: (s.kind, _name(s))):
-        if step.op in ("same", "read", "refresh", "create-replacement", "delete-replaced"):
-            continue  # a replacement shows once, as its "replace" step
+        if not _changes(step):
+            continue
         if step.op == "delete" and step.old is not None and step.old.place in handed_over:
             what = HANDED_OVER.format(handed_over[step.old.place])
             place = plan.places[(step.old.account, step.old.region)]
@@ -134,6 +155,87 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
             _policy(step, place)
     _certificate_lines(plan)
     return _markdown(plan, preview.get("changeSummary") or {}, stack)
+
+
+@functools.lru_cache(maxsize=1)  # `fleet review` asks four times of one plan (large at scale); none changes it
+def _parse(text: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[Step]]:
+    """The preview, its raw steps, and those of fleet's kinds, typed."""
+    try:
+        preview = json.loads(text)
+        raw_steps = preview["steps"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise PlanError(f"not the output of `pulumi preview --json` ({error})") from None
+    try:
+        steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
+    except (KeyError, TypeError, ValueError) as error:  # a hand-edited plan
+        raise PlanError(f"a step of the plan is not of the shape `pulumi preview --json` writes ({error})") from None
+    return preview, raw_steps, steps
+
+
+def _changes(step: Step) -> bool:
+    """A replacement shows once, as its "replace" step."""
+    return step.op not in ("same", "read", "refresh", "create-replacement", "delete-replaced")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Certificates of one account and region whose fate depends on what AWS has when the
+    plan is applied: those the apply converges or retires there, each with the group it is
+    judged by (``ShardInputs.work``)."""
+
+    account_id: str
+    region: str
+    role_arn: str
+    where: str
+    policies: tuple[str, ...]  # every fleet policy there
+    wanted: dict[str, GroupInputs]
+    held: int  # how many certificates the place holds, as far as the plan tells
+
+
+def readings(text: str) -> list[Reading]:
+    """What `fleet review` reads in AWS before rendering ``text`` (fleet.observe.certificates
+    gives ``observed``); PlanError when ``text`` is not a plan."""
+    _preview, raw_steps, steps = _parse(text)
+    handed_over, claimed = _handed_over(raw_steps), _claimed(steps)
+    wanted: dict[tuple[str, str], dict[str, GroupInputs]] = defaultdict(dict)
+    shards: dict[tuple[str, str], ShardInputs] = {}
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    for step in steps:
+        if step.kind != CERTIFICATES_SPEC.token or not _changes(step):
+            continue
+        if step.op == "delete" and step.old.place in handed_over:
+            continue
+        todo, removed = _work(step, claimed)
+        for shard, fingerprints in ((step.old, removed), (step.new, todo)):
+            if shard is None:
+                continue
+            declared = shard.declared()
+            wanted[shard.place].update({fp: declared[fp][1] for fp in fingerprints})
+            shards.setdefault(shard.place, shard)
+            # Shards are even slices of the fingerprints.
+            held[shard.place] = max(held[shard.place], 16 * max(len(declared), len(fingerprints)))
+    return [Reading(*place, shards[place].role_arn, shards[place].where, shards[place].policies, wanted[place],
+                    held[place]) for place in sorted(wanted) if wanted[place]]
+
+
+def _claimed(steps: list[Step]) -> set[tuple[str, str, str]]:
+    """(account id, region, fingerprint) of every certificate the plan declares."""
+    return {(*step.new.place, fp) for step in steps if step.kind == CERTIFICATES_SPEC.token and step.new is not None
+            and step.op not in ("delete", "delete-replaced") for fp in step.new.declared()}
+
+
+def _work(step: Step, claimed: set[tuple[str, str, str]]) -> tuple[set[str], set[str]]:
+    """(the certificates the apply converges, those it retires), as the provider decides:
+    an update converges what changed (``ShardInputs.work``); a created or replacing shard
+    all it declares; a deleted or replaced one retires what it owned that no resource of the
+    run declares there (a renamed account's certificates stay: fleet.providers.registry)."""
+    old: ShardInputs | None = step.old
+    new: ShardInputs | None = step.new
+    if step.op == "update" and new is not None:
+        return new.work(old)
+    todo = set(new.declared()) if new is not None else set()
+    owned = {fp for fp, (_, group) in old.declared().items() if old.owns(group)} if old is not None else set()
+    return todo, {fp for fp in owned if old is not None and (*old.place, fp) not in claimed}
 
 
 def _handed_over(raw_steps: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -171,9 +273,16 @@ def _name(step: Step) -> str:
     return str((step.new or step.old).resource_name)
 
 
+def created_cas(text: str) -> list[CaPlacementInputs]:
+    """The CA placements the plan creates: the provider adopts each one AWS has already."""
+    _preview, _raw, steps = _parse(text)
+    return sorted((s.new for s in steps if s.kind == CA_SPEC.token and s.op == "create" and s.new is not None),
+                  key=lambda ca: (ca.certificate_id, *ca.place))
+
+
 def deactivated_cas(text: str) -> list[tuple[str, str, str, str]]:
     """(CA id, account id, region, role ARN) of each CA placement the plan deactivates."""
-    steps = [s for s in (_step(raw) for raw in json.loads(text)["steps"]) if s is not None]
+    _preview, _raw, steps = _parse(text)
     return sorted({(s.new.certificate_id, *s.new.place, s.new.role_arn) for s in steps
                    if s.kind == CA_SPEC.token and s.old is not None and s.new is not None
                    and s.old.status == "ACTIVE" and s.new.status == "INACTIVE"})
@@ -221,9 +330,18 @@ def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, st
     new: CaPlacementInputs | None = step.new
     name = f"CA `{(new or old).ca}`"  # type: ignore[union-attr]
     if step.op == "create" and new is not None:
-        place.lines.append((f"{name}: registered ({new.mode}), {new.status}, auto-registration "
-                            f"{new.auto_registration}", []))
-        return
+        # As the provider's create: adopt what AWS has (then converge it), else register.
+        old = plan.cas_now.get((new.certificate_id, *new.place)) if plan.cas_now is not None else None
+        plan.told_from_plan |= plan.cas_now is None
+        if old is None:
+            place.lines.append((f"{name}: registered ({new.mode}), {new.status}, auto-registration "
+                                f"{new.auto_registration}", []))
+            return
+        if old.mode != new.mode:
+            place.lines.append((f"{name}: registered in AWS already in mode {old.mode}, declared {new.mode}: the "
+                                "apply stops there (deregister it first, or change the manifest)", []))
+            return
+        place.lines.append((f"{name}: {ADOPTED_CA}", []))
     if new is None or old is None:
         place.lines.append((f"{name}: deactivated and deleted", []))
         return
@@ -248,49 +366,95 @@ def _config(config: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(config.items()) if v) or "none"
 
 
+@dataclass(frozen=True)
+class Now:
+    """What AWS has of a certificate when the plan is applied, as far as the review knows."""
+
+    status: str  # ABSENT: AWS does not have it
+    attached: frozenset[str] = frozenset()  # the fleet policies attached to it
+    thingless: bool = True  # attached to no thing (unknown: True, as the apply then looks)
+
+
+def _now(fp: str, judged_by: GroupInputs, before: Mapping[str, tuple[str, GroupInputs]], unlisted: Mapping[str, str],
+         seen: Mapping[str, str] | None) -> Now:
+    """From AWS when it was read (``seen``: entries against ``judged_by``); else from the
+    plan: the state (refreshed, under --refresh), or what a refresh listed as undeclared."""
+    if seen is not None:
+        return _from_entry(Entry.decode(seen.get(fp, ABSENT)), judged_by)
+    if fp in before:
+        return _from_entry(Entry.decode(before[fp][0]), before[fp][1])
+    if fp in unlisted:
+        entry = Entry.decode(unlisted[fp])
+        return Now(entry.status, frozenset(entry.extra))
+    return Now(ABSENT)
+
+
+def _from_entry(entry: Entry, group: GroupInputs) -> Now:
+    if entry.status not in USABLE:  # a read reports no policies of those
+        return Now(entry.status)
+    return Now(entry.status, frozenset((set(group.policies) - set(entry.missing)) | set(entry.extra)), entry.thingless)
+
+
 def _shard(step: Step, plan: Plan) -> None:
+    """What converging the shard does (fleet.providers.device_certificates, Converge), told
+    from what AWS has now: register what it lacks (the rest is adopted), set what differs."""
     old: ShardInputs | None = step.old
     new: ShardInputs | None = step.new
     before = old.declared() if old is not None else {}
     after = new.declared() if new is not None else {}
-    account, region = (new or old).account, (new or old).region  # type: ignore[union-attr]
-    for fp in sorted(set(before) | set(after)):
-        had = Entry.decode(before[fp][0]) if fp in before else Entry(ABSENT)
-        label = plan.label(fp)
-        if fp not in after:
-            if had.status in USABLE and _owned(old, before[fp][1]):
-                plan.certificates[(account, region, _group(old, before[fp][1]), "deleted")].append(label)
-            continue
+    unlisted = old.unlisted if old is not None else {}
+    todo, removed = _work(step, plan.claimed)
+    plan.told_from_plan |= plan.observed is None and bool(todo or removed)
+    if old is not None:
+        seen = _seen(plan, old)
+        for fp in sorted(removed):
+            if _now(fp, before[fp][1], before, unlisted, seen).status in USABLE:  # a revoked one stays: its record
+                plan.certificates[(old.account, old.region, _group(old, before[fp][1]), "deleted")].append(
+                    plan.label(fp))
+    if new is None:
+        return
+    seen = _seen(plan, new)
+    if old is not None and old.place != new.place:  # replaced in another account or region: nothing known there
+        before, unlisted = {}, {}
+    account, region = new.account, new.region
+    for fp in sorted(todo):
         status, group = after[fp]
-        name = _group(new, group)
-        if had.status == ABSENT:
+        name, label = _group(new, group), plan.label(fp)
+        now = _now(fp, group, before, unlisted, seen)
+        if now.status == ABSENT:
             plan.certificates[(account, region, name, "registered" if status in USABLE else RECORDS)].append(label)
-        elif had.status != status and had.status != "REVOKED" and status in VERBS:
-            # PENDING_ACTIVATION -> ACTIVE reads "activated"; a revocation only where it changes something.
+        elif fp not in before:
+            plan.certificates[(account, region, name, ADOPTED)].append(label)
+        if now.status not in (ABSENT, "REVOKED", status) and status in VERBS:
+            # PENDING_ACTIVATION -> ACTIVE reads "activated"; REVOKED -> usable is refused at preview.
             plan.certificates[(account, region, name, VERBS[status])].append(label)
         if status not in USABLE:
             continue
-        have: set[str] = set()
-        if had.status in USABLE:
-            have = (set(before[fp][1].policies) - set(had.missing)) | set(had.extra)
+        have = now.attached if now.status in USABLE else frozenset()
         for policy in sorted(set(group.policies) - have):
             plan.attached[(account, region, name, policy)] += 1
         for policy in sorted(have - set(group.policies)):
             plan.detached[(account, region, name, policy)] += 1
-        if group.things == "common-name" and (had.status == ABSENT or had.thingless
-                                              or before[fp][1].things != "common-name"):
+        may_lack = fp not in before or before[fp][1].state() != group.state() or \
+            Entry.decode(before[fp][0]).thingless
+        if group.things == "common-name" and (now.status == ABSENT or (may_lack and now.thingless)):
             plan.certificates[(account, region, name, "attached to the thing named by their common name")].append(
                 label)
-    for text in (old.unlisted if old is not None else {}).values():
+    for text in unlisted.values() if step.op == "update" else ():  # a created shard has nothing listed yet
         for policy in Entry.decode(text).extra:
             plan.detached[(account, region, "not in the manifests", policy)] += 1
+
+
+def _seen(plan: Plan, shard: ShardInputs) -> Mapping[str, str] | None:
+    return plan.observed.get(shard.place, {}) if plan.observed is not None else None
 
 
 def _certificate_lines(plan: Plan) -> None:
     for (account, region, group, verb), labels in sorted(plan.certificates.items()):
         place = plan.places[(account, region)]
-        if verb in ACTIONS or verb == RECORDS:
-            place.counts["registered" if verb == RECORDS else verb] += len(labels)
+        column = {RECORDS: "registered", ADOPTED: "adopted"}.get(verb, verb)
+        if column in ACTIONS:
+            place.counts[column] += len(labels)
         place.lines.append((f"group `{group}`: {len(labels)} certificate(s) {verb}", sorted(labels)))
         if verb == "revoked":
             plan.irreversible.extend(f"revoke {label} (group `{group}`) in {account}/{region}"
@@ -311,11 +475,6 @@ def _group(shard: ShardInputs | None, group: GroupInputs) -> str:
     if name.startswith(AUTO_GROUP):
         return f"auto_activation under {name.removeprefix(AUTO_GROUP)}"
     return name
-
-
-def _owned(shard: ShardInputs | None, group: GroupInputs) -> bool:
-    name = _group(shard, group)
-    return name != "revocation ledger" and not name.startswith("auto_activation")
 
 
 def _policy(step: Step, place: Changes) -> None:
@@ -386,6 +545,8 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
         out.append("")
     out += later
     counts = ", ".join(f"{n} to {op}" for op, n in sorted(summary.items()) if op != "same")
+    if plan.told_from_plan:
+        out += [NOT_READ, ""]
     out += [f"<sub>Pulumi resources: {counts or 'none changed'}.</sub>", ""]
     return "\n".join(out)
 

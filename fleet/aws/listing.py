@@ -6,19 +6,33 @@ however many resources there are.
 ``Listings`` keeps one ``PlaceListing`` per account and region for the
 provider process, and drops it as soon as this process writes there: a
 listing never outlives a change fleet itself made. Converging and verifying
-always list afresh.
+always list afresh. ``FewCertificates`` answers the same questions about a
+few certificates, read one by one, where that costs fewer calls
+(``cheaper_one_by_one``).
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.certificates import Certificates, CertificateSummary
 from fleet.aws.policies import Policies, PolicyState
+
+PAGE = 250  # what a list call returns at most (pageSize)
+
+
+def cheaper_one_by_one(wanted: int, held: int, policies: int) -> bool:
+    """Whether reading ``wanted`` certificates one by one (a describe and a listing of
+    its policies each) costs fewer calls than listing the place (every certificate, and
+    the targets of each of its ``policies`` fleet policies); ``held``: the certificates
+    the place holds, as far as fleet knows. A small change in a large fleet reads one by
+    one, a large one lists."""
+    return 2 * wanted <= (1 + policies) * max(1, math.ceil(held / PAGE))
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,10 @@ class PlaceListing:
         found: tuple[str, ...] = self._once(("things", arn), lambda: tuple(self._certificates.things_of(arn)))
         return found
 
+    def targets(self, policy: str) -> frozenset[str]:
+        """ARNs of every principal the policy is attached to."""
+        return self.policy(policy).targets
+
     def derived(self, name: str, make: Callable[[], Any]) -> Any:
         """What a reader computes from this listing, computed once: the 16 resources of an
         account and region each take their slice of one split, not a pass over everything."""
@@ -80,6 +98,36 @@ class PlaceListing:
             if key not in self._values:
                 self._values[key] = make()
             return self._values[key]
+
+
+class FewCertificates:
+    """What AWS has of a few certificates of one account and region, read one by one,
+    answering about them what a PlaceListing answers (fleet.observe reads either):
+    for a look at a handful of certificates in a large fleet (`fleet review`)."""
+
+    def __init__(self, iot: Any, where: str, fingerprints: Iterable[str]):
+        self.where = where
+        self._api = Certificates(iot, where)
+        self._wanted = sorted(set(fingerprints))
+        self._found: dict[str, CertificateSummary] | None = None
+        self._attached: dict[str, frozenset[str]] = {}  # certificate ARN -> its policies
+
+    def certificates(self) -> dict[str, CertificateSummary]:
+        """The wanted certificates AWS has, by id."""
+        if self._found is None:
+            summaries = ((fp, self._api.summary(fp)) for fp in self._wanted)
+            self._found = {fp: found for fp, found in summaries if found is not None}
+        return self._found
+
+    def targets(self, policy: str) -> frozenset[str]:
+        """ARNs of the wanted certificates the policy is attached to."""
+        for found in self.certificates().values():
+            if found.arn not in self._attached:
+                self._attached[found.arn] = frozenset(self._api.attached_policies(found.arn))
+        return frozenset(arn for arn, policies in self._attached.items() if policy in policies)
+
+    def things_of(self, arn: str) -> tuple[str, ...]:
+        return tuple(self._api.things_of(arn))
 
 
 class Listings:

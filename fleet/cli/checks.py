@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -76,15 +77,31 @@ def iam(
         "--template", help="instead, a CloudFormation template of docs/production.md: 'accounts' (the roles in "
                            "every managed account, as a StackSet) or 'ci' (the CI account's roles and state bucket)")
     ] = None,
+    account_id: Annotated[str, typer.Option("--account-id", help="the account the policy's resources are in "
+                                            "(default: any)")] = "*",
+    region: Annotated[str, typer.Option("--region", help="the region the policy's resources are in (default: "
+                                        "any)")] = "*",
+    guardrail: Annotated[bool, typer.Option(
+        "--guardrail", help="instead, the service control policy that lets only the accounts template's roles "
+                            "change or delete device certificates (docs/iam-guardrail-scp.json)")] = False,
 ) -> None:
     """Print the IAM policy fleet's deployer role needs in each account (docs/iam-deployer-policy.json),
-    or with --reader the reader role's (docs/iam-reader-policy.json)."""
+    or with --reader the reader role's (docs/iam-reader-policy.json). Each action is allowed on the
+    resources AWS lets a policy name for it, in any account and region (the accounts template pins
+    the account)."""
     from fleet import iam as policies
     from fleet import production
 
+    if guardrail:
+        sys.stdout.write(policies.as_text(production.guardrail_scp()))
+        return
     if template is not None:
         if template not in production.TEMPLATES:
             fail(f"fleet iam: --template is one of {', '.join(production.TEMPLATES)}, not {template!r}")
         sys.stdout.write(production.as_yaml(template))
         return
-    sys.stdout.write(policies.as_text(policies.reader_policy() if reader else policies.deployer_policy()))
+    if not re.fullmatch(r"\*|[0-9]{12}", account_id) or not re.fullmatch(r"\*|[a-z]{2}(-[a-z]+)+-[0-9]", region):
+        fail(f"fleet iam: --account-id is 12 digits and --region a region name (or '*' for any), not "
+             f"{account_id!r} and {region!r}")
+    arns = policies.Arns(account=account_id, region=region)
+    sys.stdout.write(policies.as_text(policies.reader_policy(arns) if reader else policies.deployer_policy(arns)))

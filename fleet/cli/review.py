@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fleet.cli.base import ManifestsOption, app, fail, say
 from fleet.cli.checks import BaseOption, ledger_changes
+
+if TYPE_CHECKING:
+    from fleet.declarations import CaPlacementInputs
 
 
 @app.command()
@@ -19,8 +21,10 @@ def review(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the Markdown here")] = None,
     manifests: ManifestsOption = Path("manifests"),
     base: BaseOption = None,
-    aws: Annotated[bool, typer.Option("--aws/--no-aws", help="count in AWS the ACTIVE certificates under each "
-                                      "CA the plan deactivates (read-only)")] = True,
+    aws: Annotated[bool, typer.Option("--aws/--no-aws", help="read AWS (read-only) for what the apply will find: "
+                                      "the certificates it converges (adopted or registered, revoked or revoked "
+                                      "already) and the ACTIVE certificates under each CA the plan deactivates")
+                   ] = True,
     stack: Annotated[str | None, typer.Option("--stack", help="the plan's stack, named in the comment (one "
                                               "comment per stack when the fleet runs as several)")] = None,
 ) -> None:
@@ -35,7 +39,8 @@ def review(
     try:
         text = plan.read_text(encoding="utf-8")
         markdown = render(text, ledger_changes=changes, labels=_labels(manifests),
-                          active_now=_active_now(text) if aws else None, stack=stack, audit=findings)
+                          active_now=_active_now(text) if aws else None, stack=stack, audit=findings,
+                          observed=_observed(text) if aws else None, cas_now=_cas_now(text) if aws else None)
     except (OSError, PlanError) as error:
         fail(f"{plan}: {error}")
     if output is None:
@@ -61,11 +66,11 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
     from fleet.aws.certificates import Certificates
     from fleet.aws.errors import AwsError
     from fleet.aws.session import shared_factory
-    from fleet.review import deactivated_cas
+    from fleet.review import PlanError, deactivated_cas
 
     try:
         wanted = deactivated_cas(plan)
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except PlanError:
         return None
     counts = {}
     try:
@@ -76,6 +81,58 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
         say(f"not counting ACTIVE certificates in AWS ({error}); the review counts those in the plan", to_err=True)
         return None
     return counts
+
+
+def _observed(plan: str) -> dict[tuple[str, str], dict[str, str]] | None:
+    """What AWS has now of the certificates the apply would converge (fleet.review.readings),
+    read as the apply reads them: one by one when few, else by listing the place. None when
+    the plan cannot be read or AWS cannot be."""
+    from fleet import observe
+    from fleet.aws.errors import AwsError
+    from fleet.aws.listing import FewCertificates, PlaceListing, cheaper_one_by_one
+    from fleet.aws.session import shared_factory
+    from fleet.review import PlanError, readings
+
+    try:
+        wanted = readings(plan)
+    except PlanError:
+        return None
+    observed = {}
+    try:
+        for reading in wanted:
+            iot = shared_factory().client("iot", reading.role_arn, reading.account_id, reading.region)
+            reads: observe.CertificateReads = (
+                FewCertificates(iot, reading.where, reading.wanted)
+                if cheaper_one_by_one(len(reading.wanted), reading.held, len(reading.policies))
+                else PlaceListing(iot, reading.where))
+            entries = observe.certificates(reads, reading.wanted, reading.policies)
+            observed[(reading.account_id, reading.region)] = {fp: e.encode() for fp, e in entries.items()}
+    except AwsError as error:
+        say(f"not reading the certificates in AWS ({error}); the review tells what the apply does from the plan",
+            to_err=True)
+        return None
+    return observed
+
+
+def _cas_now(plan: str) -> dict[tuple[str, str, str], CaPlacementInputs | None] | None:
+    """Each CA placement the plan creates as AWS has it (one describe each), None where AWS has
+    none; None when the plan cannot be read or AWS cannot be."""
+    from fleet import observe
+    from fleet.aws.errors import AwsError
+    from fleet.aws.listing import PlaceListing
+    from fleet.aws.session import shared_factory
+    from fleet.review import PlanError, created_cas
+
+    try:
+        wanted = created_cas(plan)
+    except PlanError:
+        return None
+    try:
+        return {(ca.certificate_id, *ca.place): observe.ca(PlaceListing(
+            shared_factory().client("iot", ca.role_arn, ca.account_id, ca.region), ca.where), ca) for ca in wanted}
+    except AwsError as error:
+        say(f"not reading the CAs in AWS ({error}); the review tells what the apply does from the plan", to_err=True)
+        return None
 
 
 def _labels(manifests: Path) -> dict[str, str]:

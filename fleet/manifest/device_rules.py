@@ -34,6 +34,7 @@ THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 Document = tuple[SourceFile, Path, ManifestFile]
 MAX_DOCUMENT_BYTES = 64 * 1024  # a policy document: AWS allows 2048 characters without whitespace
 MAX_PEM_BYTES = 64 * 1024  # one certificate
+WRONG_CA_FILES_SHOWN = 5  # a group of 10^5 certificates under the wrong CA is one line, not 10^5
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,15 @@ def _group(
             problems.append(file.problem(field, f"{revocation.date} is in the future: a revocation is recorded "
                                                 "once it happened"))
     targets = _targets(file, where, group, accounts, ca_placements, problems)
-    certificates = _certificates(file, folder, where, group, ca, manifests_root, now, seen, confinement, problems,
-                                 observe)
+    certificates = _certificates(file, folder, where, group, ca, cas, manifests_root, now, seen, confinement,
+                                 problems, observe)
+    # Said without setting the group aside: the ledger's refusal of a revoked certificate
+    # declared usable again must come too, and first (it is said at an earlier line).
+    leftover = _revocations_without_revoked(file, where, group)
     if len(problems) > before:
+        problems.extend(leftover)
         return []
+    problems.extend(leftover)
     line, _ = file.position(where, at_key=True)
     return [
         CertificateGroupSpec(
@@ -173,6 +179,19 @@ def _group(
         )
         for account, region in targets
     ]
+
+
+def _revocations_without_revoked(file: SourceFile, where: FieldPath, group: CertificateGroup) -> list[Problem]:
+    """A revocation beside a status other than REVOKED: most often a revoked certificate
+    set back to ACTIVE, which the revocation ledger refuses (at the status' line)."""
+    found = []
+    for revocable, field in ((group, where), *((e, (*where, "exceptions", i)) for i, e in enumerate(group.exceptions))):
+        if revocable.revocation is not None and revocable.status != "REVOKED":
+            found.append(file.problem((*field, "revocation"), (
+                f"only status REVOKED carries a revocation, and the status here is {revocable.status}: set it "
+                "back to REVOKED (a revoked certificate stays revoked), or remove the revocation if nothing here "
+                "was ever revoked")))
+    return found
 
 
 def _targets(
@@ -208,8 +227,9 @@ def _targets(
 
 def _certificates(
     file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
-    manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
-    confinement: Confinement, problems: list[Problem], observe: Callable[[str, x509.Certificate], None] | None,
+    cas: Mapping[str, CaFacts], manifests_root: Path, now: datetime.datetime,
+    seen: dict[str, tuple[str, Problem | None]], confinement: Confinement, problems: list[Problem],
+    observe: Callable[[str, x509.Certificate], None] | None,
 ) -> tuple[DeviceCertificate, ...]:
     field = (*where, "certificates")
     refused = confinement.problem(group.certificates, folder / group.certificates)
@@ -242,6 +262,7 @@ def _certificates(
     group_line, group_column = file.position(where, at_key=True)
     group_field = file.problem(field, "")  # where "declared again" points: the group's certificates
     result = []
+    wrongly_chained: dict[str, list[str]] = {}  # who did sign them -> their files
     inside = f"{manifests_root}{os.sep}"
     for path in paths:
         # A certificate's problem is said at its exception, if it has one, else at the group's certificates.
@@ -262,8 +283,7 @@ def _certificates(
                 problems.append(file.problem((*where, "things"), f"{shown} ({fingerprint[:12]}…) has no common name "
                                                                  f"usable as a thing name ({thing!r})"))
         if ca is not None and not pki.signed_by(cert, ca.cert):
-            problems.append(file.problem((*where, "ca"), f"{shown} ({fingerprint[:12]}…) is not signed by "
-                                                         f"CA {group.ca!r}"))
+            wrongly_chained.setdefault(_signer(cert, cas), []).append(shown)
         invalid = pki.validity_problem(cert, now)
         if invalid:
             problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is {invalid}"))
@@ -293,7 +313,25 @@ def _certificates(
             revocation_reason=revocation.reason if revocation else None, source=source, thing=thing,
             field=status_field, column=column,
         ))
+    for signer, files in sorted(wrongly_chained.items()):
+        problems.append(file.problem((*where, "ca"), _wrongly_chained(signer, sorted(files), group.ca)))
     return tuple(sorted(result, key=lambda c: c.fingerprint))
+
+
+def _signer(cert: x509.Certificate, cas: Mapping[str, CaFacts]) -> str:
+    """Who signed a certificate, in the manifests' terms: one of their CAs by name, or else its issuer's subject."""
+    for name, ca in sorted(cas.items()):
+        if pki.signed_by(cert, ca.cert):  # the issuer's name first: a signature is checked only where it matches
+            return f"CA {name!r}"
+    return f"none of the manifests' CAs (its issuer is {cert.issuer.rfc4514_string()!r})"
+
+
+def _wrongly_chained(signer: str, files: list[str], declared: str | None) -> str:
+    """One line for the certificates of a group that one other CA signed: how many, which, and who."""
+    shown = ", ".join(files[:WRONG_CA_FILES_SHOWN])
+    more = f" and {len(files) - WRONG_CA_FILES_SHOWN} more" if len(files) > WRONG_CA_FILES_SHOWN else ""
+    count = "1 certificate of this group is" if len(files) == 1 else f"{len(files)} certificates of this group are"
+    return f"{count} signed by {signer}, not by CA {declared!r}: {shown}{more}"
 
 
 def _pem_files(folder: Path, confinement: Confinement, refuse: Callable[[str], None]) -> list[Path]:

@@ -162,15 +162,19 @@ class Revocation(Strict):
 
 
 class Revocable(Strict):
-    """A status that may be REVOKED, which then carries its revocation."""
+    """A status that may be REVOKED, which then carries its revocation. A
+    revocation beside another status is refused in stage 3
+    (fleet.manifest.device_rules), after the revocation ledger's refusal: a
+    revoked certificate flipped back to ACTIVE, its revocation left, is
+    refused as a reactivation first."""
 
     status: Literal["ACTIVE", "INACTIVE", "REVOKED"] = "ACTIVE"
-    revocation: Revocation | None = Field(default=None, description="required when status is REVOKED")
+    revocation: Revocation | None = Field(default=None, description="required when status is REVOKED, and only then")
 
     @model_validator(mode="after")
-    def _revocation_with_revoked(self) -> Revocable:
-        if (self.status == "REVOKED") != (self.revocation is not None):
-            raise ValueError("status REVOKED needs a revocation (reason, date), and only REVOKED has one")
+    def _revoked_with_revocation(self) -> Revocable:
+        if self.status == "REVOKED" and self.revocation is None:
+            raise ValueError("status REVOKED needs a revocation (reason, date)")
         return self
 
 

@@ -16,7 +16,6 @@ to another status: diff refuses at preview, and every write path checks again.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from fleet import observe, pki
 from fleet.aws.ca import CaCertificates
 from fleet.aws.certificates import Certificates, CertificateSummary
+from fleet.aws.listing import cheaper_one_by_one
 from fleet.declarations import (
     ABSENT,
     CERTIFICATES_SPEC,
@@ -45,7 +45,6 @@ from fleet.revocation import refusal
 from fleet.settings import Settings
 
 KIND = "certificate"
-PAGE = 250
 
 
 class DeviceCertificatesProvider(ResourceProvider):
@@ -68,7 +67,11 @@ class DeviceCertificatesProvider(ResourceProvider):
     @reported
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         had, want = ShardInputs.of(olds), ShardInputs.of(news)
-        refuse_reactivation(had, want)
+        if REGISTRY.declared(want.resource_name):
+            # What the program declares. A refresh diffs the recorded inputs against what AWS
+            # has (a revocation by hand, which the manifests may have adopted since): no
+            # declaration, nothing to refuse; the program's guard and this diff refuse after.
+            refuse_reactivation(had, want)
         replaces = CERTIFICATES_SPEC.replaces(stored(olds), stored(news))
         return diff_result(bool(replaces) or had != want, replaces)
 
@@ -83,7 +86,7 @@ class DeviceCertificatesProvider(ResourceProvider):
         recorded = ShardInputs.of(props)
         if REGISTRY.handed_over(recorded.place):
             return  # another stack manages this account and region now
-        mine = [fp for fp, (_, group) in recorded.declared().items() if owned(recorded, group)
+        mine = [fp for fp, (_, group) in recorded.declared().items() if recorded.owns(group)
                 and not REGISTRY.claimed_elsewhere(KIND, recorded.place, fp, recorded.resource_name)]
         if not mine:
             return
@@ -97,13 +100,6 @@ class DeviceCertificatesProvider(ResourceProvider):
 class DeviceCertificates(FleetResource, module="fleet", name=CERTIFICATES_SPEC.name):
     def __init__(self, declared: ShardInputs, opts: ResourceOptions | None = None):
         super().__init__(DeviceCertificatesProvider(), declared.resource_name, declared.props(), opts)
-
-
-def owned(shard: ShardInputs, group: GroupInputs) -> bool:
-    """Whether fleet removes the certificate from AWS when nothing declares it
-    any more: those of manifest groups. Those auto_activation took in stay
-    (they are devices in use); the ledger's are REVOKED and stay anyway."""
-    return any(g is group and ":" not in name and name != "ledger" for name, g in shard.groups.items())
 
 
 def refuse_reactivation(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
@@ -138,10 +134,8 @@ class Live:
         """By one listing of the account and region, or by per-certificate reads
         when that costs fewer calls (a small change in a large fleet)."""
         wanted = set(fingerprints)
-        per_certificate = 2 * len(wanted)
         estimate = 16 * max(len(shard.declared()), len(wanted))  # shards are even slices of the fingerprints
-        by_listing = (1 + len(shard.policies)) * max(1, math.ceil(estimate / PAGE))
-        if per_certificate <= by_listing:
+        if cheaper_one_by_one(len(wanted), estimate, len(shard.policies)):
             certificates: dict[str, CertificateSummary] = {}
             attached: dict[str, set[str]] = {}
             for fp in sorted(wanted):
@@ -175,13 +169,8 @@ class Converge:
         self.want = want
         self.had = had
         self.api = Certificates(iot_client(want), want.where)
-        declared, recorded = want.declared(), (had.declared() if had is not None else {})
         # What may need a change: everything on create; else what the declaration or the record changed.
-        self.todo = {fp for fp, (status, group) in declared.items()
-                     if had is None or fp not in recorded or recorded[fp][0] != status
-                     or _group_state(recorded[fp][1]) != _group_state(group)}
-        self.removed = {fp for fp, (_, group) in recorded.items() if fp not in declared and owned(had, group)} \
-            if had is not None else set()
+        self.todo, self.removed = want.work(had)
         self.unlisted = {fp: Entry.decode(text) for fp, text in (had.unlisted if had is not None else {}).items()
                          if Entry.decode(text).extra}  # fleet policies attached by hand: detached
 
@@ -244,7 +233,7 @@ class Converge:
     def _may_lack_its_thing(self, fp: str, group: GroupInputs) -> bool:
         """Adopted from AWS, its group started attaching things, or a refresh found it attached to none."""
         recorded = self.had.declared().get(fp) if self.had is not None else None
-        return recorded is None or _group_state(recorded[1]) != _group_state(group) or \
+        return recorded is None or recorded[1].state() != group.state() or \
             Entry.decode(recorded[0]).thingless
 
     def _attach_thing(self, fp: str, pem: str, have: CertificateSummary) -> None:
@@ -274,11 +263,6 @@ class Converge:
             if still:
                 wrong[fp] = f"still holds {', '.join(sorted(still))}, attached by hand"
         return wrong
-
-
-def _group_state(group: GroupInputs) -> tuple[Any, ...]:
-    """What of a group changes its certificates in AWS."""
-    return tuple(sorted(group.policies)), group.things, group.ca_id
 
 
 def _arn(shard: ShardInputs, fp: str) -> str:

@@ -10,6 +10,10 @@ another resource claims (a renamed CA, a renamed account) or what belongs to
 another stack now (``fleet:Stack`` records the places handed over). A run
 with no program (`pulumi destroy`) claims nothing: everything is removed.
 
+A resource that has claimed is one the program declares in this run: a diff
+before that is a refresh's own (pkg/resource/deploy/step.go, RefreshStep:
+what AWS has against the recorded inputs, for display), not a declaration.
+
 One registry per provider process; all dynamic resources of a run share that
 process (4 threads).
 """
@@ -27,11 +31,17 @@ class RunRegistry:
         self._lock = threading.Lock()
         self._claims: dict[tuple[str, str, str, str], set[str]] = {}  # (kind, account id, region, id) -> URNs
         self._handed_over: dict[Place, str] = {}  # place -> the stack that manages it now
+        self._declared: set[str] = set()  # resources the program declared (checked) in this run
 
     def claim(self, kind: str, place: Place, ids: Iterable[str], resource: str) -> None:
         with self._lock:
+            self._declared.add(resource)
             for object_id in ids:
                 self._claims.setdefault((kind, *place, object_id), set()).add(resource)
+
+    def declared(self, resource: str) -> bool:
+        with self._lock:
+            return resource in self._declared
 
     def claimed_elsewhere(self, kind: str, place: Place, object_id: str, resource: str) -> bool:
         with self._lock:

@@ -60,8 +60,21 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
         # The names the example manifests use are the template's defaults.
         [manifest_account] = [a for a in fleet.accounts if a.id == account]
         assert manifest_account.role_arn == f"arn:aws:iam::{account}:role/fleet-deployer"
-        assert inline_policy(client, "fleet-deployer") == iam.deployer_policy()
-        assert inline_policy(client, "fleet-reader") == iam.reader_policy()
+        # fleet's policies, each action on the resources AWS authorizes it on, in this account.
+        here = iam.Arns(account=account)
+        assert inline_policy(client, "fleet-deployer") == iam.deployer_policy(here, "fleet-jitp")
+        assert inline_policy(client, "fleet-reader") == iam.reader_policy(here)
+        assert inline_policy(client, "fleet-jitr") == iam.jitr_policy(here)
+        assert inline_policy(client, "fleet-break-glass") == iam.break_glass_policy(here)
+        assert trusted(client, "fleet-jitr") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+            "Service": "lambda.amazonaws.com"}}]
+        assert trusted(client, "fleet-break-glass") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+            "AWS": f"arn:aws:iam::{account}:root"}}]  # no BreakGlassPrincipalArn: the account's own principals
+        # Every role the guardrail lets change or delete device certificates exists, by name.
+        scp = json.loads((REPO / "docs/iam-guardrail-scp.json").read_text())
+        for arn in {a for s in scp["Statement"] for a in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}:
+            assert client.get_role(RoleName=arn.removeprefix("arn:aws:iam::*:role/"))["Role"]["Arn"] == \
+                arn.replace("*", account)
         assert trusted(client, "fleet-deployer") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
             "AWS": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply"}}]
         assert trusted(client, "fleet-reader") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
@@ -72,6 +85,20 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
         assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration"]
     jitp = {dict(p.registration_config).get("role_arn") for p in fleet.ca_placements} - {None}
     assert jitp == {"arn:aws:iam::111111111111:role/fleet-jitp"}
+
+
+def test_the_break_glass_role_trusts_the_security_teams_role_when_named(local_aws: LocalAws) -> None:
+    security = f"arn:aws:iam::{CI_ACCOUNT}:role/security-oncall"
+    cloudformation = client_in(local_aws, "cloudformation", MANAGED[0])
+    cloudformation.create_stack(StackName="fleet-accounts", Capabilities=["CAPABILITY_NAMED_IAM"],
+                                TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
+                                Parameters=parameters(CiAccountId=CI_ACCOUNT, BreakGlassPrincipalArn=security))
+    [stack] = cloudformation.describe_stacks(StackName="fleet-accounts")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert outputs["BreakGlassRoleArn"] == f"arn:aws:iam::{MANAGED[0]}:role/fleet-break-glass"
+    assert trusted(client_in(local_aws, "iam", MANAGED[0]), "fleet-break-glass") == [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": security}}]
 
 
 def deploy_ci(local_aws: LocalAws, **extra: str) -> dict[str, str]:

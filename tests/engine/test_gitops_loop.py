@@ -195,6 +195,30 @@ def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices
     assert devices.status(1) == "REVOKED" and drift_kinds(fleet, ok=(0,)) == {}
 
 
+def test_an_emergency_revocation_by_hand_is_adopted_and_reviewed_step_by_step(devices: Devices, fleet: Fleet) -> None:
+    """docs/production.md, "Emergency revocation": a certificate revoked by hand in one place
+    (the break-glass role) is drift; `fleet drift --adopt-revocations` writes it into the
+    manifests; the pull request's refreshed preview passes, and its review revokes it only
+    where AWS has not yet; the apply does that, and drift is clean."""
+    fleet.project.up()
+    fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
+    assert drift_kinds(fleet) == {"certificate-revoked": 1}
+    script(fleet, "fleet.sh", "drift", "--adopt-revocations", "-m", str(fleet.manifests.root))
+    script(fleet, "fleet.sh", "validate", "-m", str(fleet.manifests.root))
+
+    review = review_of(fleet, "--refresh")  # as the pull-request workflow runs it
+    # registered, adopted, activated, deactivated, revoked, deleted, attached, detached
+    assert table(review) == ["| prod | eu-west-1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |"], review
+    assert "**Irreversible: 1 revocation(s).**" in review
+    assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/eu-west-1" \
+        in review
+
+    fleet.project.up()  # as the apply workflow runs it
+    assert devices.status(1) == "REVOKED" and devices.status(1, region="eu-west-1") == "REVOKED"
+    assert drift_kinds(fleet, ok=(0,)) == {}
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+
 REVIEW_FIXTURES = REPO / "tests" / "fixtures" / "review"
 READER = {"FLEET_READER_ROLE": "fleet-reader"}
 LINE_2 = """
@@ -239,8 +263,8 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
     assert "Deactivating CA `root` in prod/eu-west-1 stops new registrations only: **2 ACTIVE certificates** it " \
            "signed keep working" in head
     assert "Deactivating CA `root` in prod/us-east-1 stops new registrations only: **3 ACTIVE certificates**" in head
-    assert "| prod | us-east-1 | 7 | 0 | 0 | 1 | 0 | 7 | 0 |" in review  # 7 sensors registered and attached
-    assert "| prod | eu-west-1 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
+    assert "| prod | us-east-1 | 7 | 0 | 0 | 0 | 1 | 0 | 7 | 0 |" in review  # 7 sensors registered and attached
+    assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
     assert "- CA `root`: ACTIVE → INACTIVE (deactivated)" in review
     assert "  <details><summary>7 items</summary>" in review  # the long list is folded
 
@@ -307,8 +331,8 @@ def test_every_word_of_a_change_and_its_review_is_true(devices: Devices, fleet: 
     assert "**Irreversible: 2 revocation(s).**" in head  # device-1 in each region; device-2 was revoked already
     assert devices.fingerprint(2)[:16] not in review
     for region in ("us-east-1", "eu-west-1"):
-        # registered, activated, deactivated, revoked, deleted, attached, detached
-        assert f"| prod | {region} | 1 | 0 | 0 | 1 | 1 | 1 | 0 |" in review, review
+        # registered, adopted, activated, deactivated, revoked, deleted, attached, detached
+        assert f"| prod | {region} | 1 | 0 | 0 | 0 | 1 | 1 | 1 | 0 |" in review, review
         section = review.split(f"### prod / {region}\n\n")[1].split("\n\n")[0]
         assert "- group `line-1`: 1 certificate(s) registered\n" in section
         assert "- group `line-1`: 1 certificate(s) revoked\n" in section
@@ -336,4 +360,73 @@ def test_every_word_of_a_change_and_its_review_is_true(devices: Devices, fleet: 
         for thing, fingerprint in (("device-0", devices.fingerprint(0)), ("device-4", new)):
             assert iot.list_thing_principals(thingName=thing)["principals"] == [
                 f"arn:aws:iot:{region}:111111111111:cert/{fingerprint}"]
+    fleet.project.preview("--refresh", "--expect-no-changes")
+
+
+def review_of(fleet: Fleet, *preview: str, aws: bool = True) -> str:
+    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
+                  *preview)
+    (fleet.project.workdir / "plan.json").write_text(plan.stdout)
+    return script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-m",
+                  str(fleet.manifests.root), *(() if aws else ("--no-aws",))).stdout
+
+
+def table(review: str) -> list[str]:
+    return [line for line in review.splitlines() if line.startswith("| prod |")]
+
+
+def test_the_review_tells_adopted_from_registered_and_revokes_only_what_aws_has_not_revoked(
+    devices: Devices, fleet: Fleet
+) -> None:
+    """Before the pull request, by hand in prod/us-east-1: a new device registered without its
+    CA, another registered REVOKED, device-1 revoked in an emergency. The pull request declares
+    all three (the two revoked ones REVOKED). The review reads AWS as the apply will: there it
+    adopts the first two and revokes nothing; in eu-west-1 it registers both and revokes
+    device-1. The apply then makes exactly the registrations and status changes the review
+    counts, whether the plan was refreshed (the workflow's) or not (a preview by hand)."""
+    fleet.project.up()
+    adopted, record = issue(fleet.root, "device-4"), issue(fleet.root, "device-5")
+    adopted.write(fleet.manifests.root / "devices" / "device-4.pem")
+    record.write(fleet.manifests.root / "devices" / "device-5.pem")
+    iot = fleet.iot("prod")
+    iot.register_certificate_without_ca(certificatePem=adopted.cert_pem, status="ACTIVE")
+    iot.register_certificate(certificatePem=record.cert_pem, caCertificatePem=fleet.root.cert_pem, status="REVOKED")
+    iot.update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
+    fleet.edit("    exceptions:\n", "    exceptions:\n"
+               "      - certificate: devices/device-1.pem\n        status: REVOKED\n"
+               "        revocation: {reason: revoked in an emergency, date: 2026-11-22}\n"
+               "      - certificate: devices/device-5.pem\n        status: REVOKED\n"
+               "        revocation: {reason: returned broken, date: 2026-11-20}\n", filename="devices.yaml")
+    script(fleet, "fleet.sh", "record-revocations", "-m", str(fleet.manifests.root))
+
+    # registered, adopted, activated, deactivated, revoked, deleted, attached, detached
+    truth = ["| prod | eu-west-1 | 2 | 0 | 0 | 0 | 1 | 0 | 1 | 0 |",
+             "| prod | us-east-1 | 0 | 2 | 0 | 0 | 0 | 0 | 1 | 0 |"]
+    for preview in (("--refresh",), ()):
+        review = review_of(fleet, *preview)
+        assert table(review) == truth, review
+        head = review.split("| account |")[0]
+        assert "**Irreversible: 1 revocation(s).**" in head
+        assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/eu-west-1" \
+            in head
+        us_east = review.split("### prod / us-east-1\n\n")[1].split("\n\n")[0]
+        assert "- group `line-1`: 2 certificate(s) adopted (AWS has them already: not registered again)\n" in us_east
+        assert "registered" not in us_east.replace("not registered again", "") and "revoked" not in us_east
+        assert "AWS was not read" not in review
+    # From the plan alone (not refreshed), the review cannot know, and says so.
+    blind = review_of(fleet, aws=False)
+    assert "| prod | us-east-1 | 2 | 0 | 0 | 0 | 1 | 0 | 1 | 0 |" in table(blind) and "AWS was not read" in blind
+
+    before = fleet.aws.calls()
+    fleet.project.up()
+    made = {name: count - before.get(name, 0) for name, count in fleet.aws.calls().items()}
+    assert made.get("iot:RegisterCertificate", 0) + made.get("iot:RegisterCertificateWithoutCA", 0) == 2
+    assert made.get("iot:UpdateCertificate", 0) == 1  # device-1 in eu-west-1, nothing else
+    assert made.get("iot:AttachPolicy", 0) == 2
+    for region in ("us-east-1", "eu-west-1"):
+        assert devices.status(1, region=region) == "REVOKED"
+        statuses = {c["certificateId"]: c["status"] for c in fleet.iot("prod", region).list_certificates()[
+            "certificates"]}
+        assert statuses[pki.certificate_id(adopted.cert)] == "ACTIVE"
+        assert statuses[pki.certificate_id(record.cert)] == "REVOKED"
     fleet.project.preview("--refresh", "--expect-no-changes")

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from fleet.declarations import Entry, GroupInputs, ShardInputs
+from fleet.providers import device_certificates
 from fleet.providers.device_certificates import DeviceCertificatesProvider
 from fleet.providers.failures import ProviderFailure
+from fleet.providers.registry import RunRegistry
 from fleet.providers.resource import _READ_TAKES_INPUTS
 
 FP = "ab" * 32
@@ -25,14 +27,28 @@ def props(status: str) -> dict[str, Any]:
                        groups={"line-1": group}).props()
 
 
+@pytest.fixture(autouse=True)
+def fresh_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test is a run of its own: nothing declared yet."""
+    monkeypatch.setattr(device_certificates, "REGISTRY", RunRegistry())
+
+
 @pytest.mark.parametrize("new_status", ["ACTIVE", "INACTIVE"])
 def test_diff_refuses_to_move_a_recorded_revocation(new_status: str) -> None:
+    provider = DeviceCertificatesProvider()
+    provider.check({}, props(new_status))  # the program declares it, as the engine checks before it diffs
     with pytest.raises(ProviderFailure) as caught:
-        DeviceCertificatesProvider().diff("id", props("REVOKED"), props(new_status))
+        provider.diff("id", props("REVOKED"), props(new_status))
     assert str(caught.value) == (
         f"certificate {FP} (group line-1) is declared {new_status} at manifests/devices.yaml:5, but it was "
         "revoked at an unknown date in account prod (111111111111), us-east-1; a revoked certificate is never "
         "reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date).")
+
+
+def test_a_refresh_diff_of_a_revocation_made_by_hand_is_no_declaration_to_refuse() -> None:
+    """pulumi's refresh diffs the recorded inputs (ACTIVE) against what AWS has (REVOKED by
+    hand) before the program runs: the manifests may well say REVOKED by now."""
+    DeviceCertificatesProvider().diff("id", props("REVOKED"), props("ACTIVE"))
 
 
 def test_diff_sees_a_status_change_and_no_change() -> None:
@@ -74,8 +90,10 @@ def test_a_shards_groups_travel_as_one_compact_text_and_read_back() -> None:
 
 
 def test_a_recorded_revocation_in_a_state_of_the_earlier_shape_is_still_refused() -> None:
+    provider = DeviceCertificatesProvider()
+    provider.check({}, props("ACTIVE"))
     with pytest.raises(ProviderFailure, match="a revoked certificate is never reactivated"):
-        DeviceCertificatesProvider().diff("id", _as_maps(props("REVOKED")), props("ACTIVE"))
+        provider.diff("id", _as_maps(props("REVOKED")), props("ACTIVE"))
 
 
 @pytest.mark.parametrize("text", ["{", "[]", '"x"', '{"line-1": 3}', "null", "[" * 100_000 + "]" * 100_000])

@@ -359,7 +359,8 @@ CASES = [
          "devices.yaml:4:19", "devices/bad.pem: malformed PEM certificate"),
     Case("group-huge-pem", text("devices/huge.pem", "x" * 100_000), "devices.yaml:4:19",
          "more than a file of this kind holds"),
-    Case("group-other-ca", other_ca_device, "devices.yaml:3:9", "is not signed by CA 'root'"),
+    Case("group-other-ca", other_ca_device, "devices.yaml:3:9",
+         "is signed by none of the manifests' CAs (its issuer is 'CN=other,O=fleet example'), not by CA 'root'"),
     Case("group-expired", expired_device, "devices.yaml:4:19", "is expired"),
     Case("group-not-yet", future_device, "devices.yaml:4:19", "is not valid before"),
     Case("group-unknown-ca", edit("devices.yaml", "    ca: root\n", "    ca: rot\n"), "devices.yaml:3:9",
@@ -386,7 +387,7 @@ CASES = [
     Case("revocation-without-revoked", edit("devices.yaml", "    policies: [telemetry]\n",
                                             "    policies: [telemetry]\n    revocation: {reason: x, date: "
                                             "2026-11-01}\n"),
-         "devices.yaml:3:5", "only REVOKED has one"),
+         "devices.yaml:6:17", "only status REVOKED carries a revocation, and the status here is ACTIVE"),
     Case("revocation-in-future", edit("devices.yaml", "    policies: [telemetry]\n",
                                       "    policies: [telemetry]\n    status: REVOKED\n    revocation: "
                                       "{reason: x, date: 2999-01-01}\n"),

@@ -104,6 +104,26 @@ def test_a_certificate_the_ledger_revoked_is_refused_anywhere_under_any_name_wit
                             "the manifests, with its revocation (reason, date).")
 
 
+def test_a_revoked_certificate_declared_active_with_its_revocation_left_is_refused_as_a_reactivation_first(
+    manifests: Manifests, devices: list[Issued]
+) -> None:
+    """The real reason (a revoked certificate is never reactivated) comes before the
+    revocation the status change left behind, in `fleet validate` as the user reads it."""
+    record_ledger(manifests)
+    manifests.text("devices.yaml", REVOKED_GROUP.replace("status: REVOKED", "status: ACTIVE"))
+    done = fleet_cli("validate", "-m", str(manifests.root), cwd=manifests.root.parent)
+    assert done.returncode == 1
+    refusal, leftover = (line for line in done.stderr.splitlines() if line.startswith("  manifests/"))
+    assert refusal.startswith(
+        f"  manifests/devices.yaml:6:9: device_certificates.line-1.exceptions[0]: certificate {fp(devices[1])} "
+        "(devices/device-1.pem) is declared ACTIVE at manifests/devices.yaml:6, but it was revoked on 2026-11-01 in ")
+    assert leftover == (
+        "  manifests/devices.yaml:8:21: device_certificates.line-1.exceptions[0].revocation: only status REVOKED "
+        "carries a revocation, and the status here is ACTIVE: set it back to REVOKED (a revoked certificate stays "
+        "revoked), or remove the revocation if nothing here was ever revoked")
+    assert done.stderr.splitlines()[0] == "2 problems in the manifests; nothing was changed:"
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ("    - date: 2999-01-01\n", "revocations.entries[0].date: 2999-01-01 is in the future: a revocation is "
                                  "recorded once it happened"),

@@ -8,12 +8,13 @@ both with: FLEET_WRITE_REVIEW_FIXTURES=1 ./scripts/test.sh -k real_plan
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fleet.review import LIST_AT_MOST, PlanError, deactivated_cas, render
+from fleet.review import LIST_AT_MOST, NOT_READ, PlanError, created_cas, deactivated_cas, readings, render
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "review"
 
@@ -54,6 +55,57 @@ def test_the_blast_radius_starts_from_what_aws_counts_now() -> None:
     review = render(json.dumps(plan), active_now={(ca_id, account_id, "eu-west-1"): 1234})
     # prod/eu-west-1: 1234 ACTIVE now, one of them revoked by this change.
     assert "in prod/eu-west-1 stops new registrations only: **1233 ACTIVE certificates** it signed keep" in review
+
+
+def device_1() -> str:
+    return next(fp for fp, name in labels().items() if name == "devices/device-1.pem")
+
+
+def test_the_review_reads_in_aws_what_the_apply_converges_and_nothing_else() -> None:
+    """device-1, revoked in both regions, and the 7 new sensors in us-east-1; not the
+    certificates the plan leaves as they are."""
+    found = {(r.account_id, r.region): r for r in readings((FIXTURES / "plan.json").read_text())}
+    assert sorted(found) == [("111111111111", "eu-west-1"), ("111111111111", "us-east-1")]
+    assert set(found[("111111111111", "eu-west-1")].wanted) == {device_1()}
+    us_east = found[("111111111111", "us-east-1")]
+    assert device_1() in us_east.wanted and len(us_east.wanted) == 8
+    assert {us_east.wanted[fp].policies for fp in us_east.wanted} == {("telemetry",)}
+    assert us_east.role_arn == "arn:aws:iam::111111111111:role/fleet-deployer" and us_east.policies == ("telemetry",)
+
+
+def test_what_aws_has_already_is_adopted_and_what_it_revoked_already_is_not_revoked_again() -> None:
+    plan = (FIXTURES / "plan.json").read_text()
+    sensors = sorted(fp for fp in readings(plan)[1].wanted if fp != device_1())
+    us_east = {device_1(): "REVOKED", **{fp: "ACTIVE" for fp in sensors[:3]}, sensors[3]: "PENDING_ACTIVATION"}
+    review = render(plan, labels=labels(), observed={("111111111111", "us-east-1"): us_east,
+                                                     ("111111111111", "eu-west-1"): {device_1(): "ACTIVE"}})
+    # registered, adopted, activated, deactivated, revoked, deleted, attached, detached: the 3 sensors AWS
+    # lacks are registered, the 4 it has adopted (the pending one activated), all given their policy but
+    # the 3 that hold it; device-1 is revoked in eu-west-1 only.
+    assert "| prod | us-east-1 | 3 | 4 | 1 | 0 | 0 | 0 | 4 | 0 |" in review
+    assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
+    revoke = f"revoke `{device_1()[:16]}…` devices/device-1.pem (group `line-1`) in prod/"
+    assert "**Irreversible: 1 revocation(s).**" in review and f"{revoke}eu-west-1" in review
+    assert f"{revoke}us-east-1" not in review
+    assert "- group `line-2`: 4 certificate(s) adopted (AWS has them already: not registered again)" in review
+    assert NOT_READ not in review and NOT_READ in render(plan)
+
+
+def test_a_ca_aws_has_already_is_adopted_and_only_what_differs_is_changed() -> None:
+    plan = json.loads((FIXTURES / "plan.json").read_text())
+    [step] = [s for s in steps_of(plan, "CaPlacement") if "root.prod.eu-west-1" in s["urn"]]
+    step["op"], step["oldState"] = "create", None  # the state forgot it; AWS did not
+    [created] = created_cas(json.dumps(plan))
+    assert (created.ca, created.account_id, created.region, created.status) == ("root", "111111111111", "eu-west-1",
+                                                                                 "INACTIVE")
+    key = (created.certificate_id, created.account_id, created.region)
+    section = render(json.dumps(plan), cas_now={key: replace(created, status="ACTIVE")}).split(
+        "### prod / eu-west-1\n\n")[1]
+    assert section.startswith("- CA `root`: adopted (AWS has it already: not registered again)\n"
+                              "- CA `root`: ACTIVE → INACTIVE (deactivated)\n")
+    assert "- CA `root`: registered (DEFAULT), INACTIVE" in render(json.dumps(plan), cas_now={key: None})
+    assert "mode SNI_ONLY, declared DEFAULT: the apply stops there" in render(
+        json.dumps(plan), cas_now={key: replace(created, mode="SNI_ONLY")})
 
 
 def test_a_replacement_is_called_out_first() -> None:
@@ -104,7 +156,7 @@ def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing()
     section = review.split("### prod / eu-west-1\n\n")[1].split("\n\n")[0]
     assert section == ("- handed over to stack `shard-b`: this stack forgets its resources here; "
                        "nothing is deleted in AWS")
-    assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in review
+    assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in review
     assert review.startswith("<!-- fleet-review:shard-a -->\n## fleet: planned changes to stack `shard-a`\n")
 
 
