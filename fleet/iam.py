@@ -8,10 +8,13 @@ tests keep them equal, and check the code calls nothing beyond them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from fleet import survey
+from fleet.aws import kms
 from fleet.declarations import SPECS, actions
+from fleet.manifest.desired import Fleet
 
 READS = ("List", "Describe", "Get")
 # `fleet revoke-ca` and `fleet pending`: the blast radius and the pending PEMs; `fleet audit --aws`: every CA,
@@ -38,16 +41,30 @@ def is_read(action: str) -> bool:
     return action.split(":", 1)[1].startswith(READS)
 
 
-def deployer_policy() -> dict[str, Any]:
+def kms_keys(fleet: Fleet) -> list[str]:
+    """The ARNs of the KMS keys the manifests name as CA keys."""
+    return sorted({p.private_key.kms for p in fleet.ca_placements if p.private_key and p.private_key.kms})
+
+
+def deployer_policy(ca_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """``ca_keys``: KMS keys that sign verification certificates (kms_keys): the deployer may sign
+    with exactly those, and read their public halves."""
+    keys = sorted(ca_keys)
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "FleetIoT", "Effect": "Allow", "Action": sorted(iot_actions()), "Resource": "*"}, PASS_ROLE]}
+        {"Sid": "FleetIoT", "Effect": "Allow", "Action": sorted(iot_actions()), "Resource": "*"}, PASS_ROLE,
+        *([{"Sid": "SignWithTheCaKeys", "Effect": "Allow", "Action": sorted(kms.ACTIONS), "Resource": keys}]
+          if keys else [])]}
 
 
-def reader_policy() -> dict[str, Any]:
-    """FLEET_READER_ROLE: previews and drift checks read, and nothing else."""
+def reader_policy(ca_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """FLEET_READER_ROLE: previews and drift checks read, and nothing else (a preview checks a KMS
+    CA key's public half)."""
+    keys = sorted(ca_keys)
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "FleetIoTRead", "Effect": "Allow", "Action": sorted(a for a in iot_actions() if is_read(a)),
-         "Resource": "*"}]}
+         "Resource": "*"},
+        *([{"Sid": "ReadTheCaKeys", "Effect": "Allow", "Action": sorted(a for a in kms.ACTIONS if is_read(a)),
+            "Resource": keys}] if keys else [])]}
 
 
 def as_text(policy: dict[str, Any]) -> str:

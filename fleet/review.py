@@ -71,6 +71,9 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)  # changes to the revocation ledger: first of all
     labels: dict[str, str] = field(default_factory=dict)  # fingerprint -> its PEM file in the manifests
+    expiring: dict[str, str] = field(default_factory=dict)  # certificate id -> "expires on D" (within 30 days)
+    # Certificates the change registers or changes while usable, and CAs it registers or changes: (id, name, place).
+    touched: set[tuple[str, str, str]] = field(default_factory=set)
     audit: list[tuple[bool, str]] = field(default_factory=list)  # (high or critical, line): findings the change adds
     # Certificate changes, summed over the resources (shards) of each account and region:
     # (account, region, group, verb) -> certificates; (account, region, group, policy) -> how many.
@@ -93,20 +96,23 @@ class Step:
 
 def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
            active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None,
-           audit: list[tuple[bool, str]] | None = None) -> str:
+           audit: list[tuple[bool, str]] | None = None, expiring: dict[str, str] | None = None) -> str:
     """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
     ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
     (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
     read AWS); without it the count is the plan's own. ``stack``: named in the heading and the
     marker, for a fleet run as several stacks. ``audit``: (high or critical, Markdown line) of each `fleet audit`
-    finding the change introduces: at the top when one is high or critical, else after the changes."""
+    finding the change introduces: at the top when one is high or critical, else after the changes.
+    ``expiring``: certificate id (device or CA) -> when it expires, for those of the manifests that expire
+    within 30 days: the ones the change registers or changes are named."""
     try:
         preview = json.loads(text)
         raw_steps = preview["steps"]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise PlanError(f"not the output of `pulumi preview --json` ({error})") from None
     plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
-                ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []))
+                ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []),
+                expiring=dict(expiring or {}))
     try:
         steps = [s for s in (_step(raw) for raw in raw_steps) if s is not None]
     except (KeyError, TypeError, ValueError) as error:  # a hand-edited plan
@@ -220,6 +226,9 @@ def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, st
     old: CaPlacementInputs | None = step.old
     new: CaPlacementInputs | None = step.new
     name = f"CA `{(new or old).ca}`"  # type: ignore[union-attr]
+    if new is not None and (old is None or (old.status, old.auto_registration, _config(old.registration_config))
+                            != (new.status, new.auto_registration, _config(new.registration_config))):
+        plan.touched.add((new.certificate_id, name, f"{new.account}/{new.region}"))
     if step.op == "create" and new is not None:
         place.lines.append((f"{name}: registered ({new.mode}), {new.status}, auto-registration "
                             f"{new.auto_registration}", []))
@@ -263,6 +272,8 @@ def _shard(step: Step, plan: Plan) -> None:
             continue
         status, group = after[fp]
         name = _group(new, group)
+        if status in USABLE and _changes(had, status, before.get(fp), group):
+            plan.touched.add((fp, label, f"{account}/{region}"))
         if had.status == ABSENT:
             plan.certificates[(account, region, name, "registered" if status in USABLE else RECORDS)].append(label)
         elif had.status != status and had.status != "REVOKED" and status in VERBS:
@@ -284,6 +295,15 @@ def _shard(step: Step, plan: Plan) -> None:
     for text in (old.unlisted if old is not None else {}).values():
         for policy in Entry.decode(text).extra:
             plan.detached[(account, region, "not in the manifests", policy)] += 1
+
+
+def _changes(had: Entry, status: str, before: tuple[str, GroupInputs] | None, group: GroupInputs) -> bool:
+    """Whether the plan changes anything of a certificate it declares usable (registered, its status,
+    its policies or its thing)."""
+    if had.status != status or before is None:
+        return True
+    return (bool(had.missing or had.extra or had.thingless) or set(before[1].policies) != set(group.policies)
+            or before[1].things != group.things)
 
 
 def _certificate_lines(plan: Plan) -> None:
@@ -366,6 +386,13 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
                 ""]
     if plan.blast_radius:
         out += ["> [!IMPORTANT]", *(f"> {line}" for line in plan.blast_radius), ""]
+    expiring = sorted(f"> - {name} in {place} {plan.expiring[cid]}" for cid, name, place in plan.touched
+                      if cid in plan.expiring)
+    if expiring:
+        out += ["> [!WARNING]", f"> **Expiring within 30 days: {len(expiring)} certificate(s) this change "
+                "registers or changes** (`fleet expiry` lists them all):"]
+        out += _folded(expiring, "certificates", indent="> ")
+        out.append("")
     changed = {key: place for key, place in plan.places.items() if place.lines}
     later = [] if serious or not plan.audit else [
         f"`fleet audit`: this change introduces {len(plan.audit)} finding(s):", "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,8 +34,10 @@ def review(
     findings = _introduced(base, manifests) if base is not None else None
     try:
         text = plan.read_text(encoding="utf-8")
-        markdown = render(text, ledger_changes=changes, labels=_labels(manifests),
-                          active_now=_active_now(text) if aws else None, stack=stack, audit=findings)
+        labels, expiring = _labels(manifests)
+        markdown = render(text, ledger_changes=changes, labels=labels,
+                          active_now=_active_now(text) if aws else None, stack=stack, audit=findings,
+                          expiring=expiring)
     except (OSError, PlanError) as error:
         fail(f"{plan}: {error}")
     if output is None:
@@ -78,13 +80,32 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
     return counts
 
 
-def _labels(manifests: Path) -> dict[str, str]:
-    """fingerprint -> its PEM file, relative to the manifests folder; none when they do not load."""
+def _labels(manifests: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """fingerprint -> its PEM file, relative to the manifests folder, and certificate id (device or CA)
+    -> when it expires, for those that expire within 30 days; none when the manifests do not load."""
+    import datetime
+
+    from fleet import expiry
     from fleet.aws.regions import iot_regions
     from fleet.manifest import ManifestError, load_fleet
 
+    now = datetime.datetime.now(datetime.UTC)
+    dates: dict[str, datetime.datetime] = {}
+
+    def note(fingerprint: str, certificate: Any) -> None:
+        if certificate.not_valid_after_utc <= expiry.horizon(now, expiry.DAYS):
+            dates[fingerprint] = certificate.not_valid_after_utc
+
     try:
-        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
+        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
+                           observe=note, expired_ok=True)
     except ManifestError:
-        return {}
-    return {c.fingerprint: c.file for g in fleet.certificate_groups for c in g.certificates}
+        return {}, {}
+    ca_ids = {p.ca: p.certificate_id for p in fleet.ca_placements}
+    when = {fp: _when(moment, now) for fp, moment in dates.items()}
+    when.update({ca_ids[ca.name]: _when(ca.not_after, now) for ca in expiry.find(fleet, {}, now)})  # CAs only
+    return {c.fingerprint: c.file for g in fleet.certificate_groups for c in g.certificates}, when
+
+
+def _when(moment: Any, now: Any) -> str:
+    return f"{'expired' if moment <= now else 'expires'} on {moment.date().isoformat()}"

@@ -37,6 +37,7 @@ def load_fleet(
     repository: Path | None = None,
     require_keys: bool = False,
     observe: Callable[[str, x509.Certificate], None] | None = None,
+    expired_ok: bool = False,
 ) -> Fleet:
     """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS.
     ``ledger_history``: every fingerprint the revocation ledger's history ever
@@ -46,7 +47,9 @@ def load_fleet(
     ``repository``: the folder every path must stay in (default: the
     manifests' parent; callers pass the git work tree).
     ``require_keys``: every DEFAULT-mode CA's private key must be readable.
-    ``observe``: called with (fingerprint, certificate) for each device certificate read."""
+    ``observe``: called with (fingerprint, certificate) for each device certificate read.
+    ``expired_ok``: an expired CA or device certificate is no problem (`fleet expiry` lists them).
+    What AWS accepts but deserves a word comes back as the fleet's ``warnings``."""
     directory = directory.resolve()
     root = display_root.resolve() if display_root else Path.cwd()
     confinement = paths.Confinement.of(repository or directory.parent, ())
@@ -76,7 +79,7 @@ def load_fleet(
     allowed = [folder for _, _, doc in documents for folder in doc.outside_repository]
     confinement = paths.Confinement.of(confinement.repository, allowed)
     fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
-                                  unrecorded_ok, confinement, require_keys, observe)
+                                  unrecorded_ok, confinement, require_keys, observe, expired_ok)
     _raise_if(schema_problems + [p for p in problems if not set_aside.named_in(p)])
     return fleet
 
