@@ -168,6 +168,8 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
         hint = did_you_mean(unknown, allowed)
         known = f"; known fields: {', '.join(sorted(allowed))}" if allowed and not hint else ""
         return file.problem(field, f"unknown field {unknown!r}{hint}{known}", at_key=True)
+    if "[key]" in detail["loc"] and len(field) > 1 and field[-2] == "verification_certificates":
+        return file.problem(field, f"{field[-1]!r} is not a valid place (ACCOUNT_ID/region)", at_key=True)
     if "[key]" in detail["loc"]:
         return file.problem(field, f"invalid name {field[-1]!r}: use lowercase letters, digits and '-'",
                             at_key=True)
@@ -185,7 +187,8 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
 
 def _pattern_name(field: FieldPath) -> str:
     names = {"id": "12-digit account id", "deployer_role_arn": "IAM role ARN", "role_arn": "IAM role ARN",
-             "account": "name", "env": "environment variable name"}
+             "account": "name", "env": "environment variable name",
+             "kms": "KMS key ARN (arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID; not an alias)"}
     last = next((p for p in reversed(field) if isinstance(p, str)), "")
     if last == "regions" or (len(field) > 1 and field[-2] == "regions"):
         return "region name"
