@@ -52,8 +52,16 @@ def deployer_policy(ca_keys: Iterable[str] = ()) -> dict[str, Any]:
     keys = sorted(ca_keys)
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "FleetIoT", "Effect": "Allow", "Action": sorted(iot_actions()), "Resource": "*"}, PASS_ROLE,
-        *([{"Sid": "SignWithTheCaKeys", "Effect": "Allow", "Action": sorted(kms.ACTIONS), "Resource": keys}]
-          if keys else [])]}
+        *([ca_keys_statement(keys)] if keys else [])]}
+
+
+def ca_keys_statement(keys: Any, reader: bool = False) -> dict[str, Any]:
+    """Use of the KMS keys that hold CA keys: signing (the deployer), or reading their public halves (the
+    reader, whose previews check them). ``keys``: their ARNs (or a template's reference to them)."""
+    if reader:
+        return {"Sid": "ReadTheCaKeys", "Effect": "Allow", "Action": sorted(a for a in kms.ACTIONS if is_read(a)),
+                "Resource": keys}
+    return {"Sid": "SignWithTheCaKeys", "Effect": "Allow", "Action": sorted(kms.ACTIONS), "Resource": keys}
 
 
 def reader_policy(ca_keys: Iterable[str] = ()) -> dict[str, Any]:
@@ -63,8 +71,7 @@ def reader_policy(ca_keys: Iterable[str] = ()) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "FleetIoTRead", "Effect": "Allow", "Action": sorted(a for a in iot_actions() if is_read(a)),
          "Resource": "*"},
-        *([{"Sid": "ReadTheCaKeys", "Effect": "Allow", "Action": sorted(a for a in kms.ACTIONS if is_read(a)),
-            "Resource": keys}] if keys else [])]}
+        *([ca_keys_statement(keys, reader=True)] if keys else [])]}
 
 
 def as_text(policy: dict[str, Any]) -> str:

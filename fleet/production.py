@@ -5,7 +5,9 @@ the local endpoint).
 
 - accounts: every account fleet manages (a StackSet): the deployer role
   (assumed by CI's apply role), the reader role (by CI's plan role) and the
-  JITP role AWS IoT assumes to provision devices.
+  JITP role AWS IoT assumes to provision devices; with ``CaKeyArns``, the
+  deployer's use of the KMS keys that hold CA keys (the reader's: their
+  public halves).
 - ci: the CI account: GitHub's OIDC provider, the plan role (pull requests'
   environment and the default branch, read-only), the apply role (the
   production environment only) and the versioned, encrypted state bucket that
@@ -19,7 +21,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from fleet.iam import deployer_policy, reader_policy
+from fleet.iam import ca_keys_statement, deployer_policy, reader_policy
 
 GITHUB = "token.actions.githubusercontent.com"
 # IAM ignores the thumbprint for GitHub's provider (it trusts GitHub's certificate authority), but
@@ -52,7 +54,11 @@ def accounts_template() -> dict[str, Any]:
             "DeployerRoleName": _name("fleet-deployer", "the manifests' deployer_role_arn"),
             "ReaderRoleName": _name("fleet-reader", "the workflows' FLEET_READER_ROLE"),
             "JitpRoleName": _name("fleet-jitp", "the role a CA's registration_config names (role_arn)"),
+            "CaKeyArns": {"Type": "CommaDelimitedList", "Default": "",
+                          "Description": "the KMS keys that hold CA keys (`private_key: {kms: ARN}`; `fleet iam` "
+                                         "lists them): the deployer signs with them; empty: none"},
         },
+        "Conditions": {"HasCaKeys": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "CaKeyArns"}]}, ""]}]}},
         "Resources": {
             "DeployerRole": {"Type": "AWS::IAM::Role", "Properties": {
                 "RoleName": {"Ref": "DeployerRoleName"},
@@ -69,6 +75,11 @@ def accounts_template() -> dict[str, Any]:
                 "Description": "AWS IoT provisions just-in-time registered devices with it",
                 "AssumeRolePolicyDocument": _trust({"Service": "iot.amazonaws.com"}),
                 "ManagedPolicyArns": [{"Fn::Sub": IOT_REGISTRATION}]}},
+            **{f"CaKeysFor{role}": {"Type": "AWS::IAM::Policy", "Condition": "HasCaKeys", "Properties": {
+                "PolicyName": "fleet-ca-keys", "Roles": [{"Ref": f"{role}Role"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    ca_keys_statement({"Ref": "CaKeyArns"}, reader=role == "Reader")]}}}
+               for role in ("Deployer", "Reader")},
         },
         "Outputs": {f"{role}Arn": {"Value": {"Fn::GetAtt": [role, "Arn"]}}
                     for role in ("DeployerRole", "ReaderRole", "JitpRole")},
