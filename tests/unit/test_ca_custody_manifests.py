@@ -266,3 +266,75 @@ def test_a_remote_key_signs_only_what_kms_signs() -> None:
     with pytest.raises(TypeError, match="only PKCS#1 v1.5"):
         remote_rsa.sign(b"x", padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())  # type: ignore[call-arg]
     assert rsa_key is not None
+
+
+# --- docs/production.md, "CA keys", as written ------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "production.md"
+
+
+def _blocks(kind: str) -> list[str]:
+    section = DOCS.read_text().split("## 5. CA keys")[1].split("\n## ")[0]
+    return [block.split("```", 1)[0].rstrip(" ") for block in section.split(f"```{kind}\n")[1:]]
+
+
+def test_the_key_policy_example_grants_what_fleet_calls() -> None:
+    from fleet.aws import kms
+
+    [example] = [json.loads(_dedent(block)) for block in _blocks("json")]
+    by_sid = {s["Sid"]: s for s in example["Statement"]}
+    assert set(by_sid["FleetSignsVerificationCertificates"]["Action"]) == kms.ACTIONS
+    assert by_sid["FleetSignsVerificationCertificates"]["Principal"]["AWS"].endswith(":role/fleet-deployer")
+    assert by_sid["FleetPreviewsReadThePublicKey"]["Action"] == "kms:GetPublicKey"
+
+
+def test_the_manifest_examples_are_valid_manifests() -> None:
+    from ruamel.yaml import YAML
+
+    from fleet.manifest.model import ManifestFile
+
+    examples = _blocks("yaml")
+    assert len(examples) == 2
+    for block in examples:
+        ManifestFile.model_validate(YAML(typ="safe").load(_dedent(block)))
+
+
+def test_the_ceremony_commands_make_a_verification_certificate_fleet_accepts(tmp_path: Path) -> None:
+    """Step 3 of the offline ceremony, run as written (OpenSSL standing in for the HSM)."""
+    ca = make_ca("factory")
+    (tmp_path / "factory-ca.pem").write_text(ca.cert_pem)
+    (tmp_path / "factory-ca.key").write_text(ca.key_pem)
+    (tmp_path / "manifests" / "pki").mkdir(parents=True)
+    [ceremony] = [b for b in _blocks("") if "openssl req -new" in b]
+    code = "0f" * 32
+    subprocess.run(["bash", "-euc", _dedent(ceremony)], cwd=tmp_path, env={"CODE": code, "PATH": "/usr/bin:/bin"},
+                   check=True, capture_output=True)
+    made = pki.load_certificate((tmp_path / "manifests/pki/verify-111111111111-us-east-1.pem").read_bytes())
+    assert pki.verification_problem(made, ca.cert, code, datetime.datetime.now(datetime.UTC)) is None
+
+
+def _dedent(block: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(block)
+
+
+def test_the_commands_that_give_a_kms_key_its_ca_certificate_make_one_fleet_accepts(tmp_path: Path) -> None:
+    """Step 2 of "AWS KMS", as written after its first line (a local key's public half stands in for
+    `aws kms get-public-key`'s answer)."""
+    from cryptography.hazmat.primitives import serialization
+
+    root = make_ca("root")
+    (tmp_path / "root.pem").write_text(root.cert_pem)
+    (tmp_path / "root.key").write_text(root.key_pem)
+    held = ec.generate_private_key(ec.SECP384R1())
+    (tmp_path / "factory-ca.der").write_bytes(held.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (tmp_path / "manifests" / "pki").mkdir(parents=True)
+    [commands] = [b for b in _blocks("") if "-force_pubkey" in b]
+    assert _dedent(commands).startswith("aws kms get-public-key --key-id KEY_ARN ")
+    subprocess.run(["bash", "-euc", _dedent(commands).split("\n", 1)[1]], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                   check=True, capture_output=True)
+    ca = pki.load_certificate((tmp_path / "manifests/pki/factory-ca.pem").read_bytes())
+    assert pki.is_ca(ca) and pki.signed_by(ca, root.cert)
+    assert pki.key_matches(ca, held) and ca.subject.rfc4514_string() == "CN=acme factory CA,O=acme"
