@@ -338,3 +338,16 @@ def test_the_commands_that_give_a_kms_key_its_ca_certificate_make_one_fleet_acce
     ca = pki.load_certificate((tmp_path / "manifests/pki/factory-ca.pem").read_bytes())
     assert pki.is_ca(ca) and pki.signed_by(ca, root.cert)
     assert pki.key_matches(ca, held) and ca.subject.rfc4514_string() == "CN=acme factory CA,O=acme"
+
+
+def test_the_review_knows_which_certificates_of_the_manifests_expire_within_30_days(manifests: Manifests) -> None:
+    from fleet.cli.review import _labels
+
+    _devices(manifests, ca_days=20, device_days=[10, 200])
+    labels, expiring = _labels(manifests.root)
+    soon = pki.certificate_id(pki.load_certificate((manifests.root / "devices/device-0.pem").read_bytes()))
+    later = pki.certificate_id(pki.load_certificate((manifests.root / "devices/device-1.pem").read_bytes()))
+    ca = pki.certificate_id(manifests.cas["root"].cert)
+    assert labels[soon] == "devices/device-0.pem" and later in labels
+    assert set(expiring) == {soon, ca}
+    assert expiring[soon] == f"expires on {(NOW + datetime.timedelta(days=9)).date().isoformat()}"
