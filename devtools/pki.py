@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -89,6 +90,40 @@ def issue(
         .sign(ca.key, hashes.SHA256())
     )
     return Issued(cert, key)
+
+
+@dataclass(frozen=True)
+class KmsCa:
+    """A CA certificate whose private key is an AWS KMS key: only KMS can sign with it."""
+
+    cert: x509.Certificate
+    arn: str
+
+    @property
+    def cert_pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def kms_ca(kms: Any, issuer: Issued, common_name: str, key_spec: str = "ECC_NIST_P256", *, days: int = 3650,
+           organization: str = "fleet example") -> KmsCa:
+    """A new KMS key (``kms``: a boto3 KMS client in the key's account and region) and a CA
+    certificate for it, issued by ``issuer`` (a root that holds its own key, as an offline root does)."""
+    metadata = kms.create_key(KeySpec=key_spec, KeyUsage="SIGN_VERIFY", Description=common_name)["KeyMetadata"]
+    public = serialization.load_der_public_key(kms.get_public_key(KeyId=metadata["KeyId"])["PublicKey"])
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                                 x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(issuer.cert.subject)
+        .public_key(public)  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(issuer.key, hashes.SHA256())
+    )
+    return KmsCa(cert, str(metadata["Arn"]))
 
 
 def make_crl(ca: Issued, revoked: list[Issued], *, der: bool = False) -> bytes:

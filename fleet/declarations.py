@@ -147,7 +147,10 @@ CA_SPEC = Spec(
 @dataclass(frozen=True)
 class CaPlacementInputs(Inputs):
     """One CA certificate registered in one account and region. The private key
-    is a reference (environment variable or file), never the key."""
+    is a reference (a KMS key's ARN and the role to use it through, an
+    environment variable or a file), never the key. A verification certificate
+    signed offline is declared only while the CA is still to be registered,
+    and never kept in the outputs."""
 
     spec: ClassVar[Spec] = CA_SPEC
     ca: str
@@ -163,6 +166,7 @@ class CaPlacementInputs(Inputs):
     registration_config: dict[str, str]
     source: str  # manifest file:line
     private_key: dict[str, str] | None = None  # Pulumi drops a property that is None: a default
+    verification_certificate: str | None = None  # PEM, signed offline (fleet.custody checked it)
 
     @property
     def resource_name(self) -> str:

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet import survey
+from fleet.aws import kms
 from fleet.declarations import SPECS, actions
+from fleet.manifest.desired import Fleet
 
 READS = ("List", "Describe", "Get")
 # `fleet revoke-ca` and `fleet pending`: the blast radius and the pending PEMs; `fleet audit --aws`: every CA,
@@ -128,19 +130,41 @@ def scoped(sid: str, allowed: Iterable[str], arns: Arns) -> list[dict[str, Any]]
             for suffix, kind in STATEMENTS if by_type.get(kind)]
 
 
-def deployer_policy(arns: Arns = DEFAULT_ARNS, jitp_role: Any = JITP_ROLE) -> dict[str, Any]:
+def kms_keys(fleet: Fleet) -> list[str]:
+    """The ARNs of the KMS keys the manifests name as CA keys."""
+    return sorted({p.private_key.kms for p in fleet.ca_placements if p.private_key and p.private_key.kms})
+
+
+def deployer_policy(arns: Arns = DEFAULT_ARNS, jitp_role: Any = JITP_ROLE, ca_keys: Iterable[str] = ()
+                    ) -> dict[str, Any]:
     """``jitp_role``: the role a CA's registration config names, which the deployer passes to
-    AWS IoT when it registers the CA (the accounts template's ``fleet-jitp``)."""
+    AWS IoT when it registers the CA (the accounts template's ``fleet-jitp``). ``ca_keys``: KMS
+    keys that sign verification certificates (kms_keys): the deployer may sign with exactly
+    those, and read their public halves."""
     pass_role = {"Sid": "PassTheJitpRoleToIot", "Effect": "Allow", "Action": "iam:PassRole",
                  "Resource": arns.role(jitp_role),
                  "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}}
-    return {"Version": "2012-10-17", "Statement": [*scoped("FleetIoT", iot_actions(), arns), pass_role]}
+    keys = sorted(ca_keys)
+    return {"Version": "2012-10-17", "Statement": [*scoped("FleetIoT", iot_actions(), arns), pass_role,
+                                                   *([ca_keys_statement(keys)] if keys else [])]}
 
 
-def reader_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:
-    """FLEET_READER_ROLE: previews and drift checks read, and nothing else."""
+def ca_keys_statement(keys: Any, reader: bool = False) -> dict[str, Any]:
+    """Use of the KMS keys that hold CA keys: signing (the deployer), or reading their public halves (the
+    reader, whose previews check them). ``keys``: their ARNs (or a template's reference to them)."""
+    if reader:
+        return {"Sid": "ReadTheCaKeys", "Effect": "Allow", "Action": sorted(a for a in kms.ACTIONS if is_read(a)),
+                "Resource": keys}
+    return {"Sid": "SignWithTheCaKeys", "Effect": "Allow", "Action": sorted(kms.ACTIONS), "Resource": keys}
+
+
+def reader_policy(arns: Arns = DEFAULT_ARNS, ca_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """FLEET_READER_ROLE: previews and drift checks read, and nothing else (a preview checks a KMS
+    CA key's public half)."""
+    keys = sorted(ca_keys)
     return {"Version": "2012-10-17",
-            "Statement": scoped("FleetIoTRead", (a for a in iot_actions() if is_read(a)), arns)}
+            "Statement": [*scoped("FleetIoTRead", (a for a in iot_actions() if is_read(a)), arns),
+                          *([ca_keys_statement(keys, reader=True)] if keys else [])]}
 
 
 def jitr_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:

@@ -97,7 +97,8 @@ def workflow(name: str, ci: Ci) -> str:
     if ci.ca_key_variables:
         keys = "        env:\n" + "\n".join(f"          {v}: ${{{{ secrets.{v} }}}}" for v in ci.ca_key_variables)
     else:
-        keys = "        # (none yet: no CA's private_key names an environment variable)"
+        keys = ("        # (none: no CA's private_key names an environment variable; a KMS key or verification "
+                "certificates signed offline need no secret)")
     holes = {"PATHS": paths, "INSTALL": ci.install, "CA_KEYS": keys, "PULUMI_VERSION": ci.pulumi(),
              "BRANCH": ci.branch}
     for hole, value in holes.items():

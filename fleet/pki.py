@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+# (data, hash) -> a signature over the data's hash, made elsewhere (AWS KMS): the private key is not here.
+RemoteSign = Callable[[bytes, hashes.HashAlgorithm], bytes]
 
 
 class CertificateError(ValueError):
@@ -80,11 +84,11 @@ def verification_certificate(
 ) -> str:
     """The private-key verification certificate AWS IoT needs to register a CA
     in DEFAULT mode: Common Name = the account's registration code, signed by
-    the CA's key. Its own key pair is throwaway: only the CA's signature counts.
+    the CA's key (a key here, or one whose signatures KMS makes: remote_key).
+    Its own key pair is throwaway: only the CA's signature counts.
     https://docs.aws.amazon.com/iot/latest/developerguide/manage-your-CA-certs.html
     """
     throwaway = ec.generate_private_key(ec.SECP256R1())
-    algorithm = None if isinstance(ca_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else hashes.SHA256()
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, registration_code)]))
@@ -93,9 +97,119 @@ def verification_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(ca_key, algorithm)
+        .sign(ca_key, signature_hash(ca_key))
     )
     return to_pem(cert)
+
+
+def signature_hash(key: SigningKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
+    """The hash a CA key signs with: the curve's own size for EC keys (AWS KMS signs
+    with ECC_NIST_P384 keys only as ECDSA_SHA_384), SHA-256 for RSA; none for EdDSA."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384() if key.curve.key_size == 384 else hashes.SHA512()
+    return hashes.SHA256()
+
+
+def remote_key(public_key: Any, sign: RemoteSign) -> SigningKey:
+    """A CA key whose private half is elsewhere (AWS KMS), for cryptography's certificate
+    builder: it accepts any subclass of its private-key types and asks the key's own
+    ``sign`` for the signature over the TBSCertificate it encoded, which is how
+    cryptography supports external signers (pyca/cryptography#11616). EC (ECDSA) and
+    RSA (PKCS#1 v1.5) keys."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return _RemoteEcKey(public_key, sign)
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return _RemoteRsaKey(public_key, sign)
+    raise CertificateError(f"cannot sign with a {type(public_key).__name__} held elsewhere (EC or RSA only)")
+
+
+def _only_signs() -> NoReturn:
+    raise TypeError("this key is held elsewhere (AWS KMS): it only signs")
+
+
+class _RemoteEcKey(ec.EllipticCurvePrivateKey):
+    def __init__(self, public_key: ec.EllipticCurvePublicKey, sign: RemoteSign):
+        self._public, self._sign = public_key, sign
+
+    def sign(self, data: Any, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+        if not isinstance(signature_algorithm, ec.ECDSA) or not isinstance(signature_algorithm.algorithm,
+                                                                           hashes.HashAlgorithm):
+            raise TypeError("only ECDSA over a message is signed elsewhere")
+        return self._sign(bytes(data), signature_algorithm.algorithm)
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._public
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._public.curve
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
+        _only_signs()
+
+    def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
+        _only_signs()
+
+    def private_bytes(self, encoding: Any, format: Any, encryption_algorithm: Any) -> bytes:  # noqa: A002
+        _only_signs()
+
+    def __copy__(self) -> _RemoteEcKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _RemoteEcKey:
+        return self
+
+
+class _RemoteRsaKey(rsa.RSAPrivateKey):
+    def __init__(self, public_key: rsa.RSAPublicKey, sign: RemoteSign):
+        self._public, self._sign = public_key, sign
+
+    def sign(self, data: Any, padding_: Any, algorithm: Any) -> bytes:
+        if not isinstance(padding_, padding.PKCS1v15) or not isinstance(algorithm, hashes.HashAlgorithm):
+            raise TypeError("only PKCS#1 v1.5 over a message is signed elsewhere")
+        return self._sign(bytes(data), algorithm)
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    def decrypt(self, ciphertext: bytes, padding: Any) -> bytes:
+        _only_signs()
+
+    def private_numbers(self) -> rsa.RSAPrivateNumbers:
+        _only_signs()
+
+    def private_bytes(self, encoding: Any, format: Any, encryption_algorithm: Any) -> bytes:  # noqa: A002
+        _only_signs()
+
+    def __copy__(self) -> _RemoteRsaKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _RemoteRsaKey:
+        return self
+
+
+def verification_problem(cert: x509.Certificate, ca: x509.Certificate, registration_code: str,
+                         now: datetime.datetime) -> str | None:
+    """Why an offline-signed verification certificate cannot register ``ca`` where
+    ``registration_code`` is the account's code, or None."""
+    if not signed_by(cert, ca):
+        return "is not signed by the CA's private key"
+    code = common_name(cert)
+    if code != registration_code:
+        return (f"carries the registration code {str(code)[:12]}…, not this account and region's "
+                f"({registration_code[:12]}…: `fleet registration-codes` lists it)")
+    invalid = validity_problem(cert, now)
+    return f"is {invalid}" if invalid else None
 
 
 def signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from fleet.iam import Arns, break_glass_policy, deployer_policy, jitr_policy, reader_policy
+from fleet.iam import Arns, break_glass_policy, ca_keys_statement, deployer_policy, jitr_policy, reader_policy
 
 GITHUB = "token.actions.githubusercontent.com"
 # IAM ignores the thumbprint for GitHub's provider (it trusts GitHub's certificate authority), but
@@ -77,9 +77,13 @@ def accounts_template() -> dict[str, Any]:
                                        "Description": "who may assume the break-glass role (a security team's "
                                                       "role); empty: this account's IAM principals whose own "
                                                       "policies allow it"},
+            "CaKeyArns": {"Type": "CommaDelimitedList", "Default": "",
+                          "Description": "the KMS keys that hold CA keys (`private_key: {kms: ARN}`; `fleet iam` "
+                                         "lists them): the deployer signs with them; empty: none"},
         },
         "Conditions": {"HasBreakGlassPrincipal": {"Fn::Not": [{"Fn::Equals": [{"Ref": "BreakGlassPrincipalArn"},
-                                                                              ""]}]}},
+                                                                              ""]}]},
+                       "HasCaKeys": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "CaKeyArns"}]}, ""]}]}},
         "Resources": {
             "DeployerRole": {"Type": "AWS::IAM::Role", "Properties": {
                 "RoleName": {"Ref": DEPLOYER},
@@ -111,6 +115,11 @@ def accounts_template() -> dict[str, Any]:
                 "MaxSessionDuration": 3600,
                 "AssumeRolePolicyDocument": _trust({"AWS": break_glass}),
                 "Policies": [{"PolicyName": "fleet-break-glass", "PolicyDocument": break_glass_policy(here)}]}},
+            **{f"CaKeysFor{role}": {"Type": "AWS::IAM::Policy", "Condition": "HasCaKeys", "Properties": {
+                "PolicyName": "fleet-ca-keys", "Roles": [{"Ref": f"{role}Role"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    ca_keys_statement({"Ref": "CaKeyArns"}, reader=role == "Reader")]}}}
+               for role in ("Deployer", "Reader")},
         },
         "Outputs": {f"{role}Arn": {"Value": {"Fn::GetAtt": [role, "Arn"]}}
                     for role in ("DeployerRole", "ReaderRole", "JitpRole", "JitrRole", "BreakGlassRole")},

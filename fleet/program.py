@@ -3,8 +3,11 @@ must not happen, declare the resources.
 
 A manifest problem, or a revoked certificate the manifests would make usable
 (by the ledger and its history, AWS's records anywhere they may be, or any
-stack's recorded state: fleet.revocation.guard), stops the program before any
-resource is declared, so such a run touches no account. Everything else is a
+stack's recorded state: fleet.revocation.guard), or a CA to register in
+DEFAULT mode whose verification certificate cannot be had (fleet.custody: a
+KMS key out of reach or not the CA's, an offline certificate for another
+code or expired), stops the program before any resource is declared, so such
+a run touches no account. Everything else is a
 declaration (fleet.resources), limited to this stack's places when the fleet
 runs as several stacks (fleet.stack_scope); each resource reads what it owns
 at refresh and converges on up.
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pulumi
 
-from fleet import keys, pki, stack_scope, state_records, watchdog
+from fleet import custody, stack_scope, state_records, watchdog
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
@@ -30,7 +33,7 @@ from fleet.providers.stack_scope import StackScope
 from fleet.resources import declare
 from fleet.revocation import guard, history
 from fleet.settings import Settings, SettingsError
-from fleet.survey import Survey, survey
+from fleet.survey import survey
 
 
 def run() -> None:
@@ -78,11 +81,20 @@ def run() -> None:
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
     scope = _scope(fleet, recorded)
-    missing = keys_needed(fleet, seen, scope.mine)
-    if missing and not pulumi.runtime.is_dry_run():
+    for warning in fleet.warnings:
+        pulumi.log.warn(str(warning))
+    try:
+        signers = custody.check(fleet, seen, shared_factory(), scope.mine)
+    except AwsError as error:
+        raise pulumi.RunError(f"fleet could not read a registration code; nothing was changed: {error}") from None
+    if signers.refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
-                                         "mode needs their private keys:", *missing]))
-    for problem in missing:  # a preview (a pull request's) runs without keys: said, not refused
+                                         "mode needs a verification certificate signed for the place:",
+                                         *signers.refusals]))
+    if signers.missing and not pulumi.runtime.is_dry_run():
+        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
+                                         "mode needs their private keys:", *signers.missing]))
+    for problem in signers.missing:  # a preview (a pull request's) runs without keys: said, not refused
         pulumi.log.warn(f"the apply will need a CA private key: {problem}")
 
     declared = declare(fleet, seen, Path.cwd(), recorded).within(scope.mine)
@@ -127,31 +139,6 @@ def _json_or_text(value: str | None) -> object:
         return json.loads(value) if value is not None else None
     except json.JSONDecodeError:
         return value
-
-
-def keys_needed(fleet: Fleet, seen: Survey, places: frozenset[tuple[str, str]] | None = None) -> list[str]:
-    """What stands between each CA placement to register in DEFAULT mode and its
-    verification certificate: a key that cannot be read, or is not the CA's.
-    ``places``: only those (a sharded stack's)."""
-    problems = []
-    for spec in fleet.ca_placements:
-        if places is not None and (spec.account_id, spec.region) not in places:
-            continue
-        place = seen.place(spec.account_id, spec.region)
-        if spec.mode != "DEFAULT" or place is None or place.cas.get(spec.certificate_id) is not None:
-            continue  # not DEFAULT, or registered already: no key needed
-        if spec.private_key is None:
-            problems.append(f"  CA {spec.ca} ({spec.source}) in {place.where}: no private_key")
-            continue
-        try:
-            key = keys.load_private_key(spec.private_key)
-        except keys.KeyUnavailable as error:
-            problems.append(f"  CA {spec.ca} ({spec.source}) in {place.where}: {error}")
-            continue
-        if not pki.key_matches(pki.load_certificate(spec.certificate_pem.encode()), key):
-            problems.append(f"  CA {spec.ca} ({spec.source}) in {place.where}: the key in "
-                            f"{spec.private_key.describe()} is not this CA's private key")
-    return sorted(set(problems))
 
 
 def _role(fleet: Fleet, account_id: str) -> str:

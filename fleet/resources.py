@@ -67,20 +67,27 @@ def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[
                      region=p.region, document=p.document, source=p.source)
         for p in fleet.policies
     )
-    cas = tuple(ca_inputs(p) for p in fleet.ca_placements)
+    cas = tuple(ca_inputs(p, _registered(p, survey)) for p in fleet.ca_placements)
     notes: list[str] = []
     shards = _shards(fleet, survey, project_dir, list(recorded), notes)
     return Resources(policies, cas, shards, tuple(notes))
 
 
-def ca_inputs(spec: CaPlacementSpec) -> CaPlacementInputs:
+def ca_inputs(spec: CaPlacementSpec, registered: bool = True) -> CaPlacementInputs:
+    """``registered``: AWS has the CA here already, so an offline verification certificate is not declared."""
     return CaPlacementInputs(
         ca=spec.ca, account=spec.account, account_id=spec.account_id, role_arn=spec.role_arn, region=spec.region,
         certificate_pem=spec.certificate_pem, certificate_id=spec.certificate_id, mode=spec.mode,
         status=spec.status, auto_registration=spec.auto_registration,
         registration_config=dict(spec.registration_config),
         private_key=spec.private_key.as_dict() if spec.private_key else None, source=spec.source,
+        verification_certificate=None if registered else spec.verification_certificate,
     )
+
+
+def _registered(spec: CaPlacementSpec, survey: Survey) -> bool:
+    place = survey.place(spec.account_id, spec.region)
+    return place is None or place.cas.get(spec.certificate_id) is not None
 
 
 def _shards(fleet: Fleet, survey: Survey, project_dir: Path, recorded: list[Recorded],

@@ -92,6 +92,9 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)  # changes to the revocation ledger: first of all
     labels: dict[str, str] = field(default_factory=dict)  # fingerprint -> its PEM file in the manifests
+    expiring: dict[str, str] = field(default_factory=dict)  # certificate id -> "expires on D" (within 30 days)
+    # Certificates the change registers or changes while usable, and CAs it registers or changes: (id, name, place).
+    touched: set[tuple[str, str, str]] = field(default_factory=set)
     audit: list[tuple[bool, str]] = field(default_factory=list)  # (high or critical, line): findings the change adds
     # Certificate changes, summed over the resources (shards) of each account and region:
     # (account, region, group, verb) -> certificates; (account, region, group, policy) -> how many.
@@ -119,7 +122,7 @@ class Step:
 def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
            active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None,
            audit: list[tuple[bool, str]] | None = None, observed: Observed | None = None,
-           cas_now: CasNow | None = None) -> str:
+           cas_now: CasNow | None = None, expiring: dict[str, str] | None = None) -> str:
     """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
     ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
     (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
@@ -127,11 +130,13 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
     marker, for a fleet run as several stacks. ``audit``: (high or critical, Markdown line) of each `fleet audit`
     finding the change introduces: at the top when one is high or critical, else after the changes.
     ``observed``: what AWS has now of the certificates of ``readings`` (the module says why),
-    ``cas_now`` of the CA placements of ``created_cas``; None: AWS was not read."""
+    ``cas_now`` of the CA placements of ``created_cas``; None: AWS was not read. ``expiring``:
+    certificate id (device or CA) -> when it expires, for those of the manifests that expire within
+    30 days: the ones the change registers or changes are named."""
     preview, raw_steps, steps = _parse(text)
     plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
                 ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []),
-                observed=observed, claimed=_claimed(steps), cas_now=cas_now)
+                observed=observed, claimed=_claimed(steps), cas_now=cas_now, expiring=dict(expiring or {}))
     active_after = _active_after(steps, active_now or {})
     handed_over = _handed_over(raw_steps)
     for step in sorted(steps, key=lambda s: (s.kind, _name(s))):
@@ -329,6 +334,9 @@ def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, st
     old: CaPlacementInputs | None = step.old
     new: CaPlacementInputs | None = step.new
     name = f"CA `{(new or old).ca}`"  # type: ignore[union-attr]
+    if new is not None and (old is None or (old.status, old.auto_registration, _config(old.registration_config))
+                            != (new.status, new.auto_registration, _config(new.registration_config))):
+        plan.touched.add((new.certificate_id, name, f"{new.account}/{new.region}"))
     if step.op == "create" and new is not None:
         # As the provider's create: adopt what AWS has (then converge it), else register.
         old = plan.cas_now.get((new.certificate_id, *new.place)) if plan.cas_now is not None else None
@@ -420,6 +428,8 @@ def _shard(step: Step, plan: Plan) -> None:
     for fp in sorted(todo):
         status, group = after[fp]
         name, label = _group(new, group), plan.label(fp)
+        if status in USABLE:  # the apply converges it: registered, or its status, policies or thing changed
+            plan.touched.add((fp, label, f"{account}/{region}"))
         now = _now(fp, group, before, unlisted, seen)
         if now.status == ABSENT:
             plan.certificates[(account, region, name, "registered" if status in USABLE else RECORDS)].append(label)
@@ -525,6 +535,13 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
                 ""]
     if plan.blast_radius:
         out += ["> [!IMPORTANT]", *(f"> {line}" for line in plan.blast_radius), ""]
+    expiring = sorted(f"> - {name} in {place} {plan.expiring[cid]}" for cid, name, place in plan.touched
+                      if cid in plan.expiring)
+    if expiring:
+        out += ["> [!WARNING]", f"> **Expiring within 30 days: {len(expiring)} certificate(s) this change "
+                "registers or changes** (`fleet expiry` lists them all):"]
+        out += _folded(expiring, "certificates", indent="> ")
+        out.append("")
     changed = {key: place for key, place in plan.places.items() if place.lines}
     later = [] if serious or not plan.audit else [
         f"`fleet audit`: this change introduces {len(plan.audit)} finding(s):", "",

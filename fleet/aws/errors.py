@@ -65,6 +65,14 @@ KINDS: dict[str, type[AwsError]] = {
     "ExpiredToken": AccessDenied,
     "InternalFailureException": Unavailable,
     "ServiceUnavailableException": Unavailable,
+    # AWS KMS (a CA key fleet asks to sign): API_GetPublicKey.html, API_Sign.html
+    "NotFoundException": NotFound,
+    "DisabledException": RuleViolation,
+    "KMSInvalidStateException": RuleViolation,
+    "InvalidKeyUsageException": RuleViolation,
+    "KeyUnavailableException": Unavailable,
+    "KMSInternalException": Unavailable,
+    "DependencyTimeoutException": Unavailable,
 }
 
 

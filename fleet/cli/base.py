@@ -33,11 +33,11 @@ def fail(text: str) -> NoReturn:
 
 
 def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False,
-         observe: Callable[[str, Any], None] | None = None) -> Fleet:
+         observe: Callable[[str, Any], None] | None = None, expired_ok: bool = False) -> Fleet:
     """The manifests as a Fleet, checked against the revocation ledger's history
     when they are in a git work tree (a shallow clone deepened, or refused); on
-    a problem, print every one and exit 1 (nothing was called). ``observe``: see
-    fleet.manifest.load_fleet."""
+    a problem, print every one and exit 1 (nothing was called). ``observe``,
+    ``expired_ok``: see fleet.manifest.load_fleet."""
     from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
     from fleet.revocation import history
 
@@ -48,7 +48,8 @@ def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = F
     try:
         return load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
                           ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok,
-                          repository=history.work_tree(manifests), require_keys=require_keys, observe=observe)
+                          repository=history.work_tree(manifests), require_keys=require_keys, observe=observe,
+                          expired_ok=expired_ok)
     except ManifestError as error:
         fail(str(error))
 

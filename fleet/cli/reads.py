@@ -1,5 +1,5 @@
 """Commands that read AWS (never write it): `fleet drift`, `fleet pending`,
-`fleet jitr-config`. Their adoptions write manifest changes (and the ledger's
+`fleet registration-codes`, `fleet jitr-config`. Their adoptions write manifest changes (and the ledger's
 entries for what they adopt as REVOKED) to review, never to AWS."""
 
 from __future__ import annotations
@@ -75,6 +75,35 @@ def pending(
             if item.verdict.refused_for in pending_registrations.UNDECLARABLE:
                 say(f"Left out {item.certificate_id} ({item.placement.account}/{item.placement.region}): "
                     f"{item.verdict.reason}; delete it from AWS or revoke it there.")
+
+
+@app.command("registration-codes")
+def registration_codes(
+    manifests: ManifestsOption = Path("manifests"),
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines: a list of objects with "
+                                          "account_id, region, registration_code, ca")] = False,
+) -> None:
+    """List, for each account and region where a DEFAULT-mode CA is still to be registered, the
+    registration code its verification certificate must carry: what an offline ceremony signs
+    (`verification_certificates:` in the CA's manifest). Read-only."""
+    from fleet import custody
+    from fleet.aws.errors import AwsError
+    from fleet.aws.session import shared_factory
+    from fleet.console_table import print_table
+
+    fleet = load(manifests)
+    try:
+        codes = custody.registration_codes(fleet, survey_of(fleet), shared_factory())
+    except AwsError as error:
+        fail(f"could not read AWS: {error}")
+    if as_json:
+        sys.stdout.write(json.dumps([{"account_id": c.account_id, "region": c.region,
+                                      "registration_code": c.registration_code, "ca": c.ca} for c in codes],
+                                    indent=2) + "\n")
+        return
+    print_table(out, f"{len(codes)} registration(s) to sign", ("CA", "account", "region", "registration code"),
+                ((c.ca, f"{c.account} ({c.account_id})", c.region, c.registration_code) for c in codes),
+                empty="No DEFAULT-mode CA is still to be registered.")
 
 
 @app.command("jitr-config")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,9 +38,11 @@ def review(
     findings = _introduced(base, manifests) if base is not None else None
     try:
         text = plan.read_text(encoding="utf-8")
-        markdown = render(text, ledger_changes=changes, labels=_labels(manifests),
+        labels, expiring = _labels(manifests)
+        markdown = render(text, ledger_changes=changes, labels=labels,
                           active_now=_active_now(text) if aws else None, stack=stack, audit=findings,
-                          observed=_observed(text) if aws else None, cas_now=_cas_now(text) if aws else None)
+                          observed=_observed(text) if aws else None, cas_now=_cas_now(text) if aws else None,
+                          expiring=expiring)
     except (OSError, PlanError) as error:
         fail(f"{plan}: {error}")
     if output is None:
@@ -135,13 +137,32 @@ def _cas_now(plan: str) -> dict[tuple[str, str, str], CaPlacementInputs | None] 
         return None
 
 
-def _labels(manifests: Path) -> dict[str, str]:
-    """fingerprint -> its PEM file, relative to the manifests folder; none when they do not load."""
+def _labels(manifests: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """fingerprint -> its PEM file, relative to the manifests folder, and certificate id (device or CA)
+    -> when it expires, for those that expire within 30 days; none when the manifests do not load."""
+    import datetime
+
+    from fleet import expiry
     from fleet.aws.regions import iot_regions
     from fleet.manifest import ManifestError, load_fleet
 
+    now = datetime.datetime.now(datetime.UTC)
+    dates: dict[str, datetime.datetime] = {}
+
+    def note(fingerprint: str, certificate: Any) -> None:
+        if certificate.not_valid_after_utc <= expiry.horizon(now, expiry.DAYS):
+            dates[fingerprint] = certificate.not_valid_after_utc
+
     try:
-        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent)
+        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
+                           observe=note, expired_ok=True)
     except ManifestError:
-        return {}
-    return {c.fingerprint: c.file for g in fleet.certificate_groups for c in g.certificates}
+        return {}, {}
+    ca_ids = {p.ca: p.certificate_id for p in fleet.ca_placements}
+    when = {fp: _when(moment, now) for fp, moment in dates.items()}
+    when.update({ca_ids[ca.name]: _when(ca.not_after, now) for ca in expiry.find(fleet, {}, now)})  # CAs only
+    return {c.fingerprint: c.file for g in fleet.certificate_groups for c in g.certificates}, when
+
+
+def _when(moment: Any, now: Any) -> str:
+    return f"{'expired' if moment <= now else 'expires'} on {moment.date().isoformat()}"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fleet.keys import KeyRef
+from fleet.manifest.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class CaPlacementSpec:
     # with the policies to attach; the CA's revocation list, checked first.
     activation_policies: tuple[str, ...] | None = None
     crl_pem: str | None = None
+    # DEFAULT mode without a key: the verification certificate signed offline for this account and region
+    # (fleet.custody checks its code and dates before anything is written), and its file.
+    verification_certificate: str | None = None
+    verification_file: str = ""
+    # Where the manifest says how the verification certificate is signed ("manifests/cas.yaml:5:18:
+    # cas.root.private_key"), for messages.
+    custody_at: str = ""
 
     @property
     def resource_name(self) -> str:
@@ -153,3 +161,4 @@ class Fleet:
     certificate_groups: tuple[CertificateGroupSpec, ...] = ()
     ledger: LedgerSpec = LedgerSpec()
     audit: AuditSpec = AuditSpec()
+    warnings: tuple[Problem, ...] = ()  # said by `fleet validate` and the program, refused by neither

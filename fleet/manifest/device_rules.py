@@ -57,7 +57,11 @@ def check(
     confinement: Confinement,
     problems: list[Problem],
     observe: Callable[[str, x509.Certificate], None] | None = None,
+    warnings: list[Problem] | None = None,
+    expired_ok: bool = False,
 ) -> tuple[tuple[PolicySpec, ...], tuple[CertificateGroupSpec, ...]]:
+    """``warnings``: receives what AWS accepts but deserves a word (certificates that outlive their CA).
+    ``expired_ok``: an expired certificate is no problem (`fleet expiry` lists them)."""
     policy_files: dict[str, tuple[SourceFile, str, Path]] = {}
     declared: dict[str, Problem] = {}
     for file, folder, doc in documents:
@@ -85,7 +89,8 @@ def check(
     for file, folder, doc in documents:
         for name, group in doc.device_certificates.items():
             groups.extend(_group(file, folder, name, group, accounts, cas, ca_placements, policy_files,
-                                 manifests_root, now, seen, confinement, problems, observe))
+                                 manifests_root, now, seen, confinement, problems, observe,
+                                 warnings if warnings is not None else [], expired_ok))
     failed: set[str] = set()  # report a bad document once, not once per region
     users = [(g.policies, g.account, g.region) for g in groups] + [
         (p.activation_policies, p.account, p.region) for p in ca_placements.values() if p.activation_policies
@@ -138,6 +143,7 @@ def _group(
     ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], policy_files: Mapping[str, object],
     manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
     confinement: Confinement, problems: list[Problem], observe: Callable[[str, x509.Certificate], None] | None,
+    warnings: list[Problem], expired_ok: bool,
 ) -> list[CertificateGroupSpec]:
     where: FieldPath = ("device_certificates", name)
     before = len(problems)
@@ -160,7 +166,7 @@ def _group(
                                                 "once it happened"))
     targets = _targets(file, where, group, accounts, ca_placements, problems)
     certificates = _certificates(file, folder, where, group, ca, cas, manifests_root, now, seen, confinement,
-                                 problems, observe)
+                                 problems, observe, warnings, expired_ok)
     # Said without setting the group aside: the ledger's refusal of a revoked certificate
     # declared usable again must come too, and first (it is said at an earlier line).
     leftover = _revocations_without_revoked(file, where, group)
@@ -229,7 +235,7 @@ def _certificates(
     file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
     cas: Mapping[str, CaFacts], manifests_root: Path, now: datetime.datetime,
     seen: dict[str, tuple[str, Problem | None]], confinement: Confinement, problems: list[Problem],
-    observe: Callable[[str, x509.Certificate], None] | None,
+    observe: Callable[[str, x509.Certificate], None] | None, warnings: list[Problem], expired_ok: bool,
 ) -> tuple[DeviceCertificate, ...]:
     field = (*where, "certificates")
     refused = confinement.problem(group.certificates, folder / group.certificates)
@@ -263,6 +269,7 @@ def _certificates(
     group_field = file.problem(field, "")  # where "declared again" points: the group's certificates
     result = []
     wrongly_chained: dict[str, list[str]] = {}  # who did sign them -> their files
+    outlive: list[str] = []  # usable certificates valid beyond their CA's expiry
     inside = f"{manifests_root}{os.sep}"
     for path in paths:
         # A certificate's problem is said at its exception, if it has one, else at the group's certificates.
@@ -285,7 +292,7 @@ def _certificates(
         if ca is not None and not pki.signed_by(cert, ca.cert):
             wrongly_chained.setdefault(_signer(cert, cas), []).append(shown)
         invalid = pki.validity_problem(cert, now)
-        if invalid:
+        if invalid and not (expired_ok and now > cert.not_valid_after_utc):
             problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is {invalid}"))
         if fingerprint in seen:
             earlier, there = seen[fingerprint]
@@ -304,6 +311,8 @@ def _certificates(
             status, revocation = exception.status, exception.revocation
             exception_line, column = file.position((*where, "exceptions", index))
             source, status_field = f"{file.path}:{exception_line}", field_name((*where, "exceptions", index))
+        if ca is not None and status != "REVOKED" and cert.not_valid_after_utc > ca.cert.not_valid_after_utc:
+            outlive.append(str(shown))
         if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
             problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
                                                 f"list but declared {status}; declare it REVOKED"))
@@ -315,6 +324,12 @@ def _certificates(
         ))
     for signer, files in sorted(wrongly_chained.items()):
         problems.append(file.problem((*where, "ca"), _wrongly_chained(signer, sorted(files), group.ca)))
+    if ca is not None and outlive:
+        # AWS accepts them: a warning, never a refusal.
+        warnings.append(file.problem(field, f"{len(outlive)} certificate(s) stay valid after CA {group.ca!r} "
+                                            f"expires on {ca.cert.not_valid_after_utc.date().isoformat()} (for "
+                                            f"example {min(outlive)}); AWS accepts them, but plan the CA's "
+                                            "rotation before then (docs/ca-rotation.md)"))
     return tuple(sorted(result, key=lambda c: c.fingerprint))
 
 

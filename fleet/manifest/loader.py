@@ -37,6 +37,7 @@ def load_fleet(
     repository: Path | None = None,
     require_keys: bool = False,
     observe: Callable[[str, x509.Certificate], None] | None = None,
+    expired_ok: bool = False,
 ) -> Fleet:
     """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS.
     ``ledger_history``: every fingerprint the revocation ledger's history ever
@@ -46,7 +47,9 @@ def load_fleet(
     ``repository``: the folder every path must stay in (default: the
     manifests' parent; callers pass the git work tree).
     ``require_keys``: every DEFAULT-mode CA's private key must be readable.
-    ``observe``: called with (fingerprint, certificate) for each device certificate read."""
+    ``observe``: called with (fingerprint, certificate) for each device certificate read.
+    ``expired_ok``: an expired CA or device certificate is no problem (`fleet expiry` lists them).
+    What AWS accepts but deserves a word comes back as the fleet's ``warnings``."""
     directory = directory.resolve()
     root = display_root.resolve() if display_root else Path.cwd()
     confinement = paths.Confinement.of(repository or directory.parent, ())
@@ -76,7 +79,7 @@ def load_fleet(
     allowed = [folder for _, _, doc in documents for folder in doc.outside_repository]
     confinement = paths.Confinement.of(confinement.repository, allowed)
     fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
-                                  unrecorded_ok, confinement, require_keys, observe)
+                                  unrecorded_ok, confinement, require_keys, observe, expired_ok)
     _raise_if(schema_problems + [p for p in problems if not set_aside.named_in(p)])
     return fleet
 
@@ -165,6 +168,8 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
         hint = did_you_mean(unknown, allowed)
         known = f"; known fields: {', '.join(sorted(allowed))}" if allowed and not hint else ""
         return file.problem(field, f"unknown field {unknown!r}{hint}{known}", at_key=True)
+    if "[key]" in detail["loc"] and len(field) > 1 and field[-2] == "verification_certificates":
+        return file.problem(field, f"{field[-1]!r} is not a valid place (ACCOUNT_ID/region)", at_key=True)
     if "[key]" in detail["loc"]:
         return file.problem(field, f"invalid name {field[-1]!r}: use lowercase letters, digits and '-'",
                             at_key=True)
@@ -182,7 +187,8 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
 
 def _pattern_name(field: FieldPath) -> str:
     names = {"id": "12-digit account id", "deployer_role_arn": "IAM role ARN", "role_arn": "IAM role ARN",
-             "account": "name", "env": "environment variable name"}
+             "account": "name", "env": "environment variable name",
+             "kms": "KMS key ARN (arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID; not an alias)"}
     last = next((p for p in reversed(field) if isinstance(p, str)), "")
     if last == "regions" or (len(field) > 1 and field[-2] == "regions"):
         return "region name"

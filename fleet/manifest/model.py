@@ -20,6 +20,9 @@ RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
 # AWS IoT's certificate id: SHA-256 of the certificate's DER encoding, lowercase hex.
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+# An AWS KMS key by its key ARN (not an alias: IAM grants use on keys, and `fleet iam` names them).
+KmsKeyArn = Annotated[str, StringConstraints(
+    pattern=r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$")]
 # Where a revocation holds: ACCOUNT_ID/REGION.
 PlaceRef = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}/[a-z]{2}(-[a-z]+)+-[0-9]$")]
 
@@ -58,6 +61,13 @@ class Account(Strict):
 class PrivateKey(Strict):
     """Where the CA's private key lives. Only the reference is ever stored."""
 
+    kms: KmsKeyArn | None = Field(
+        default=None, description="recommended: the ARN of the AWS KMS key (asymmetric, SIGN_VERIFY: ECC_NIST_P256, "
+        "ECC_NIST_P384, RSA_2048, RSA_3072 or RSA_4096) that holds the CA's key; fleet asks KMS to sign, and the "
+        "key never leaves it")
+    role_arn: RoleArn | None = Field(
+        default=None, description="with kms: the role fleet assumes to use the key (default: the deployer role of "
+        "the account the key's ARN names)")
     env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = Field(
         default=None, description="environment variable holding the PEM private key"
     )
@@ -65,8 +75,10 @@ class PrivateKey(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PrivateKey:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
+        if [self.kms, self.env, self.file].count(None) != 2:
+            raise ValueError("give exactly one of kms, env or file")
+        if self.role_arn is not None and self.kms is None:
+            raise ValueError("role_arn goes with kms (the role fleet uses the KMS key through)")
         return self
 
 
@@ -136,7 +148,13 @@ class CertificateAuthority(Strict):
 
     certificate: str = Field(description="PEM file of the CA certificate, relative to this manifest")
     private_key: PrivateKey | None = Field(
-        default=None, description="needed in DEFAULT mode to sign the verification certificate"
+        default=None, description="DEFAULT mode: the key that signs the verification certificate (kms: "
+        "recommended), or verification_certificates instead"
+    )
+    verification_certificates: dict[PlaceRef, str] | None = Field(
+        default=None, description="DEFAULT mode without private_key: ACCOUNT_ID/REGION -> a verification "
+        "certificate the CA's key signed offline (an HSM, an air-gapped root) for that account and region's "
+        "registration code (`fleet registration-codes` lists them), PEM file relative to this manifest"
     )
     mode: Literal["DEFAULT", "SNI_ONLY"] = "DEFAULT"
     revocation_list: str | None = Field(

@@ -43,17 +43,21 @@ class _Ca:
     subject: str
     key: keys.KeyRef | None
     crl_pem: str | None
+    verifications: dict[str, tuple[str, str]]  # ACCOUNT_ID/REGION -> (offline verification certificate PEM, file)
+    custody_at: str  # "file:line:column: field" of the private_key, for messages
 
 
 def check(
     documents: list[Document], known_regions: frozenset[str], now: datetime.datetime, manifests_root: Path,
     ledger_history: frozenset[str] = frozenset(), unrecorded_ok: bool = False,
     confinement: Confinement | None = None, require_keys: bool = False,
-    observe: Callable[[str, x509.Certificate], None] | None = None,
+    observe: Callable[[str, x509.Certificate], None] | None = None, expired_ok: bool = False,
 ) -> tuple[Fleet, list[Problem]]:
     """``observe``: called with (fingerprint, certificate) for every device certificate read (`fleet audit`
-    keeps the facts it needs from the one parse)."""
+    keeps the facts it needs from the one parse). ``expired_ok``: an expired certificate is no problem
+    (`fleet expiry` lists them)."""
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     confinement = confinement or Confinement.of(manifests_root.parent, ())
     accounts: dict[str, AccountSpec] = {}
     declared: dict[str, Problem] = {}
@@ -79,14 +83,14 @@ def check(
             accounts[name] = AccountSpec(name, account.id, account.deployer_role_arn, tuple(account.regions),
                                          f"{file.path}:{here.line}")
 
-    cas = _load_cas(documents, now, confinement, require_keys, problems)
+    cas = _load_cas(documents, now, confinement, require_keys, accounts, expired_ok, problems)
     policy_names = {name for _, _, doc in documents for name in doc.policies}
     placements = _expand(cas, accounts, policy_names, problems)
     _check_aws_limits(placements, cas, problems)
     # With each CA's revocation list: no certificate on it may be declared usable.
     facts = {name: device_rules.CaFacts(ca.cert, ca.pem, ca.cert_id, _crl(ca)) for name, ca in cas.items()}
     policies, groups = device_rules.check(documents, accounts, facts, placements, manifests_root, now, confinement,
-                                          problems, observe)
+                                          problems, observe, warnings, expired_ok)
     ledger = ledger_rules.check(documents, accounts, groups, manifests_root, now, ledger_history, problems,
                                 unrecorded_ok)
 
@@ -97,6 +101,7 @@ def check(
         certificate_groups=groups,
         ledger=ledger,
         audit=_audit(documents, problems),
+        warnings=tuple(sorted(warnings)),
     )
     return fleet, problems
 
@@ -133,7 +138,7 @@ def _crl(ca: _Ca) -> x509.CertificateRevocationList | None:
 
 
 def _load_cas(documents: list[Document], now: datetime.datetime, confinement: Confinement, require_keys: bool,
-              problems: list[Problem]) -> dict[str, _Ca]:
+              accounts: dict[str, AccountSpec], expired_ok: bool, problems: list[Problem]) -> dict[str, _Ca]:
     cas: dict[str, _Ca] = {}
     seen_ids: dict[str, str] = {}
     declared: dict[str, Problem] = {}
@@ -166,7 +171,7 @@ def _load_cas(documents: list[Document], now: datetime.datetime, confinement: Co
                 problems.append(file.problem(
                     cert_field, f"{ca.certificate} is not a CA certificate (basicConstraints CA:TRUE missing)"))
             invalid = pki.validity_problem(cert, now)
-            if invalid:
+            if invalid and not (expired_ok and now > cert.not_valid_after_utc):
                 problems.append(file.problem(cert_field, f"{ca.certificate} is {invalid}"))
             cert_id = pki.certificate_id(cert)
             if cert_id in seen_ids:
@@ -174,9 +179,12 @@ def _load_cas(documents: list[Document], now: datetime.datetime, confinement: Co
                     cert_field, f"the same certificate (id {cert_id[:12]}…) is already declared as CA "
                                 f"{seen_ids[cert_id]!r}"))
             seen_ids.setdefault(cert_id, name)
-            key = _key_ref(file, folder, name, ca, cert, confinement, require_keys, problems)
+            key = _key_ref(file, folder, name, ca, cert, confinement, require_keys, accounts, problems)
             crl = _revocation_list(file, folder, name, ca, cert, confinement, problems)
-            cas[name] = _Ca(name, file, ca, cert, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key, crl)
+            verifications = _verification_certificates(file, folder, name, ca, cert, confinement, problems)
+            at = file.problem(("cas", name, "private_key"), "", at_key=True)
+            cas[name] = _Ca(name, file, ca, cert, pki.to_pem(cert), cert_id, cert.subject.rfc4514_string(), key, crl,
+                            verifications, f"{at.file}:{at.line}:{at.column}: {at.field}")
     return cas
 
 
@@ -211,15 +219,18 @@ def _revocation_list(
 
 def _key_ref(
     file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: object, confinement: Confinement,
-    require_keys: bool, problems: list[Problem],
+    require_keys: bool, accounts: dict[str, AccountSpec], problems: list[Problem],
 ) -> keys.KeyRef | None:
     where = ("cas", name, "private_key")
     if ca.private_key is None:
-        if ca.mode == "DEFAULT":
+        if ca.mode == "DEFAULT" and ca.verification_certificates is None:
             problems.append(file.problem(
-                ("cas", name), "mode DEFAULT needs private_key (to sign the verification certificate); "
-                               "or use mode SNI_ONLY", at_key=True))
+                ("cas", name), "mode DEFAULT needs private_key (kms: recommended; to sign the verification "
+                               "certificate) or verification_certificates signed offline; or use mode SNI_ONLY",
+                at_key=True))
         return None
+    if ca.private_key.kms:
+        return _kms_ref(file, name, ca.private_key.kms, ca.private_key.role_arn, accounts, problems)
     if ca.private_key.env:
         ref = keys.KeyRef(env=ca.private_key.env)
     else:
@@ -243,6 +254,60 @@ def _key_ref(
         if not pki.key_matches(cert, key):  # type: ignore[arg-type]
             problems.append(file.problem(where, f"the key in {ref.describe()} is not this CA's private key"))
     return ref
+
+
+def _kms_ref(file: SourceFile, name: str, arn: str, role_arn: str | None, accounts: dict[str, AccountSpec],
+             problems: list[Problem]) -> keys.KeyRef | None:
+    """A KMS key, reached through ``role_arn`` or else the deployer role of the account its ARN names
+    (whether it is the CA's key is asked of KMS: fleet.custody)."""
+    if role_arn is not None:
+        return keys.KeyRef(kms=arn, role_arn=role_arn)
+    account_id = arn.split(":")[4]
+    account = next((a for a in accounts.values() if a.id == account_id), None)
+    if account is None:
+        problems.append(file.problem(
+            ("cas", name, "private_key", "kms"), f"the key's account {account_id} is not an account of the "
+            "manifests: add it, or name the role fleet uses the key through (role_arn: beside kms)"))
+        return None
+    return keys.KeyRef(kms=arn, role_arn=account.role_arn)
+
+
+def _verification_certificates(
+    file: SourceFile, folder: Path, name: str, ca: CertificateAuthority, cert: x509.Certificate,
+    confinement: Confinement, problems: list[Problem],
+) -> dict[str, tuple[str, str]]:
+    """ACCOUNT_ID/REGION -> (PEM, file) of the verification certificates signed offline; each must be
+    signed by the CA's key (its code and dates are checked against AWS where it is used: fleet.custody)."""
+    if ca.verification_certificates is None:
+        return {}
+    where = ("cas", name, "verification_certificates")
+    if ca.private_key is not None or ca.mode != "DEFAULT":
+        problems.append(file.problem(where, "only a DEFAULT-mode CA without private_key takes verification "
+                                            "certificates signed offline", at_key=True))
+        return {}
+    found = {}
+    for place, relative in ca.verification_certificates.items():
+        field = (*where, place)
+        refused = confinement.problem(relative, folder / relative)
+        if refused:
+            problems.append(file.problem(field, refused))
+            continue
+        try:
+            verification = pki.load_certificate(read_bounded(folder / relative, MAX_CA_BYTES))
+        except OSError as error:
+            problems.append(file.problem(field, f"cannot read {relative}: {error.strerror}"))
+            continue
+        except UnreadableFile as error:
+            problems.append(file.problem(field, f"cannot read {relative}: {error}"))
+            continue
+        except pki.CertificateError as error:
+            problems.append(file.problem(field, f"{relative}: {error}"))
+            continue
+        if not pki.signed_by(verification, cert):
+            problems.append(file.problem(field, f"{relative} is not signed by CA {name!r} (its private key)"))
+            continue
+        found[place] = (pki.to_pem(verification), relative)
+    return found
 
 
 def _expand(
@@ -278,6 +343,11 @@ def _expand(
                         where, f"CA {ca.name!r} is placed twice in account {account.name!r}, region {region}"))
                     continue
                 config = placement.registration_config
+                verification, verification_file = ca.verifications.get(f"{account.id}/{region}", (None, ""))
+                custody_at = ca.custody_at
+                if ca.key is None and verification is not None:
+                    at = ca.file.problem(("cas", ca.name, "verification_certificates", f"{account.id}/{region}"), "")
+                    custody_at = f"{at.file}:{at.line}:{at.column}: {at.field}"
                 placements[key] = CaPlacementSpec(
                     ca=ca.name, account=account.name, account_id=account.id, role_arn=account.role_arn,
                     region=region, certificate_pem=ca.pem, certificate_id=ca.cert_id, mode=ca.spec.mode,
@@ -286,7 +356,13 @@ def _expand(
                         (k, v) for k, v in (config.model_dump() if config else {}).items() if v is not None)),
                     private_key=ca.key, source=f"{ca.file.path}:{line}",
                     activation_policies=tuple(activation.policies) if activation else None, crl_pem=ca.crl_pem,
+                    verification_certificate=verification, verification_file=verification_file,
+                    custody_at=custody_at,
                 )
+        placed = {f"{p.account_id}/{p.region}" for p in placements.values() if p.ca == ca.name}
+        for place in sorted(set(ca.verifications) - placed):
+            problems.append(ca.file.problem(("cas", ca.name, "verification_certificates", place),
+                                            f"{place} is not a placement of CA {ca.name!r}"))
     return placements
 
 

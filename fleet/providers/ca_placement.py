@@ -10,8 +10,10 @@ another resource of the run now holds it (a renamed CA or account) or its
 account and region now belong to another stack (fleet.providers.registry).
 Every write is checked from AWS before the step reports success.
 
-The CA private key is loaded only inside create, from its reference, and is
-never returned, logged or put in an error message.
+The verification certificate of a DEFAULT-mode registration is signed in
+create: by AWS KMS (the key never leaves it: fleet.custody), or offline (the
+program checked the certificate the manifests carry), or with a key read from
+its reference, which is never returned, logged or put in an error message.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import Any
 from pulumi import ResourceOptions
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import keys, observe, pki
+from fleet import custody, keys, observe, pki
 from fleet.aws.ca import CaCertificates, CaState
+from fleet.aws.session import shared_factory
 from fleet.declarations import CA_SPEC, CaPlacementInputs
 from fleet.providers.failures import fail, reported
 from fleet.providers.registry import REGISTRY
@@ -127,12 +130,23 @@ def _comparable(inputs: CaPlacementInputs) -> tuple[Any, ...]:
 
 
 def _verification(api: CaCertificates, declared: CaPlacementInputs) -> str:
+    if declared.verification_certificate:
+        return declared.verification_certificate  # signed offline
     if not declared.private_key:
-        fail(f"{_name(declared)}: mode DEFAULT needs the CA's private_key")
-    key = keys.load_private_key(keys.KeyRef.from_dict(declared.private_key))
+        fail(f"{_name(declared)}: mode DEFAULT needs the CA's private_key or a verification certificate for "
+             f"{declared.account_id}/{declared.region}")
+    ref = keys.KeyRef.from_dict(declared.private_key)
     ca = pki.load_certificate(declared.certificate_pem.encode())
-    if not pki.key_matches(ca, key):
-        fail(f"{_name(declared)}: the private key is not this CA's key")
+    key: pki.SigningKey
+    if ref.kms:
+        try:
+            key = custody.kms_signer(ca, ref, shared_factory())
+        except custody.CustodyError as error:
+            fail(f"{_name(declared)}: {error}")
+    else:
+        key = keys.load_private_key(ref)
+        if not pki.key_matches(ca, key):
+            fail(f"{_name(declared)}: the private key is not this CA's key")
     now = datetime.datetime.now(datetime.UTC)
     return pki.verification_certificate(ca, key, api.registration_code(), now)
 
@@ -154,7 +168,7 @@ def _converged(api: CaCertificates, declared: CaPlacementInputs, live: CaState |
 
 def _as_inputs(declared: CaPlacementInputs, live: CaState) -> CaPlacementInputs:
     return replace(declared, status=live.status, auto_registration=live.auto_registration, mode=live.mode,
-                   registration_config=dict(live.registration_config))
+                   registration_config=dict(live.registration_config), verification_certificate=None)
 
 
 def _reconcile(api: CaCertificates, live: CaState, declared: CaPlacementInputs) -> None:

@@ -165,3 +165,21 @@ def test_the_ci_template_uses_an_existing_provider_and_a_state_admin(local_aws: 
     policy = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket="acme-fleet-state")["Policy"])["Statement"]}
     assert policy["OnlyCiWritesState"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
         outputs["PlanRoleArn"], outputs["ApplyRoleArn"], admin]
+
+
+def test_the_accounts_template_lets_the_deployer_sign_with_the_ca_keys_it_names(local_aws: LocalAws) -> None:
+    """docs/production.md, "CA keys": the StackSet's CaKeyArns are exactly the keys `fleet iam` grants."""
+    keys = [f"arn:aws:kms:us-east-1:{MANAGED[0]}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            f"arn:aws:kms:eu-west-1:{MANAGED[0]}:key/mrk-0123456789abcdef0123456789abcdef"]
+    cloudformation = client_in(local_aws, "cloudformation", MANAGED[0])
+    cloudformation.create_stack(StackName="fleet-accounts", Capabilities=["CAPABILITY_NAMED_IAM"],
+                                TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
+                                Parameters=parameters(CiAccountId=CI_ACCOUNT, CaKeyArns=",".join(keys)))
+    [stack] = cloudformation.describe_stacks(StackName="fleet-accounts")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    client = client_in(local_aws, "iam", MANAGED[0])
+    for role, reader in (("fleet-deployer", False), ("fleet-reader", True)):
+        assert sorted(client.list_role_policies(RoleName=role)["PolicyNames"]) == ["fleet-ca-keys", role]
+        document = client.get_role_policy(RoleName=role, PolicyName="fleet-ca-keys")["PolicyDocument"]
+        assert document["Statement"] == [iam.ca_keys_statement(keys, reader=reader)]
+    assert iam.deployer_policy(ca_keys=keys)["Statement"][-1] == iam.ca_keys_statement(sorted(keys))

@@ -210,8 +210,11 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     drift, state = succeeded(runner.run(workflows / "drift.yml", schedule), 2)
     assert (drift.name, state.name, state.matrix) == ("drift", "state", {"stack": "prod"})
     assert "exit 0" in drift.step("AWS against the manifests").output
-    summary = drift.workspace.parent.parent / "github_step_summary.txt"  # the run's GITHUB_STEP_SUMMARY
-    assert summary.read_text() == "```\nNo drift: AWS matches the manifests.\n```\n```\nAWS: no findings\n```\n"
+    summary = (drift.workspace.parent.parent / "github_step_summary.txt").read_text()  # its GITHUB_STEP_SUMMARY
+    # The drift report first, the audit of what AWS holds, and last the certificates about to expire.
+    assert summary == ("```\nNo drift: AWS matches the manifests.\n```\n```\nAWS: no findings\n```\n"
+                       "```\nNo CA or device certificate expires within 30 days.\n```\n"), summary
+    assert "exit 0" in drift.step("Certificates about to expire").output
 
     # A push to a branch that is not the default one applies nothing.
     team.git("checkout", "-q", "-b", "main")

@@ -267,7 +267,7 @@ CASES = [
          "private_key"),
     Case("ca-key-both", edit("cas.yaml", "    mode: SNI_ONLY\n", "    private_key: {env: K, file: k.pem}\n"
                                                                  "    mode: SNI_ONLY\n"),
-         "cas.yaml:4:18", "give exactly one of env or file"),
+         "cas.yaml:4:18", "give exactly one of kms, env or file"),
     Case("ca-key-outside", edit("cas.yaml", "    mode: SNI_ONLY\n", "    private_key: {file: /root/ca.key}\n"
                                                                    "    mode: SNI_ONLY\n"),
          "cas.yaml:4:", "outside the repository"),

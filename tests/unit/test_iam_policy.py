@@ -132,3 +132,15 @@ def test_the_guardrail_lets_only_the_deployer_delete_and_fleets_roles_change_a_s
         "arn:aws:iam::*:role/fleet-deployer"]
     # The deployer role the example manifests name is the one exempted.
     assert ":role/fleet-deployer" in (REPO / "manifests/accounts.yaml").read_text()
+
+
+def test_the_kms_actions_fleet_iam_grants_are_exactly_the_kms_calls_the_code_makes() -> None:
+    from fleet.aws import kms
+
+    to_api = boto3.client("kms", region_name="us-east-1").meta.method_to_api_mapping
+    called = {f"kms:{to_api[name]}" for path in (REPO / "fleet").rglob("*.py")
+              for name in re.findall(r"self\._kms\.(\w+)\(", path.read_text())}
+    assert called == kms.ACTIONS == {"kms:GetPublicKey", "kms:Sign"}
+    granted = iam.deployer_policy(ca_keys=["arn:aws:kms:us-east-1:111111111111:key/k"])["Statement"][-1]
+    assert set(granted["Action"]) == kms.ACTIONS and granted["Resource"] == ["arn:aws:kms:us-east-1:111111111111:key/k"]
+    assert iam.deployer_policy() == json.loads((REPO / "docs/iam-deployer-policy.json").read_text())  # no key named

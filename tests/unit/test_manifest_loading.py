@@ -90,10 +90,10 @@ cas:
          "          template_body: '{not json'\n",
          "cas.yaml:8:11: cas.root.placements[0].registration_config: template_body is not valid JSON"),
         ("    placements: [{account: prod}]\n",
-         "cas.yaml:2:3: cas.root: mode DEFAULT needs private_key (to sign the verification certificate); "
-         "or use mode SNI_ONLY"),
+         "cas.yaml:2:3: cas.root: mode DEFAULT needs private_key (kms: recommended; to sign the verification "
+         "certificate) or verification_certificates signed offline; or use mode SNI_ONLY"),
         ("    private_key: {env: A, file: b}\n    placements: [{account: prod}]\n",
-         "cas.yaml:4:18: cas.root.private_key: give exactly one of env or file"),
+         "cas.yaml:4:18: cas.root.private_key: give exactly one of kms, env or file"),
         ("    mode: SNI_ONLY\n    placement: []\n",
          "cas.yaml:5:5: cas.root.placement: unknown field 'placement' (did you mean 'placements'?)"),
     ],

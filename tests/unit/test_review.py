@@ -192,3 +192,20 @@ def test_a_hand_edited_plan_whose_shard_groups_are_not_json_maps_is_a_plan_error
     shard["newState"]["inputs"]["groups"] = groups
     with pytest.raises(PlanError, match="not of the shape"):
         render(json.dumps(plan))
+
+
+def test_certificates_the_change_registers_or_changes_that_expire_soon_are_named() -> None:
+    registered = "09f15e2a44eb54131a2f25846fdea6669b23dfc07bdd709c3841d0c07d4a0433"  # group line-2, us-east-1
+    revoked = "4263bc659c6d8449a85d63a8a5c1a78fde923712663d45bf412a8c531e1395b6"  # revoked: nothing to renew
+    root = "4c52228dd89d9a06ff229c8887d3f38de7b7902c1314e7fc109b5a77c6f49a0e"  # deactivated by the plan
+    review = render((FIXTURES / "plan.json").read_text(), labels=labels(), expiring={
+        registered: "expires on 2031-01-02", revoked: "expires on 2031-01-03", root: "expires on 2031-01-04",
+        "f" * 64: "expired on 2030-12-01"})
+    section = review.split("> **Expiring within 30 days: ")[1].split("\n\n")[0].splitlines()
+    assert section == [
+        "3 certificate(s) this change registers or changes** (`fleet expiry` lists them all):",
+        "> - CA `root` in prod/eu-west-1 expires on 2031-01-04",
+        "> - CA `root` in prod/us-east-1 expires on 2031-01-04",
+        "> - `09f15e2a44eb5413…` in prod/us-east-1 expires on 2031-01-02",
+    ]
+    assert render((FIXTURES / "plan.json").read_text(), labels=labels()) == (FIXTURES / "review.md").read_text()

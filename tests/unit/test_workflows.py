@@ -102,7 +102,7 @@ def _fleet_commands() -> list[str]:
 
 
 def test_the_workflows_run_fleet_commands() -> None:
-    assert _fleet_commands() == ["audit", "drift", "jitr-config", "recover", "review", "validate"]
+    assert _fleet_commands() == ["audit", "drift", "expiry", "jitr-config", "recover", "review", "validate"]
 
 
 def _test_sources() -> str:
