@@ -61,6 +61,6 @@ def workflows(
     from fleet import new_fleet
 
     fleet = load(manifests)
-    ci = new_fleet.Ci(ca_key_variables=new_fleet.key_variables(fleet))
+    ci = new_fleet.Ci(ca_key_variables=new_fleet.key_variables(fleet), pulumi_version=new_fleet.pinned_pulumi(root))
     changed = new_fleet.write_workflows(root, ci)
     say("\n".join([f"wrote {p}" for p in changed]) if changed else "the workflows were already current")
