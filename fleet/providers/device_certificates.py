@@ -74,9 +74,9 @@ class DeviceCertificatesProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         had, want = ShardInputs.of(olds), ShardInputs.of(news)
         if not READ_TAKES_INPUTS:
-            # olds: the recorded outputs. Where reads return no inputs (3.79), check sees the last
+            # olds: the recorded outputs. Where reads return no inputs (3.79; < 3.216), check sees the last
             # declaration only, not what a refresh recorded: refused here too. Elsewhere diff only
-            # compares (engines from 3.2xx diff while refreshing, before the program has run).
+            # compares (newer engines, 3.259 and 3.274 here, diff while refreshing, before the program).
             refuse_reactivation(had, want)
         replaces = CERTIFICATES_SPEC.replaces(stored(olds), stored(news))
         return diff_result(bool(replaces) or had != want, replaces)
