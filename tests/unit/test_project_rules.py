@@ -60,7 +60,7 @@ def test_both_locks_differ_only_where_the_pulumi_version_does() -> None:
     def names(lock: str) -> set[str]:
         return {line.split("==")[0].lower() for line in (REPO / lock).read_text().splitlines() if "==" in line}
 
-    # What pulumi 3.259 added (OpenTelemetry, debugpy) is all that may differ.
+    # What later pulumi releases added (OpenTelemetry, debugpy) is all that may differ.
     extra = names("requirements.txt") - names("requirements-oldest.txt")
     assert all(name.startswith(("opentelemetry", "debugpy", "googleapis-common-protos")) for name in extra), extra
     assert names("requirements-oldest.txt") <= names("requirements.txt")
