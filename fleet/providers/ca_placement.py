@@ -5,7 +5,8 @@ adopts it when AWS has it already; update changes status, auto-registration
 and registration config in place; read reports what AWS has, in the shape of
 the declaration (fleet.observe), so drift shows key by key in `pulumi preview
 --refresh --diff`; check refuses at preview a placement new to the stack
-whose CA AWS holds in the other mode; delete deactivates, then deletes, refuses while device
+whose CA AWS holds in the other mode (the program has refused it already,
+unless it could not read the state); delete deactivates, then deletes, refuses while device
 certificates are still registered under the CA, and leaves the CA alone when
 another resource of the run now holds it (a renamed CA or account) or its
 account and region now belong to another stack (fleet.providers.registry).
@@ -43,7 +44,8 @@ class CaPlacementProvider(ResourceProvider):
         REGISTRY.claim(KIND, declared.place, [declared.certificate_id], declared.resource_name)
         if olds:
             return []  # recorded already: a change of mode is a replacement (deregistered, registered again)
-        # New to this stack: create adopts the CA when AWS has it, which it cannot in another mode.
+        # New to this stack: create adopts the CA when AWS has it, which it cannot in another mode. The
+        # program refused this already unless it could not read the state (fleet.program.mode_conflicts).
         existing = _api(declared).describe(declared.certificate_id)
         return [_mode_conflict(declared, existing.mode)] if existing is not None and \
             existing.mode != declared.mode else []
@@ -128,8 +130,13 @@ def _name(declared: CaPlacementInputs) -> str:
 
 
 def _mode_conflict(declared: CaPlacementInputs, registered_mode: str) -> str:
-    return (f"{_name(declared)}: the CA is already registered in mode {registered_mode}, the manifest says "
-            f"{declared.mode}; deregister it first or change the manifest")
+    return mode_conflict(_name(declared), registered_mode, declared.mode)
+
+
+def mode_conflict(placement: str, registered_mode: str, declared_mode: str) -> str:
+    """Why a placement cannot adopt its CA (the program's guard and check say it too)."""
+    return (f"{placement}: the CA is already registered in mode {registered_mode}, the manifest says "
+            f"{declared_mode}; deregister it first or change the manifest")
 
 
 def _comparable(inputs: CaPlacementInputs) -> tuple[Any, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,9 +32,24 @@ def devices(fleet: Fleet) -> Devices:
     return Devices(fleet)
 
 
-def in_fleets_words(result: Result) -> str:
-    """The output, once it is known to carry no Python traceback nor gRPC's wrapping of one."""
-    assert "Traceback" not in result.output and "Exception calling application" not in result.output, result.output
+# Pulumi's own race, not fleet's: when a check fails, the engine cancels the program's registrations
+# still in flight, and SDK 3.272 prints one cancelled mid-call (gRPC CANCELLED, "context canceled"; it
+# maps only UNAVAILABLE to its quiet "Resource monitor has terminated") as the program's traceback,
+# beside the check failure (seen once in several runs of these tests, on 3.272 only).
+CANCELLED_REGISTRATION = re.compile(
+    r"error: Program failed with an unhandled exception:\n\s*Traceback \(most recent call last\):\n"
+    r"(?:.*\n)*?\s*Exception: context canceled\n")
+
+
+def in_fleets_words(result: Result, check_failure: bool = False) -> str:
+    """The output, once it is known to carry no Python traceback nor gRPC's wrapping of one (after a
+    check failure, apart from Pulumi's cancelled registration, whose frames are all Pulumi's)."""
+    output = result.output
+    if check_failure:
+        for block in CANCELLED_REGISTRATION.findall(output):
+            assert "/fleet/" not in block, block
+        output = CANCELLED_REGISTRATION.sub("", output)
+    assert "Traceback" not in output and "Exception calling application" not in output, result.output
     return result.output
 
 
@@ -83,7 +99,7 @@ def test_the_providers_check_refuses_what_only_the_state_recorded_in_fleets_word
     reactivate_in_manifests(fleet)
     writes = fleet.aws.writes()
     for command in (["preview", "--diff"], ["up", "--yes", "--skip-preview"]):
-        output = in_fleets_words(run_without_the_cli_on_path(fleet, tmp_path, *command))
+        output = in_fleets_words(run_without_the_cli_on_path(fleet, tmp_path, *command), check_failure=True)
         assert "the stacks' recorded state could not be read" in output
         # The engine stops at the first check failure: the shard of one region or the other.
         assert any(f"error: pulumi-python:dynamic/fleet:DeviceCertificates resource 'certs.prod.{region}."
@@ -94,18 +110,29 @@ def test_the_providers_check_refuses_what_only_the_state_recorded_in_fleets_word
     assert usable_anywhere(fleet, stolen) == []
 
 
-def test_a_ca_registered_in_the_other_mode_is_refused_at_preview_in_fleets_words(fleet: Fleet) -> None:
+MODE_CONFLICT = ("CA root (manifests/cas.yaml:7) in account prod (111111111111), us-east-1: the CA is already "
+                 "registered in mode SNI_ONLY, the manifest says DEFAULT; deregister it first or change the manifest")
+
+
+def test_a_ca_registered_in_the_other_mode_is_refused_by_the_program_in_fleets_words(fleet: Fleet) -> None:
     """A new placement whose CA AWS already has in SNI_ONLY (registered by hand) while the manifests say
-    DEFAULT: create cannot adopt it; the preview says so before anything is written."""
+    DEFAULT: create cannot adopt it; the program refuses before anything is declared, so nothing is written."""
     fleet.iot("prod").register_ca_certificate(caCertificate=fleet.root.cert_pem, certificateMode="SNI_ONLY")
     writes = fleet.aws.writes()
-    refusal = ("error: pulumi-python:dynamic/fleet:CaPlacement resource 'root.prod.us-east-1' has a problem: CA root "
-               "(manifests/cas.yaml:7) in account prod (111111111111), us-east-1: the CA is already registered in "
-               "mode SNI_ONLY, the manifest says DEFAULT; deregister it first or change the manifest")
-    assert refusal in in_fleets_words(fleet.project.preview(ok=(ENGINE.failed,)))
+    for run in (fleet.project.preview, fleet.project.up):
+        output = in_fleets_words(run(ok=(ENGINE.failed,)))
+        assert "error: refusing to run; nothing was changed:\n" in output and f"{MODE_CONFLICT}\n" in output, output
     assert fleet.aws.writes() == writes
-    # Applied without a preview, the same check stops the run before that CA is touched (the other
-    # placements, checked in parallel, may have been registered meanwhile: they are declared so).
-    assert refusal in in_fleets_words(fleet.project.up(ok=(ENGINE.failed,)))
-    registered = fleet.describe("root", "prod")
-    assert (registered["certificateMode"], registered["status"]) == ("SNI_ONLY", "INACTIVE")
+
+
+def test_a_ca_registered_in_the_other_mode_is_refused_by_its_check_when_the_state_is_unread(
+        fleet: Fleet, tmp_path: Path) -> None:
+    """The program tells an adoption from a replacement by the stack's state; unread, the placement's
+    check (which sees whether the state holds it) refuses it at preview."""
+    fleet.iot("prod").register_ca_certificate(caCertificate=fleet.root.cert_pem, certificateMode="SNI_ONLY")
+    writes = fleet.aws.writes()
+    output = in_fleets_words(run_without_the_cli_on_path(fleet, tmp_path, "preview", "--diff"), check_failure=True)
+    assert "the stacks' recorded state could not be read" in output
+    assert ("error: pulumi-python:dynamic/fleet:CaPlacement resource 'root.prod.us-east-1' has a problem: "
+            f"{MODE_CONFLICT}") in output, output
+    assert fleet.aws.writes() == writes
