@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,20 @@ class _EngineOnPath:
 
 
 ENGINE: Any = _EngineOnPath()
+
+# The pulumi SDK of the toolchain (the venv these tests and the provider run in).
+SDK = tuple(int(part) for part in metadata.version("pulumi").split(".")[:3])
+
+
+def provider_failure(output: str, fragment: str) -> str:
+    """The line of a provider's failure that holds ``fragment``, as this SDK prints one: SDKs up to
+    3.259 in gRPC's words ("Exception calling application: <sentence>"), from 3.260 as the provider's
+    Python traceback, whose last line is "fleet.ProviderFailure: <sentence>" (fleet.providers.failures)."""
+    prefix = "fleet.ProviderFailure: " if SDK >= (3, 260, 0) else "error: Exception calling application: "
+    lines = [line.strip() for line in output.splitlines() if fragment in line]
+    printed = [line for line in lines if line.startswith(prefix)]
+    assert printed, f"no line starting {prefix!r} holds {fragment!r}:\n{output}"
+    return printed[0]
 
 
 @dataclass(frozen=True)

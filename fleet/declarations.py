@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-OPERATIONS = ("read", "create", "update", "delete")
+OPERATIONS = ("check", "read", "create", "update", "delete")
 SHARDS = "0123456789abcdef"  # one certificate resource per first hex digit, per account and region
 ABSENT = "ABSENT"  # what a read reports for a declared certificate AWS does not have
 USABLE = ("ACTIVE", "INACTIVE")
@@ -134,6 +134,7 @@ CA_SPEC = Spec(
     # AWS refuses a second registration of one CA in one account and region: delete first.
     delete_before_replace=True,
     actions={
+        "check": actions("DescribeCACertificate"),  # a placement new to the stack: its mode in AWS
         "read": actions("DescribeCACertificate"),
         "create": actions("DescribeCACertificate", "GetRegistrationCode", "RegisterCACertificate",
                           "UpdateCACertificate"),

@@ -29,6 +29,9 @@ from fleet import DISTRIBUTION
 from fleet.manifest import Fleet, model
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The pulumi SDK fleet's tests ran (this repository's requirements.txt; tests/unit/test_new_fleet.py keeps
+# them equal): what a new fleet pins, whatever pulumi the installing environment happens to have.
+TESTED_PULUMI = "3.272.0"
 WORKFLOWS = ("pull-request.yml", "main.yml", "drift.yml")
 # Template files whose name cannot be their own in the package.
 RENAMED = {"gitignore": ".gitignore"}
@@ -46,10 +49,10 @@ class Ci:
     paths: tuple[str, ...] = ("manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "requirements.txt")
     ca_key_variables: tuple[str, ...] = ()  # environment variables a CA's private_key names
     branch: str = "main"  # the repository's default branch: the apply runs on a push to it
-    pulumi_version: str = ""  # the Pulumi CLI the workflows install; default: the pulumi SDK installed here
+    pulumi_version: str = TESTED_PULUMI  # the Pulumi CLI the workflows install: the SDK's version
 
     def pulumi(self) -> str:
-        return self.pulumi_version or metadata.version("pulumi")
+        return self.pulumi_version
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,17 @@ def workflow(name: str, ci: Ci) -> str:
     return text
 
 
+def pinned_pulumi(root: Path) -> str:
+    """The pulumi SDK a fleet's requirements.txt pins (its workflows install the CLI of that version), or
+    the one fleet was tested with where it pins none."""
+    try:
+        text = (root / "requirements.txt").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return TESTED_PULUMI
+    found = re.search(r"^\s*pulumi\s*==\s*([\w.+-]+)", text, re.M)
+    return found[1] if found else TESTED_PULUMI
+
+
 def key_variables(fleet: Fleet) -> tuple[str, ...]:
     """The environment variables the manifests' CA private keys are read from."""
     return tuple(sorted({p.private_key.env for p in fleet.ca_placements if p.private_key and p.private_key.env}))
@@ -142,7 +156,7 @@ def init(target: Path, start: Start, schema: str) -> list[Path]:
     """Write a new fleet repository into the folder ``target``; the files written."""
     holes = {"NAME": start.name, "ACCOUNT": start.account, "ACCOUNT_ID": start.account_id,
              "REGIONS": ", ".join(start.regions), "FLEET_VERSION": metadata.version(DISTRIBUTION),
-             "PULUMI_VERSION": metadata.version("pulumi"), "BRANCH": start.branch}
+             "PULUMI_VERSION": TESTED_PULUMI, "BRANCH": start.branch}
     written = []
     for relative in project_files():
         path = target / relative.parent / RENAMED.get(relative.name, relative.name)

@@ -1,13 +1,15 @@
 """The Pulumi program: load the manifests, look at AWS once, refuse what
 must not happen, declare the resources.
 
-A manifest problem, or a revoked certificate the manifests would make usable
+A manifest problem, a revoked certificate the manifests would make usable
 (by the ledger and its history, AWS's records anywhere they may be, or any
-stack's recorded state: fleet.revocation.guard), or a CA to register in
+stack's recorded state: fleet.revocation.guard), a CA to register in
 DEFAULT mode whose verification certificate cannot be had (fleet.custody: a
 KMS key out of reach or not the CA's, an offline certificate for another
-code or expired), stops the program before any resource is declared, so such
-a run touches no account. Everything else is a
+code or expired), or a CA the stack would adopt in the other mode than AWS
+holds it, stops the program before any resource is declared, so such a run
+touches no account (pulumi.RunError: one clean message on every SDK).
+Everything else is a
 declaration (fleet.resources), limited to this stack's places when the fleet
 runs as several stacks (fleet.stack_scope); each resource reads what it owns
 at refresh and converges on up.
@@ -26,7 +28,7 @@ from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
 from fleet.manifest import Fleet, ManifestError, load_fleet
-from fleet.providers.ca_placement import CaPlacement
+from fleet.providers.ca_placement import CaPlacement, mode_conflict
 from fleet.providers.device_certificates import DeviceCertificates
 from fleet.providers.policy import IotPolicy
 from fleet.providers.stack_scope import StackScope
@@ -63,10 +65,11 @@ def run() -> None:
                            ledger_history=past or frozenset(), repository=history.work_tree(manifests))
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
+    state_read = True
     try:
         recorded = recorded_soon.result()
     except state_records.StateUnavailable as error:
-        recorded = []
+        recorded, state_read = [], False
         pulumi.log.warn(f"the stacks' recorded state could not be read, so it is not consulted as a memory of "
                         f"revocations ({error})")
     elsewhere = {place: role for stack in recorded for place, role in stack.places.items() if role}
@@ -96,6 +99,11 @@ def run() -> None:
                                          "mode needs their private keys:", *signers.missing]))
     for problem in signers.missing:  # a preview (a pull request's) runs without keys: said, not refused
         pulumi.log.warn(f"the apply will need a CA private key: {problem}")
+    if state_read:  # else each CA placement's check says it (fleet.providers.ca_placement)
+        this = next((r for r in recorded if r.stack == pulumi.get_stack()), state_records.Recorded(""))
+        conflicts = mode_conflicts(fleet, seen, this, scope.mine)
+        if conflicts:
+            raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *conflicts]))
 
     declared = declare(fleet, seen, Path.cwd(), recorded).within(scope.mine)
     if scope.others:
@@ -139,6 +147,23 @@ def _json_or_text(value: str | None) -> object:
         return json.loads(value) if value is not None else None
     except json.JSONDecodeError:
         return value
+
+
+def mode_conflicts(fleet: Fleet, seen: Survey, this: state_records.Recorded,
+                   places: frozenset[tuple[str, str]] | None = None) -> list[str]:
+    """CA placements this stack's state does not hold whose CA AWS has in the other mode: create would
+    adopt them, and cannot (a placement the state holds is replaced instead: deregistered, registered
+    again). ``places``: only those (a sharded stack's)."""
+    problems = []
+    for spec in fleet.ca_placements:
+        place = seen.place(spec.account_id, spec.region)
+        if place is None or places is not None and (spec.account_id, spec.region) not in places:
+            continue
+        live = place.cas.get(spec.certificate_id)
+        if live is not None and live.mode != spec.mode and \
+                spec.certificate_id not in this.cas.get((spec.account_id, spec.region), set()):
+            problems.append(mode_conflict(f"CA {spec.ca} ({spec.source}) in {place.where}", live.mode, spec.mode))
+    return problems
 
 
 def _role(fleet: Fleet, account_id: str) -> str:

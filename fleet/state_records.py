@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleet.declarations import CERTIFICATES_SPEC, INPUTS, Entry
+from fleet.declarations import CERTIFICATES_SPEC, INPUTS, CaPlacementInputs, Entry
 
 PULUMI_SECONDS = 300
 Place = tuple[str, str]  # (account id, region)
@@ -32,6 +32,7 @@ class Recorded:
     stack: str
     places: dict[Place, str] = field(default_factory=dict)  # where its resources are -> the role they use
     revoked: dict[Place, set[str]] = field(default_factory=dict)  # fingerprints it recorded REVOKED there
+    cas: dict[Place, set[str]] = field(default_factory=dict)  # the CA ids of its CA placements there
 
 
 def read(project_dir: Path, environ: Mapping[str, str] | None = None) -> list[Recorded]:
@@ -54,6 +55,8 @@ def _recorded(stack: str, exported: Any) -> Recorded:
         except TypeError:
             continue  # a shape this version does not read: nothing to learn from it
         found.places[declared.place] = str(getattr(declared, "role_arn", ""))
+        if isinstance(declared, CaPlacementInputs):
+            found.cas.setdefault(declared.place, set()).add(declared.certificate_id)
         if kind == CERTIFICATES_SPEC.token:
             revoked = {fp for fp, (status, _) in declared.declared().items()  # type: ignore[attr-defined]
                        if Entry.decode(status).status == "REVOKED"}

@@ -2,18 +2,23 @@
 # Puts a Pulumi CLI (engine) and Python language host on PATH. Source it:
 # `. scripts/toolchain.sh`. FLEET_PULUMI picks the toolchain:
 #   current (default): the engine of the SDK pinned in requirements.txt
-#     (tools/pulumi) with the Python host built from sdk/v3 v3.79.0
+#     (tools/pulumi), with the Python host built from sdk/v3 v3.79.0
 #     (tools/pulumi-language-python: later hosts live in a Go module the module
-#     proxy here refuses);
+#     proxy here refuses). The engine is built at the SDK's version where the
+#     proxy serves it, else at the nearest later release it serves (SDK
+#     3.272.0, engine 3.274.0): the engine's version is tools/pulumi's, the
+#     SDK's is the lock's, and they may differ;
 #   oldest: everything at 3.79.0, the oldest release fleet supports
 #     (tools/pulumi-3.79, requirements-oldest.txt).
-# Uses `pulumi` from PATH when it already has the wanted version; otherwise
-# builds the binaries from the Go module proxy, once, into .cache/pulumi/VERSION.
+# Uses `pulumi` from PATH when it already has the SDK's or the engine module's
+# version; otherwise builds the binaries from the Go module proxy, once, into
+# .cache/pulumi/VERSION. Exports PULUMI_VERSION (the engine in use) and
+# PULUMI_SDK_VERSION (the lock's).
 FLEET_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FLEET_PULUMI="${FLEET_PULUMI:-current}"
 case "$FLEET_PULUMI" in
-  current) _fleet_engine_module="$FLEET_ROOT/tools/pulumi" ;;
-  oldest) _fleet_engine_module="$FLEET_ROOT/tools/pulumi-3.79" ;;
+  current) _fleet_engine_module="$FLEET_ROOT/tools/pulumi"; _fleet_lock="$FLEET_ROOT/requirements.txt" ;;
+  oldest) _fleet_engine_module="$FLEET_ROOT/tools/pulumi-3.79"; _fleet_lock="$FLEET_ROOT/requirements-oldest.txt" ;;
   *) echo "fleet: FLEET_PULUMI must be current or oldest, not '$FLEET_PULUMI'" >&2; return 1 ;;
 esac
 _fleet_host_module="$FLEET_ROOT/tools/pulumi-language-python"
@@ -22,11 +27,17 @@ _fleet_module_version() {  # the version of module $2 that go.mod $1 requires
 }
 PULUMI_VERSION="$(_fleet_module_version "$_fleet_engine_module" github.com/pulumi/pulumi/pkg/v3)"
 PULUMI_VERSION="${PULUMI_VERSION#v}"
+PULUMI_SDK_VERSION="$(sed -n 's/^pulumi==\([^[:space:]]*\).*/\1/p' "$_fleet_lock" | head -n 1)"
 PULUMI_HOME_BIN="$FLEET_ROOT/.cache/pulumi/$PULUMI_VERSION/bin"
 
-_fleet_pulumi_on_path_matches() {
-  command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-python >/dev/null 2>&1 &&
-    [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ]
+_fleet_pulumi_on_path_matches() {  # a CLI on PATH at the SDK's version (as CI installs it) or the engine module's
+  local found
+  command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-python >/dev/null 2>&1 || return 1
+  found="$(pulumi version 2>/dev/null)"
+  case "$found" in
+    "v$PULUMI_SDK_VERSION" | "v$PULUMI_VERSION") PULUMI_VERSION="${found#v}" ;;
+    *) return 1 ;;
+  esac
 }
 
 # go build of package $2 in module $1 into $PULUMI_HOME_BIN, at version $3.
@@ -66,6 +77,6 @@ if ! _fleet_pulumi_on_path_matches; then
   _fleet_build_pulumi || return 1
   export PATH="$PULUMI_HOME_BIN:$PATH"
 fi
-export FLEET_PULUMI PULUMI_VERSION
+export FLEET_PULUMI PULUMI_VERSION PULUMI_SDK_VERSION
 export PULUMI_SKIP_UPDATE_CHECK=1
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1

@@ -70,6 +70,7 @@ def workflows(
     if problem:
         fail(f"fleet workflows: {problem}; nothing was written")
     fleet = load(manifests)
-    ci = new_fleet.Ci(ca_key_variables=new_fleet.key_variables(fleet), branch=branch)
+    ci = new_fleet.Ci(ca_key_variables=new_fleet.key_variables(fleet), branch=branch,
+                      pulumi_version=new_fleet.pinned_pulumi(root))
     changed = new_fleet.write_workflows(root, ci)
     say("\n".join([f"wrote {p}" for p in changed]) if changed else "the workflows were already current")

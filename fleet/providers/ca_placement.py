@@ -4,7 +4,9 @@ create registers it (making the verification certificate in DEFAULT mode) or
 adopts it when AWS has it already; update changes status, auto-registration
 and registration config in place; read reports what AWS has, in the shape of
 the declaration (fleet.observe), so drift shows key by key in `pulumi preview
---refresh --diff`; delete deactivates, then deletes, refuses while device
+--refresh --diff`; check refuses at preview a placement new to the stack
+whose CA AWS holds in the other mode (the program has refused it already,
+unless it could not read the state); delete deactivates, then deletes, refuses while device
 certificates are still registered under the CA, and leaves the CA alone when
 another resource of the run now holds it (a renamed CA or account) or its
 account and region now belong to another stack (fleet.providers.registry).
@@ -23,13 +25,13 @@ from dataclasses import replace
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from fleet import custody, keys, observe, pki
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.session import shared_factory
 from fleet.declarations import CA_SPEC, CaPlacementInputs
-from fleet.providers.failures import fail, reported
+from fleet.providers.failures import checked, fail, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, diff_result, read_result, stored
 from fleet.providers.target import iot_client, listing
@@ -39,11 +41,17 @@ COMPARED = ("status", "auto_registration", "registration_config")  # what AWS ch
 
 
 class CaPlacementProvider(ResourceProvider):
-    @reported
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    @checked
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         declared = CaPlacementInputs.of(news)
         REGISTRY.claim(KIND, declared.place, [declared.certificate_id], declared.resource_name)
-        return CheckResult(news, [])
+        if olds:
+            return []  # recorded already: a change of mode is a replacement (deregistered, registered again)
+        # New to this stack: create adopts the CA when AWS has it, which it cannot in another mode. The
+        # program refused this already unless it could not read the state (fleet.program.mode_conflicts).
+        existing = _api(declared).describe(declared.certificate_id)
+        return [_mode_conflict(declared, existing.mode)] if existing is not None and \
+            existing.mode != declared.mode else []
 
     @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -61,9 +69,8 @@ class CaPlacementProvider(ResourceProvider):
                 fail(f"{_name(declared)}: AWS gave the CA id {registered_id}, but fleet computed "
                      f"{declared.certificate_id} (SHA-256 of the DER encoding)")
             existing = api.describe(declared.certificate_id)  # a registration that raced ours is settled here
-        if existing is not None and existing.mode != declared.mode:
-            fail(f"{_name(declared)}: the CA is already registered in mode {existing.mode}, the manifest says "
-                 f"{declared.mode}; deregister it first or change the manifest")
+        if existing is not None and existing.mode != declared.mode:  # check refused it, unless it came since
+            fail(_mode_conflict(declared, existing.mode))
         return CreateResult(declared.certificate_id, _converged(api, declared, existing))
 
     @reported
@@ -123,6 +130,16 @@ def _api(declared: CaPlacementInputs) -> CaCertificates:
 
 def _name(declared: CaPlacementInputs) -> str:
     return f"CA {declared.ca} ({declared.source}) in {declared.where}"
+
+
+def _mode_conflict(declared: CaPlacementInputs, registered_mode: str) -> str:
+    return mode_conflict(_name(declared), registered_mode, declared.mode)
+
+
+def mode_conflict(placement: str, registered_mode: str, declared_mode: str) -> str:
+    """Why a placement cannot adopt its CA (the program's guard and check say it too)."""
+    return (f"{placement}: the CA is already registered in mode {registered_mode}, the manifest says "
+            f"{declared_mode}; deregister it first or change the manifest")
 
 
 def _comparable(inputs: CaPlacementInputs) -> tuple[Any, ...]:

@@ -10,7 +10,10 @@ record), set statuses, attach and detach the fleet's policies, retire what
 the manifests dropped (deactivate, detach, delete; a revoked certificate
 stays, revoked), then read again what they changed and succeed only if AWS
 holds it. A certificate REVOKED in AWS or in the recorded state is never set
-to another status: diff refuses at preview, and every write path checks again.
+to another status: check refuses at preview (the recorded inputs; the
+program's guard has refused already what AWS and every stack's recorded
+outputs hold), and every write path checks again, against the recorded
+outputs and AWS, before it writes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from fleet import observe, pki
 from fleet.aws.ca import CaCertificates
@@ -37,9 +40,9 @@ from fleet.declarations import (
     ShardInputs,
 )
 from fleet.progress import Progress
-from fleet.providers.failures import fail, reported
+from fleet.providers.failures import checked, fail, reported
 from fleet.providers.registry import REGISTRY
-from fleet.providers.resource import FleetResource, diff_result, read_result, stored
+from fleet.providers.resource import READ_TAKES_INPUTS, FleetResource, diff_result, read_result, stored
 from fleet.providers.target import iot_client, listing
 from fleet.revocation import refusal
 from fleet.settings import Settings
@@ -48,11 +51,13 @@ KIND = "certificate"
 
 
 class DeviceCertificatesProvider(ResourceProvider):
-    @reported
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    @checked
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         declared = ShardInputs.of(news)
         REGISTRY.claim(KIND, declared.place, declared.declared(), declared.resource_name)
-        return CheckResult(news, [])
+        # olds: the inputs recorded (what the last run declared; what the last refresh read where
+        # reads return inputs). Empty for a resource the state does not hold yet.
+        return reactivations(ShardInputs.of(olds) if olds else None, declared)
 
     @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -67,10 +72,12 @@ class DeviceCertificatesProvider(ResourceProvider):
     @reported
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         had, want = ShardInputs.of(olds), ShardInputs.of(news)
-        if REGISTRY.declared(want.resource_name):
-            # What the program declares. A refresh diffs the recorded inputs against what AWS
-            # has (a revocation by hand, which the manifests may have adopted since): no
-            # declaration, nothing to refuse; the program's guard and this diff refuse after.
+        if not READ_TAKES_INPUTS and REGISTRY.declared(want.resource_name):
+            # olds: the recorded outputs. Where reads return no inputs (3.79; < 3.216), check sees the last
+            # declaration only, not what a refresh recorded: refused here too, for what the program declares.
+            # Elsewhere diff only compares: newer engines (3.259 and 3.274 here) diff while refreshing, before
+            # the program, the recorded inputs against what AWS has (a revocation by hand the manifests may
+            # have adopted since); the check and the program's guard refuse after.
             refuse_reactivation(had, want)
         replaces = CERTIFICATES_SPEC.replaces(stored(olds), stored(news))
         return diff_result(bool(replaces) or had != want, replaces)
@@ -102,10 +109,11 @@ class DeviceCertificates(FleetResource, module="fleet", name=CERTIFICATES_SPEC.n
         super().__init__(DeviceCertificatesProvider(), declared.resource_name, declared.props(), opts)
 
 
-def refuse_reactivation(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
-                        ) -> None:
-    """A certificate the recorded state or AWS has REVOKED is never declared usable."""
+def reactivations(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
+                  ) -> list[str]:
+    """Why each certificate the recorded state or AWS has REVOKED and the declaration wants usable is refused."""
     recorded = had.declared() if had is not None else {}
+    found = []
     for fp, (status, group) in sorted(want.declared().items()):
         if status == "REVOKED":
             continue
@@ -113,8 +121,18 @@ def refuse_reactivation(had: ShardInputs | None, want: ShardInputs, live: dict[s
         in_aws = (live or {}).get(fp)
         if (was is not None and Entry.decode(was[0]).status == "REVOKED") or (
                 in_aws is not None and in_aws.status == "REVOKED"):
-            fail(refusal(fp, {"status": status, "file": f"group {_group_name(want, group)}",
-                              "source": group.source}, want.where, None))
+            found.append(refusal(fp, {"status": status, "file": f"group {_group_name(want, group)}",
+                                      "source": group.source}, want.where, None))
+    return found
+
+
+def refuse_reactivation(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
+                        ) -> None:
+    """Before a write: nothing is written when any certificate would be reactivated."""
+    found = reactivations(had, want, live)
+    if found:
+        more = f" (and {len(found) - 1} more certificates)" if len(found) > 1 else ""
+        fail(found[0] + more)
 
 
 def _group_name(shard: ShardInputs, group: GroupInputs) -> str:

@@ -15,14 +15,14 @@ from dataclasses import replace
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from fleet import observe
 from fleet.aws.certificates import Certificates
 from fleet.aws.listing import PlaceListing
 from fleet.aws.policies import Policies, compact
 from fleet.declarations import POLICY_SPEC, PolicyInputs
-from fleet.providers.failures import fail, reported
+from fleet.providers.failures import checked, fail, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, diff_result, read_result, stored
 from fleet.providers.target import iot_client, listing
@@ -31,11 +31,11 @@ KIND = "policy"
 
 
 class PolicyProvider(ResourceProvider):
-    @reported
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    @checked
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         declared = PolicyInputs.of(news)
         REGISTRY.claim(KIND, declared.place, [declared.policy], declared.resource_name)
-        return CheckResult(news, [])
+        return []
 
     @reported
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -37,7 +37,7 @@ def stored(props: dict[str, Any]) -> dict[str, Any]:
 
 
 # pulumi 3.79's ReadResult takes no inputs; later releases use them for the diffs after a refresh.
-_READ_TAKES_INPUTS = "inputs" in inspect.signature(ReadResult.__init__).parameters
+READ_TAKES_INPUTS = "inputs" in inspect.signature(ReadResult.__init__).parameters
 
 
 def read_result(id_: str, observed: dict[str, Any], facts: dict[str, Any] | None = None) -> ReadResult:
@@ -47,7 +47,7 @@ def read_result(id_: str, observed: dict[str, Any], facts: dict[str, Any] | None
     provider's diff compares them with the declaration. ``facts``: outputs
     only, never compared (what `fleet review` reads from a refreshed plan)."""
     outputs = {**observed, **(facts or {})}
-    if _READ_TAKES_INPUTS:
+    if READ_TAKES_INPUTS:
         return ReadResult(id_, outputs, dict(observed))
     return ReadResult(id_, outputs)
 
@@ -60,5 +60,5 @@ def diff_result(changed: bool, replaces: list[str], delete_before_replace: bool 
     carry through pulumi.dynamic. No change is said outright, so a state
     written in an earlier encoding of the same declaration (a shard's groups
     as nested maps) is not an update."""
-    changes = (None if changed else False) if _READ_TAKES_INPUTS else changed
+    changes = (None if changed else False) if READ_TAKES_INPUTS else changed
     return DiffResult(changes=changes, replaces=replaces, delete_before_replace=delete_before_replace)

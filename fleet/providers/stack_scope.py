@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi import ResourceOptions
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from fleet.providers.failures import reported
+from fleet.providers.failures import checked, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, stored
 
@@ -24,10 +24,10 @@ def _handed_over(props: dict[str, Any]) -> dict[tuple[str, str], str]:
 
 
 class StackScopeProvider(ResourceProvider):
-    @reported
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    @checked
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         REGISTRY.hand_over(_handed_over(news))
-        return CheckResult(news, [])
+        return []
 
     @reported
     def create(self, props: dict[str, Any]) -> CreateResult:

@@ -61,7 +61,12 @@ def test_init_writes_a_fleet_that_validates_and_whose_workflows_lint(tmp_path: P
     assert YAML(typ="safe").load(root / "Pulumi.yaml")["name"] == "team-fleet"
     assert (root / "__main__.py").read_text().count("\n") <= 6
     pins = [line for line in (root / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
-    assert pins == [f"{wheel.DISTRIBUTION}=={wheel.VERSION}", f"pulumi=={metadata.version('pulumi')}"]
+    # The SDK fleet's tests ran, whatever pulumi this environment has (FLEET_PULUMI=oldest: 3.79.0).
+    assert pins == [f"{wheel.DISTRIBUTION}=={wheel.VERSION}", f"pulumi=={PINNED_PULUMI[1]}"]
+    installs = [step["with"]["pulumi-version"] for name in NAMES
+                for job in YAML(typ="safe").load(root / ".github/workflows" / name)["jobs"].values()
+                for step in job["steps"] if str(step.get("uses", "")).startswith("pulumi/actions@")]
+    assert installs and set(installs) == {PINNED_PULUMI[1]}  # the CLI of that SDK's version
     assert ".fleet-local/" in (root / ".gitignore").read_text().splitlines()
 
     checked = fleet("validate", cwd=root)
@@ -95,6 +100,23 @@ def test_init_refuses_a_folder_that_is_not_empty_and_bad_options_write_nothing(t
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert "Traceback" not in done.stderr
+
+
+def test_the_pulumi_a_new_fleet_pins_is_the_one_this_repository_tests() -> None:
+    assert new_fleet.TESTED_PULUMI == PINNED_PULUMI[1]
+
+
+def test_workflows_install_the_cli_of_the_sdk_the_fleet_pins(tmp_path: Path) -> None:
+    assert fleet("init", "team", cwd=tmp_path).returncode == 0
+    root = tmp_path / "team"
+    requirements = root / "requirements.txt"
+    requirements.write_text(requirements.read_text().replace(f"pulumi=={PINNED_PULUMI[1]}\n", "pulumi==3.250.0\n"))
+    done = fleet("workflows", cwd=root)
+    assert done.returncode == 0, done.stderr
+    for name in NAMES:
+        text = (root / ".github/workflows" / name).read_text()
+        assert "pulumi-version: 3.250.0\n" in text and PINNED_PULUMI[1] not in text, name
+    assert new_fleet.pinned_pulumi(tmp_path / "no-such-fleet") == new_fleet.TESTED_PULUMI
 
 
 def test_workflows_gives_the_apply_job_every_ca_key_the_manifests_name(tmp_path: Path) -> None:
