@@ -56,7 +56,7 @@ def _recorded(stack: str, exported: Any) -> Recorded:
         found.places[declared.place] = str(getattr(declared, "role_arn", ""))
         if kind == CERTIFICATES_SPEC.token:
             revoked = {fp for fp, (status, _) in declared.declared().items()  # type: ignore[attr-defined]
-                       if Entry.decode(status).status == "REVOKED"}
+                       if Entry.decode(status).revoked}
             if revoked:
                 found.revoked.setdefault(declared.place, set()).update(revoked)
     return found
