@@ -159,3 +159,15 @@ def test_every_stack_runs_in_its_own_job_and_gets_its_own_comment() -> None:
     [upload] = [step for step in load("main.yml")["jobs"]["apply"]["steps"]
                 if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
     assert upload["with"]["name"] == "fleet-jitr-${{ matrix.stack }}"  # one artifact per stack, no clash
+
+
+def test_every_apply_reads_aws_first() -> None:
+    """Exit 0 means AWS equals the manifests also after changes behind the state's back: the apply
+    workflow refreshes, and so does every `pulumi up` and `pulumi preview` of this repository's
+    project and of every project `fleet init` writes (tests/engine/test_behind_the_state.py runs them)."""
+    ups = [str(step["run"]) for step in load("main.yml")["jobs"]["apply"]["steps"]
+           if str(step.get("run", "")).startswith("pulumi up")]
+    assert ups and all("--refresh" in up.split() for up in ups)
+    for project in (REPO / "Pulumi.yaml", REPO / "fleet/templates/project/Pulumi.yaml"):
+        text = project.read_text().replace("%%NAME%%", "fleet")
+        assert YAML(typ="safe").load(text)["options"] == {"refresh": "always"}, project
