@@ -35,19 +35,31 @@ def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = F
     """The manifests as a Fleet, checked against the revocation ledger's history
     when they are in a git work tree; on a problem, print every one and exit 1
     (nothing was called)."""
+    try:
+        return read(manifests, unrecorded_ok=unrecorded_ok, require_keys=require_keys)
+    except ManifestsUnreadable as error:
+        fail(str(error))
+
+
+class ManifestsUnreadable(Exception):
+    """The manifests have problems (each at its file and line), or the ledger's history cannot be read."""
+
+
+def read(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False) -> Fleet:
+    """As ``load``, raising ManifestsUnreadable instead of exiting (for a command that goes on running)."""
     from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
     from fleet.revocation import history
 
     try:
         past = history.fingerprints(manifests)
     except history.HistoryUnavailable as error:
-        fail(f"cannot read the revocation ledger's history: {error}")
+        raise ManifestsUnreadable(f"cannot read the revocation ledger's history: {error}") from error
     try:
         return load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
                           ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok,
                           repository=history.work_tree(manifests), require_keys=require_keys)
     except ManifestError as error:
-        fail(str(error))
+        raise ManifestsUnreadable(str(error)) from error
 
 
 def in_git(manifests: Path) -> bool:
