@@ -20,6 +20,7 @@ class LocalAws:
     """The local AWS endpoint, started on a free port of 127.0.0.1."""
 
     plain: bool = False
+    options: tuple[str, ...] = ()  # more of `python -m localaws`'s options
     url: str = ""
     _process: subprocess.Popen[str] | None = field(default=None, repr=False)
 
@@ -27,6 +28,7 @@ class LocalAws:
         command = [sys.executable, "-m", "localaws", "--port", "0"]
         if self.plain:
             command.append("--plain")
+        command.extend(self.options)
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )

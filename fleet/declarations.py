@@ -333,15 +333,23 @@ def shard_of(fingerprint: str) -> str:
 class Entry:
     """One certificate as a read reports it: AWS's status, where its fleet
     policies differ from its group's, and (for a group with ``things:
-    common-name``) whether it lost its thing. Encoded as one short string, so
-    the state stays small and a drifted key reads plainly in a diff:
-    ``ACTIVE``, ``INACTIVE; not attached: telemetry``, ``ACTIVE; no thing``,
-    ``ABSENT``."""
+    common-name``) whether it lost its thing, and whether the state recorded
+    it REVOKED while AWS no longer has it so (a refresh must not forget a
+    revocation: the state is one of its memories). Encoded as one short
+    string, so the state stays small and a drifted key reads plainly in a
+    diff: ``ACTIVE``, ``INACTIVE; not attached: telemetry``, ``ACTIVE; no
+    thing``, ``ABSENT``, ``ABSENT; was REVOKED``."""
 
     status: str
     missing: tuple[str, ...] = ()  # group policies AWS does not have attached
     extra: tuple[str, ...] = ()  # fleet policies attached that the group does not want
     thingless: bool = False  # its group attaches it to a thing, and AWS has it attached to none
+    was_revoked: bool = False  # the state recorded it REVOKED; AWS has it otherwise now
+
+    @property
+    def revoked(self) -> bool:
+        """REVOKED in AWS, or in the state this entry was read over."""
+        return self.status == "REVOKED" or self.was_revoked
 
     def encode(self) -> str:
         parts = [self.status]
@@ -351,6 +359,8 @@ class Entry:
             parts.append("also attached: " + ", ".join(self.extra))
         if self.thingless:
             parts.append(NO_THING)
+        if self.was_revoked:
+            parts.append(WAS_REVOKED)
         return "; ".join(parts)
 
     @classmethod
@@ -358,10 +368,13 @@ class Entry:
         status, *rest = text.split("; ")
         missing: tuple[str, ...] = ()
         extra: tuple[str, ...] = ()
-        thingless = False
+        thingless = was_revoked = False
         for part in rest:
             if part == NO_THING:
                 thingless = True
+                continue
+            if part == WAS_REVOKED:
+                was_revoked = True
                 continue
             label, _, names = part.partition(": ")
             values = tuple(n for n in names.split(", ") if n)
@@ -369,10 +382,15 @@ class Entry:
                 missing = values
             elif label == "also attached":
                 extra = values
-        return cls(status, missing, extra, thingless)
+        return cls(status, missing, extra, thingless, was_revoked)
+
+    def remembering(self, recorded: Entry) -> Entry:
+        """This entry as AWS has it, keeping the revocation ``recorded`` (the state) holds."""
+        return dataclasses.replace(self, was_revoked=recorded.revoked and self.status != "REVOKED")
 
 
 NO_THING = "no thing"
+WAS_REVOKED = "was REVOKED"
 SPECS: tuple[Spec, ...] = (CA_SPEC, POLICY_SPEC, CERTIFICATES_SPEC)
 INPUTS: dict[str, type[Inputs]] = {
     CA_SPEC.token: CaPlacementInputs, POLICY_SPEC.token: PolicyInputs, CERTIFICATES_SPEC.token: ShardInputs,

@@ -35,7 +35,7 @@ from fleet.providers.stack_scope import StackScope
 from fleet.resources import declare
 from fleet.revocation import guard, history
 from fleet.settings import Settings, SettingsError
-from fleet.survey import survey
+from fleet.survey import Survey, survey
 
 
 def run() -> None:

@@ -59,7 +59,7 @@ def _recorded(stack: str, exported: Any) -> Recorded:
             found.cas.setdefault(declared.place, set()).add(declared.certificate_id)
         if kind == CERTIFICATES_SPEC.token:
             revoked = {fp for fp, (status, _) in declared.declared().items()  # type: ignore[attr-defined]
-                       if Entry.decode(status).status == "REVOKED"}
+                       if Entry.decode(status).revoked}
             if revoked:
                 found.revoked.setdefault(declared.place, set()).update(revoked)
     return found

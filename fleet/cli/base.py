@@ -38,20 +38,34 @@ def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = F
     when they are in a git work tree (a shallow clone deepened, or refused); on
     a problem, print every one and exit 1 (nothing was called). ``observe``,
     ``expired_ok``: see fleet.manifest.load_fleet."""
+    try:
+        return read(manifests, unrecorded_ok=unrecorded_ok, require_keys=require_keys, observe=observe,
+                    expired_ok=expired_ok)
+    except ManifestsUnreadable as error:
+        fail(str(error))
+
+
+class ManifestsUnreadable(Exception):
+    """The manifests have problems (each at its file and line), or the ledger's history cannot be read."""
+
+
+def read(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False,
+         observe: Callable[[str, Any], None] | None = None, expired_ok: bool = False) -> Fleet:
+    """As ``load``, raising ManifestsUnreadable instead of exiting (for a command that goes on running)."""
     from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
     from fleet.revocation import history
 
     try:
         past = history.fingerprints(manifests, note=lambda text: say(f"note: {text}", to_err=True))
     except history.HistoryUnavailable as error:
-        fail(f"cannot read the revocation ledger's history: {error}")
+        raise ManifestsUnreadable(f"cannot read the revocation ledger's history: {error}") from error
     try:
         return load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
                           ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok,
                           repository=history.work_tree(manifests), require_keys=require_keys, observe=observe,
                           expired_ok=expired_ok)
     except ManifestError as error:
-        fail(str(error))
+        raise ManifestsUnreadable(str(error)) from error
 
 
 def in_git(manifests: Path) -> bool:

@@ -3,24 +3,26 @@ whose fingerprint starts with one hex digit (fleet.declarations), by group.
 
 read reports what AWS has in the declaration's shape (fleet.observe) from the
 one listing of its account and region that every resource of the refresh
-shares. create and update converge: they read what they are about to change
-(one listing, or per-certificate reads when the change is small, whichever
-costs fewer calls), register what is missing (REVOKED included: AWS keeps the
-record), set statuses, attach and detach the fleet's policies, retire what
-the manifests dropped (deactivate, detach, delete; a revoked certificate
-stays, revoked), then read again what they changed and succeed only if AWS
-holds it. A certificate REVOKED in AWS or in the recorded state is never set
-to another status: check refuses at preview (the recorded inputs; the
-program's guard has refused already what AWS and every stack's recorded
-outputs hold), and every write path checks again, against the recorded
-outputs and AWS, before it writes.
+shares, keeping every revocation the state recorded (``ABSENT; was REVOKED``
+where AWS lost one: every `pulumi up` refreshes first). create and update
+converge: they read what they are about to change (one listing, or
+per-certificate reads when the change is small, whichever costs fewer calls),
+register what is missing (REVOKED included: AWS keeps the record), set
+statuses, attach and detach the fleet's policies, retire what the manifests
+dropped (deactivate, detach, delete; a revoked certificate stays, revoked),
+then read again what they changed and succeed only if AWS holds it. A
+certificate REVOKED in AWS or in the recorded state is never set to another
+status: check refuses at preview (the recorded inputs; the program's guard
+has refused already what AWS and every stack's recorded outputs hold), and
+every write path checks again, against the recorded outputs and AWS, before
+it writes.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +69,7 @@ class DeviceCertificatesProvider(ResourceProvider):
     @reported
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         recorded = ShardInputs.of(props)
-        return read_result(id_, observe.shard(listing(recorded), recorded).props())
+        return read_result(id_, remembering_revocations(observe.shard(listing(recorded), recorded), recorded).props())
 
     @reported
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -109,17 +111,30 @@ class DeviceCertificates(FleetResource, module="fleet", name=CERTIFICATES_SPEC.n
         super().__init__(DeviceCertificatesProvider(), declared.resource_name, declared.props(), opts)
 
 
+def remembering_revocations(observed: ShardInputs, recorded: ShardInputs) -> ShardInputs:
+    """What a refresh reports, without forgetting a revocation the state recorded: a
+    certificate deleted or registered again behind the state's back reads ``ABSENT; was
+    REVOKED`` (or ``ACTIVE; was REVOKED``), so the state still refuses its reactivation
+    (here and in fleet.state_records) and `pulumi up` registers or revokes it again."""
+    groups = {name: replace(group, certificates={
+        fp: Entry.decode(text).remembering(Entry.decode(recorded.groups[name].certificates[fp])).encode()
+        for fp, text in group.certificates.items()}) for name, group in observed.groups.items()}
+    return replace(observed, groups=groups)
+
+
 def reactivations(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
                   ) -> list[str]:
-    """Why each certificate the recorded state or AWS has REVOKED and the declaration wants usable is refused."""
+    """Why each certificate the recorded state or AWS has REVOKED and the declaration wants usable is
+    refused. ``want`` may be a refresh's reading (the engine diffs one against the inputs a run
+    recorded): one that still remembers the revocation (``ABSENT; was REVOKED``) reactivates nothing."""
     recorded = had.declared() if had is not None else {}
     found = []
     for fp, (status, group) in sorted(want.declared().items()):
-        if status == "REVOKED":
+        if Entry.decode(status).revoked:
             continue
         was = recorded.get(fp)
         in_aws = (live or {}).get(fp)
-        if (was is not None and Entry.decode(was[0]).status == "REVOKED") or (
+        if (was is not None and Entry.decode(was[0]).revoked) or (
                 in_aws is not None and in_aws.status == "REVOKED"):
             found.append(refusal(fp, {"status": status, "file": f"group {_group_name(want, group)}",
                                       "source": group.source}, want.where, None))

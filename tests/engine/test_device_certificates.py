@@ -201,7 +201,7 @@ def test_a_revoked_certificate_back_through_just_in_time_registration_is_revoked
     shard = f"certs.prod.us-east-1.{devices.fingerprint(2)[0]}"
     assert f"DeviceCertificates::{shard}]" in drift.output
     if ENGINE.names_drifted_keys:
-        assert f'{devices.fingerprint(2)}: "PENDING_ACTIVATION" => "REVOKED"' in drift.output
+        assert f'{devices.fingerprint(2)}: "PENDING_ACTIVATION; was REVOKED" => "REVOKED"' in drift.output
     fleet.project.up("--refresh")
     assert devices.status(2) == "REVOKED"
 

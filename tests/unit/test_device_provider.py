@@ -12,10 +12,11 @@ import pytest
 
 from fleet.declarations import Entry, GroupInputs, ShardInputs
 from fleet.providers import device_certificates
-from fleet.providers.device_certificates import DeviceCertificatesProvider
+from fleet.providers.device_certificates import DeviceCertificatesProvider, remembering_revocations
 from fleet.providers.failures import ProviderFailure
 from fleet.providers.registry import RunRegistry
 from fleet.providers.resource import READ_TAKES_INPUTS
+from fleet.state_records import _recorded
 
 FP = "ab" * 32
 
@@ -98,6 +99,7 @@ def test_diff_sees_a_status_change_and_no_change() -> None:
     Entry("ACTIVE"), Entry("ABSENT"), Entry("INACTIVE", missing=("telemetry",)),
     Entry("ACTIVE", missing=("a", "b"), extra=("c",)), Entry("PENDING_ACTIVATION"),
     Entry("ACTIVE", thingless=True), Entry("INACTIVE", missing=("a",), extra=("c",), thingless=True),
+    Entry("ABSENT", was_revoked=True), Entry("ACTIVE", missing=("a",), was_revoked=True),
 ])
 def test_an_entry_reads_back_as_it_was_written(entry: Entry) -> None:
     assert Entry.decode(entry.encode()) == entry
@@ -132,3 +134,41 @@ def test_a_recorded_revocation_in_a_state_of_the_earlier_shape_is_still_refused(
 def test_groups_that_are_not_json_text_of_maps_are_refused_as_a_shape_error(text: str) -> None:
     with pytest.raises(TypeError):
         ShardInputs.of({**props("ACTIVE"), "groups": text})
+
+
+def read_over(recorded: str, aws_has: str) -> dict[str, Any]:
+    """What a refresh records when the state had ``recorded`` and AWS has ``aws_has``."""
+    return remembering_revocations(ShardInputs.of(props(aws_has)), ShardInputs.of(props(recorded))).props()
+
+
+@pytest.mark.parametrize("aws_has", ["ABSENT", "ACTIVE", "INACTIVE", "PENDING_ACTIVATION"])
+def test_a_refresh_keeps_a_revocation_the_state_recorded_whatever_aws_has_now(aws_has: str) -> None:
+    refreshed = read_over("REVOKED", aws_has)
+    assert json.loads(refreshed["groups"])["line-1"]["certificates"] == {FP: f"{aws_has}; was REVOKED"}
+    assert read_over(f"{aws_has}; was REVOKED", aws_has) == refreshed  # and the next refresh keeps it too
+    # The provider still refuses to make it usable (at check and before any write), and sees that AWS
+    # must be put back.
+    assert [f.reason for f in DeviceCertificatesProvider().check(refreshed, props("ACTIVE")).failures] == \
+        [refused("ACTIVE")]
+    with pytest.raises(ProviderFailure, match="a revoked certificate is never reactivated"):
+        DeviceCertificatesProvider().update("id", refreshed, props("ACTIVE"))
+    assert DeviceCertificatesProvider().diff("id", refreshed, props("REVOKED")).changes is not False
+
+
+def test_a_refresh_records_no_memory_where_aws_has_it_revoked_or_the_state_never_did() -> None:
+    assert read_over("REVOKED", "REVOKED") == props("REVOKED")
+    assert read_over("ACTIVE", "ABSENT") == props("ABSENT")
+    assert read_over("ACTIVE; was REVOKED", "REVOKED") == props("REVOKED")  # revoked again: plain REVOKED
+
+
+def test_the_engines_refresh_diff_of_a_remembered_revocation_is_no_reactivation() -> None:
+    """Pulumi >= 3.216 diffs a refresh's reading against the inputs the last run recorded, which a
+    refresh before it may have written: neither declares the certificate usable."""
+    remembered = read_over("REVOKED", "ABSENT")
+    assert DeviceCertificatesProvider().diff("id", remembered, remembered).changes is False
+
+
+def test_every_stacks_recorded_state_still_holds_a_revocation_a_refresh_found_gone() -> None:
+    exported = {"deployment": {"resources": [{"type": "pulumi-python:dynamic/fleet:DeviceCertificates",
+                                              "outputs": read_over("REVOKED", "ABSENT")}]}}
+    assert _recorded("organization/fleet/prod", exported).revoked == {("111111111111", "us-east-1"): {FP}}

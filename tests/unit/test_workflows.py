@@ -180,3 +180,15 @@ def test_a_pull_request_is_audited_once_into_code_scanning_and_fails_on_high_fin
     drift = load("drift.yml")["jobs"]["drift"]["steps"]
     [audit] = [step for step in drift if "fleet audit" in str(step.get("run", ""))]
     assert "fleet audit --aws --fail-on high" in audit["run"] and "!cancelled()" in audit["if"]
+
+
+def test_every_apply_reads_aws_first() -> None:
+    """Exit 0 means AWS equals the manifests also after changes behind the state's back: the apply
+    workflow refreshes, and so does every `pulumi up` and `pulumi preview` of this repository's
+    project and of every project `fleet init` writes (tests/engine/test_behind_the_state.py runs them)."""
+    ups = [str(step["run"]) for step in load("main.yml")["jobs"]["apply"]["steps"]
+           if str(step.get("run", "")).startswith("pulumi up")]
+    assert ups and all("--refresh" in up.split() for up in ups)
+    for project in (REPO / "Pulumi.yaml", REPO / "fleet/templates/project/Pulumi.yaml"):
+        text = project.read_text().replace("%%NAME%%", "fleet")
+        assert YAML(typ="safe").load(text)["options"] == {"refresh": "always"}, project
