@@ -25,13 +25,32 @@ PASS_ROLE = {
 }
 
 
-def iot_actions() -> frozenset[str]:
-    """Every AWS IoT action the code may call."""
+def all_actions() -> frozenset[str]:
+    """Every AWS action the code may call, whatever the service."""
     found = set(survey.ACTIONS) | set(COMMANDS)
     for spec in SPECS:
         for used in spec.actions.values():
             found |= used
     return frozenset(found)
+
+
+def iot_actions() -> frozenset[str]:
+    """Every AWS IoT action the code may call."""
+    return frozenset(a for a in all_actions() if a.startswith("iot:"))
+
+
+def jitr_statements() -> list[dict[str, Any]]:
+    """The just-in-time function's role and function (fleet.jitr.role names them), and passing that role to Lambda."""
+    others = all_actions() - iot_actions() - {"iam:PassRole"}
+    return [
+        {"Sid": "FleetJustInTimeFunction", "Effect": "Allow", "Resource": "arn:aws:lambda:*:*:function:fleet-jitr",
+         "Action": sorted(a for a in others if a.startswith("lambda:"))},
+        {"Sid": "FleetJustInTimeRole", "Effect": "Allow", "Resource": "arn:aws:iam::*:role/fleet-jitr-*",
+         "Action": sorted(a for a in others if a.startswith("iam:"))},
+        {"Sid": "PassTheJustInTimeRoleToLambda", "Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": "arn:aws:iam::*:role/fleet-jitr-*",
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+    ]
 
 
 def is_read(action: str) -> bool:
@@ -40,14 +59,17 @@ def is_read(action: str) -> bool:
 
 def deployer_policy() -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "FleetIoT", "Effect": "Allow", "Action": sorted(iot_actions()), "Resource": "*"}, PASS_ROLE]}
+        {"Sid": "FleetIoT", "Effect": "Allow", "Action": sorted(iot_actions()), "Resource": "*"}, PASS_ROLE,
+        *jitr_statements()]}
 
 
 def reader_policy() -> dict[str, Any]:
     """FLEET_READER_ROLE: previews and drift checks read, and nothing else."""
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "FleetIoTRead", "Effect": "Allow", "Action": sorted(a for a in iot_actions() if is_read(a)),
-         "Resource": "*"}]}
+         "Resource": "*"},
+        {"Sid": "FleetJustInTimeRead", "Effect": "Allow", "Resource": "*",
+         "Action": sorted(a for a in all_actions() - iot_actions() if is_read(a))}]}
 
 
 def as_text(policy: dict[str, Any]) -> str:

@@ -4,8 +4,10 @@ docs/cloudformation/ holds them (a test keeps both equal and deploys them to
 the local endpoint).
 
 - accounts: every account fleet manages (a StackSet): the deployer role
-  (assumed by CI's apply role), the reader role (by CI's plan role) and the
-  JITP role AWS IoT assumes to provision devices.
+  (assumed by CI's apply role), the reader role (by CI's plan role), the
+  JITP role AWS IoT assumes to provision devices, and the just-in-time
+  reader role (assumed by the fleet's just-in-time functions, in every
+  account of FleetAccountIds, to read a certificate's record).
 - ci: the CI account: GitHub's OIDC provider, the plan role (pull requests'
   environment and the default branch, read-only), the apply role (the
   production environment only) and the versioned, encrypted state bucket that
@@ -20,6 +22,8 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from fleet.iam import deployer_policy, reader_policy
+from fleet.jitr.configuration import READER_ROLE
+from fleet.jitr.role import reader_policy as jitr_reader_policy
 
 GITHUB = "token.actions.githubusercontent.com"
 # IAM ignores the thumbprint for GitHub's provider (it trusts GitHub's certificate authority), but
@@ -52,6 +56,10 @@ def accounts_template() -> dict[str, Any]:
             "DeployerRoleName": _name("fleet-deployer", "the manifests' deployer_role_arn"),
             "ReaderRoleName": _name("fleet-reader", "the workflows' FLEET_READER_ROLE"),
             "JitpRoleName": _name("fleet-jitp", "the role a CA's registration_config names (role_arn)"),
+            "FleetAccountIds": {"Type": "CommaDelimitedList",
+                                "Description": "every account of the fleet: their just-in-time functions read a "
+                                               "certificate's record here before activating one"},
+            "JitrReaderRoleName": _name(READER_ROLE, "the role those functions assume here (docs/just-in-time.md)"),
         },
         "Resources": {
             "DeployerRole": {"Type": "AWS::IAM::Role", "Properties": {
@@ -69,9 +77,17 @@ def accounts_template() -> dict[str, Any]:
                 "Description": "AWS IoT provisions just-in-time registered devices with it",
                 "AssumeRolePolicyDocument": _trust({"Service": "iot.amazonaws.com"}),
                 "ManagedPolicyArns": [{"Fn::Sub": IOT_REGISTRATION}]}},
+            # Only the fleet's accounts' just-in-time execution roles (fleet.jitr.role: fleet-jitr-REGION).
+            "JitrReaderRole": {"Type": "AWS::IAM::Role", "Properties": {
+                "RoleName": {"Ref": "JitrReaderRoleName"},
+                "Description": "fleet's just-in-time functions read certificate records here (docs/just-in-time.md)",
+                "AssumeRolePolicyDocument": _trust(
+                    {"AWS": {"Ref": "FleetAccountIds"}},
+                    ArnLike={"aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/fleet-jitr-*"}}),
+                "Policies": [{"PolicyName": READER_ROLE, "PolicyDocument": jitr_reader_policy()}]}},
         },
         "Outputs": {f"{role}Arn": {"Value": {"Fn::GetAtt": [role, "Arn"]}}
-                    for role in ("DeployerRole", "ReaderRole", "JitpRole")},
+                    for role in ("DeployerRole", "ReaderRole", "JitpRole", "JitrReaderRole")},
     }
 
 

@@ -22,9 +22,11 @@ from fleet import keys, pki, stack_scope, state_records, watchdog
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
+from fleet.jitr import package
 from fleet.manifest import Fleet, ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
 from fleet.providers.device_certificates import DeviceCertificates
+from fleet.providers.jitr import JustInTimeActivation
 from fleet.providers.policy import IotPolicy
 from fleet.providers.stack_scope import StackScope
 from fleet.resources import declare
@@ -95,14 +97,20 @@ def run() -> None:
         pulumi.log.warn(note)
     policies = {p.resource_name: IotPolicy(p) for p in declared.policies}
     cas = {c.resource_name: CaPlacement(c) for c in declared.cas}
+
+    def of_place(place: tuple[str, str]) -> list[pulumi.Resource]:
+        return [*(r for p, r in zip(declared.policies, policies.values(), strict=True) if p.place == place),
+                *(r for c, r in zip(declared.cas, cas.values(), strict=True) if c.place == place)]
+
+    for digest, built in declared.packages.items():
+        if package.keep(built) != digest:
+            raise pulumi.RunError("fleet could not keep the just-in-time function's package; nothing was changed")
+    # Before any certificate anywhere changes, every function knows the ledger as this run applies it.
+    activation = [JustInTimeActivation(j, pulumi.ResourceOptions(depends_on=of_place(j.place))) for j in declared.jitr]
     for shard in declared.shards:
         # CAs and policies first on create (registration and attachment need them),
         # and the certificates first on delete.
-        needs: list[pulumi.Resource] = [
-            *(r for p, r in zip(declared.policies, policies.values(), strict=True) if p.place == shard.place),
-            *(r for c, r in zip(declared.cas, cas.values(), strict=True) if c.place == shard.place),
-        ]
-        DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=needs))
+        DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=[*of_place(shard.place), *activation]))
 
 
 def _scope(fleet: Fleet, recorded: list[state_records.Recorded]) -> stack_scope.Decision:

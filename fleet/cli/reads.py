@@ -82,13 +82,13 @@ def jitr_config(
     output: Annotated[Path, typer.Option("--output", "-o", help="where to write it")] = Path("fleet-jitr.json"),
     manifests: ManifestsOption = Path("manifests"),
 ) -> None:
-    """Write the configuration of the just-in-time registration Lambda handler
-    (fleet.jitr_lambda): CAs with auto_activation, their CRLs and policies, and the
-    revocation ledger's fingerprints (its history's too)."""
-    from fleet.jitr_lambda import configuration
+    """Write the configuration of the just-in-time activation function (fleet.jitr_lambda) as `pulumi up`
+    deploys it: CAs with auto_activation, their policies and revocation lists, the revocation ledger's
+    fingerprints (its history's too) and every account and region's reader role (docs/just-in-time.md)."""
+    from fleet.jitr import configuration
 
     fleet = load(manifests)
-    revoked = set(fleet.ledger.revocations) | set(fleet.ledger.history) | {
-        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
-    output.write_text(json.dumps(configuration(fleet, revoked), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = configuration.as_text(configuration.configuration(
+        fleet, configuration.revoked_in_manifests(fleet), configuration.places_of(fleet)))
+    output.write_text(json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     say(f"wrote {output}")
