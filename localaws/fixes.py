@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from localaws import ca_fixes, certificate_fixes, cloudformation_fixes
+from localaws import ca_fixes, certificate_fixes, cloudformation_fixes, lambda_fixes
 
 
 def apply() -> None:
     ca_fixes.apply()
     certificate_fixes.apply()
     cloudformation_fixes.apply()
+    lambda_fixes.apply()

@@ -13,7 +13,7 @@ import argparse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import faults, fixes, ledger, seed
+from localaws import faults, fixes, lambda_fixes, ledger, seed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> None:
         fixes.apply()
     ledger.install()
     app = faults.FaultApp(seed.SeedApp(ledger.LedgerApp(DomainDispatcherApplication(create_backend_app))))
+    if not args.plain:
+        app = lambda_fixes.CodeApp(app)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
+    if not args.plain:
+        lambda_fixes.listening_at(f"http://127.0.0.1:{server.server_port}")
     print(f"localaws listening on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()
