@@ -11,8 +11,8 @@ https://docs.aws.amazon.com/iot/latest/developerguide/auto-register-device-cert.
 `pulumi up` deploys it where a CA placement has ``auto_activation``
 (docs/just-in-time.md), with its configuration (fleet.jitr.configuration:
 the placements, their policies and revocation lists, the revocation ledger's
-fingerprints, every account and region of the fleet) in ``fleet-jitr.json``
-beside this file, and updates that before any certificate of the place
+fingerprints, every account and region of the fleet) as ``fleet-jitr.json``
+at the package's root (or where FLEET_JITR_CONFIG says), and updates that before any certificate of the place
 changes. It makes the same decision as `pulumi up` (fleet.activation.judge),
 then, before activating, reads the certificate's record in every other
 account and region of its configuration (AWS's REVOKED records are a memory
@@ -74,7 +74,7 @@ class Configuration:
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     region = os.environ.get("AWS_REGION", "")
     try:
-        config = _config(os.environ.get("FLEET_JITR_CONFIG") or str(Path(__file__).with_name(CONFIG_FILE)))
+        config = _config(os.environ.get("FLEET_JITR_CONFIG") or str(Path(__file__).resolve().parents[1] / CONFIG_FILE))
     except (OSError, ValueError) as error:  # ValueError: JSON or layout
         undecided(event, f"its configuration cannot be read ({error})")
     return handle(event, config, region, _registrations())

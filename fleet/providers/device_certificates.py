@@ -182,8 +182,10 @@ class Converge:
                      or _group_state(recorded[fp][1]) != _group_state(group)}
         self.removed = {fp for fp, (_, group) in recorded.items() if fp not in declared and owned(had, group)} \
             if had is not None else set()
+        # Fleet policies attached by hand to what nothing declares: detached. Not one declared now (the
+        # just-in-time function activated it with its policies; auto_activation takes it in).
         self.unlisted = {fp: Entry.decode(text) for fp, text in (had.unlisted if had is not None else {}).items()
-                         if Entry.decode(text).extra}  # fleet policies attached by hand: detached
+                         if Entry.decode(text).extra and fp not in declared}
 
     def run(self) -> dict[str, Any]:
         everything = self.todo | self.removed | set(self.unlisted)

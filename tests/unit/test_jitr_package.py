@@ -23,6 +23,7 @@ from fleet import pki
 from fleet.activation import Presented
 from fleet.jitr import package
 from fleet.jitr.presented import presented
+from tests.jitr_support import SANDBOX
 
 CA = make_ca("Factory Root")
 
@@ -60,18 +61,8 @@ def test_a_kept_package_is_found_by_its_digest_and_a_tampered_one_is_not(tmp_pat
     assert package.kept(digest) is None
 
 
-# Runs in a fresh interpreter: the package, boto3 and what it needs, the standard library, nothing else.
-SANDBOX = """
-import importlib.abc, json, sys
-sys.path[:0] = [sys.argv[1]]
-allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "jmespath", "dateutil", "urllib3", "s3transfer",
-                                          "six", "fleet", "asn1crypto"}
-class OnlyTheRuntime(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] not in allowed:
-            raise ImportError(f"{name} is not in Lambda's Python runtime nor in the package")
-sys.meta_path.insert(0, OnlyTheRuntime())
-sys.path.append(sys.argv[2])
+CHECK = SANDBOX + """
+import json
 import fleet.jitr_lambda
 from fleet.activation import judge
 from fleet.jitr.presented import presented
@@ -89,7 +80,7 @@ def test_the_handler_imports_and_decides_from_the_package_alone(tmp_path: Path) 
     with zipfile.ZipFile(io.BytesIO(package.build(json.dumps(config)))) as archive:
         archive.extractall(tmp_path / "task")
     device = issue(CA, "device-1")
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", SANDBOX, str(tmp_path / "task"),
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHECK, str(tmp_path / "task"),
                            sysconfig.get_paths()["purelib"], device.cert_pem],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
