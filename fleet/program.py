@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -22,6 +23,7 @@ from fleet import keys, pki, stack_scope, state_records, watchdog
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
+from fleet.declarations import Inputs
 from fleet.jitr import package
 from fleet.manifest import Fleet, ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement
@@ -36,10 +38,30 @@ from fleet.survey import Survey, survey
 
 
 def run() -> None:
+    """The project's program (an earlier __main__.py's): fleet as a component, its outputs exported."""
+    from fleet.component import Fleet
+
+    Fleet().export()
+
+
+@dataclass(frozen=True)
+class Declared:
+    """Every resource the program declared, with its declaration."""
+
+    resources: tuple[tuple[Inputs, pulumi.CustomResource], ...]
+
+
+def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None = None,
+                  project_dir: Path | None = None) -> Declared:
+    """Everything below, as children of ``parent`` (fleet.component.Fleet), each aliased to the
+    top-level resource it was before fleet became a component (no change for existing stacks).
+    ``manifests``: the folder (default: the project's `manifests` config, else "manifests");
+    ``project_dir``: the Pulumi project's folder (default: the working directory)."""
     watchdog.ensure_started()
     watchdog.end_quietly_when_interrupted()
+    project_dir = project_dir or Path.cwd()
     config = pulumi.Config()  # the project's own namespace, whatever its name
-    manifests = Path(config.get("manifests") or "manifests")
+    manifests = manifests or Path(config.get("manifests") or "manifests")
     try:
         Settings.from_env()
     except SettingsError as error:
@@ -54,7 +76,7 @@ def run() -> None:
                         "(the ledger itself, AWS's records and the recorded state still are)")
     # The stacks' recorded state is read by another process (`pulumi stack export`) while the manifests load.
     background = ThreadPoolExecutor(max_workers=1)
-    recorded_soon = background.submit(state_records.read, Path.cwd())
+    recorded_soon = background.submit(state_records.read, project_dir)
     background.shutdown(wait=False)
     try:
         # Messages name files as "manifests/cas.yaml", wherever the folder is.
@@ -79,7 +101,7 @@ def run() -> None:
     refusals = guard.refusals(fleet, seen, recorded)  # over the whole fleet, whatever this stack's places
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
-    scope = _scope(fleet, recorded)
+    scope = _scope(fleet, recorded, project_dir)
     missing = keys_needed(fleet, seen, scope.mine)
     if missing and not pulumi.runtime.is_dry_run():
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
@@ -87,39 +109,46 @@ def run() -> None:
     for problem in missing:  # a preview (a pull request's) runs without keys: said, not refused
         pulumi.log.warn(f"the apply will need a CA private key: {problem}")
 
-    declared = declare(fleet, seen, Path.cwd(), recorded).within(scope.mine)
+    declared = declare(fleet, seen, project_dir, recorded).within(scope.mine)
     if scope.others:
-        StackScope(scope.others)
+        StackScope(scope.others, _options(parent))
     for place, stack in scope.handed_over.items():
         pulumi.log.info(f"{place[0]}/{place[1]} is handed over to stack `{stack}`: this stack forgets its "
                         "resources there; nothing is deleted in AWS")
     for note in declared.notes:
         pulumi.log.warn(note)
-    policies = {p.resource_name: IotPolicy(p) for p in declared.policies}
-    cas = {c.resource_name: CaPlacement(c) for c in declared.cas}
+    policies = [(p, IotPolicy(p, _options(parent))) for p in declared.policies]
+    cas = [(c, CaPlacement(c, _options(parent))) for c in declared.cas]
 
     def of_place(place: tuple[str, str]) -> list[pulumi.Resource]:
-        return [*(r for p, r in zip(declared.policies, policies.values(), strict=True) if p.place == place),
-                *(r for c, r in zip(declared.cas, cas.values(), strict=True) if c.place == place)]
+        return [r for d, r in [*policies, *cas] if d.place == place]
 
     for digest, built in declared.packages.items():
         if package.keep(built) != digest:
             raise pulumi.RunError("fleet could not keep the just-in-time function's package; nothing was changed")
     # Before any certificate anywhere changes, every function knows the ledger as this run applies it.
-    activation = [JustInTimeActivation(j, pulumi.ResourceOptions(depends_on=of_place(j.place))) for j in declared.jitr]
-    for shard in declared.shards:
-        # CAs and policies first on create (registration and attachment need them),
-        # and the certificates first on delete.
-        DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=[*of_place(shard.place), *activation]))
+    activation = [(j, JustInTimeActivation(j, _options(parent, of_place(j.place)))) for j in declared.jitr]
+    # CAs and policies first on create (registration and attachment need them), and the certificates first on delete.
+    shards = [(s, DeviceCertificates(s, _options(parent, [*of_place(s.place), *(r for _, r in activation)])))
+              for s in declared.shards]
+    return Declared((*policies, *cas, *activation, *shards))
 
 
-def _scope(fleet: Fleet, recorded: list[state_records.Recorded]) -> stack_scope.Decision:
+def _options(parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None
+             ) -> pulumi.ResourceOptions:
+    if parent is None:
+        return pulumi.ResourceOptions(depends_on=depends_on)
+    return pulumi.ResourceOptions(parent=parent, depends_on=depends_on,
+                                  aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+
+
+def _scope(fleet: Fleet, recorded: list[state_records.Recorded], project_dir: Path) -> stack_scope.Decision:
     """This stack's places among the fleet's stacks; refused as the module says."""
     stack, project = pulumi.get_stack(), pulumi.get_project()
     try:
         this = stack_scope.scope_of(stack, _json_or_text(pulumi.Config().get(stack_scope.CONFIG_KEY)),
                                     f"Pulumi.{stack}.yaml", fleet)
-        others = stack_scope.other_scopes(Path.cwd(), project, stack, fleet)
+        others = stack_scope.other_scopes(project_dir, project, stack, fleet)
     except stack_scope.ScopeError as error:
         raise pulumi.RunError(f"refusing to run; nothing was changed: {error}") from None
     decision = stack_scope.decide(fleet, this, others, recorded)
