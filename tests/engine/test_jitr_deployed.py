@@ -24,7 +24,13 @@ from fleet.jitr import role
 from tests.conftest import record_ledger
 from tests.engine.conftest import Fleet
 from tests.engine.test_device_certificates import Devices
-from tests.engine.test_gitops_loop import AUTO_ACTIVATION, drift_kinds, register_pending, status_and_policies
+from tests.engine.test_gitops_loop import (
+    AUTO_ACTIVATION,
+    drift_kinds,
+    register_pending,
+    script,
+    status_and_policies,
+)
 from tests.jitr_support import deployed_configuration, deployed_package, registration_event, run_deployed
 
 pytestmark = pytest.mark.engine
@@ -150,6 +156,12 @@ def test_a_revocation_reaches_every_function_first_and_a_stale_configuration_is_
     fleet.edit("        revocation: {reason: key leaked, date: 2026-11-01}\n",
                "        revocation: {reason: key leaked, date: 2026-11-01}\n" + REVOKE_DEVICE_1, "devices.yaml")
     record_ledger(fleet.manifests)
+    # The pull request's review says the functions change with the revocation.
+    plan = tmp_path / "plan.json"
+    plan.write_text(fleet.project.run("preview", "--json").stdout)
+    review = script(fleet, "fleet.sh", "review", str(plan), "--no-aws", "-m", str(fleet.manifests.root)).stdout
+    assert review.count("just-in-time activation (function `fleet-jitr`): new package (its code, or its "
+                        "configuration: the revocation ledger") == 2, review
     served = len(fleet.aws.calls_in_order())
     fleet.project.up()
     after = deployed_package(fleet.aws, PROD, "us-east-1")
