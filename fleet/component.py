@@ -27,20 +27,29 @@ from fleet.program import declare_fleet
 
 TYPE = "fleet:index:Fleet"
 OUTPUT = "places"  # the stack output export() writes
+DEPLOY_JITR = "deployJitrFunction"  # the project's config: false leaves the just-in-time function to the team
 
 
 class Fleet(pulumi.ComponentResource):
     places: pulumi.Output[dict[str, Any]]
+    jitr_configuration: pulumi.Output[str]
 
     def __init__(self, name: str = "fleet", manifests: str | Path | None = None,
-                 project_dir: str | Path | None = None, opts: pulumi.ResourceOptions | None = None):
+                 project_dir: str | Path | None = None, deploy_jitr: bool | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         """``manifests``: the folder (default: the project's `manifests` config, else manifests/);
-        ``project_dir``: the Pulumi project's folder (default: the working directory)."""
+        ``project_dir``: the Pulumi project's folder (default: the working directory);
+        ``deploy_jitr``: False: fleet deploys no just-in-time function (and removes those it did);
+        ``jitr_configuration`` still holds the configuration for the team's own (default: the
+        project's `deployJitrFunction` config, else True)."""
         super().__init__(TYPE, name, None, opts)
+        if deploy_jitr is None:
+            deploy_jitr = pulumi.Config().get_bool(DEPLOY_JITR) is not False
         declared = declare_fleet(Path(manifests) if manifests is not None else None, self,
-                                 Path(project_dir) if project_dir is not None else None)
+                                 Path(project_dir) if project_dir is not None else None, deploy_jitr)
         self.places = pulumi.Output.from_input(by_place(declared.resources))
-        self.register_outputs({OUTPUT: self.places})
+        self.jitr_configuration = pulumi.Output.from_input(declared.jitr_configuration)
+        self.register_outputs({OUTPUT: self.places, "jitr_configuration": self.jitr_configuration})
 
     def export(self, name: str = OUTPUT) -> None:
         """Make ``places`` a stack output (for `pulumi stack output`, and other stacks' StackReference)."""

@@ -49,14 +49,16 @@ class Declared:
     """Every resource the program declared, with its declaration."""
 
     resources: tuple[tuple[Inputs, pulumi.CustomResource], ...]
+    jitr_configuration: str = ""  # the just-in-time function's configuration, deployed by fleet or not
 
 
 def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None = None,
-                  project_dir: Path | None = None) -> Declared:
+                  project_dir: Path | None = None, deploy_jitr: bool = True) -> Declared:
     """Everything below, as children of ``parent`` (fleet.component.Fleet), each aliased to the
     top-level resource it was before fleet became a component (no change for existing stacks).
     ``manifests``: the folder (default: the project's `manifests` config, else "manifests");
-    ``project_dir``: the Pulumi project's folder (default: the working directory)."""
+    ``project_dir``: the Pulumi project's folder (default: the working directory);
+    ``deploy_jitr``: False leaves the just-in-time function to the team (docs/just-in-time.md)."""
     watchdog.ensure_started()
     watchdog.end_quietly_when_interrupted()
     project_dir = project_dir or Path.cwd()
@@ -123,15 +125,16 @@ def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None 
     def of_place(place: tuple[str, str]) -> list[pulumi.Resource]:
         return [r for d, r in [*policies, *cas] if d.place == place]
 
-    for digest, built in declared.packages.items():
+    for digest, built in declared.packages.items() if deploy_jitr else ():
         if package.keep(built) != digest:
             raise pulumi.RunError("fleet could not keep the just-in-time function's package; nothing was changed")
     # Before any certificate anywhere changes, every function knows the ledger as this run applies it.
-    activation = [(j, JustInTimeActivation(j, _options(parent, of_place(j.place)))) for j in declared.jitr]
+    activation = [(j, JustInTimeActivation(j, _options(parent, of_place(j.place))))
+                  for j in (declared.jitr if deploy_jitr else ())]
     # CAs and policies first on create (registration and attachment need them), and the certificates first on delete.
     shards = [(s, DeviceCertificates(s, _options(parent, [*of_place(s.place), *(r for _, r in activation)])))
               for s in declared.shards]
-    return Declared((*policies, *cas, *activation, *shards))
+    return Declared((*policies, *cas, *activation, *shards), declared.jitr_configuration)
 
 
 def _options(parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None

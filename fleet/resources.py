@@ -54,13 +54,14 @@ class Resources:
     notes: tuple[str, ...] = ()  # what the run should warn about (a record it cannot restore)
     jitr: tuple[JitrInputs, ...] = ()  # just-in-time activation where a placement has auto_activation
     packages: dict[str, bytes] = field(default_factory=dict)  # their function's package, by code_sha256
+    jitr_configuration: str = ""  # the function's configuration (fleet.jitr.configuration), deployed or not
 
     def within(self, places: frozenset[PlaceKey]) -> Resources:
         """Only what is in ``places`` (a sharded stack's: fleet.stack_scope)."""
         return Resources(tuple(p for p in self.policies if p.place in places),
                          tuple(c for c in self.cas if c.place in places),
                          tuple(s for s in self.shards if s.place in places), self.notes,
-                         tuple(j for j in self.jitr if j.place in places), self.packages)
+                         tuple(j for j in self.jitr if j.place in places), self.packages, self.jitr_configuration)
 
     def in_place(self, place: tuple[str, str]) -> tuple[list[PolicyInputs], list[CaPlacementInputs]]:
         return [p for p in self.policies if p.place == place], [c for c in self.cas if c.place == place]
@@ -77,7 +78,8 @@ def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[
     recorded = list(recorded)
     shards = _shards(fleet, survey, project_dir, recorded, notes)
     activation = jitr.declare(fleet, elsewhere={place for stack in recorded for place in stack.places})
-    return Resources(policies, cas, shards, tuple(notes), activation.inputs, activation.packages)
+    return Resources(policies, cas, shards, tuple(notes), activation.inputs, activation.packages,
+                     activation.configuration)
 
 
 def ca_inputs(spec: CaPlacementSpec) -> CaPlacementInputs:

@@ -23,6 +23,7 @@ ENVIRONMENT = {"FLEET_AWS_RETRY_SECONDS": "10"}
 class Declared:
     inputs: tuple[JitrInputs, ...] = ()
     packages: dict[str, bytes] = field(default_factory=dict)  # code_sha256 -> the package, for the program to keep
+    configuration: str = ""  # its text ("": no placement has auto_activation)
 
 
 def rule_name(ca_id: str) -> str:
@@ -72,4 +73,4 @@ def declare(fleet: Fleet, elsewhere: Iterable[tuple[str, str]] = (),
             rules={rule_name(p.certificate_id): {"sql": rule_sql(p.certificate_id), "enabled": "true",
                                                  "actions": f"lambda:{function_arn}"} for p in here},
         ))
-    return Declared(tuple(inputs), {digest: built})
+    return Declared(tuple(inputs), {digest: built}, text)

@@ -79,3 +79,25 @@ def test_pulumi_aws_resources_take_fleets_outputs(mocks: Recording, manifests: M
 def _wait(output: pulumi.Output[Any]) -> None:
     """Run the program's outputs to the end under the mocks (pulumi.runtime.test does this for a test)."""
     pulumi.runtime.test(lambda: output)()
+
+
+def test_a_team_that_deploys_its_own_function_gets_the_configuration_and_no_function(
+    mocks: Recording, manifests: Manifests, tmp_path: Path
+) -> None:
+    import json
+
+    from fleet.component import Fleet
+
+    fleet = Fleet("fleet", manifests=manifests.root, project_dir=tmp_path, deploy_jitr=False)
+
+    def check(values: list[Any]) -> None:
+        places, text = values
+        assert not [name for name in mocks.made if name.startswith("jitr.")]  # fleet deploys none
+        assert "jitr_function_arn" not in places["prod/us-east-1"]
+        config = json.loads(text)  # what the team's function reads as fleet-jitr.json
+        assert sorted(key.rsplit("/", 1)[0] for key in config["placements"]) == [f"{PROD}/eu-west-1",
+                                                                                  f"{PROD}/us-east-1"]
+        assert {p["ca"]: p["policies"] for p in config["placements"].values()} == {"root": ["telemetry"]}
+        assert config["version"] == 1 and set(config["places"]) == {f"{PROD}/us-east-1", f"{PROD}/eu-west-1"}
+
+    _wait(pulumi.Output.all(fleet.places, fleet.jitr_configuration).apply(check))
