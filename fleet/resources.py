@@ -77,7 +77,9 @@ def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[
     notes: list[str] = []
     recorded = list(recorded)
     shards = _shards(fleet, survey, project_dir, recorded, notes)
-    activation = jitr.declare(fleet, elsewhere={place for stack in recorded for place in stack.places})
+    # The manifests' and the ledger's places only: `fleet drift` and `fleet jitr-config`, which read no
+    # stack's state, expect the very same configuration.
+    activation = jitr.declare(fleet)
     return Resources(policies, cas, shards, tuple(notes), activation.inputs, activation.packages,
                      activation.configuration)
 

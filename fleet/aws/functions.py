@@ -27,6 +27,7 @@ class FunctionState:
     memory: int
     environment: dict[str, str]
     update_status: str  # Successful | InProgress | Failed (AWS's LastUpdateStatus; absent means Successful)
+    state: str = "Active"  # Pending while AWS makes a new function (AWS's State)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Functions:
                              found.get("Handler", ""), found.get("Role", ""), int(found.get("Timeout", 0)),
                              int(found.get("MemorySize", 0)),
                              dict((found.get("Environment") or {}).get("Variables") or {}),
-                             found.get("LastUpdateStatus") or "Successful")
+                             found.get("LastUpdateStatus") or "Successful", found.get("State") or "Active")
 
     def create(self, name: str, package: bytes, settings: FunctionSettings) -> None:
         """Adopts a function made meanwhile (the caller converges it)."""
@@ -140,11 +141,12 @@ class Functions:
             return
 
     def _wait_updated(self, name: str) -> None:
-        """An update in progress takes the next one badly (ResourceConflictException): wait for it."""
+        """A function being made or updated takes the next update badly (ResourceConflictException):
+        wait for it (docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
         deadline = self._clock() + UPDATE_SECONDS
         while True:
             found = self.get(name)
-            if found is None or found.update_status != "InProgress":
+            if found is None or (found.update_status != "InProgress" and found.state != "Pending"):
                 return
             if self._clock() > deadline:
                 raise Conflict(f"function {name} in {self._where} is still being updated after {UPDATE_SECONDS:.0f} s")

@@ -10,7 +10,7 @@ it for a team that deploys the function its own way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fleet.activation import crl_serials
@@ -29,14 +29,13 @@ def revoked_in_manifests(fleet: Fleet) -> set[str]:
         c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
 
 
-def places_of(fleet: Fleet, elsewhere: Iterable[Place] = (), reader_role: str = READER_ROLE) -> dict[Place, str]:
-    """Every account and region a record may be in (the manifests', the ledger's, ``elsewhere``: a
-    recorded state's) -> the reader role's ARN there (partition from the account's deployer role)."""
+def places_of(fleet: Fleet, reader_role: str = READER_ROLE) -> dict[Place, str]:
+    """Every account and region a record may be in (the manifests' and the ledger's) -> the reader
+    role's ARN there (its partition from the account's deployer role)."""
     partitions = {a.id: a.role_arn.split(":")[1] for a in fleet.accounts}
     partitions.update({k: v.split(":")[1] for k, v in fleet.ledger.roles.items() if k not in partitions})
     found = {(a.id, region) for a in fleet.accounts for region in a.regions}
     found |= {place for revocation in fleet.ledger.revocations.values() for place in revocation.places}
-    found |= set(elsewhere)
     return {(account_id, region): f"arn:{partitions.get(account_id, 'aws')}:iam::{account_id}:role/{reader_role}"
             for account_id, region in sorted(found)}
 

@@ -5,7 +5,6 @@ in its package, and nothing anywhere else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fleet.declarations import JitrInputs, json_text
@@ -39,12 +38,11 @@ def statement_id(ca_id: str) -> str:
     return f"fleet-jitr-{ca_id}"
 
 
-def declare(fleet: Fleet, elsewhere: Iterable[tuple[str, str]] = (),
-            reader_role: str = configuration.READER_ROLE) -> Declared:
+def declare(fleet: Fleet, reader_role: str = configuration.READER_ROLE) -> Declared:
     wanted = sorted({(p.account_id, p.region) for p in fleet.ca_placements if p.activation_policies is not None})
     if not wanted:
         return Declared()
-    places = configuration.places_of(fleet, elsewhere, reader_role)
+    places = configuration.places_of(fleet, reader_role)
     text = configuration.as_text(configuration.configuration(
         fleet, configuration.revoked_in_manifests(fleet), places))
     built = package.build(text)
