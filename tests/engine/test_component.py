@@ -100,6 +100,7 @@ declare_fleet()  # fleet before it was a component: every resource at the top of
 '''
 
 
+@pytest.mark.oldest
 def test_a_stack_made_before_the_component_gains_it_and_changes_nothing_else(fleet: Fleet) -> None:
     Devices(fleet)
     program = fleet.project.workdir / "__main__.py"
