@@ -1,5 +1,5 @@
-"""Pulumi entry point: all logic lives in fleet.program."""
+"""Pulumi entry point: fleet as a component (fleet.component), its outputs exported."""
 
-from fleet.program import run
+from fleet.component import Fleet
 
-run()
+Fleet("fleet").export()

@@ -55,6 +55,11 @@ class LocalAws:
         with urllib.request.urlopen(f"{self.url}/_localaws/calls", timeout=10) as response:
             return dict(json.load(response))
 
+    def calls_in_order(self) -> list[str]:
+        """The last calls served (up to 100,000), oldest first, as "service:Operation"."""
+        with urllib.request.urlopen(f"{self.url}/_localaws/calls/order", timeout=10) as response:
+            return list(json.load(response))
+
     def writes(self) -> dict[str, int]:
         """The IoT calls served so far that are not reads."""
         return {

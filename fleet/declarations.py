@@ -391,7 +391,59 @@ class Entry:
 
 NO_THING = "no thing"
 WAS_REVOKED = "was REVOKED"
-SPECS: tuple[Spec, ...] = (CA_SPEC, POLICY_SPEC, CERTIFICATES_SPEC)
+
+
+# --- Just-in-time activation ----------------------------------------------------------
+
+_JITR_READS = frozenset({"lambda:GetFunctionConfiguration", "lambda:GetPolicy", "iam:GetRole", "iam:ListRolePolicies",
+                         "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iot:GetTopicRule"})
+_JITR_WRITES = frozenset({"iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                          "iam:DetachRolePolicy", "iam:PassRole", "lambda:CreateFunction", "lambda:UpdateFunctionCode",
+                          "lambda:UpdateFunctionConfiguration", "lambda:AddPermission", "lambda:RemovePermission",
+                          "iot:CreateTopicRule", "iot:ReplaceTopicRule", "iot:DeleteTopicRule"})
+JITR_SPEC = Spec(
+    name="JustInTimeActivation",
+    replace_on=("account_id", "region"),
+    delete_before_replace=False,
+    actions={
+        "read": _JITR_READS,
+        "create": _JITR_READS | _JITR_WRITES,
+        "update": _JITR_READS | _JITR_WRITES,
+        "delete": _JITR_READS | {"iot:DeleteTopicRule", "lambda:DeleteFunction", "iam:DeleteRolePolicy",
+                                 "iam:DetachRolePolicy", "iam:DeleteRole"},
+    },
+)
+
+
+@dataclass(frozen=True)
+class JitrInputs(Inputs):
+    """The just-in-time activation of one account and region (fleet.jitr_lambda):
+    the execution role, the function, the permission of each rule to invoke
+    it, and one topic rule per CA placement with ``auto_activation``. Each part
+    is a map of strings, so a read that finds a part changed by hand names the
+    key (`~ function: {~ code_sha256: ...}`, `~ rules: {~ <rule>: {~ enabled:
+    "false" => "true"}}`); a part AWS does not have reads as an empty map.
+    The function's package is named by its digest (code_sha256); its
+    configuration is inside it (fleet.jitr.package)."""
+
+    spec: ClassVar[Spec] = JITR_SPEC
+    account: str
+    account_id: str
+    role_arn: str  # the deployer's, as for every resource
+    region: str
+    source: str  # the manifest lines of the placements with auto_activation here
+    role: dict[str, str] = field(default_factory=dict)  # trust, policy (compact JSON), others
+    function: dict[str, str] = field(default_factory=dict)  # code_sha256, runtime, handler, role, timeout, ...
+    permissions: dict[str, dict[str, str]] = field(default_factory=dict)  # statement id -> principal, source_arn...
+    rules: dict[str, dict[str, str]] = field(default_factory=dict)  # rule name -> sql, enabled, actions
+
+    @property
+    def resource_name(self) -> str:
+        return f"jitr.{self.account}.{self.region}"
+
+
+SPECS: tuple[Spec, ...] = (CA_SPEC, POLICY_SPEC, CERTIFICATES_SPEC, JITR_SPEC)
 INPUTS: dict[str, type[Inputs]] = {
     CA_SPEC.token: CaPlacementInputs, POLICY_SPEC.token: PolicyInputs, CERTIFICATES_SPEC.token: ShardInputs,
+    JITR_SPEC.token: JitrInputs,
 }

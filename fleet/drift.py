@@ -28,12 +28,23 @@ from pathlib import Path
 
 from fleet import observe
 from fleet.aws.listing import PlaceListing
-from fleet.declarations import ABSENT, AUTO_GROUP, USABLE, CaPlacementInputs, Entry, Inputs, PolicyInputs, ShardInputs
+from fleet.declarations import (
+    ABSENT,
+    AUTO_GROUP,
+    USABLE,
+    CaPlacementInputs,
+    Entry,
+    Inputs,
+    JitrInputs,
+    PolicyInputs,
+    ShardInputs,
+)
 from fleet.manifest.desired import DeviceCertificate, Fleet
 from fleet.resources import declare, revoked_everywhere, verdict_for
 from fleet.survey import PENDING, Survey
 
 ListingFor = Callable[[Inputs], PlaceListing]
+JitrFor = Callable[[JitrInputs], JitrInputs | None]
 
 
 @dataclass(frozen=True, order=True)
@@ -53,9 +64,13 @@ class Drift:
         return asdict(self)
 
 
-def find(fleet: Fleet, survey: Survey, listing_for: ListingFor, project_dir: Path) -> list[Drift]:
+def find(fleet: Fleet, survey: Survey, listing_for: ListingFor, project_dir: Path,
+         jitr_for: JitrFor | None = None) -> list[Drift]:
+    """``jitr_for``: what AWS has of a just-in-time activation (fleet.observe.jitr); None: not compared."""
     declared = declare(fleet, survey, project_dir)
     found: list[Drift] = []
+    for activation in declared.jitr if jitr_for is not None else ():
+        found.extend(_jitr(activation, jitr_for(activation)))  # type: ignore[misc]
     for ca in declared.cas:
         found.extend(_ca(ca, observe.ca(listing_for(ca), ca)))
     for policy in declared.policies:
@@ -85,6 +100,40 @@ def _ca(declared: CaPlacementInputs, live: CaPlacementInputs | None) -> list[Dri
     ):
         if have != want:
             rows.append(_row(declared, subject, kind, have, f"{want} at {declared.source}"))
+    return rows
+
+
+def _jitr(declared: JitrInputs, live: JitrInputs | None) -> list[Drift]:
+    """One row per part that differs: the role, the function, each permission, each rule."""
+    said = f"as auto_activation declares ({declared.source}): `pulumi up --refresh` puts it back"
+    if live is None:
+        return [_row(declared, "just-in-time activation", "jitr-missing", "no function, role or rule", said)]
+    rows = []
+    role = "role fleet-jitr-" + declared.region
+    if not live.role:
+        rows.append(_row(declared, role, "jitr-role", "no such role", said))
+    elif live.role != declared.role:
+        keys = sorted(k for k in declared.role if live.role.get(k) != declared.role[k])
+        rows.append(_row(declared, role, "jitr-role", f"another {', '.join(keys)}", said))
+    if not live.function:
+        rows.append(_row(declared, "function fleet-jitr", "jitr-function", "no such function", said))
+    elif live.function != declared.function:
+        keys = sorted(k for k in declared.function if live.function.get(k) != declared.function[k])
+        rows.append(_row(declared, "function fleet-jitr", "jitr-function",
+                         ", ".join(f"{k} {live.function.get(k)}" for k in keys), said))
+    for sid in sorted(set(declared.permissions) | set(live.permissions)):
+        have, want = live.permissions.get(sid), declared.permissions.get(sid)
+        if have != want:
+            aws = "no such permission" if have is None else f"{have.get('principal')} may invoke it from " \
+                                                            f"{have.get('source_arn') or 'anywhere'}"
+            rows.append(_row(declared, f"permission {sid}", "jitr-permission", aws,
+                             said if want is not None else "no such permission: `pulumi up --refresh` removes it"))
+    for name, want in sorted(declared.rules.items()):
+        have = live.rules.get(name)
+        if have != want:
+            aws = "no such rule" if have is None else "; ".join(
+                f"{k} {have.get(k)}" for k in sorted(want) if have.get(k) != want[k])
+            rows.append(_row(declared, f"rule {name}", "jitr-rule", aws, said))
     return rows
 
 

@@ -25,6 +25,8 @@ from typing import Any
 from fleet import survey
 from fleet.aws import kms
 from fleet.declarations import SPECS, actions
+from fleet.jitr import role
+from fleet.jitr.configuration import READER_ROLE
 from fleet.manifest.desired import Fleet
 
 READS = ("List", "Describe", "Get")
@@ -33,7 +35,7 @@ READS = ("List", "Describe", "Get")
 COMMANDS = actions("ListCertificatesByCA", "DescribeCertificate", "ListCACertificates", "DescribeCACertificate",
                    "ListCertificates", "ListPolicies", "GetPolicy")
 # The just-in-time registration Lambda (fleet.jitr_lambda), with a role of its own.
-JITR = actions("DescribeCertificate", "DescribeCACertificate", "AttachPolicy", "UpdateCertificate")
+JITR = role.HANDLER_ACTIONS  # fleet.aws.registrations: the handler's only AWS access
 # The break-glass role: a person revokes a certificate by hand (docs/production.md, "Emergency revocation").
 BREAK_GLASS = actions("ListCertificates", "ListCertificatesByCA", "DescribeCertificate", "UpdateCertificate")
 
@@ -71,10 +73,16 @@ RESOURCE_TYPES: dict[str, str | None] = {
     "iot:RegisterCertificateWithoutCA": None,
     "iot:UpdateCACertificate": "cacert",
     "iot:UpdateCertificate": "cert",
+    "iot:CreateTopicRule": "rule",
+    "iot:GetTopicRule": "rule",
+    "iot:ReplaceTopicRule": "rule",
+    "iot:DeleteTopicRule": "rule",
 }
 # A statement per resource type, in this order: (Sid suffix, resource type).
 STATEMENTS = (("Certificates", "cert"), ("CaCertificates", "cacert"), ("Policies", "policy"), ("Things", "thing"),
-              ("Unscoped", None))
+              ("TopicRules", "rule"), ("Unscoped", None))
+# Resource names within a type, where fleet's own are the only ones it touches: its just-in-time rules.
+NAMES = {"rule": "fleet_jitr_*"}
 
 
 @dataclass(frozen=True)
@@ -95,12 +103,13 @@ class Arns:
     def iot(self, resource_type: str | None) -> Any:
         if resource_type is None:
             return "*"
-        return self._sub(f"arn:{self.partition}:iot:{self.region}:{self.account}:{resource_type}/*")
+        name = NAMES.get(resource_type, "*")
+        return self.sub(f"arn:{self.partition}:iot:{self.region}:{self.account}:{resource_type}/{name}")
 
     def role(self, name: str) -> Any:
-        return self._sub(f"arn:{self.partition}:iam::{self.account}:role/{name}")
+        return self.sub(f"arn:{self.partition}:iam::{self.account}:role/{name}")
 
-    def _sub(self, arn: str) -> Any:
+    def sub(self, arn: str) -> Any:
         return {"Fn::Sub": arn} if self.substituted else arn
 
 
@@ -108,13 +117,37 @@ DEFAULT_ARNS = Arns()
 JITP_ROLE = "fleet-jitp"  # the accounts template's default (fleet.production)
 
 
-def iot_actions() -> frozenset[str]:
-    """Every AWS IoT action the code may call."""
+def all_actions() -> frozenset[str]:
+    """Every AWS action the code may call, whatever the service."""
     found = set(survey.ACTIONS) | set(COMMANDS)
     for spec in SPECS:
         for used in spec.actions.values():
             found |= used
     return frozenset(found)
+
+
+def iot_actions() -> frozenset[str]:
+    """Every AWS IoT action the code may call."""
+    return frozenset(a for a in all_actions() if a.startswith("iot:"))
+
+
+def jitr_statements(arns: Arns = DEFAULT_ARNS, reader: bool = False) -> list[dict[str, Any]]:
+    """The just-in-time function fleet deploys in each region (fleet.jitr.role names it and its role),
+    and passing that role to Lambda; ``reader``: what a preview reads of them."""
+    others = {a for a in all_actions() - iot_actions() - {"iam:PassRole"} if not reader or is_read(a)}
+    function = arns.sub(f"arn:{arns.partition}:lambda:{arns.region}:{arns.account}:function:{role.FUNCTION}")
+    roles = arns.role(role.role_name("*"))
+    statements = [
+        {"Sid": "FleetJustInTimeFunction", "Effect": "Allow", "Resource": function,
+         "Action": sorted(a for a in others if a.startswith("lambda:"))},
+        {"Sid": "FleetJustInTimeRole", "Effect": "Allow", "Resource": roles,
+         "Action": sorted(a for a in others if a.startswith("iam:"))},
+    ]
+    if not reader:
+        statements.append({"Sid": "PassTheJustInTimeRoleToLambda", "Effect": "Allow", "Action": "iam:PassRole",
+                           "Resource": roles,
+                           "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}})
+    return statements
 
 
 def is_read(action: str) -> bool:
@@ -146,6 +179,7 @@ def deployer_policy(arns: Arns = DEFAULT_ARNS, jitp_role: Any = JITP_ROLE, ca_ke
                  "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}}
     keys = sorted(ca_keys)
     return {"Version": "2012-10-17", "Statement": [*scoped("FleetIoT", iot_actions(), arns), pass_role,
+                                                   *jitr_statements(arns),
                                                    *([ca_keys_statement(keys)] if keys else [])]}
 
 
@@ -164,12 +198,17 @@ def reader_policy(arns: Arns = DEFAULT_ARNS, ca_keys: Iterable[str] = ()) -> dic
     keys = sorted(ca_keys)
     return {"Version": "2012-10-17",
             "Statement": [*scoped("FleetIoTRead", (a for a in iot_actions() if is_read(a)), arns),
+                          *jitr_statements(arns, reader=True),
                           *([ca_keys_statement(keys, reader=True)] if keys else [])]}
 
 
 def jitr_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:
-    """The just-in-time registration Lambda's (fleet.jitr_lambda): read, attach, activate."""
-    return {"Version": "2012-10-17", "Statement": scoped("FleetJitr", JITR, arns)}
+    """A just-in-time registration Lambda's that a team deploys itself (fleet.jitr_lambda): read,
+    attach, activate here, and read a certificate's record in the fleet's other accounts through
+    their reader roles (fleet.jitr.configuration.READER_ROLE)."""
+    readers = {"Sid": "ReadRecordsInOtherAccounts", "Effect": "Allow", "Action": "sts:AssumeRole",
+               "Resource": arns.sub(f"arn:{arns.partition}:iam::*:role/{READER_ROLE}")}
+    return {"Version": "2012-10-17", "Statement": [*scoped("FleetJitr", JITR, arns), readers]}
 
 
 def break_glass_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:

@@ -15,17 +15,23 @@ from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from fleet.aws.certificates import CertificateSummary
+from fleet.aws.functions import Functions
 from fleet.aws.listing import PlaceListing
+from fleet.aws.roles import Roles
+from fleet.aws.topic_rules import TopicRules
 from fleet.declarations import (
     ABSENT,
     USABLE,
     CaPlacementInputs,
     Entry,
     GroupInputs,
+    JitrInputs,
     PolicyInputs,
     ShardInputs,
+    json_text,
     shard_of,
 )
+from fleet.jitr.role import FUNCTION, POLICY, role_name
 
 V = TypeVar("V")
 
@@ -141,3 +147,27 @@ def _by_shard(items: Iterable[tuple[str | None, V]]) -> dict[str, dict[str, V]]:
         if fp is not None:
             split.setdefault(shard_of(fp), {})[fp] = value
     return split
+
+
+def jitr(functions: Functions, roles: Roles, rules: TopicRules, declared: JitrInputs) -> JitrInputs | None:
+    """None: AWS has none of it here (no role, no function, none of the declared rules)."""
+    held = roles.get(role_name(declared.region))
+    function = functions.get(FUNCTION)
+    found_rules = {name: rules.get(name) for name in declared.rules}
+    if held is None and function is None and not any(found_rules.values()):
+        return None
+    role = {} if held is None else {
+        "trust": json_text(held.trust),
+        "policy": json_text(held.policies[POLICY]) if POLICY in held.policies else "",
+        "others": ", ".join(sorted([*(name for name in held.policies if name != POLICY), *held.attached])),
+    }
+    settings = {} if function is None else {
+        "code_sha256": function.code_sha256, "runtime": function.runtime, "handler": function.handler,
+        "role": function.role, "timeout": str(function.timeout), "memory": str(function.memory),
+        "environment": json_text(function.environment)}
+    permissions = {} if function is None else {
+        sid: {"principal": p.principal, "source_arn": p.source_arn, "source_account": p.source_account}
+        for sid, p in functions.permissions(FUNCTION).items()}
+    return replace(declared, role=role, function=settings, permissions=permissions, rules={
+        name: {"sql": rule.sql, "enabled": "true" if rule.enabled else "false", "actions": ", ".join(rule.actions)}
+        for name, rule in found_rules.items() if rule is not None})

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
+from fleet import validity
+
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 # (data, hash) -> a signature over the data's hash, made elsewhere (AWS KMS): the private key is not here.
 RemoteSign = Callable[[bytes, hashes.HashAlgorithm], bytes]
@@ -65,11 +67,7 @@ def is_ca(cert: x509.Certificate) -> bool:
 
 def validity_problem(cert: x509.Certificate, now: datetime.datetime) -> str | None:
     """Why ``cert`` is not valid at ``now``, or None."""
-    if now < cert.not_valid_before_utc:
-        return f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
-    if now > cert.not_valid_after_utc:
-        return f"expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
-    return None
+    return validity.problem(cert.not_valid_before_utc, cert.not_valid_after_utc, now)
 
 
 def key_matches(cert: x509.Certificate, key: SigningKey) -> bool:

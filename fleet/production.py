@@ -6,9 +6,12 @@ same role names (`fleet iam --guardrail`, docs/iam-guardrail-scp.json).
 
 - accounts: every account fleet manages (a StackSet): the deployer role
   (assumed by CI's apply role), the reader role (by CI's plan role), the
-  JITP role AWS IoT assumes to provision devices, the just-in-time
-  registration Lambda's role, and the break-glass role a person assumes to
-  revoke a certificate by hand in an emergency.
+  JITP role AWS IoT assumes to provision devices, the role for a
+  just-in-time registration Lambda a team deploys itself, the break-glass
+  role a person assumes to revoke a certificate by hand in an emergency, and
+  the just-in-time reader role (assumed by the just-in-time functions fleet
+  deploys, in every account of FleetAccountIds, to read a certificate's
+  record).
 - ci: the CI account: GitHub's OIDC provider, the plan role (pull requests'
   environment and the default branch, read-only), the apply role (the
   production environment only) and the versioned, encrypted state bucket that
@@ -23,6 +26,9 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from fleet.iam import Arns, break_glass_policy, ca_keys_statement, deployer_policy, jitr_policy, reader_policy
+from fleet.jitr.configuration import READER_ROLE
+from fleet.jitr.role import reader_policy as jitr_reader_policy
+from fleet.jitr.role import role_name as jitr_role_name
 
 GITHUB = "token.actions.githubusercontent.com"
 # IAM ignores the thumbprint for GitHub's provider (it trusts GitHub's certificate authority), but
@@ -80,10 +86,17 @@ def accounts_template() -> dict[str, Any]:
             "CaKeyArns": {"Type": "CommaDelimitedList", "Default": "",
                           "Description": "the KMS keys that hold CA keys (`private_key: {kms: ARN}`; `fleet iam` "
                                          "lists them): the deployer signs with them; empty: none"},
+            "FleetAccountIds": {"Type": "CommaDelimitedList", "Default": "",
+                                "Description": "every account of the fleet: their just-in-time functions read a "
+                                               "certificate's record here before activating one; empty: no "
+                                               "just-in-time activation (no reader role)"},
+            "JitrReaderRoleName": _name(READER_ROLE, "the role those functions assume here (docs/just-in-time.md)"),
         },
         "Conditions": {"HasBreakGlassPrincipal": {"Fn::Not": [{"Fn::Equals": [{"Ref": "BreakGlassPrincipalArn"},
                                                                               ""]}]},
-                       "HasCaKeys": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "CaKeyArns"}]}, ""]}]}},
+                       "HasCaKeys": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "CaKeyArns"}]}, ""]}]},
+                       "HasFleetAccounts": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "FleetAccountIds"}]},
+                                                                        ""]}]}},
         "Resources": {
             "DeployerRole": {"Type": "AWS::IAM::Role", "Properties": {
                 "RoleName": {"Ref": DEPLOYER},
@@ -120,22 +133,36 @@ def accounts_template() -> dict[str, Any]:
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [
                     ca_keys_statement({"Ref": "CaKeyArns"}, reader=role == "Reader")]}}}
                for role in ("Deployer", "Reader")},
+            # Only the fleet's accounts' just-in-time execution roles (fleet.jitr.role: fleet-jitr-REGION).
+            "JitrReaderRole": {"Type": "AWS::IAM::Role", "Condition": "HasFleetAccounts", "Properties": {
+                "RoleName": {"Ref": "JitrReaderRoleName"},
+                "Description": "fleet's just-in-time functions read certificate records here (docs/just-in-time.md)",
+                "AssumeRolePolicyDocument": _trust(
+                    {"AWS": {"Ref": "FleetAccountIds"}},
+                    ArnLike={"aws:PrincipalArn": [  # fleet's functions' roles, and the template's own
+                        {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/" + name}
+                        for name in (jitr_role_name("*"), ROLE_NAMES[JITR])]}),
+                "Policies": [{"PolicyName": READER_ROLE, "PolicyDocument": jitr_reader_policy()}]}},
         },
-        "Outputs": {f"{role}Arn": {"Value": {"Fn::GetAtt": [role, "Arn"]}}
-                    for role in ("DeployerRole", "ReaderRole", "JitpRole", "JitrRole", "BreakGlassRole")},
+        "Outputs": {**{f"{role}Arn": {"Value": {"Fn::GetAtt": [role, "Arn"]}}
+                       for role in ("DeployerRole", "ReaderRole", "JitpRole", "JitrRole", "BreakGlassRole")},
+                    "JitrReaderRoleArn": {"Condition": "HasFleetAccounts",
+                                          "Value": {"Fn::GetAtt": ["JitrReaderRole", "Arn"]}}},
     }
 
 
 def guardrail_scp() -> dict[str, Any]:
     """The service control policy of docs/production.md: no one but the roles the accounts
-    template makes for it changes a device certificate's status or deletes one."""
-    def only(sid: str, action: str, parameters: tuple[str, ...]) -> dict[str, Any]:
-        exempt = [f"arn:aws:iam::*:role/{ROLE_NAMES[p]}" for p in parameters]
+    template makes for it (and the just-in-time functions fleet deploys) changes a device
+    certificate's status or deletes one."""
+    def only(sid: str, action: str, parameters: tuple[str, ...], *names: str) -> dict[str, Any]:
+        exempt = [f"arn:aws:iam::*:role/{name}" for name in (*(ROLE_NAMES[p] for p in parameters), *names)]
         return {"Sid": sid, "Effect": "Deny", "Action": action, "Resource": "*",
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": exempt}}}
     return {"Version": "2012-10-17", "Statement": [
         only("OnlyFleetDeletesDeviceCertificates", "iot:DeleteCertificate", MAY_DELETE),
-        only("OnlyFleetsRolesChangeDeviceCertificateStatus", "iot:UpdateCertificate", MAY_CHANGE_STATUS)]}
+        only("OnlyFleetsRolesChangeDeviceCertificateStatus", "iot:UpdateCertificate", MAY_CHANGE_STATUS,
+             jitr_role_name("*"))]}  # the execution roles of the just-in-time functions fleet deploys
 
 
 def ci_template() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -27,9 +28,12 @@ from fleet import custody, stack_scope, state_records, watchdog
 from fleet.aws.errors import AwsError
 from fleet.aws.regions import iot_regions
 from fleet.aws.session import shared_factory
+from fleet.declarations import Inputs
+from fleet.jitr import package
 from fleet.manifest import Fleet, ManifestError, load_fleet
 from fleet.providers.ca_placement import CaPlacement, mode_conflict
 from fleet.providers.device_certificates import DeviceCertificates
+from fleet.providers.jitr import JustInTimeActivation
 from fleet.providers.policy import IotPolicy
 from fleet.providers.stack_scope import StackScope
 from fleet.resources import declare
@@ -39,10 +43,32 @@ from fleet.survey import Survey, survey
 
 
 def run() -> None:
+    """The project's program (an earlier __main__.py's): fleet as a component, its outputs exported."""
+    from fleet.component import Fleet
+
+    Fleet().export()
+
+
+@dataclass(frozen=True)
+class Declared:
+    """Every resource the program declared, with its declaration."""
+
+    resources: tuple[tuple[Inputs, pulumi.CustomResource], ...]
+    jitr_configuration: str = ""  # the just-in-time function's configuration, deployed by fleet or not
+
+
+def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None = None,
+                  project_dir: Path | None = None, deploy_jitr: bool = True) -> Declared:
+    """Everything below, as children of ``parent`` (fleet.component.Fleet), each aliased to the
+    top-level resource it was before fleet became a component (no change for existing stacks).
+    ``manifests``: the folder (default: the project's `manifests` config, else "manifests");
+    ``project_dir``: the Pulumi project's folder (default: the working directory);
+    ``deploy_jitr``: False leaves the just-in-time function to the team (docs/just-in-time.md)."""
     watchdog.ensure_started()
     watchdog.end_quietly_when_interrupted()
+    project_dir = project_dir or Path.cwd()
     config = pulumi.Config()  # the project's own namespace, whatever its name
-    manifests = Path(config.get("manifests") or "manifests")
+    manifests = manifests or Path(config.get("manifests") or "manifests")
     try:
         Settings.from_env()
     except SettingsError as error:
@@ -57,7 +83,7 @@ def run() -> None:
                         "(the ledger itself, AWS's records and the recorded state still are)")
     # The stacks' recorded state is read by another process (`pulumi stack export`) while the manifests load.
     background = ThreadPoolExecutor(max_workers=1)
-    recorded_soon = background.submit(state_records.read, Path.cwd())
+    recorded_soon = background.submit(state_records.read, project_dir)
     background.shutdown(wait=False)
     try:
         # Messages name files as "manifests/cas.yaml", wherever the folder is.
@@ -83,7 +109,7 @@ def run() -> None:
     refusals = guard.refusals(fleet, seen, recorded)  # over the whole fleet, whatever this stack's places
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
-    scope = _scope(fleet, recorded)
+    scope = _scope(fleet, recorded, project_dir)
     for warning in fleet.warnings:
         pulumi.log.warn(str(warning))
     try:
@@ -105,33 +131,47 @@ def run() -> None:
         if conflicts:
             raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *conflicts]))
 
-    declared = declare(fleet, seen, Path.cwd(), recorded).within(scope.mine)
+    declared = declare(fleet, seen, project_dir, recorded).within(scope.mine)
     if scope.others:
-        StackScope(scope.others)
+        StackScope(scope.others, _options(parent))
     for place, stack in scope.handed_over.items():
         pulumi.log.info(f"{place[0]}/{place[1]} is handed over to stack `{stack}`: this stack forgets its "
                         "resources there; nothing is deleted in AWS")
     for note in declared.notes:
         pulumi.log.warn(note)
-    policies = {p.resource_name: IotPolicy(p) for p in declared.policies}
-    cas = {c.resource_name: CaPlacement(c) for c in declared.cas}
-    for shard in declared.shards:
-        # CAs and policies first on create (registration and attachment need them),
-        # and the certificates first on delete.
-        needs: list[pulumi.Resource] = [
-            *(r for p, r in zip(declared.policies, policies.values(), strict=True) if p.place == shard.place),
-            *(r for c, r in zip(declared.cas, cas.values(), strict=True) if c.place == shard.place),
-        ]
-        DeviceCertificates(shard, pulumi.ResourceOptions(depends_on=needs))
+    policies = [(p, IotPolicy(p, _options(parent))) for p in declared.policies]
+    cas = [(c, CaPlacement(c, _options(parent))) for c in declared.cas]
+
+    def of_place(place: tuple[str, str]) -> list[pulumi.Resource]:
+        return [r for d, r in [*policies, *cas] if d.place == place]
+
+    for digest, built in declared.packages.items() if deploy_jitr else ():
+        if package.keep(built) != digest:
+            raise pulumi.RunError("fleet could not keep the just-in-time function's package; nothing was changed")
+    # Before any certificate anywhere changes, every function knows the ledger as this run applies it.
+    activation = [(j, JustInTimeActivation(j, _options(parent, of_place(j.place))))
+                  for j in (declared.jitr if deploy_jitr else ())]
+    # CAs and policies first on create (registration and attachment need them), and the certificates first on delete.
+    shards = [(s, DeviceCertificates(s, _options(parent, [*of_place(s.place), *(r for _, r in activation)])))
+              for s in declared.shards]
+    return Declared((*policies, *cas, *activation, *shards), declared.jitr_configuration)
 
 
-def _scope(fleet: Fleet, recorded: list[state_records.Recorded]) -> stack_scope.Decision:
+def _options(parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None
+             ) -> pulumi.ResourceOptions:
+    if parent is None:
+        return pulumi.ResourceOptions(depends_on=depends_on)
+    return pulumi.ResourceOptions(parent=parent, depends_on=depends_on,
+                                  aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+
+
+def _scope(fleet: Fleet, recorded: list[state_records.Recorded], project_dir: Path) -> stack_scope.Decision:
     """This stack's places among the fleet's stacks; refused as the module says."""
     stack, project = pulumi.get_stack(), pulumi.get_project()
     try:
         this = stack_scope.scope_of(stack, _json_or_text(pulumi.Config().get(stack_scope.CONFIG_KEY)),
                                     f"Pulumi.{stack}.yaml", fleet)
-        others = stack_scope.other_scopes(Path.cwd(), project, stack, fleet)
+        others = stack_scope.other_scopes(project_dir, project, stack, fleet)
     except stack_scope.ScopeError as error:
         raise pulumi.RunError(f"refusing to run; nothing was changed: {error}") from None
     decision = stack_scope.decide(fleet, this, others, recorded)

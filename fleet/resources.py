@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleet.activation import Verdict, decide
@@ -33,10 +33,12 @@ from fleet.declarations import (
     SHARDS,
     CaPlacementInputs,
     GroupInputs,
+    JitrInputs,
     PolicyInputs,
     ShardInputs,
     shard_of,
 )
+from fleet.jitr import declare as jitr
 from fleet.manifest.desired import CaPlacementSpec, Fleet
 from fleet.state_records import Recorded
 from fleet.survey import PENDING, Place, Survey
@@ -50,12 +52,16 @@ class Resources:
     cas: tuple[CaPlacementInputs, ...]
     shards: tuple[ShardInputs, ...]
     notes: tuple[str, ...] = ()  # what the run should warn about (a record it cannot restore)
+    jitr: tuple[JitrInputs, ...] = ()  # just-in-time activation where a placement has auto_activation
+    packages: dict[str, bytes] = field(default_factory=dict)  # their function's package, by code_sha256
+    jitr_configuration: str = ""  # the function's configuration (fleet.jitr.configuration), deployed or not
 
     def within(self, places: frozenset[PlaceKey]) -> Resources:
         """Only what is in ``places`` (a sharded stack's: fleet.stack_scope)."""
         return Resources(tuple(p for p in self.policies if p.place in places),
                          tuple(c for c in self.cas if c.place in places),
-                         tuple(s for s in self.shards if s.place in places), self.notes)
+                         tuple(s for s in self.shards if s.place in places), self.notes,
+                         tuple(j for j in self.jitr if j.place in places), self.packages, self.jitr_configuration)
 
     def in_place(self, place: tuple[str, str]) -> tuple[list[PolicyInputs], list[CaPlacementInputs]]:
         return [p for p in self.policies if p.place == place], [c for c in self.cas if c.place == place]
@@ -69,8 +75,13 @@ def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[
     )
     cas = tuple(ca_inputs(p, _registered(p, survey)) for p in fleet.ca_placements)
     notes: list[str] = []
-    shards = _shards(fleet, survey, project_dir, list(recorded), notes)
-    return Resources(policies, cas, shards, tuple(notes))
+    recorded = list(recorded)
+    shards = _shards(fleet, survey, project_dir, recorded, notes)
+    # The manifests' and the ledger's places only: `fleet drift` and `fleet jitr-config`, which read no
+    # stack's state, expect the very same configuration.
+    activation = jitr.declare(fleet)
+    return Resources(policies, cas, shards, tuple(notes), activation.inputs, activation.packages,
+                     activation.configuration)
 
 
 def ca_inputs(spec: CaPlacementSpec, registered: bool = True) -> CaPlacementInputs:

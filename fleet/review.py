@@ -36,12 +36,14 @@ from fleet.declarations import (
     CA_SPEC,
     CERTIFICATES_SPEC,
     INPUTS,
+    JITR_SPEC,
     LEDGER_GROUP,
     POLICY_SPEC,
     USABLE,
     CaPlacementInputs,
     Entry,
     GroupInputs,
+    JitrInputs,
     PolicyInputs,
     ShardInputs,
 )
@@ -156,6 +158,8 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
             _ca(step, place, plan, active_after)
         elif step.kind == CERTIFICATES_SPEC.token:
             _shard(step, plan)
+        elif step.kind == JITR_SPEC.token:
+            _jitr(step, place)
         else:
             _policy(step, place)
     _certificate_lines(plan)
@@ -322,8 +326,8 @@ def _active_after(steps: list[Step], active_now: dict[tuple[str, str, str], int]
 def _replace(step: Step, plan: Plan) -> None:
     """Another AWS object instead of this one: deleted, then made again."""
     old, new = step.old.props() if step.old else {}, step.new.props() if step.new else {}
-    spec = {CA_SPEC.token: CA_SPEC, POLICY_SPEC.token: POLICY_SPEC, CERTIFICATES_SPEC.token: CERTIFICATES_SPEC}[
-        step.kind]
+    spec = {CA_SPEC.token: CA_SPEC, POLICY_SPEC.token: POLICY_SPEC, CERTIFICATES_SPEC.token: CERTIFICATES_SPEC,
+            JITR_SPEC.token: JITR_SPEC}[step.kind]
     keys = spec.replaces(old, new)
     declared = step.new or step.old
     plan.replacements.append(f"`{declared.resource_name}` in {declared.account}/{declared.region} is deleted and "
@@ -485,6 +489,25 @@ def _group(shard: ShardInputs | None, group: GroupInputs) -> str:
     if name.startswith(AUTO_GROUP):
         return f"auto_activation under {name.removeprefix(AUTO_GROUP)}"
     return name
+
+
+def _jitr(step: Step, place: Changes) -> None:
+    """The just-in-time activation of a place (fleet.providers.jitr): deployed, changed, or removed."""
+    old: JitrInputs | None = step.old
+    new: JitrInputs | None = step.new
+    name = "just-in-time activation (function `fleet-jitr`)"
+    if step.op == "create" and new is not None:
+        place.lines.append((f"{name}: deployed, invoked by the rules", [f"`{rule}`" for rule in sorted(new.rules)]))
+    elif new is None:
+        place.lines.append((f"{name}: removed, with its role and rules", []))
+    elif old is not None:
+        if old.function.get("code_sha256") != new.function.get("code_sha256"):
+            place.lines.append((f"{name}: new package (its code, or its configuration: the revocation ledger, "
+                                "revocation lists, policies)", []))
+        changed = [part for part in ("role", "permissions", "rules") if getattr(old, part) != getattr(new, part)]
+        if changed or {k: v for k, v in old.function.items() if k != "code_sha256"} != {
+                k: v for k, v in new.function.items() if k != "code_sha256"}:
+            place.lines.append((f"{name}: put back as declared", [f"`{part}`" for part in changed or ["function"]]))
 
 
 def _policy(step: Step, place: Changes) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localaws import ca_fixes, certificate_fixes, cloudformation_fixes, kms_fixes
+from localaws import ca_fixes, certificate_fixes, cloudformation_fixes, kms_fixes, lambda_fixes
 
 
 def apply() -> None:
@@ -10,3 +10,4 @@ def apply() -> None:
     certificate_fixes.apply()
     cloudformation_fixes.apply()
     kms_fixes.apply()
+    lambda_fixes.apply()

@@ -20,7 +20,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localaws import credentials, faults, fixes, ledger, seed
+from localaws import credentials, faults, fixes, lambda_fixes, ledger, seed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     app: Callable[..., Iterable[bytes]] = seed.SeedApp(ledger.LedgerApp(moto))
     if args.accept_access_key:
         app = credentials.IssuedOnly(app, args.accept_access_key, args.refusal_hint)
-    server = make_server("127.0.0.1", args.port, faults.FaultApp(app), threaded=True)
+    app = faults.FaultApp(app)
+    if not args.plain:
+        app = lambda_fixes.CodeApp(app)
+    server = make_server("127.0.0.1", args.port, app, threaded=True)
+    if not args.plain:
+        lambda_fixes.listening_at(f"http://127.0.0.1:{server.server_port}")
     if args.exit_with_stdin:
         threading.Thread(target=_shutdown_at_end_of_input, args=(server,), daemon=True).start()
     print(f"localaws listening on http://127.0.0.1:{server.server_port}", flush=True)

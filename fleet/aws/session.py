@@ -44,14 +44,16 @@ class SessionFactory:
         self._writes: Counter[tuple[str, str]] = Counter()  # (account id, region) -> writes sent
 
     def client(self, service: str, role_arn: str, account_id: str, region: str) -> Any:
+        """``role_arn`` empty: this process's own credentials, no role assumed (the just-in-time
+        function reads its own account with its execution role)."""
         reader = self._settings.reader_role
-        if reader:
+        if reader and role_arn:
             partition = role_arn.split(":")[1]
             role_arn = f"arn:{partition}:iam::{account_id}:role/{reader}"
         key = (service, role_arn, region)
         with self._lock:
             if key not in self._clients:
-                session = self._session(role_arn, account_id)
+                session = self._session(role_arn, account_id) if role_arn else self._base
                 client = session.client(
                     service, region_name=region, endpoint_url=self._settings.endpoint_url, config=self._config
                 )

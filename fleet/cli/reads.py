@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,10 +24,14 @@ def drift(
 ) -> None:
     """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without
     (and 0 once --adopt-revocations has written its change)."""
-    from fleet import drift_report, revocation_adoption
+    from fleet import drift_report, observe, revocation_adoption
     from fleet.aws.errors import AwsError
+    from fleet.aws.functions import Functions
     from fleet.aws.listing import Listings
+    from fleet.aws.roles import Roles
     from fleet.aws.session import shared_factory
+    from fleet.aws.topic_rules import TopicRules
+    from fleet.declarations import JitrInputs
     from fleet.drift import find
     from fleet.revocation import ledger
 
@@ -36,9 +40,15 @@ def drift(
     factory = shared_factory()
     listings = Listings(lambda role, account_id, region: factory.client("iot", role, account_id, region),
                         factory.writes)
+    def jitr_for(inputs: JitrInputs) -> JitrInputs | None:
+        def client(service: str) -> Any:
+            return factory.client(service, inputs.role_arn, inputs.account_id, inputs.region)
+        return observe.jitr(Functions(client("lambda"), inputs.where), Roles(client("iam"), inputs.where),
+                            TopicRules(client("iot"), inputs.where), inputs)
+
     try:
         found = find(fleet, seen, lambda inputs: listings.of(inputs.role_arn,  # type: ignore[attr-defined]
-                                                             *inputs.place, inputs.where), Path.cwd())
+                                                             *inputs.place, inputs.where), Path.cwd(), jitr_for)
     except AwsError as error:
         fail(f"could not read AWS: {error}")
     if as_json:
@@ -111,13 +121,13 @@ def jitr_config(
     output: Annotated[Path, typer.Option("--output", "-o", help="where to write it")] = Path("fleet-jitr.json"),
     manifests: ManifestsOption = Path("manifests"),
 ) -> None:
-    """Write the configuration of the just-in-time registration Lambda handler
-    (fleet.jitr_lambda): CAs with auto_activation, their CRLs and policies, and the
-    revocation ledger's fingerprints (its history's too)."""
-    from fleet.jitr_lambda import configuration
+    """Write the configuration of the just-in-time activation function (fleet.jitr_lambda) as `pulumi up`
+    deploys it: CAs with auto_activation, their policies and revocation lists, the revocation ledger's
+    fingerprints (its history's too) and every account and region's reader role (docs/just-in-time.md)."""
+    from fleet.jitr import configuration
 
     fleet = load(manifests)
-    revoked = set(fleet.ledger.revocations) | set(fleet.ledger.history) | {
-        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
-    output.write_text(json.dumps(configuration(fleet, revoked), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = configuration.as_text(configuration.configuration(
+        fleet, configuration.revoked_in_manifests(fleet), configuration.places_of(fleet)))
+    output.write_text(json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     say(f"wrote {output}")

@@ -204,8 +204,11 @@ class Converge:
         self.api = Certificates(iot_client(want), want.where)
         # What may need a change: everything on create; else what the declaration or the record changed.
         self.todo, self.removed = want.work(had)
+        # Fleet policies attached by hand to what nothing declares: detached. Not one declared now (the
+        # just-in-time function activated it with its policies; auto_activation takes it in).
+        declared = want.declared()
         self.unlisted = {fp: Entry.decode(text) for fp, text in (had.unlisted if had is not None else {}).items()
-                         if Entry.decode(text).extra}  # fleet policies attached by hand: detached
+                         if Entry.decode(text).extra and fp not in declared}
 
     def run(self) -> dict[str, Any]:
         everything = self.todo | self.removed | set(self.unlisted)

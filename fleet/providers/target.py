@@ -35,3 +35,9 @@ def _listings() -> Listings:
 def listing(inputs: Inputs) -> PlaceListing:
     values: Any = inputs
     return _listings().of(values.role_arn, values.account_id, values.region, inputs.where)
+
+
+def client(service: str, inputs: Any) -> Any:
+    """A client of ``service`` in the resource's account and region (IAM's calls are global)."""
+    watchdog.ensure_started()
+    return shared_factory().client(service, inputs.role_arn, inputs.account_id, inputs.region)

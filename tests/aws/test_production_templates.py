@@ -14,6 +14,7 @@ from typing import Any
 from devtools.endpoint import LocalAws
 from fleet import iam, production
 from fleet.cli.base import load
+from fleet.jitr import role as jitr_role
 from tests.conftest import client_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,8 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
     cloudformation = client_in(local_aws, "cloudformation", CI_ACCOUNT)
     cloudformation.create_stack_set(StackSetName="fleet-accounts", Capabilities=["CAPABILITY_NAMED_IAM"],
                                     TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
-                                    Parameters=parameters(CiAccountId=CI_ACCOUNT))
+                                    Parameters=parameters(CiAccountId=CI_ACCOUNT,
+                                                          FleetAccountIds=",".join(MANAGED)))
     operation = cloudformation.create_stack_instances(StackSetName="fleet-accounts", Accounts=list(MANAGED),
                                                       Regions=["us-east-1"])["OperationId"]
     status = cloudformation.describe_stack_set_operation(StackSetName="fleet-accounts", OperationId=operation)
@@ -70,9 +72,11 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
             "Service": "lambda.amazonaws.com"}}]
         assert trusted(client, "fleet-break-glass") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
             "AWS": f"arn:aws:iam::{account}:root"}}]  # no BreakGlassPrincipalArn: the account's own principals
-        # Every role the guardrail lets change or delete device certificates exists, by name.
+        # Every role the guardrail lets change or delete device certificates exists, by name (but the
+        # just-in-time functions' roles, fleet-jitr-REGION, which fleet's own apply makes).
         scp = json.loads((REPO / "docs/iam-guardrail-scp.json").read_text())
-        for arn in {a for s in scp["Statement"] for a in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}:
+        for arn in {a for s in scp["Statement"] for a in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]} - {
+                "arn:aws:iam::*:role/fleet-jitr-*"}:
             assert client.get_role(RoleName=arn.removeprefix("arn:aws:iam::*:role/"))["Role"]["Arn"] == \
                 arn.replace("*", account)
         assert trusted(client, "fleet-deployer") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
@@ -81,6 +85,14 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
             "AWS": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan"}}]
         assert trusted(client, "fleet-jitp") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
             "Service": "iot.amazonaws.com"}}]
+        # Every account's just-in-time functions (fleet's fleet-jitr-REGION, or a team's own under the
+        # template's fleet-jitr) read records here, and do nothing else.
+        assert inline_policy(client, "fleet-jitr-reader") == jitr_role.reader_policy()
+        assert trusted(client, "fleet-jitr-reader") == [{
+            "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": list(MANAGED)},
+            "Condition": {"ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/fleet-jitr-*",
+                                                           "arn:aws:iam::*:role/fleet-jitr"]}}}]
+        assert jitr_role.role_arn("aws", account, "us-east-1").startswith("arn:aws:iam::")
         attached = client.list_attached_role_policies(RoleName="fleet-jitp")["AttachedPolicies"]
         assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration"]
     jitp = {dict(p.registration_config).get("role_arn") for p in fleet.ca_placements} - {None}

@@ -24,11 +24,12 @@ import pytest
 from devtools.pki import issue
 from devtools.pulumi_cli import ENGINE, PulumiProject, scratch_project
 from fleet import pki
-from fleet.jitr_lambda import configuration, handle
+from fleet.jitr_lambda import handle
 from fleet.manifest import load_fleet
 from tests.conftest import record_ledger
 from tests.engine.conftest import Fleet
 from tests.engine.test_device_certificates import Devices
+from tests.jitr_support import config_of, records_on, registration_event
 
 pytestmark = pytest.mark.engine
 
@@ -197,11 +198,9 @@ def test_erased_records_and_a_device_registering_itself_is_refused_by_the_lambda
     reply = iot.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
                                      status="PENDING_ACTIVATION")
     fleet_spec = load_fleet(fleet.manifests.root, known_regions=set(REGIONS))
-    config = configuration(fleet_spec, set(fleet_spec.ledger.revocations))  # what `fleet jitr-config` writes
-    event = {"certificateId": reply["certificateId"], "caCertificateId": fleet.ca_id("root"),
-             "timestamp": 1763900000000, "certificateStatus": "PENDING_ACTIVATION", "awsAccountId": "111111111111",
-             "certificateRegistrationTimestamp": "1763900000000"}
-    result = handle(event, iot, json.loads(json.dumps(config)))
+    config = config_of(fleet_spec)  # what `fleet jitr-config` writes
+    event = registration_event(reply["certificateId"], fleet.ca_id("root"), "111111111111")
+    result = handle(event, config, "us-east-1", records_on(fleet.aws))
     assert result == {"certificateId": stolen, "activated": False,
                       "reason": "it is revoked (by the revocation ledger, in AWS or in the manifests)"}
     assert status(fleet, stolen) == "PENDING_ACTIVATION"

@@ -59,7 +59,10 @@ def test_jitr_config_carries_the_manifests_revocations(tmp_path: Path) -> None:
     config = json.loads((tmp_path / "fleet-jitr.json").read_text())
     stolen = pki.certificate_id(pki.load_certificate(
         (REPO / "manifests/pki/devices/line-1/device-0003.pem").read_bytes()))
-    assert config == {"placements": {}, "revoked": [stolen]}  # no placement of the example auto-activates
+    # No placement of the example auto-activates; every account and region, with the role read there.
+    assert config == {"version": 1, "placements": {}, "revoked": [stolen], "places": {
+        f"{account}/{region}": f"arn:aws:iam::{account}:role/fleet-jitr-reader"
+        for account in ("111111111111", "222222222222") for region in ("eu-west-1", "us-east-1")}}
 
 
 def test_validate_reports_every_mistake_in_one_run(tmp_path: Path) -> None:

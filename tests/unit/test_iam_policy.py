@@ -26,7 +26,9 @@ def iot_operations_called() -> set[str]:
     to_api = boto3.client("iot", region_name="us-east-1").meta.method_to_api_mapping
     called = set()
     for path in (REPO / "fleet").rglob("*.py"):
-        if path.name == "jitr_lambda.py":  # the Lambda runs with a role of its own (docs, fleet.jitr_lambda)
+        if path.name == "registrations.py":  # the just-in-time function's calls: its own role (fleet.jitr.role)
+            continue
+        if path.name in ("functions.py", "roles.py"):  # Lambda and IAM, not IoT: the test below
             continue
         if path.name == "recovery.py":  # reads the Pulumi state backend's S3 bucket, with the CI job's credentials
             continue
@@ -48,14 +50,17 @@ def test_the_declared_actions_are_exactly_the_iot_calls_the_code_makes() -> None
     called = iot_operations_called()
     assert {"iot:RegisterCACertificate", "iot:ListTargetsForPolicy"} <= called  # the scan sees the code
     assert called == iam.iot_actions()
-    assert allowed(iam.deployer_policy()) == iam.iot_actions()
+    assert allowed(iam.deployer_policy()) == iam.all_actions() - {"iam:PassRole"}  # PassRole: statements of its own
 
 
 def test_the_lambdas_role_allows_exactly_the_calls_its_handler_makes() -> None:
+    """The accounts template's fleet-jitr, for a handler a team deploys itself."""
     to_api = boto3.client("iot", region_name="us-east-1").meta.method_to_api_mapping
-    called = {f"iot:{to_api[name]}" for name in re.findall(r"\biot\.(\w+)\(", (REPO / "fleet/jitr_lambda.py")
-                                                           .read_text())}
+    called = {f"iot:{to_api[name]}" for name in re.findall(r"self\._iot\.(\w+)\(",
+                                                           (REPO / "fleet/aws/registrations.py").read_text())}
     assert called == set(iam.JITR) == allowed(iam.jitr_policy())
+    [assume] = [s for s in iam.jitr_policy()["Statement"] if s["Action"] == "sts:AssumeRole"]
+    assert assume["Resource"] == "arn:aws:iam::*:role/fleet-jitr-reader"
 
 
 def allowed(policy: dict[str, Any]) -> set[str]:
@@ -67,21 +72,30 @@ def allowed(policy: dict[str, Any]) -> set[str]:
 ARN_FORMATS = {"cert": "arn:${Partition}:iot:${Region}:${Account}:cert/${Certificate}",
                "cacert": "arn:${Partition}:iot:${Region}:${Account}:cacert/${CACertificate}",
                "policy": "arn:${Partition}:iot:${Region}:${Account}:policy/${PolicyName}",
-               "thing": "arn:${Partition}:iot:${Region}:${Account}:thing/${ThingName}"}
+               "thing": "arn:${Partition}:iot:${Region}:${Account}:thing/${ThingName}",
+               "rule": "arn:${Partition}:iot:${Region}:${Account}:rule/${RuleName}"}
 
 
 @pytest.mark.parametrize("policy", [iam.deployer_policy(), iam.reader_policy(), iam.jitr_policy(),
                                     iam.break_glass_policy()], ids=["deployer", "reader", "jitr", "break-glass"])
 def test_each_action_is_allowed_only_on_the_resources_aws_authorizes_it_on(policy: dict[str, Any]) -> None:
     for statement in policy["Statement"]:
-        if statement["Action"] == "iam:PassRole":
-            assert statement["Resource"] == "arn:aws:iam::*:role/fleet-jitp"  # the JITP role, to AWS IoT only
+        if statement["Action"] == "iam:PassRole":  # the JITP role to AWS IoT, fleet's just-in-time roles to Lambda
+            assert statement["Resource"] in ("arn:aws:iam::*:role/fleet-jitp", "arn:aws:iam::*:role/fleet-jitr-*")
+            continue
+        if statement["Action"] == "sts:AssumeRole":  # the handler reads records through the readers' roles
+            assert statement["Resource"] == "arn:aws:iam::*:role/fleet-jitr-reader"
+            continue
+        if statement["Sid"].startswith("FleetJustInTime"):  # Lambda's and IAM's, on fleet's function and roles
+            assert statement["Resource"] in ("arn:aws:lambda:*:*:function:fleet-jitr",
+                                             "arn:aws:iam::*:role/fleet-jitr-*")
             continue
         kinds = {iam.RESOURCE_TYPES[action] for action in statement["Action"]}
         assert len(kinds) == 1, statement
         [kind] = kinds
         assert kind is None or ARN_FORMATS[kind].startswith(f"arn:${{Partition}}:iot:${{Region}}:${{Account}}:{kind}/")
-        assert statement["Resource"] == ("*" if kind is None else f"arn:aws:iot:*:*:{kind}/*"), statement
+        name = "fleet_jitr_*" if kind == "rule" else "*"  # fleet touches its own topic rules only
+        assert statement["Resource"] == ("*" if kind is None else f"arn:aws:iot:*:*:{kind}/{name}"), statement
     assert set(iam.RESOURCE_TYPES) >= iam.iot_actions() | iam.JITR | iam.BREAK_GLASS
 
 
@@ -101,8 +115,15 @@ def test_fleet_iam_pins_the_account_and_region_and_refuses_what_is_neither() -> 
 
 def test_the_reader_policy_allows_only_reads() -> None:
     reads = allowed(iam.reader_policy())
-    assert reads == {a for a in iam.iot_actions() if iam.is_read(a)}
+    assert reads == {a for a in iam.all_actions() if iam.is_read(a)}
     assert "iot:UpdateCertificate" not in reads and "iot:ListCertificates" in reads
+    # What a preview reads of the just-in-time functions fleet deploys, on those only.
+    jitr = {s["Sid"]: s for s in iam.reader_policy()["Statement"] if s["Sid"].startswith("FleetJustInTime")}
+    assert jitr["FleetJustInTimeFunction"]["Action"] == ["lambda:GetFunctionConfiguration", "lambda:GetPolicy"]
+    assert jitr["FleetJustInTimeFunction"]["Resource"] == "arn:aws:lambda:*:*:function:fleet-jitr"
+    assert jitr["FleetJustInTimeRole"]["Action"] == ["iam:GetRole", "iam:GetRolePolicy",
+                                                     "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
+    assert jitr["FleetJustInTimeRole"]["Resource"] == "arn:aws:iam::*:role/fleet-jitr-*"
     assert json.loads(iam.as_text(iam.reader_policy())) == iam.reader_policy()
 
 
@@ -119,8 +140,9 @@ def test_every_role_the_guardrail_exempts_is_one_a_template_makes() -> None:
     exempt = {arn.removeprefix("arn:aws:iam::*:role/") for s in scp["Statement"]
               for arn in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}
     made = template_roles(production.accounts_template())
-    assert exempt <= made, exempt - made
-    assert exempt == {"fleet-deployer", "fleet-jitp", "fleet-jitr", "fleet-break-glass"}  # never the reader
+    deployed = "fleet-jitr-*"  # the execution roles of the just-in-time functions fleet deploys (fleet.jitr.role)
+    assert exempt - {deployed} <= made, exempt - made
+    assert exempt == {"fleet-deployer", "fleet-jitp", "fleet-jitr", "fleet-break-glass", deployed}  # never a reader
 
 
 def test_the_guardrail_lets_only_the_deployer_delete_and_fleets_roles_change_a_status() -> None:
@@ -144,3 +166,35 @@ def test_the_kms_actions_fleet_iam_grants_are_exactly_the_kms_calls_the_code_mak
     granted = iam.deployer_policy(ca_keys=["arn:aws:kms:us-east-1:111111111111:key/k"])["Statement"][-1]
     assert set(granted["Action"]) == kms.ACTIONS and granted["Resource"] == ["arn:aws:kms:us-east-1:111111111111:key/k"]
     assert iam.deployer_policy() == json.loads((REPO / "docs/iam-deployer-policy.json").read_text())  # no key named
+
+
+# How fleet.aws names a Lambda or IAM operation.
+OTHER_CALLS = re.compile(r"self\._(lambda|iam)\.(?!get_paginator)(\w+)\(|self\._(iam)\.get_paginator\(\"(\w+)\"\)")
+
+
+def test_the_just_in_time_declaration_covers_exactly_its_lambda_and_iam_calls() -> None:
+    """fleet/aws/functions.py and roles.py: what the JustInTimeActivation spec (and so `fleet iam`) declares."""
+    called = set()
+    for module in ("functions.py", "roles.py"):
+        for match in OTHER_CALLS.finditer((REPO / "fleet/aws" / module).read_text()):
+            service, method = (match[1], match[2]) if match[1] else (match[3], match[4])
+            api = boto3.client(service, region_name="us-east-1").meta.method_to_api_mapping[method]
+            called.add(f"{service}:{api}")
+    assert {"lambda:CreateFunction", "iam:ListRolePolicies"} <= called  # the scan sees the code
+    # PassRole is no call: IAM checks it when CreateFunction or UpdateFunctionConfiguration names the role.
+    assert called == iam.all_actions() - iam.iot_actions() - {"iam:PassRole"}
+
+
+def test_the_just_in_time_role_allows_exactly_the_calls_its_handler_makes() -> None:
+    """fleet/aws/registrations.py is the handler's only AWS access; its role (fleet.jitr.role) allows those calls."""
+    from fleet.jitr import role
+
+    to_api = boto3.client("iot", region_name="us-east-1").meta.method_to_api_mapping
+    called = {f"iot:{to_api[m]}" for m in re.findall(r"self\._iot\.(\w+)\(",
+                                                      (REPO / "fleet/aws/registrations.py").read_text())}
+    assert called == role.HANDLER_ACTIONS
+    policy = role.policy("aws", "111111111111", "us-east-1", ["arn:aws:iam::222222222222:role/fleet-jitr-reader"])
+    granted = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert granted == role.HANDLER_ACTIONS | set(role.LOG_ACTIONS) | {"sts:AssumeRole"}
+    [assume] = [s for s in policy["Statement"] if s["Action"] == "sts:AssumeRole"]
+    assert assume["Resource"] == ["arn:aws:iam::222222222222:role/fleet-jitr-reader"]

@@ -1,5 +1,5 @@
-"""Pulumi entry point: fleet reads manifests/ and declares every resource."""
+"""Pulumi entry point: fleet reads manifests/ and declares every resource (fleet.component)."""
 
-from fleet.program import run
+from fleet.component import Fleet
 
-run()
+Fleet("fleet").export()
