@@ -136,9 +136,14 @@ class CertificateAuthority(Strict):
 
     certificate: str = Field(description="PEM file of the CA certificate, relative to this manifest")
     private_key: PrivateKey | None = Field(
-        default=None, description="needed in DEFAULT mode to sign the verification certificate"
+        default=None, description="needed in DEFAULT mode to sign the verification certificate, to register the "
+        "CA where it is not registered yet (see registered_in)"
     )
     mode: Literal["DEFAULT", "SNI_ONLY"] = "DEFAULT"
+    registered_in: list[PlaceRef] = Field(
+        default_factory=list, description="ACCOUNT_ID/REGION where the CA was registered before fleet managed it "
+        "(`fleet import` writes them): a DEFAULT-mode CA without private_key is valid only if it is registered "
+        "already wherever it is placed")
     revocation_list: str | None = Field(
         default=None, description="the CA's CRL file (PEM or DER), relative to this manifest; certificates on it "
         "are never activated automatically"
