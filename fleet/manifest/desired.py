@@ -59,6 +59,7 @@ class PolicySpec:
     region: str
     document: str  # compact JSON
     source: str
+    keep_other_versions: bool = False  # other_versions: keep
 
     @property
     def resource_name(self) -> str:

@@ -159,6 +159,11 @@ class Policy(Strict):
         description="JSON file, relative to this manifest; {{account}}, {{account_id}} and {{region}} are "
         "replaced per account and region"
     )
+    other_versions: Literal["delete", "keep"] = Field(
+        default="delete", description="what fleet does with the policy's versions other than the default one: "
+        "delete them (fleet keeps one version), or keep them (`fleet import` writes keep for a policy that has "
+        "some, so that adopting it deletes nothing; AWS's limit of 5 still prunes the oldest when the document "
+        "changes)")
 
 
 class Revocation(Strict):
