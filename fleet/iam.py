@@ -1,6 +1,6 @@
 """The IAM policies fleet's roles need, derived from what the code declares it
 calls: each provider's spec (fleet.declarations), the program's survey, and
-the commands that read AWS. docs/iam-deployer-policy.json and
+the commands that read AWS (`fleet import` among them). docs/iam-deployer-policy.json and
 docs/iam-reader-policy.json are `fleet iam` and `fleet iam --reader`; the
 tests keep them equal, and check the code calls nothing beyond them.
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 from fleet import survey
 from fleet.declarations import SPECS, actions
+from fleet.importing import estate
 
 READS = ("List", "Describe", "Get")
 # `fleet revoke-ca` and `fleet pending`: the blast radius and the pending PEMs.
@@ -25,7 +26,7 @@ PASS_ROLE = {
 
 def iot_actions() -> frozenset[str]:
     """Every AWS IoT action the code may call."""
-    found = set(survey.ACTIONS) | set(COMMANDS)
+    found = set(survey.ACTIONS) | set(COMMANDS) | set(estate.ACTIONS)
     for spec in SPECS:
         for used in spec.actions.values():
             found |= used
