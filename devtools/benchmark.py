@@ -11,6 +11,8 @@ certificate revoked: an `up` whose AWS calls must follow the change, not N),
 the state's size, and a per-certificate reader (one DescribeCertificate per
 certificate, as Terraform's and Pulumi AWS's certificate resources refresh)
 against the same endpoint. Writes docs/benchmarks/N.json.
+
+With --import, `fleet import` of a seeded estate instead (devtools.import_benchmark).
 """
 
 from __future__ import annotations
@@ -139,8 +141,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="calls a second per account, region and API")
     parser.add_argument("--seed", action="store_true", help="seed the endpoint; the first up adopts")
     parser.add_argument("--output", type=Path, default=None, help="default: docs/benchmarks/N.json")
+    parser.add_argument("--import", dest="importing", action="store_true",
+                        help="instead, seed an estate and time `fleet import` (devtools.import_benchmark): "
+                             "docs/benchmarks/import-N.json")
     args = parser.parse_args()
     n = args.certificates
+    if args.importing:
+        from devtools import import_benchmark
+
+        import_benchmark.run(n, args.rate, args.output)
+        return
     with tempfile.TemporaryDirectory() as scratch, LocalAws() as endpoint:
         root = Path(scratch)
         start = time.monotonic()

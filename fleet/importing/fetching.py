@@ -257,7 +257,7 @@ class _Progress:
         done, total = sum(self._done.values()), sum(self._totals.values())
         each = "; ".join(f"{p.label} {self._done[p]:,}/{self._totals[p]:,}" for p in self._totals)
         try:
-            self._say(f"fleet import: {done:,} of {total:,} certificates fetched ({each})")
+            self._say(f"fleet import: {done:,} of {total:,} certificates read ({each})")
             sys.stderr.flush()
         except (OSError, ValueError):
             pass  # a lost progress line must not stop the import
