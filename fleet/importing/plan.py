@@ -232,19 +232,20 @@ def _leftovers(existing: Existing, groups: list[Group], where: Mapping[str, Path
     manifests = existing.manifests
     imported = manifests / IMPORTED
     staging = manifests / STAGING
-    files = [p for p in sorted(staging.iterdir())] if staging.is_dir() else []
-    files += [p for p in where.values() if p.parent == staging and p not in files]
+    placed = set(where.values())
+    files = set(staging.iterdir()) if staging.is_dir() else set()
+    files |= {p for p in placed if p.parent == staging}
     kept = {group.name for group in groups} | {Path(g.path).name for g in existing.fleet.certificate_groups
                                                if Path(g.path).parent == imported.resolve()}
     folders = [staging]
     for entry in sorted(os.scandir(imported), key=lambda e: e.name) if imported.is_dir() else []:
         if not entry.is_dir() or entry.name in kept or entry.name.startswith("."):
             continue
-        inside = sorted(os.scandir(entry.path), key=lambda e: e.name)
-        if all(PEM_NAME.match(e.name) for e in inside):  # only a killed import's own PEMs
-            files += [Path(e.path) for e in inside if Path(e.path) not in where.values()]
+        inside = [Path(e.path) for e in os.scandir(entry.path)]
+        if all(PEM_NAME.match(p.name) for p in inside):  # only a killed import's own PEMs
+            files |= {p for p in inside if p not in placed}
             folders.append(Path(entry.path))
-    return Clean(tuple(files), tuple(folders))
+    return Clean(tuple(sorted(files)), tuple(folders))
 
 
 # --- YAML and paths -------------------------------------------------------------------------------------
