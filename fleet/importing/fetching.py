@@ -65,14 +65,15 @@ class Fetched:
 
 
 def pems_in(manifests: Path) -> dict[str, Path]:
-    """Every file under the manifests named ``<fingerprint>.pem`` (the import's, the ledger's copies)."""
+    """Every file under the manifests named ``<fingerprint>.pem`` (the import's, the ledger's copies),
+    but an empty one."""
     found: dict[str, Path] = {}
     for folder, subfolders, names in os.walk(manifests):
         subfolders.sort()
         for name in sorted(names):
             match = PEM_NAME.match(name)
-            if match:
-                found.setdefault(match[1], Path(folder) / name)
+            if match and match[1] not in found and os.stat(os.path.join(folder, name)).st_size:
+                found[match[1]] = Path(folder) / name
     return found
 
 
@@ -202,7 +203,7 @@ def _do(job: Job, place: Place, api: Certificates, staging: Path, journal: Journ
             fetched.unreadable.append((place, job.fingerprint, f"its PEM is another certificate ({found})"))
         return
     path = staging / f"{job.fingerprint}.pem"
-    write_atomic(path, pki.to_pem(cert))
+    write_atomic(path, pki.to_pem(cert), durable=False)  # one a power cut left empty is fetched again
     with lock:
         fetched.pems[job.fingerprint] = path
 
