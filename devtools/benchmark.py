@@ -16,6 +16,8 @@ against the same endpoint. Writes docs/benchmarks/N.json.
 
 only times `fleet audit --json` on the same generated manifests (no endpoint,
 no Pulumi: the audit reads the manifests alone). Writes docs/benchmarks/audit-N.json.
+
+With --import, `fleet import` of a seeded estate instead (devtools.import_benchmark).
 """
 
 from __future__ import annotations
@@ -171,8 +173,16 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="seed the endpoint; the first up adopts")
     parser.add_argument("--output", type=Path, default=None, help="default: docs/benchmarks/N.json")
     parser.add_argument("--audit", action="store_true", help="only time `fleet audit` on the generated manifests")
+    parser.add_argument("--import", dest="importing", action="store_true",
+                        help="instead, seed an estate and time `fleet import` (devtools.import_benchmark): "
+                             "docs/benchmarks/import-N.json")
     args = parser.parse_args()
     n = args.certificates
+    if args.importing:
+        from devtools import import_benchmark
+
+        import_benchmark.run(n, args.rate, args.output)
+        return
     if args.audit:
         return audit_only(n, args.output or REPO / "docs" / "benchmarks" / f"audit-{n}.json")
     with tempfile.TemporaryDirectory() as scratch, LocalAws() as endpoint:

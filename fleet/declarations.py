@@ -194,8 +194,9 @@ POLICY_SPEC = Spec(
 @dataclass(frozen=True)
 class PolicyInputs(Inputs):
     """One IoT policy in one account and region. Declared: no versions made by
-    hand, attached to no principal other than certificates (those belong to
-    the certificate resources); a read reports what AWS has."""
+    hand (unless they are kept: ``keep_other_versions``, and then a read does
+    not report them), attached to no principal other than certificates (those
+    belong to the certificate resources); a read reports what AWS has."""
 
     spec: ClassVar[Spec] = POLICY_SPEC
     policy: str
@@ -207,6 +208,7 @@ class PolicyInputs(Inputs):
     source: str
     versions_made_by_hand: tuple[str, ...] = ()
     other_principals: tuple[str, ...] = ()
+    keep_other_versions: bool = False  # other_versions: keep (a default: states written before it lack it)
 
     @property
     def resource_name(self) -> str:

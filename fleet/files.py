@@ -1,4 +1,5 @@
-"""Reading a file a manifest points at: a regular file of bounded size.
+"""Reading a file a manifest points at (a regular file of bounded size), and
+writing one whole or not at all.
 
 A FIFO or a device under a name like `device.pem` would block a read
 forever, and a multi-gigabyte file would exhaust memory; both are refused
@@ -7,7 +8,9 @@ before a byte is read, with a reason the caller puts beside the file's name.
 
 from __future__ import annotations
 
+import os
 import stat
+import threading
 from pathlib import Path
 
 
@@ -28,3 +31,21 @@ def read_bounded(path: Path, limit: int) -> bytes:
     if len(data) > limit:  # it grew while being read
         raise UnreadableFile(f"more than {limit:,} bytes, more than a file of this kind holds")
     return data
+
+
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write ``path`` whole or not at all: a process killed mid-write leaves the
+    old file (or none), never half a file (a temporary file beside it, renamed).
+    ``durable``: on disk before the rename, so a power cut cannot leave it empty
+    (not worth a flush each for 10^5 files a re-run can fetch again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

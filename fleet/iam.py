@@ -1,6 +1,6 @@
 """The IAM policies fleet's roles need, derived from what the code declares it
 calls: each provider's spec (fleet.declarations), the program's survey, and
-the commands that read AWS. docs/iam-deployer-policy.json and
+the commands that read AWS (`fleet import` among them). docs/iam-deployer-policy.json and
 docs/iam-reader-policy.json are `fleet iam` and `fleet iam --reader`; the
 tests keep them equal, and check the code calls nothing beyond them.
 
@@ -25,6 +25,7 @@ from typing import Any
 from fleet import survey
 from fleet.aws import kms
 from fleet.declarations import SPECS, actions
+from fleet.importing import estate
 from fleet.jitr import role
 from fleet.jitr.configuration import READER_ROLE
 from fleet.manifest.desired import Fleet
@@ -119,7 +120,7 @@ JITP_ROLE = "fleet-jitp"  # the accounts template's default (fleet.production)
 
 def all_actions() -> frozenset[str]:
     """Every AWS action the code may call, whatever the service."""
-    found = set(survey.ACTIONS) | set(COMMANDS)
+    found = set(survey.ACTIONS) | set(COMMANDS) | set(estate.ACTIONS)
     for spec in SPECS:
         for used in spec.actions.values():
             found |= used

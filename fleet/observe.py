@@ -64,11 +64,13 @@ def ca(listing: PlaceListing, declared: CaPlacementInputs) -> CaPlacementInputs 
 
 def policy(listing: PlaceListing, declared: PolicyInputs) -> PolicyInputs | None:
     """None: AWS has no such policy here. fleet keeps one version, the declared
-    document as the default: any other version is reported (and removed)."""
+    document as the default: any other version is reported (and removed),
+    unless the manifests keep them."""
     found = listing.policy(declared.policy)
     if found.state is None:
         return None
-    others = tuple(str(version) for version, is_default in found.versions if not is_default)
+    others = () if declared.keep_other_versions else tuple(
+        str(version) for version, is_default in found.versions if not is_default)
     principals = tuple(sorted(t for t in found.targets if certificate_id(t) is None))
     return replace(declared, document=found.state.document, versions_made_by_hand=others, other_principals=principals)
 

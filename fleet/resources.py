@@ -70,7 +70,7 @@ class Resources:
 def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[Recorded] = ()) -> Resources:
     policies = tuple(
         PolicyInputs(policy=p.name, account=p.account, account_id=p.account_id, role_arn=p.role_arn,
-                     region=p.region, document=p.document, source=p.source)
+                     region=p.region, document=p.document, source=p.source, keep_other_versions=p.keep_other_versions)
         for p in fleet.policies
     )
     cas = tuple(ca_inputs(p, _registered(p, survey)) for p in fleet.ca_placements)

@@ -10,6 +10,7 @@ from typing import Any
 
 from cryptography import x509
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.iot.exceptions import (
     CertificateStateException,
     InvalidRequestException,
@@ -49,13 +50,18 @@ def apply() -> None:
 # revoked certificate cannot be activated again). moto accepts any string and
 # any transition. The exact AWS error for REVOKED -> other is UNVERIFIED
 # (aws-iot-facts.md); CertificateStateException is the documented error of
-# UpdateCertificate for a certificate in the wrong state.
+# UpdateCertificate for a certificate in the wrong state. A change of status is
+# the certificate's lastModifiedDate (API_CertificateDescription.html: "The date
+# and time the certificate was last modified"), which fleet reads as the date a
+# certificate was revoked; moto never moves it from the registration.
 def _update_certificate(self: IoTBackend, certificate_id: str, new_status: str) -> None:
     cert = self.describe_certificate(certificate_id)
     if new_status in INTERNAL_STATUSES or new_status not in SETTABLE_STATUSES:
         raise InvalidRequestException(f"newStatus {new_status!r} cannot be set")
     if cert.status == "REVOKED" and new_status != "REVOKED":
         raise CertificateStateException("A revoked certificate cannot change status.", certificate_id)
+    if cert.status != new_status:
+        cert.last_modified_date = utcnow()
     cert.status = new_status
 
 

@@ -3,7 +3,7 @@
 A test arms faults with ``POST /_localaws/faults`` (a JSON list of rules),
 reads how many were injected with ``GET`` and disarms them with ``DELETE``.
 Each rule picks requests by service, by reads or writes, by method and path
-(for example ``POST /certificate/register``), skips the first ``after`` of
+(for example ``POST /certificate/register``), by region, skips the first ``after`` of
 them, then injects its fault on every ``every``-th one, at most ``times``
 times, or for ``seconds`` once the first is injected:
 
@@ -36,7 +36,7 @@ PATH = "/_localaws/faults"
 Kind = Literal["throttle", "error", "reset-before", "reset-after", "outage"]
 KINDS: tuple[str, ...] = ("throttle", "error", "reset-before", "reset-after", "outage")
 READ_METHODS = ("GET", "HEAD")
-_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")  # region, service
 
 
 @dataclass
@@ -46,6 +46,7 @@ class Rule:
     requests: Literal["writes", "reads", "all"] = "writes"
     method: str | None = None  # e.g. "POST"
     path: str | None = None  # a regular expression searched in the path, e.g. "^/certificate/register"
+    region: str | None = None  # only requests signed for this region (a place that cannot be reached)
     after: int = 0
     every: int = 1
     times: int | None = None
@@ -56,13 +57,14 @@ class Rule:
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Rule:
-        unknown = set(raw) - {"kind", "service", "requests", "method", "path", "after", "every", "times", "seconds"}
+        unknown = set(raw) - {"kind", "service", "requests", "method", "path", "region", "after", "every", "times",
+                              "seconds"}
         if unknown or raw.get("kind") not in KINDS:
             raise ValueError(f"bad fault rule {raw!r}: kind must be one of {KINDS}; unknown keys {sorted(unknown)}")
         return cls(**raw)
 
-    def matches(self, service: str, method: str, path: str) -> bool:
-        if self.service not in ("*", service):
+    def matches(self, service: str, method: str, path: str, region: str = "") -> bool:
+        if self.service not in ("*", service) or self.region not in (None, region):
             return False
         is_read = method in READ_METHODS
         if (self.requests == "writes" and is_read) or (self.requests == "reads" and not is_read):
@@ -104,12 +106,12 @@ class Faults:
         with self._lock:
             return {"injected": dict(self._injected), "by_rule": [rule.injected for rule in self._rules]}
 
-    def pick(self, service: str, method: str, path: str) -> str | None:
+    def pick(self, service: str, method: str, path: str, region: str = "") -> str | None:
         """The fault this request gets, if any (the first rule that fires)."""
         with self._lock:
             now = self._clock()
             for rule in self._rules:
-                if rule.matches(service, method, path) and rule.fires(now):
+                if rule.matches(service, method, path, region) and rule.fires(now):
                     if rule.started is None:
                         rule.started = now
                     rule.injected += 1
@@ -121,9 +123,10 @@ class Faults:
             return None
 
 
-def _service(environ: dict[str, Any]) -> str:
-    found = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    return found.group(1) if found else ""
+def _scope(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, region) the request is signed for."""
+    found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return (found.group(2), found.group(1)) if found else ("", "")
 
 
 def _reset(environ: dict[str, Any]) -> None:
@@ -161,8 +164,8 @@ class FaultApp:
             return self._control(environ, start_response)
         if path.startswith(("/_localaws/", "/moto-api/")):
             return self.app(environ, start_response)
-        service = _service(environ)
-        fault = self.faults.pick(service, environ.get("REQUEST_METHOD", ""), path)
+        service, region = _scope(environ)
+        fault = self.faults.pick(service, environ.get("REQUEST_METHOD", ""), path, region)
         if fault == "throttle":
             return _error(service, "400 Bad Request", "ThrottlingException", start_response)
         if fault == "error":

@@ -38,6 +38,11 @@ class CaCertificates:
         return self._iot
 
     def describe(self, certificate_id: str) -> CaState | None:
+        found = self.read(certificate_id)
+        return found[0] if found is not None else None
+
+    def read(self, certificate_id: str) -> tuple[CaState, str] | None:
+        """The CA's state and its certificate (PEM), from one call; None when AWS has no such CA."""
         try:
             with calling(f"describing CA {certificate_id} in {self._where}"):
                 reply = self._iot.describe_ca_certificate(certificateId=certificate_id)
@@ -51,7 +56,15 @@ class CaCertificates:
             auto_registration=description.get("autoRegistrationStatus", "DISABLE"),
             mode=description.get("certificateMode", "DEFAULT"),
             registration_config=from_aws_config(reply.get("registrationConfig") or {}),
-        )
+        ), str(description.get("certificatePem") or "")
+
+    def list(self) -> Iterator[str]:
+        """Ids of every CA certificate registered here, page by page."""
+        paginator = self._iot.get_paginator("list_ca_certificates")
+        with calling(f"listing CA certificates in {self._where}"):
+            for page in paginator.paginate(pageSize=self._page_size):
+                for ca in page.get("certificates", []):
+                    yield ca["certificateId"]
 
     def pem(self, certificate_id: str) -> str:
         """The CA's certificate as AWS has it (a device registered under it names it)."""

@@ -13,6 +13,7 @@ from fleet.aws.errors import Conflict, NotFound, calling
 
 # https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicyVersion.html
 MAX_VERSIONS = 5
+PAGE_SIZE = 250  # list calls: AWS allows 1..250
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,24 @@ class Policies:
         self._where = where
 
     def get(self, name: str) -> PolicyState | None:
+        found = self.default(name)
+        return PolicyState(found[0], compact(found[1])) if found is not None else None
+
+    def names(self) -> Iterator[str]:
+        """Every policy's name here (fleet's or not), page by page."""
+        paginator = self._iot.get_paginator("list_policies")
+        with calling(f"listing policies in {self._where}"):
+            for page in paginator.paginate(pageSize=PAGE_SIZE):
+                for policy in page.get("policies", []):
+                    yield str(policy["policyName"])
+
+    def default(self, name: str) -> tuple[str, str] | None:
+        """(default version id, its document as AWS has it, key order kept); None when the policy is missing."""
         try:
             reply = self._call("get_policy", f"reading policy {name}", policyName=name)
         except NotFound:
             return None
-        return PolicyState(str(reply["defaultVersionId"]), compact(reply["policyDocument"]))
-
-    def names(self) -> Iterator[str]:
-        """Every policy of the account and region, fleet's or not."""
-        paginator = self._iot.get_paginator("list_policies")
-        with calling(f"listing policies in {self._where}"):
-            for page in paginator.paginate(pageSize=250):
-                for policy in page.get("policies", []):
-                    yield str(policy["policyName"])
+        return str(reply["defaultVersionId"]), str(reply["policyDocument"])
 
     def versions(self, name: str) -> list[tuple[int, bool]]:
         """(version id, is default) of every version, oldest first; [] when the policy is missing."""

@@ -31,8 +31,12 @@ SESSION_NAME = "fleet"
 
 
 class SessionFactory:
-    def __init__(self, settings: Settings, base: boto3.Session | None = None):
+    """``read_only``: why this process only reads (a command that never writes, like `fleet import`):
+    any call that is not a read is refused before it is sent, whichever role is used."""
+
+    def __init__(self, settings: Settings, base: boto3.Session | None = None, read_only: str | None = None):
         self._settings = settings
+        self._read_only = read_only
         self._base = base or boto3.Session()
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
@@ -57,8 +61,9 @@ class SessionFactory:
                 client = session.client(
                     service, region_name=region, endpoint_url=self._settings.endpoint_url, config=self._config
                 )
-                if reader:
-                    client.meta.events.register(f"before-call.{service}", _refuse_writes(role_arn))
+                if reader or self._read_only:
+                    why = self._read_only or f"fleet runs read-only as {role_arn} (FLEET_READER_ROLE is set)"
+                    client.meta.events.register(f"before-call.{service}", _refuse_writes(why))
                 client.meta.events.register(f"before-call.{service}", self._pacer.hook(account_id, region))
                 client.meta.events.register(f"before-call.{service}", note_operation)
                 client.meta.events.register(f"after-call.{service}", self._count_writes(account_id, region))
@@ -125,10 +130,10 @@ class ReadOnly(AccessDenied):
     """A write was attempted under the reader role."""
 
 
-def _refuse_writes(role_arn: str) -> Any:
+def _refuse_writes(why: str) -> Any:
     def hook(model: Any, **_: Any) -> None:
         if not model.name.startswith(READ_PREFIXES):
-            raise ReadOnly(f"not calling {model.name}: fleet runs read-only as {role_arn} (FLEET_READER_ROLE is set)")
+            raise ReadOnly(f"not calling {model.name}: {why}")
     return hook
 
 

@@ -3,7 +3,17 @@ Nothing here writes to AWS: that is `pulumi up`'s alone."""
 
 from __future__ import annotations
 
-from fleet.cli import audit, checks, local, new, reads, recover, review, revocations  # noqa: F401 (each registers its commands)
+from fleet.cli import (  # noqa: F401 (each registers its commands)
+    audit,
+    checks,
+    importing,
+    local,
+    new,
+    reads,
+    recover,
+    review,
+    revocations,
+)
 from fleet.cli.base import app
 from fleet.cli.checks import json_schema
 

@@ -69,6 +69,7 @@ class PolicySpec:
     document: str  # compact JSON
     source: str
     document_path: str = ""  # the document's file (absolute), as the manifest names it
+    keep_other_versions: bool = False  # other_versions: keep
 
     @property
     def resource_name(self) -> str:

@@ -62,7 +62,8 @@ def check(
 ) -> tuple[tuple[PolicySpec, ...], tuple[CertificateGroupSpec, ...]]:
     """``warnings``: receives what AWS accepts but deserves a word (certificates that outlive their CA).
     ``expired_ok``: an expired certificate is no problem (`fleet expiry` lists them)."""
-    policy_files: dict[str, tuple[SourceFile, str, Path]] = {}
+    # name -> (file, document, its path, keep other versions)
+    policy_files: dict[str, tuple[SourceFile, str, Path, bool]] = {}
     declared: dict[str, Problem] = {}
     for file, folder, doc in documents:
         for name, policy in doc.policies.items():
@@ -81,7 +82,7 @@ def check(
             except (OSError, UnicodeDecodeError, ValueError) as error:
                 problems.append(file.problem(where, f"cannot read {policy.document}: {_why(error)}"))
                 continue
-            policy_files[name] = (file, text, (folder / policy.document).resolve())
+            policy_files[name] = (file, text, (folder / policy.document).resolve(), policy.other_versions == "keep")
 
     seen: dict[str, tuple[str, Problem | None]] = {ca.cert_id: (f"CA {name!r}", None) for name, ca in cas.items()}
     groups: list[CertificateGroupSpec] = []
@@ -109,14 +110,24 @@ def check(
             tuple(sorted(groups, key=lambda g: (g.group, g.account, g.region))))
 
 
-def _policy(
-    name: str, declared: tuple[SourceFile, str, Path], account: AccountSpec, region: str, problems: list[Problem]
-) -> PolicySpec | None:
-    file, text, path = declared
-    where = ("policies", name, "document")
+def substitute(text: str, account: AccountSpec, region: str) -> str:
+    """A policy document as it is in one account and region: {{account}}, {{account_id}} and {{region}}
+    replaced (anything else in double braces is left as it is)."""
     values = {"account": account.name, "account_id": account.id, "region": region}
-    substituted = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values.get(m[1], m[0]), text)
-    unknown = sorted(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", substituted)))
+    return PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), text)
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def _policy(
+    name: str, declared: tuple[SourceFile, str, Path, bool], account: AccountSpec, region: str,
+    problems: list[Problem],
+) -> PolicySpec | None:
+    file, text, path, keep_other_versions = declared
+    where = ("policies", name, "document")
+    substituted = substitute(text, account, region)
+    unknown = sorted(set(PLACEHOLDER.findall(substituted)))
     if unknown:
         problems.append(file.problem(where, f"unknown substitution {{{{{unknown[0]}}}}}; known: "
                                             f"{', '.join(SUBSTITUTIONS)}"))
@@ -134,7 +145,7 @@ def _policy(
         return None
     line, _ = file.position(where)
     return PolicySpec(name, account.name, account.id, account.role_arn, region, compact, f"{file.path}:{line}",
-                      str(path))
+                      str(path), keep_other_versions)
 
 
 def _group(

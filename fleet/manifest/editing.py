@@ -11,6 +11,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from fleet.files import write_atomic
+
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
@@ -33,11 +35,11 @@ def dump(data: Any) -> str:
 
 
 def save(path: Path, data: Any) -> bool:
-    """Write ``data`` back to ``path``; False when nothing changed."""
+    """Write ``data`` to ``path`` (whole or not at all); False when nothing changed."""
     text = dump(data)
-    if text == path.read_text(encoding="utf-8"):
+    if path.exists() and text == path.read_text(encoding="utf-8"):
         return False
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text)
     return True
 
 

@@ -149,7 +149,8 @@ class CertificateAuthority(Strict):
     certificate: str = Field(description="PEM file of the CA certificate, relative to this manifest")
     private_key: PrivateKey | None = Field(
         default=None, description="DEFAULT mode: the key that signs the verification certificate (kms: "
-        "recommended), or verification_certificates instead"
+        "recommended), or verification_certificates instead; needed only to register the CA where it is not "
+        "registered yet (see registered_in)"
     )
     verification_certificates: dict[PlaceRef, str] | None = Field(
         default=None, description="DEFAULT mode without private_key: ACCOUNT_ID/REGION -> a verification "
@@ -157,6 +158,10 @@ class CertificateAuthority(Strict):
         "registration code (`fleet registration-codes` lists them), PEM file relative to this manifest"
     )
     mode: Literal["DEFAULT", "SNI_ONLY"] = "DEFAULT"
+    registered_in: list[PlaceRef] = Field(
+        default_factory=list, description="ACCOUNT_ID/REGION where the CA was registered before fleet managed it "
+        "(`fleet import` writes them): a DEFAULT-mode CA without private_key is valid only if it is registered "
+        "already wherever it is placed")
     revocation_list: str | None = Field(
         default=None, description="the CA's CRL file (PEM or DER), relative to this manifest; certificates on it "
         "are never activated automatically"
@@ -172,6 +177,11 @@ class Policy(Strict):
         description="JSON file, relative to this manifest; {{account}}, {{account_id}} and {{region}} are "
         "replaced per account and region"
     )
+    other_versions: Literal["delete", "keep"] = Field(
+        default="delete", description="what fleet does with the policy's versions other than the default one: "
+        "delete them (fleet keeps one version), or keep them (`fleet import` writes keep for a policy that has "
+        "some, so that adopting it deletes nothing; AWS's limit of 5 still prunes the oldest when the document "
+        "changes)")
 
 
 class Revocation(Strict):

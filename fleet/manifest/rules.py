@@ -223,7 +223,8 @@ def _key_ref(
 ) -> keys.KeyRef | None:
     where = ("cas", name, "private_key")
     if ca.private_key is None:
-        if ca.mode == "DEFAULT" and ca.verification_certificates is None:
+        if ca.mode == "DEFAULT" and ca.verification_certificates is None and not ca.registered_in:
+            # with registered_in: said per place not registered (_expand)
             problems.append(file.problem(
                 ("cas", name), "mode DEFAULT needs private_key (kms: recommended; to sign the verification "
                                "certificate) or verification_certificates signed offline; or use mode SNI_ONLY",
@@ -338,6 +339,14 @@ def _expand(
                         f"({', '.join(account.regions)})"))
                     continue
                 key = (ca.name, account.name, region)
+                if ca.spec.private_key is None and ca.spec.mode == "DEFAULT" and ca.spec.registered_in \
+                        and ca.spec.verification_certificates is None \
+                        and f"{account.id}/{region}" not in ca.spec.registered_in:
+                    problems.append(ca.file.problem(
+                        (*where, "regions", region_index) if placement.regions else (*where, "account"),
+                        f"CA {ca.name!r} has no private_key, and its registered_in does not name {account.id}/"
+                        f"{region} (account {account.name!r}): registering it there in mode DEFAULT needs the key "
+                        "(or use mode SNI_ONLY; where it is registered already goes under registered_in)"))
                 if key in placements:
                     problems.append(ca.file.problem(
                         where, f"CA {ca.name!r} is placed twice in account {account.name!r}, region {region}"))

@@ -4,9 +4,11 @@ A changed document becomes a new default version (pruning the oldest
 non-default one at AWS's limit of 5), never a delete and re-create, so the
 certificates it is attached to never lose it. fleet keeps one version, the
 declared document as the default: any other version (made by hand, or left
-by an earlier document) is removed. The policy's attachments to certificates
-belong to the certificate resources; attachments to any other principal are
-removed. read reports all of it in the declaration's shape (fleet.observe).
+by an earlier document) is removed, unless the manifests keep them
+(`other_versions: keep`, which `fleet import` writes for a policy that has
+some). The policy's attachments to certificates belong to the certificate
+resources; attachments to any other principal are removed. read reports all
+of it in the declaration's shape (fleet.observe).
 """
 
 from __future__ import annotations

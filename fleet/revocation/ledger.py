@@ -15,6 +15,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from fleet.files import write_atomic
 from fleet.manifest import editing
 from fleet.manifest.desired import Fleet
 
@@ -74,7 +75,7 @@ def record(manifests: Path, fleet: Fleet, batches: Iterable[Batch],
         changed.extend(_archive(manifests, batch.certificates))
     text = editing.dump(data)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
         changed.append(path)
     return sorted(set(changed))
 
@@ -101,9 +102,8 @@ def _archive(manifests: Path, certificates: Mapping[str, str | None]) -> list[Pa
     written = []
     for fp, pem in sorted(certificates.items()):
         target = folder / f"{fp}.pem"
-        if pem is not None and not target.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            target.write_text(pem, encoding="utf-8")
+        if pem is not None and not target.exists():  # written whole: a killed run leaves no half PEM
+            write_atomic(target, pem)
             written.append(target)
     return written
 

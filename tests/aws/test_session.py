@@ -76,3 +76,15 @@ def test_every_call_a_factory_makes_waits_out_an_outage(local_aws: LocalAws) -> 
     finally:
         local_aws.clear_faults()
     assert sum(injected.values()) >= 4, injected  # the outage was met, and waited out
+
+
+def test_a_read_only_factory_refuses_writes_whatever_the_role(local_aws: LocalAws) -> None:
+    """`fleet import` reads only, with or without FLEET_READER_ROLE."""
+    from fleet.aws.session import ReadOnly
+
+    sessions = SessionFactory(Settings.from_env(), read_only="fleet import only reads AWS")
+    iot = sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111", "us-east-1")
+    assert iot.list_ca_certificates()["certificates"] == []
+    with pytest.raises(ReadOnly, match="^not calling CreatePolicy: fleet import only reads AWS$"):
+        iot.create_policy(policyName="p", policyDocument="{}")
+    assert "iot:CreatePolicy" not in local_aws.calls()

@@ -4,6 +4,7 @@ on the local endpoint, and fails on plain moto 5.2.5."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,17 @@ def keeps_revoked_certificates_revoked(iot_in: Callable[..., Any]) -> None:
     iot.update_certificate(certificateId=device_id, newStatus="REVOKED")
     assert error_code(lambda: iot.update_certificate(certificateId=device_id, newStatus="ACTIVE")) \
         == "CertificateStateException"
+
+
+# API_CertificateDescription.html: lastModifiedDate moves when the status changes (fleet dates revocations by it).
+def dates_a_change_of_status(iot_in: Callable[..., Any]) -> None:
+    iot = iot_in(ACCOUNT_A)
+    _, device_id = device_under_ca(iot)
+    registered = iot.describe_certificate(certificateId=device_id)["certificateDescription"]["lastModifiedDate"]
+    time.sleep(1.1)  # the API's dates have whole seconds
+    iot.update_certificate(certificateId=device_id, newStatus="REVOKED")
+    revoked = iot.describe_certificate(certificateId=device_id)["certificateDescription"]["lastModifiedDate"]
+    assert revoked > registered
 
 
 # API_UpdateCertificate.html: PENDING_TRANSFER and PENDING_ACTIVATION are internal.
@@ -119,6 +131,7 @@ def creates_things_idempotently(iot_in: Callable[..., Any]) -> None:
 
 
 CHECKS = [
+    dates_a_change_of_status,
     creates_things_idempotently,
     pages_policy_targets,
     keeps_revoked_certificates_revoked,

@@ -66,6 +66,17 @@ def test_after_every_and_times_pick_which_requests(aws: LocalAws, iot: Any) -> N
     assert aws.faults_by_rule() == [2]
 
 
+def test_a_rule_with_a_region_fails_that_region_only(aws: LocalAws, iot: Any) -> None:
+    """An account and region that cannot be reached, while the others answer."""
+    aws.arm_faults({"kind": "error", "requests": "all", "region": "eu-west-1"})
+    assert policies(iot) == []  # us-east-1
+    west = boto3.client("iot", region_name="eu-west-1", endpoint_url=aws.url, aws_access_key_id="a",
+                        aws_secret_access_key="b", config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError) as raised:
+        policies(west)
+    assert raised.value.response["Error"]["Code"] == "ServiceUnavailableException"
+
+
 def test_an_outage_fails_everything_until_it_is_over(aws: LocalAws, iot: Any) -> None:
     aws.arm_faults({"kind": "outage", "service": "*", "requests": "all", "seconds": 1.5})
     start = time.monotonic()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from devtools.pki import Issued, issue
-from fleet import pki
+from fleet import observe, pki
 from fleet.aws.ca import CaState
 from fleet.aws.certificates import CertificateSummary
 from fleet.aws.listing import PolicyListing
@@ -153,6 +153,19 @@ def test_any_version_besides_the_default_is_drift_the_policy_removes(fleet: Flee
     world.listings[PROD_EAST].policies["telemetry"] = replace(telemetry, versions=[(1, False), (2, True)])
     [found] = drift(fleet, world)
     assert (found.kind, found.aws) == ("policy-versions", "version 1 besides the default")
+
+
+def test_versions_the_manifests_keep_are_no_drift(manifests: Manifests, fleet: Fleet) -> None:
+    """`other_versions: keep` (what `fleet import` writes for a policy that has some): neither drift nor removed."""
+    manifests.text("policies.yaml", POLICIES + "    other_versions: keep\n")
+    kept = load(manifests)
+    assert {p.keep_other_versions for p in kept.policies} == {True}
+    world = in_sync(kept)
+    telemetry = world.listings[PROD_EAST].policies["telemetry"]
+    world.listings[PROD_EAST].policies["telemetry"] = replace(telemetry, versions=[(1, False), (2, False), (3, True)])
+    assert drift(kept, world) == []
+    [declared] = [p for p in declare(kept, world.survey, Path.cwd()).policies if p.place == PROD_EAST]
+    assert observe.policy(world.listings[PROD_EAST], declared) == declared  # what the provider converges on
 
 
 def unlisted(fleet: Fleet, world: World, status: str, root: Issued, policies: tuple[str, ...] = ()) -> str:

@@ -208,3 +208,21 @@ def test_the_example_manifests_are_valid() -> None:
     assert {p.account for p in fleet.ca_placements} == {"prod", "staging"}
     assert {p.region for p in fleet.ca_placements} == {"us-east-1", "eu-west-1"}
     assert {p.ca for p in fleet.ca_placements} == {"factory-root", "partner-ca"}
+
+
+def test_a_default_mode_ca_without_its_key_is_valid_where_it_is_registered_already(manifests: Manifests) -> None:
+    """What `fleet import` writes for a DEFAULT-mode CA: no key, the places where AWS has it."""
+    basic_fleet(manifests, mode="DEFAULT", registered_in=["111111111111/us-east-1"])
+    [placement] = load(manifests).ca_placements
+    assert (placement.mode, placement.private_key) == ("DEFAULT", None)
+
+
+def test_a_default_mode_ca_without_its_key_is_refused_where_it_would_be_registered(manifests: Manifests) -> None:
+    said = ("CA 'root' has no private_key, and its registered_in does not name 111111111111/eu-west-1 (account "
+            "'prod'): registering it there in mode DEFAULT needs the key (or use mode SNI_ONLY; where it is "
+            "registered already goes under registered_in)")
+    basic_fleet(manifests, mode="DEFAULT", registered_in=["111111111111/us-east-1"],
+                placements=[{"account": "prod", "regions": ["us-east-1", "eu-west-1"]}])
+    assert problems_of(manifests) == [f"manifests/cas.yaml:9:9: cas.root.placements[0].regions[1]: {said}"]
+    basic_fleet(manifests, mode="DEFAULT", registered_in=["111111111111/us-east-1"], placements=[{"account": "prod"}])
+    assert problems_of(manifests) == [f"manifests/cas.yaml:6:16: cas.root.placements[0].account: {said}"]
