@@ -38,7 +38,10 @@ class SessionFactory:
         self._settings = settings
         self._read_only = read_only
         self._base = base or boto3.Session()
+        # Guards the maps and counts below, and is never held across a call to AWS: assuming a role
+        # may wait out an outage for minutes, and every other thread (each write is counted) goes on.
         self._lock = threading.Lock()
+        self._assuming: dict[str, threading.Lock] = {}  # one assumption at a time per role
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         # botocore tries each call once; OutageRetry decides on every retry, within a time budget.
@@ -56,8 +59,11 @@ class SessionFactory:
             role_arn = f"arn:{partition}:iam::{account_id}:role/{reader}"
         key = (service, role_arn, region)
         with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+        session = self._session(role_arn, account_id) if role_arn else self._base  # may call STS: unlocked
+        with self._lock:
             if key not in self._clients:
-                session = self._session(role_arn, account_id) if role_arn else self._base
                 client = session.client(
                     service, region_name=region, endpoint_url=self._settings.endpoint_url, config=self._config
                 )
@@ -87,31 +93,42 @@ class SessionFactory:
         return hook
 
     def _session(self, role_arn: str, account_id: str) -> boto3.Session:
-        if role_arn not in self._sessions:
-            sts = self._base.client(
-                "sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
-                config=self._config,
-            )
-            sts.meta.events.register_first("needs-retry.sts", self._retry)
+        with self._lock:
+            assuming = self._assuming.setdefault(role_arn, threading.Lock())
+        with assuming:
+            with self._lock:
+                if role_arn in self._sessions:
+                    return self._sessions[role_arn]
+            session = self._assume(role_arn, account_id)
+            with self._lock:
+                self._sessions[role_arn] = session
+            return session
 
-            def assume() -> dict[str, str]:
-                with calling(f"assuming role {role_arn}"):
-                    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
-                return {
-                    "access_key": credentials["AccessKeyId"],
-                    "secret_key": credentials["SecretAccessKey"],
-                    "token": credentials["SessionToken"],
-                    "expiry_time": credentials["Expiration"].isoformat(),
-                }
+    def _assume(self, role_arn: str, account_id: str) -> boto3.Session:
+        """A session of the role, its credentials refreshed by assuming it again; checked to be in the account."""
+        sts = self._base.client(
+            "sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
+            config=self._config,
+        )
+        sts.meta.events.register_first("needs-retry.sts", self._retry)
 
-            core = botocore.session.get_session()
-            core._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 (c7n does the same)
-                metadata=assume(), refresh_using=assume, method="sts-assume-role"
-            )
-            session = boto3.Session(botocore_session=core)
-            self._check_account(session, role_arn, account_id)
-            self._sessions[role_arn] = session
-        return self._sessions[role_arn]
+        def assume() -> dict[str, str]:
+            with calling(f"assuming role {role_arn}"):
+                credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
+            return {
+                "access_key": credentials["AccessKeyId"],
+                "secret_key": credentials["SecretAccessKey"],
+                "token": credentials["SessionToken"],
+                "expiry_time": credentials["Expiration"].isoformat(),
+            }
+
+        core = botocore.session.get_session()
+        core._credentials = RefreshableCredentials.create_from_metadata(  # noqa: SLF001 (c7n does the same)
+            metadata=assume(), refresh_using=assume, method="sts-assume-role"
+        )
+        session = boto3.Session(botocore_session=core)
+        self._check_account(session, role_arn, account_id)
+        return session
 
     def _check_account(self, session: boto3.Session, role_arn: str, account_id: str) -> None:
         sts = session.client("sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,

@@ -88,3 +88,28 @@ def test_a_read_only_factory_refuses_writes_whatever_the_role(local_aws: LocalAw
     with pytest.raises(ReadOnly, match="^not calling CreatePolicy: fleet import only reads AWS$"):
         iot.create_policy(policyName="p", policyDocument="{}")
     assert "iot:CreatePolicy" not in local_aws.calls()
+
+
+def test_a_role_waiting_out_an_outage_never_stalls_the_other_accounts(local_aws: LocalAws) -> None:
+    """Assuming a role may retry for minutes; meanwhile every other thread's calls, client lookups
+    and write counts go on (the factory's lock is never held across a call to AWS)."""
+    import threading
+    from dataclasses import replace
+
+    sessions = SessionFactory(replace(Settings.from_env(), retry_seconds=60))
+    ready = sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111", "us-east-1")
+    local_aws.arm_faults({"kind": "outage", "service": "sts", "requests": "all", "seconds": 8})
+    slow = threading.Thread(target=sessions.client, args=(
+        "iot", "arn:aws:iam::222222222222:role/fleet-deployer", "222222222222", "us-east-1"))
+    try:
+        slow.start()
+        while not local_aws.faults_injected():  # the other thread is inside the outage now
+            threading.Event().wait(0.05)
+        ready.create_policy(policyName="p", policyDocument='{"Version": "2012-10-17", "Statement": []}')
+        assert sessions.writes("111111111111", "us-east-1") == 1
+        assert sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111",
+                               "us-east-1") is ready
+        assert slow.is_alive(), "the write waited for another account's role to be assumed"
+    finally:
+        slow.join()
+        local_aws.clear_faults()
