@@ -1,4 +1,4 @@
-"""A fleet run as several stacks (README "Sharding a large fleet"), for real: two
+"""A fleet run as several stacks (docs/scale.md, "Sharding a large fleet"), for real: two
 stacks on the S3 backend, each limited to one account by its `places`, applied at
 the same time; a third stack without places refused, naming them, and places
 that name nothing refused; and a place moved from one stack to the other

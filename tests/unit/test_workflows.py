@@ -137,7 +137,7 @@ def test_a_pull_request_is_checked_against_its_base_for_the_ledger() -> None:
 
 
 def test_every_stack_runs_in_its_own_job_and_gets_its_own_comment() -> None:
-    """A fleet run as several stacks (README "Sharding a large fleet"): each job that runs
+    """A fleet run as several stacks (docs/scale.md, "Sharding a large fleet"): each job that runs
     Pulumi runs once per stack of the FLEET_STACKS variable, and no stack's failure cancels
     another's apply; the manifests' drift check runs once; each stack's review updates its own
     comment, found by the marker `fleet review --stack` writes."""
