@@ -250,7 +250,8 @@ def _work(step: Step, claimed: set[tuple[str, str, str]]) -> tuple[set[str], set
 def _handed_over(raw_steps: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     """(account id, region) -> the stack the plan's stack leaves that place to."""
     for raw in raw_steps:
-        if _kind(raw) != STACK_KIND:
+        # A refreshed plan (options.refresh: always) first lists what the refresh read: the old scope.
+        if _kind(raw) != STACK_KIND or raw.get("op") in ("refresh", "read"):
             continue
         state = (raw.get("newState") or {}).get("inputs") or (raw.get("oldState") or {}).get("outputs") or {}
         others = state.get("others") if isinstance(state, dict) else None

@@ -150,7 +150,11 @@ def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing()
         step["op"] = "delete"
         step.setdefault("oldState", {"outputs": step["newState"]["inputs"]})
         step["oldState"].setdefault("outputs", step["newState"]["inputs"])
-    plan["steps"].append({"op": "create", "urn": "urn:pulumi:shard-a::fleet::pulumi-python:dynamic/fleet:Stack::stack",
+    # A refreshed plan (options.refresh: always) lists first what the refresh read: the scope before the move.
+    stack = "urn:pulumi:shard-a::fleet::fleet:index:Fleet$pulumi-python:dynamic/fleet:Stack::stack"
+    plan["steps"].insert(0, {"op": "refresh", "urn": stack, "oldState": {"outputs": {"others": {}}},
+                             "newState": {"inputs": {"others": {}}}})
+    plan["steps"].append({"op": "update", "urn": stack, "oldState": {"outputs": {"others": {}}},
                           "newState": {"inputs": {"others": {place_key: "shard-b"}}}})
     review = render(json.dumps(plan), stack="shard-a")
     section = review.split("### prod / eu-west-1\n\n")[1].split("\n\n")[0]
