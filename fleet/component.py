@@ -23,7 +23,7 @@ import pulumi
 
 from fleet.declarations import CaPlacementInputs, Inputs, JitrInputs, PolicyInputs
 from fleet.jitr.role import function_arn
-from fleet.program import declare_fleet
+from fleet.program import decide, declare_resources
 
 TYPE = "fleet:index:Fleet"
 OUTPUT = "places"  # the stack output export() writes
@@ -42,11 +42,13 @@ class Fleet(pulumi.ComponentResource):
         ``deploy_jitr``: False: fleet deploys no just-in-time function (and removes those it did);
         ``jitr_configuration`` still holds the configuration for the team's own (default: the
         project's `deployJitrFunction` config, else True)."""
-        super().__init__(TYPE, name, None, opts)
         if deploy_jitr is None:
             deploy_jitr = pulumi.Config().get_bool(DEPLOY_JITR) is not False
-        declared = declare_fleet(Path(manifests) if manifests is not None else None, self,
-                                 Path(project_dir) if project_dir is not None else None, deploy_jitr)
+        # Refused before the component itself is registered: a refused run leaves nothing in the state.
+        decided = decide(Path(manifests) if manifests is not None else None,
+                         Path(project_dir) if project_dir is not None else None, deploy_jitr)
+        super().__init__(TYPE, name, None, opts)
+        declared = declare_resources(decided, self)
         self.places = pulumi.Output.from_input(by_place(declared.resources))
         self.jitr_configuration = pulumi.Output.from_input(declared.jitr_configuration)
         self.register_outputs({OUTPUT: self.places, "jitr_configuration": self.jitr_configuration})

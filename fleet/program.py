@@ -36,7 +36,7 @@ from fleet.providers.device_certificates import DeviceCertificates
 from fleet.providers.jitr import JustInTimeActivation
 from fleet.providers.policy import IotPolicy
 from fleet.providers.stack_scope import StackScope
-from fleet.resources import declare
+from fleet.resources import Resources, declare
 from fleet.revocation import guard, history
 from fleet.settings import Settings, SettingsError
 from fleet.survey import Survey, survey
@@ -57,13 +57,27 @@ class Declared:
     jitr_configuration: str = ""  # the just-in-time function's configuration, deployed by fleet or not
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What the program decided before it declares anything: every refusal is behind it."""
+
+    resources: Resources
+    scope: stack_scope.Decision
+    deploy_jitr: bool
+
+
 def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None = None,
                   project_dir: Path | None = None, deploy_jitr: bool = True) -> Declared:
-    """Everything below, as children of ``parent`` (fleet.component.Fleet), each aliased to the
-    top-level resource it was before fleet became a component (no change for existing stacks).
-    ``manifests``: the folder (default: the project's `manifests` config, else "manifests");
-    ``project_dir``: the Pulumi project's folder (default: the working directory);
-    ``deploy_jitr``: False leaves the just-in-time function to the team (docs/just-in-time.md)."""
+    """fleet's resources at the top of the stack (``parent`` None), as before it was a component."""
+    return declare_resources(decide(manifests, project_dir, deploy_jitr), parent)
+
+
+def decide(manifests: Path | None = None, project_dir: Path | None = None, deploy_jitr: bool = True) -> Decided:
+    """Load, survey, guard: every refusal is raised here, before any resource (even the component
+    that would hold them) is registered. ``manifests``: the folder (default: the project's
+    `manifests` config, else "manifests"); ``project_dir``: the Pulumi project's folder (default:
+    the working directory); ``deploy_jitr``: False leaves the just-in-time function to the team
+    (docs/just-in-time.md)."""
     watchdog.ensure_started()
     watchdog.end_quietly_when_interrupted()
     project_dir = project_dir or Path.cwd()
@@ -132,6 +146,16 @@ def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None 
             raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *conflicts]))
 
     declared = declare(fleet, seen, project_dir, recorded).within(scope.mine)
+    for digest, built in declared.packages.items() if deploy_jitr else ():
+        if package.keep(built) != digest:
+            raise pulumi.RunError("fleet could not keep the just-in-time function's package; nothing was changed")
+    return Decided(declared, scope, deploy_jitr)
+
+
+def declare_resources(decided: Decided, parent: pulumi.Resource | None = None) -> Declared:
+    """Every resource of the decision, as children of ``parent`` (fleet.component.Fleet), each aliased
+    to the top-level resource it was before fleet became a component (no change for existing stacks)."""
+    declared, scope, deploy_jitr = decided.resources, decided.scope, decided.deploy_jitr
     if scope.others:
         StackScope(scope.others, _options(parent))
     for place, stack in scope.handed_over.items():
@@ -145,9 +169,6 @@ def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None 
     def of_place(place: tuple[str, str]) -> list[pulumi.Resource]:
         return [r for d, r in [*policies, *cas] if d.place == place]
 
-    for digest, built in declared.packages.items() if deploy_jitr else ():
-        if package.keep(built) != digest:
-            raise pulumi.RunError("fleet could not keep the just-in-time function's package; nothing was changed")
     # Before any certificate anywhere changes, every function knows the ledger as this run applies it.
     activation = [(j, JustInTimeActivation(j, _options(parent, of_place(j.place))))
                   for j in (declared.jitr if deploy_jitr else ())]
