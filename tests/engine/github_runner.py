@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -259,8 +260,12 @@ class Runner:
                 files: dict[str, Path]) -> tuple[str, str]:
         _known(inputs, {"pulumi-version"})
         done = subprocess.run(["pulumi", "version"], capture_output=True, text=True, check=False, env=env)
-        if done.stdout.strip() != f"v{inputs.get('pulumi-version')}":
-            return "failure", f"the Pulumi CLI here is {done.stdout.strip()}, not {inputs.get('pulumi-version')}"
+        wanted, here = str(inputs.get("pulumi-version")), done.stdout.strip()
+        # GitHub's action installs exactly the version asked; this machine's toolchain may stand in the nearest
+        # engine the Go module proxy serves for the SDK's own (scripts/toolchain.sh): that one, and no other.
+        substitute = os.environ.get("PULUMI_VERSION") if wanted == os.environ.get("PULUMI_SDK_VERSION") else None
+        if here not in (f"v{wanted}", f"v{substitute}"):
+            return "failure", f"the Pulumi CLI here is {here}, not {wanted}"
         return "success", done.stdout
 
     def _credentials(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],

@@ -72,7 +72,7 @@ class FleetLocal:
 
     def end(self, how: int = signal.SIGTERM) -> int:
         self.process.send_signal(how)
-        code = self.process.wait(timeout=30)
+        code = self.process.wait(timeout=120)  # a guard against a hang, not a measure
         self.reader.join(timeout=10)
         while not self.lines.empty():
             self.printed.append(self.lines.get())
