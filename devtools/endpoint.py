@@ -29,9 +29,7 @@ class LocalAws:
         if self.plain:
             command.append("--plain")
         command.extend(self.options)
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if "listening on " not in line:
@@ -91,8 +89,11 @@ class LocalAws:
 
     def reset(self) -> None:
         """Forget all AWS state and the call counts."""
-        for path, method in (("/moto-api/reset", "POST"), ("/_localaws/calls", "DELETE"),
-                             ("/_localaws/faults", "DELETE")):
+        for path, method in (
+            ("/moto-api/reset", "POST"),
+            ("/_localaws/calls", "DELETE"),
+            ("/_localaws/faults", "DELETE"),
+        ):
             request = urllib.request.Request(f"{self.url}{path}", method=method)
             urllib.request.urlopen(request, timeout=10).close()
 

@@ -48,13 +48,20 @@ def seed(endpoint: LocalAws, ca: Issued, certificates: int) -> dict[str, int]:
         mine = range(index, certificates, len(places()))
         for start in range(0, len(mine), CHUNK):
             batch: dict[str, list[str]] = {}
-            for n in mine[start:start + CHUNK]:
+            for n in mine[start : start + CHUNK]:
                 batch.setdefault(status_of(n // len(places())), []).append(issue(ca, f"device-{n:07d}").cert_pem)
             for status, pems in sorted(batch.items()):
                 counts[status] = counts.get(status, 0) + len(pems)
-                body = json.dumps({"account_id": number, "region": region, "ca_pem": ca.cert_pem,
-                                   "certificates": pems, "status": status,
-                                   "policy": {"name": "telemetry", "document": json.dumps(DOCUMENT)}}).encode()
+                body = json.dumps(
+                    {
+                        "account_id": number,
+                        "region": region,
+                        "ca_pem": ca.cert_pem,
+                        "certificates": pems,
+                        "status": status,
+                        "policy": {"name": "telemetry", "document": json.dumps(DOCUMENT)},
+                    }
+                ).encode()
                 request = urllib.request.Request(f"{endpoint.url}/_localaws/seed", data=body, method="POST")
                 urllib.request.urlopen(request, timeout=3600).close()
     return counts
@@ -63,9 +70,14 @@ def seed(endpoint: LocalAws, ca: Issued, certificates: int) -> dict[str, int]:
 def repository(root: Path) -> Path:
     manifests = root / "manifests"
     manifests.mkdir(parents=True)
-    (manifests / "accounts.yaml").write_text("accounts:\n" + "".join(
-        f"  {name}:\n    id: \"{number}\"\n    deployer_role_arn: arn:aws:iam::{number}:role/fleet-deployer\n"
-        f"    regions: [{', '.join(REGIONS)}]\n" for name, number in ACCOUNTS.items()))
+    (manifests / "accounts.yaml").write_text(
+        "accounts:\n"
+        + "".join(
+            f'  {name}:\n    id: "{number}"\n    deployer_role_arn: arn:aws:iam::{number}:role/fleet-deployer\n'
+            f"    regions: [{', '.join(REGIONS)}]\n"
+            for name, number in ACCOUNTS.items()
+        )
+    )
     return manifests
 
 
@@ -87,15 +99,21 @@ def run(certificates: int, rate: float, output: Path | None) -> dict[str, Any]:
         root = Path(scratch)
         start = time.monotonic()
         statuses = seed(endpoint, make_ca("Estate CA"), certificates)
-        print(f"{certificates} certificates generated and seeded in {time.monotonic() - start:.1f} s: {statuses}",
-              flush=True)
+        print(
+            f"{certificates} certificates generated and seeded in {time.monotonic() - start:.1f} s: {statuses}",
+            flush=True,
+        )
         manifests = repository(root / "repo")
-        environ = {**os.environ, **endpoint.environment(), "FLEET_AWS_RATE": str(rate),
-                   "FLEET_PROGRESS_SECONDS": "60"}
+        environ = {**os.environ, **endpoint.environment(), "FLEET_AWS_RATE": str(rate), "FLEET_PROGRESS_SECONDS": "60"}
         before = endpoint.calls()
         start = time.monotonic()
-        process = subprocess.Popen([sys.executable, "-m", "fleet", "import", "-m", str(manifests)], env=environ,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fleet", "import", "-m", str(manifests)],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert process.stdout is not None
         printed = list(lines(process.stdout))
         if process.wait() != 0:
@@ -110,11 +128,16 @@ def run(certificates: int, rate: float, output: Path | None) -> dict[str, Any]:
         validate = time.monotonic() - start
         per_place = certificates / len(places())
         figures = {
-            "certificates": certificates, "places": len(places()), "statuses": statuses, "rate": rate,
-            "seconds": round(seconds, 1), "calls": calls,
+            "certificates": certificates,
+            "places": len(places()),
+            "statuses": statuses,
+            "rate": rate,
+            "seconds": round(seconds, 1),
+            "calls": calls,
             "calls_total": sum(calls.values()),
             "peak_mib": peak,
-            "repository_bytes": repository_bytes, "repository_files": repository_files,
+            "repository_bytes": repository_bytes,
+            "repository_files": repository_files,
             "validate_seconds": round(validate, 1),
             # What AWS's default quota makes of it: one DescribeCertificate per certificate, places in parallel.
             "seconds_at_aws_rate": round(per_place / 10, 1),

@@ -47,10 +47,12 @@ def make_ca(
 ) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -104,8 +106,15 @@ class KmsCa:
         return self.cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def kms_ca(kms: Any, issuer: Issued, common_name: str, key_spec: str = "ECC_NIST_P256", *, days: int = 3650,
-           organization: str = "fleet example") -> KmsCa:
+def kms_ca(
+    kms: Any,
+    issuer: Issued,
+    common_name: str,
+    key_spec: str = "ECC_NIST_P256",
+    *,
+    days: int = 3650,
+    organization: str = "fleet example",
+) -> KmsCa:
     """A new KMS key (``kms``: a boto3 KMS client in the key's account and region) and a CA
     certificate for it, issued by ``issuer`` (a root that holds its own key, as an offline root does)."""
     metadata = kms.create_key(KeySpec=key_spec, KeyUsage="SIGN_VERIFY", Description=common_name)["KeyMetadata"]
@@ -113,8 +122,14 @@ def kms_ca(kms: Any, issuer: Issued, common_name: str, key_spec: str = "ECC_NIST
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-                                 x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                ]
+            )
+        )
         .issuer_name(issuer.cert.subject)
         .public_key(public)  # type: ignore[arg-type]
         .serial_number(x509.random_serial_number())

@@ -57,8 +57,11 @@ class Engine:
     @property
     def changes_proposed(self) -> str:
         """What `preview --expect-no-changes` says when it finds changes."""
-        return ("no changes were expected for preview but changes were proposed" if self.taxonomy
-                else "no changes were expected but changes were proposed")
+        return (
+            "no changes were expected for preview but changes were proposed"
+            if self.taxonomy
+            else "no changes were expected but changes were proposed"
+        )
 
     @property
     def label(self) -> str:
@@ -146,7 +149,11 @@ class PulumiProject:
         self.backend.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             ["pulumi", "stack", "select", "--create", self.stack, "--non-interactive"],
-            cwd=self.workdir, env=self.env(), capture_output=True, text=True, check=True,
+            cwd=self.workdir,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=True,
         )
         self.run("config", "set", "manifests", str(manifests))
         return self

@@ -60,8 +60,13 @@ def decide(
         cert = pki.load_certificate(certificate_pem.encode())
     except pki.CertificateError as error:
         return judge(f"its PEM cannot be read ({error})", status, ca_status, False, None, revoked, now)
-    presented = Presented(pki.certificate_id(cert), cert.serial_number, pki.is_ca(cert), cert.not_valid_before_utc,
-                          cert.not_valid_after_utc)
+    presented = Presented(
+        pki.certificate_id(cert),
+        cert.serial_number,
+        pki.is_ca(cert),
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+    )
     signed = pki.signed_by(cert, pki.load_certificate(ca_pem.encode()))
     listed = None if crl_pem is None else crl_serials(crl_pem)
     return judge(presented, status, ca_status, signed, listed, revoked, now)

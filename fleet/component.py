@@ -34,9 +34,14 @@ class Fleet(pulumi.ComponentResource):
     places: pulumi.Output[dict[str, Any]]
     jitr_configuration: pulumi.Output[str]
 
-    def __init__(self, name: str = "fleet", manifests: str | Path | None = None,
-                 project_dir: str | Path | None = None, deploy_jitr: bool | None = None,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str = "fleet",
+        manifests: str | Path | None = None,
+        project_dir: str | Path | None = None,
+        deploy_jitr: bool | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         """``manifests``: the folder (default: the project's `manifests` config, else manifests/);
         ``project_dir``: the Pulumi project's folder (default: the working directory);
         ``deploy_jitr``: False: fleet deploys no just-in-time function (and removes those it did);
@@ -45,8 +50,11 @@ class Fleet(pulumi.ComponentResource):
         if deploy_jitr is None:
             deploy_jitr = pulumi.Config().get_bool(DEPLOY_JITR) is not False
         # Refused before the component itself is registered: a refused run leaves nothing in the state.
-        decided = decide(Path(manifests) if manifests is not None else None,
-                         Path(project_dir) if project_dir is not None else None, deploy_jitr)
+        decided = decide(
+            Path(manifests) if manifests is not None else None,
+            Path(project_dir) if project_dir is not None else None,
+            deploy_jitr,
+        )
         super().__init__(TYPE, name, None, opts)
         declared = declare_resources(decided, self)
         self.places = pulumi.Output.from_input(by_place(declared.resources))

@@ -77,8 +77,9 @@ class Code:
     registration_code: str
 
 
-def to_register(fleet: Fleet, seen: Survey,
-                places: frozenset[tuple[str, str]] | None = None) -> Iterator[tuple[CaPlacementSpec, Place]]:
+def to_register(
+    fleet: Fleet, seen: Survey, places: frozenset[tuple[str, str]] | None = None
+) -> Iterator[tuple[CaPlacementSpec, Place]]:
     """The DEFAULT-mode placements AWS does not have yet (``places``: only those)."""
     for spec in fleet.ca_placements:
         place = seen.place(spec.account_id, spec.region)
@@ -88,8 +89,13 @@ def to_register(fleet: Fleet, seen: Survey,
             yield spec, place
 
 
-def check(fleet: Fleet, seen: Survey, sessions: SessionFactory, places: frozenset[tuple[str, str]] | None = None,
-          now: datetime.datetime | None = None) -> Needs:
+def check(
+    fleet: Fleet,
+    seen: Survey,
+    sessions: SessionFactory,
+    places: frozenset[tuple[str, str]] | None = None,
+    now: datetime.datetime | None = None,
+) -> Needs:
     """Every placement still to register, with its signer. AwsError when a registration code cannot be read."""
     now = now or datetime.datetime.now(datetime.UTC)
     refusals: list[str] = []
@@ -102,8 +108,10 @@ def check(fleet: Fleet, seen: Survey, sessions: SessionFactory, places: frozense
         ref = spec.private_key
         if ref is None:
             if spec.verification_certificate is None:
-                refusals.append(f"{name}: no verification certificate for {spec.account_id}/{spec.region} "
-                                "(verification_certificates:); `fleet registration-codes` lists the code to sign")
+                refusals.append(
+                    f"{name}: no verification certificate for {spec.account_id}/{spec.region} "
+                    "(verification_certificates:); `fleet registration-codes` lists the code to sign"
+                )
                 continue
             where = (spec.account_id, spec.region)
             if where not in codes:
@@ -202,18 +210,25 @@ def kms_signer(ca: x509.Certificate, ref: keys.KeyRef, sessions: SessionFactory)
     return pki.remote_key(public_key, sign)
 
 
-def _signing(arn: str, public: PublicKey, ca: x509.Certificate) -> tuple[ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
-                                                                          str]:
+def _signing(
+    arn: str, public: PublicKey, ca: x509.Certificate
+) -> tuple[ec.EllipticCurvePublicKey | rsa.RSAPublicKey, str]:
     """The key's public half and KMS's signing algorithm for it; CustodyError when it cannot sign for ``ca``."""
     if public.usage != "SIGN_VERIFY":
-        raise CustodyError(f"KMS key {arn} is a {public.usage or 'non-signing'} key; the CA's key must be a "
-                           "SIGN_VERIFY key")
+        raise CustodyError(
+            f"KMS key {arn} is a {public.usage or 'non-signing'} key; the CA's key must be a SIGN_VERIFY key"
+        )
     try:
         key = serialization.load_der_public_key(public.der)
     except (ValueError, UnsupportedAlgorithm):
         raise CustodyError(f"KMS key {arn}: GetPublicKey gave a public key fleet cannot read") from None
-    kind = (("EC", key.curve.name) if isinstance(key, ec.EllipticCurvePublicKey)
-            else ("RSA", str(key.key_size)) if isinstance(key, rsa.RSAPublicKey) else ("other", ""))
+    kind = (
+        ("EC", key.curve.name)
+        if isinstance(key, ec.EllipticCurvePublicKey)
+        else ("RSA", str(key.key_size))
+        if isinstance(key, rsa.RSAPublicKey)
+        else ("other", "")
+    )
     algorithm = KMS_SIGNING.get(kind)
     if algorithm is None or not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         raise CustodyError(f"KMS key {arn} is {' '.join(kind).strip()}; fleet signs with {SUPPORTED}")

@@ -136,11 +136,13 @@ CA_SPEC = Spec(
     actions={
         "check": actions("DescribeCACertificate"),  # a placement new to the stack: its mode in AWS
         "read": actions("DescribeCACertificate"),
-        "create": actions("DescribeCACertificate", "GetRegistrationCode", "RegisterCACertificate",
-                          "UpdateCACertificate"),
+        "create": actions(
+            "DescribeCACertificate", "GetRegistrationCode", "RegisterCACertificate", "UpdateCACertificate"
+        ),
         "update": actions("DescribeCACertificate", "UpdateCACertificate"),
-        "delete": actions("DescribeCACertificate", "ListCertificatesByCA", "UpdateCACertificate",
-                          "DeleteCACertificate"),
+        "delete": actions(
+            "DescribeCACertificate", "ListCertificatesByCA", "UpdateCACertificate", "DeleteCACertificate"
+        ),
     },
 )
 
@@ -182,10 +184,12 @@ POLICY_SPEC = Spec(
     delete_before_replace=False,
     actions={
         "read": actions("GetPolicy", "ListPolicyVersions", "ListTargetsForPolicy"),
-        "create": actions("GetPolicy", "CreatePolicy", "ListPolicyVersions", "DeletePolicyVersion",
-                          "CreatePolicyVersion"),
-        "update": actions("GetPolicy", "ListPolicyVersions", "DeletePolicyVersion", "CreatePolicyVersion",
-                          "DetachPolicy"),
+        "create": actions(
+            "GetPolicy", "CreatePolicy", "ListPolicyVersions", "DeletePolicyVersion", "CreatePolicyVersion"
+        ),
+        "update": actions(
+            "GetPolicy", "ListPolicyVersions", "DeletePolicyVersion", "CreatePolicyVersion", "DetachPolicy"
+        ),
         "delete": actions("ListPolicyVersions", "DeletePolicyVersion", "DeletePolicy"),
     },
 )
@@ -223,17 +227,47 @@ CERTIFICATES_SPEC = Spec(
     delete_before_replace=False,
     actions={
         "read": actions("ListCertificates", "ListCertificatesByCA", "ListTargetsForPolicy"),
-        "create": actions("ListCertificates", "ListTargetsForPolicy", "DescribeCertificate",
-                          "DescribeCACertificate", "RegisterCertificate", "RegisterCertificateWithoutCA",
-                          "UpdateCertificate", "AttachPolicy", "DetachPolicy", "CreateThing",
-                          "AttachThingPrincipal", "ListAttachedPolicies", "ListPrincipalThings"),
-        "update": actions("ListCertificates", "ListTargetsForPolicy", "DescribeCertificate",
-                          "DescribeCACertificate", "RegisterCertificate", "RegisterCertificateWithoutCA",
-                          "UpdateCertificate", "AttachPolicy", "DetachPolicy", "CreateThing",
-                          "AttachThingPrincipal", "DetachThingPrincipal", "ListAttachedPolicies",
-                          "ListPrincipalThings", "DeleteCertificate"),
-        "delete": actions("ListCertificates", "UpdateCertificate", "ListAttachedPolicies", "DetachPolicy",
-                          "ListPrincipalThings", "DetachThingPrincipal", "DeleteCertificate"),
+        "create": actions(
+            "ListCertificates",
+            "ListTargetsForPolicy",
+            "DescribeCertificate",
+            "DescribeCACertificate",
+            "RegisterCertificate",
+            "RegisterCertificateWithoutCA",
+            "UpdateCertificate",
+            "AttachPolicy",
+            "DetachPolicy",
+            "CreateThing",
+            "AttachThingPrincipal",
+            "ListAttachedPolicies",
+            "ListPrincipalThings",
+        ),
+        "update": actions(
+            "ListCertificates",
+            "ListTargetsForPolicy",
+            "DescribeCertificate",
+            "DescribeCACertificate",
+            "RegisterCertificate",
+            "RegisterCertificateWithoutCA",
+            "UpdateCertificate",
+            "AttachPolicy",
+            "DetachPolicy",
+            "CreateThing",
+            "AttachThingPrincipal",
+            "DetachThingPrincipal",
+            "ListAttachedPolicies",
+            "ListPrincipalThings",
+            "DeleteCertificate",
+        ),
+        "delete": actions(
+            "ListCertificates",
+            "UpdateCertificate",
+            "ListAttachedPolicies",
+            "DetachPolicy",
+            "ListPrincipalThings",
+            "DetachThingPrincipal",
+            "DeleteCertificate",
+        ),
     },
 )
 
@@ -258,9 +292,15 @@ class GroupInputs:
     def of(cls, props: Mapping[str, Any]) -> GroupInputs:
         if not isinstance(props, Mapping):
             raise TypeError("a group is a map")
-        return cls(ca=props.get("ca"), ca_id=props.get("ca_id"), pem=str(props.get("pem") or ""),
-                   policies=tuple(props.get("policies") or ()), things=str(props.get("things") or "none"),
-                   source=str(props.get("source") or ""), certificates=dict(props.get("certificates") or {}))
+        return cls(
+            ca=props.get("ca"),
+            ca_id=props.get("ca_id"),
+            pem=str(props.get("pem") or ""),
+            policies=tuple(props.get("policies") or ()),
+            things=str(props.get("things") or "none"),
+            source=str(props.get("source") or ""),
+            certificates=dict(props.get("certificates") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -306,8 +346,9 @@ class ShardInputs(Inputs):
         """Whether fleet removes a certificate of this group from AWS once nothing declares
         it: those of manifest groups. Those auto_activation took in stay (devices in use);
         the ledger's are REVOKED and stay anyway."""
-        return any(g is group and not name.startswith(AUTO_GROUP) and name != LEDGER_GROUP
-                   for name, g in self.groups.items())
+        return any(
+            g is group and not name.startswith(AUTO_GROUP) and name != LEDGER_GROUP for name, g in self.groups.items()
+        )
 
     def work(self, had: ShardInputs | None) -> tuple[set[str], set[str]]:
         """What converging this declaration over ``had`` (the recorded or refreshed state;
@@ -316,11 +357,14 @@ class ShardInputs(Inputs):
         `fleet review` both ask here, so the review reads AWS for exactly what the apply
         will read and change."""
         declared, recorded = self.declared(), (had.declared() if had is not None else {})
-        todo = {fp for fp, (status, group) in declared.items()
-                if fp not in recorded or recorded[fp][0] != status
-                or recorded[fp][1].state() != group.state()}
-        removed = {fp for fp, (_, group) in recorded.items() if fp not in declared and had is not None
-                   and had.owns(group)}
+        todo = {
+            fp
+            for fp, (status, group) in declared.items()
+            if fp not in recorded or recorded[fp][0] != status or recorded[fp][1].state() != group.state()
+        }
+        removed = {
+            fp for fp, (_, group) in recorded.items() if fp not in declared and had is not None and had.owns(group)
+        }
         return todo, removed
 
 
@@ -397,12 +441,35 @@ WAS_REVOKED = "was REVOKED"
 
 # --- Just-in-time activation ----------------------------------------------------------
 
-_JITR_READS = frozenset({"lambda:GetFunctionConfiguration", "lambda:GetPolicy", "iam:GetRole", "iam:ListRolePolicies",
-                         "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iot:GetTopicRule"})
-_JITR_WRITES = frozenset({"iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-                          "iam:DetachRolePolicy", "iam:PassRole", "lambda:CreateFunction", "lambda:UpdateFunctionCode",
-                          "lambda:UpdateFunctionConfiguration", "lambda:AddPermission", "lambda:RemovePermission",
-                          "iot:CreateTopicRule", "iot:ReplaceTopicRule", "iot:DeleteTopicRule"})
+_JITR_READS = frozenset(
+    {
+        "lambda:GetFunctionConfiguration",
+        "lambda:GetPolicy",
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iot:GetTopicRule",
+    }
+)
+_JITR_WRITES = frozenset(
+    {
+        "iam:CreateRole",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:DetachRolePolicy",
+        "iam:PassRole",
+        "lambda:CreateFunction",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "iot:CreateTopicRule",
+        "iot:ReplaceTopicRule",
+        "iot:DeleteTopicRule",
+    }
+)
 JITR_SPEC = Spec(
     name="JustInTimeActivation",
     replace_on=("account_id", "region"),
@@ -411,8 +478,14 @@ JITR_SPEC = Spec(
         "read": _JITR_READS,
         "create": _JITR_READS | _JITR_WRITES,
         "update": _JITR_READS | _JITR_WRITES,
-        "delete": _JITR_READS | {"iot:DeleteTopicRule", "lambda:DeleteFunction", "iam:DeleteRolePolicy",
-                                 "iam:DetachRolePolicy", "iam:DeleteRole"},
+        "delete": _JITR_READS
+        | {
+            "iot:DeleteTopicRule",
+            "lambda:DeleteFunction",
+            "iam:DeleteRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:DeleteRole",
+        },
     },
 )
 
@@ -446,6 +519,8 @@ class JitrInputs(Inputs):
 
 SPECS: tuple[Spec, ...] = (CA_SPEC, POLICY_SPEC, CERTIFICATES_SPEC, JITR_SPEC)
 INPUTS: dict[str, type[Inputs]] = {
-    CA_SPEC.token: CaPlacementInputs, POLICY_SPEC.token: PolicyInputs, CERTIFICATES_SPEC.token: ShardInputs,
+    CA_SPEC.token: CaPlacementInputs,
+    POLICY_SPEC.token: PolicyInputs,
+    CERTIFICATES_SPEC.token: ShardInputs,
     JITR_SPEC.token: JitrInputs,
 }

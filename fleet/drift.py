@@ -64,8 +64,9 @@ class Drift:
         return asdict(self)
 
 
-def find(fleet: Fleet, survey: Survey, listing_for: ListingFor, project_dir: Path,
-         jitr_for: JitrFor | None = None) -> list[Drift]:
+def find(
+    fleet: Fleet, survey: Survey, listing_for: ListingFor, project_dir: Path, jitr_for: JitrFor | None = None
+) -> list[Drift]:
     """``jitr_for``: what AWS has of a just-in-time activation (fleet.observe.jitr); None: not compared."""
     declared = declare(fleet, survey, project_dir)
     found: list[Drift] = []
@@ -119,20 +120,40 @@ def _jitr(declared: JitrInputs, live: JitrInputs | None) -> list[Drift]:
         rows.append(_row(declared, "function fleet-jitr", "jitr-function", "no such function", said))
     elif live.function != declared.function:
         keys = sorted(k for k in declared.function if live.function.get(k) != declared.function[k])
-        rows.append(_row(declared, "function fleet-jitr", "jitr-function",
-                         ", ".join(f"{k} {live.function.get(k)}" for k in keys), said))
+        rows.append(
+            _row(
+                declared,
+                "function fleet-jitr",
+                "jitr-function",
+                ", ".join(f"{k} {live.function.get(k)}" for k in keys),
+                said,
+            )
+        )
     for sid in sorted(set(declared.permissions) | set(live.permissions)):
         have, want = live.permissions.get(sid), declared.permissions.get(sid)
         if have != want:
-            aws = "no such permission" if have is None else f"{have.get('principal')} may invoke it from " \
-                                                            f"{have.get('source_arn') or 'anywhere'}"
-            rows.append(_row(declared, f"permission {sid}", "jitr-permission", aws,
-                             said if want is not None else "no such permission: `pulumi up --refresh` removes it"))
+            aws = (
+                "no such permission"
+                if have is None
+                else f"{have.get('principal')} may invoke it from {have.get('source_arn') or 'anywhere'}"
+            )
+            rows.append(
+                _row(
+                    declared,
+                    f"permission {sid}",
+                    "jitr-permission",
+                    aws,
+                    said if want is not None else "no such permission: `pulumi up --refresh` removes it",
+                )
+            )
     for name, want in sorted(declared.rules.items()):
         have = live.rules.get(name)
         if have != want:
-            aws = "no such rule" if have is None else "; ".join(
-                f"{k} {have.get(k)}" for k in sorted(want) if have.get(k) != want[k])
+            aws = (
+                "no such rule"
+                if have is None
+                else "; ".join(f"{k} {have.get(k)}" for k in sorted(want) if have.get(k) != want[k])
+            )
             rows.append(_row(declared, f"rule {name}", "jitr-rule", aws, said))
     return rows
 
@@ -143,20 +164,47 @@ def _policy(declared: PolicyInputs, live: PolicyInputs | None) -> list[Drift]:
         return [_row(declared, subject, "policy-missing", "no such policy", f"declared at {declared.source}")]
     rows = []
     if live.document != declared.document:
-        rows.append(_row(declared, subject, "policy-document", "another document as its default version",
-                         f"the document declared at {declared.source}"))
+        rows.append(
+            _row(
+                declared,
+                subject,
+                "policy-document",
+                "another document as its default version",
+                f"the document declared at {declared.source}",
+            )
+        )
     if live.versions_made_by_hand:
-        rows.append(_row(declared, subject, "policy-versions",
-                         f"version {', '.join(live.versions_made_by_hand)} besides the default",
-                         f"only the declared document ({declared.source})"))
+        rows.append(
+            _row(
+                declared,
+                subject,
+                "policy-versions",
+                f"version {', '.join(live.versions_made_by_hand)} besides the default",
+                f"only the declared document ({declared.source})",
+            )
+        )
     for principal in live.other_principals:
-        rows.append(_row(declared, subject, "policy-attached", f"it attached to {principal}",
-                         f"not attached there ({declared.source})"))
+        rows.append(
+            _row(
+                declared,
+                subject,
+                "policy-attached",
+                f"it attached to {principal}",
+                f"not attached there ({declared.source})",
+            )
+        )
     return rows
 
 
-def _shard(fleet: Fleet, survey: Survey, listing: PlaceListing, declared: ShardInputs, live: ShardInputs,
-           certificates: dict[str, DeviceCertificate], revoked: set[str]) -> list[Drift]:
+def _shard(
+    fleet: Fleet,
+    survey: Survey,
+    listing: PlaceListing,
+    declared: ShardInputs,
+    live: ShardInputs,
+    certificates: dict[str, DeviceCertificate],
+    revoked: set[str],
+) -> list[Drift]:
     rows = []
     place = survey.place(*declared.place)
     for name, group in declared.groups.items():
@@ -168,52 +216,101 @@ def _shard(fleet: Fleet, survey: Survey, listing: PlaceListing, declared: ShardI
             subject = f"certificate {fp[:16]}…" + (f" ({known.file})" if known else "")
             said = f"{want} at {known.source if known else group.source}"
             if name.startswith(AUTO_GROUP) and have.status == PENDING:
-                rows.append(_row(declared, subject, "pending-activation", f"{PENDING} under {group.ca}",
-                                 f"auto_activation at {group.source}: `pulumi up` activates it"))
+                rows.append(
+                    _row(
+                        declared,
+                        subject,
+                        "pending-activation",
+                        f"{PENDING} under {group.ca}",
+                        f"auto_activation at {group.source}: `pulumi up` activates it",
+                    )
+                )
             elif have.status == ABSENT:
                 kind = "revoked-record-deleted" if want == "REVOKED" else "certificate-missing"
                 rows.append(_row(declared, subject, kind, "no such certificate", said))
             elif have.status == "REVOKED" and want in USABLE:
                 since = place.revoked_on.get(fp, "an unknown date") if place else "an unknown date"
-                rows.append(_row(declared, subject, "certificate-revoked", f"REVOKED since {since}",
-                                 f"{said}; never un-revoked: adopt the revocation (`fleet drift "
-                                 "--adopt-revocations`)"))
+                rows.append(
+                    _row(
+                        declared,
+                        subject,
+                        "certificate-revoked",
+                        f"REVOKED since {since}",
+                        f"{said}; never un-revoked: adopt the revocation (`fleet drift --adopt-revocations`)",
+                    )
+                )
             else:
                 if have.status != want:
                     rows.append(_row(declared, subject, "certificate-status", have.status, said))
                 for policy in have.missing:
-                    rows.append(_row(declared, subject, "policy-detached", f"policy {policy} not attached",
-                                     f"attached ({group.source})"))
+                    rows.append(
+                        _row(
+                            declared,
+                            subject,
+                            "policy-detached",
+                            f"policy {policy} not attached",
+                            f"attached ({group.source})",
+                        )
+                    )
                 for policy in have.extra:
-                    rows.append(_row(declared, subject, "policy-attached", f"policy {policy} attached",
-                                     f"not attached ({group.source})"))
+                    rows.append(
+                        _row(
+                            declared,
+                            subject,
+                            "policy-attached",
+                            f"policy {policy} attached",
+                            f"not attached ({group.source})",
+                        )
+                    )
                 if have.thingless:
-                    rows.append(_row(declared, subject, "thing-detached", "attached to no thing",
-                                     f"attached to the thing named by its common name ({group.source})"))
+                    rows.append(
+                        _row(
+                            declared,
+                            subject,
+                            "thing-detached",
+                            "attached to no thing",
+                            f"attached to the thing named by its common name ({group.source})",
+                        )
+                    )
     for fp, text in live.unlisted.items():
         rows.extend(_unlisted(fleet, survey, listing, declared, fp, Entry.decode(text), revoked))
     return rows
 
 
-def _unlisted(fleet: Fleet, survey: Survey, listing: PlaceListing, declared: ShardInputs, fp: str, have: Entry,
-              revoked: set[str]) -> list[Drift]:
+def _unlisted(
+    fleet: Fleet, survey: Survey, listing: PlaceListing, declared: ShardInputs, fp: str, have: Entry, revoked: set[str]
+) -> list[Drift]:
     subject = f"certificate {fp[:16]}…"
-    rows = [_row(declared, subject, "policy-attached", f"policy {policy} attached", "not listed in any manifest")
-            for policy in have.extra]
+    rows = [
+        _row(declared, subject, "policy-attached", f"policy {policy} attached", "not listed in any manifest")
+        for policy in have.extra
+    ]
     place = survey.place(*declared.place)
-    under = next((spec for spec in fleet.ca_placements if (spec.account_id, spec.region) == declared.place
-                  and fp in listing.under_ca(spec.certificate_id)), None)
+    under = next(
+        (
+            spec
+            for spec in fleet.ca_placements
+            if (spec.account_id, spec.region) == declared.place and fp in listing.under_ca(spec.certificate_id)
+        ),
+        None,
+    )
     ca = f" under {under.ca}" if under else ""
     if have.status != PENDING:
         if under is not None or not have.extra:
-            rows.append(_row(declared, subject, "unlisted-certificate", f"{have.status}{ca}",
-                             "not listed: adopt it or delete it"))
+            rows.append(
+                _row(
+                    declared, subject, "unlisted-certificate", f"{have.status}{ca}", "not listed: adopt it or delete it"
+                )
+            )
         return rows
     if under is not None and under.activation_policies is not None and place is not None and fp in place.pending_pems:
         said = f"auto_activation at {under.source} refuses it: {verdict_for(under, place, fp, revoked).reason}"
     else:
-        said = (f"not listed, no auto_activation at {under.source}: `fleet pending --adopt`" if under
-                else "not listed: `fleet pending --adopt`")
+        said = (
+            f"not listed, no auto_activation at {under.source}: `fleet pending --adopt`"
+            if under
+            else "not listed: `fleet pending --adopt`"
+        )
     rows.append(_row(declared, subject, "pending-activation", f"{PENDING}{ca}", said))
     return rows
 

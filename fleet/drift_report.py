@@ -11,10 +11,13 @@ from fleet.drift import Drift, by_kind
 
 
 def print_report(console: Console, drift: list[Drift]) -> None:
-    if print_table(console, f"Drift: {len(drift)} difference(s) between AWS and the manifests",
-                   ("account", "region", "object", "kind", "AWS has", "manifests"),
-                   ((d.account, d.region, d.subject, d.kind, d.aws, d.manifests) for d in drift),
-                   empty="No drift: AWS matches the manifests."):
+    if print_table(
+        console,
+        f"Drift: {len(drift)} difference(s) between AWS and the manifests",
+        ("account", "region", "object", "kind", "AWS has", "manifests"),
+        ((d.account, d.region, d.subject, d.kind, d.aws, d.manifests) for d in drift),
+        empty="No drift: AWS matches the manifests.",
+    ):
         console.print(", ".join(f"{count} {kind}" for kind, count in by_kind(drift).items()), highlight=False)
 
 

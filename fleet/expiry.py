@@ -40,18 +40,28 @@ class Expiring:
         return (self.not_after - now) // datetime.timedelta(days=1)
 
     def as_json(self, now: datetime.datetime) -> dict[str, object]:
-        return {"kind": self.kind, "name": self.name, "account": self.account, "account_id": self.account_id,
-                "region": self.region, "status": self.status, "group": self.group, "ca": self.ca,
-                "not_after": self.not_after.isoformat(), "days_left": self.days_left(now),
-                "expired": self.not_after <= now}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "account": self.account,
+            "account_id": self.account_id,
+            "region": self.region,
+            "status": self.status,
+            "group": self.group,
+            "ca": self.ca,
+            "not_after": self.not_after.isoformat(),
+            "days_left": self.days_left(now),
+            "expired": self.not_after <= now,
+        }
 
 
 def horizon(now: datetime.datetime, days: int) -> datetime.datetime:
     return now + datetime.timedelta(days=days)
 
 
-def find(fleet: Fleet, device_not_after: Mapping[str, datetime.datetime], now: datetime.datetime,
-         days: int = DAYS) -> list[Expiring]:
+def find(
+    fleet: Fleet, device_not_after: Mapping[str, datetime.datetime], now: datetime.datetime, days: int = DAYS
+) -> list[Expiring]:
     """``device_not_after``: fingerprint -> when it expires, for (at least) every device certificate
     that expires before the horizon."""
     until = horizon(now, days)
@@ -65,23 +75,43 @@ def find(fleet: Fleet, device_not_after: Mapping[str, datetime.datetime], now: d
             device_expires = device_not_after.get(certificate.fingerprint)
             if certificate.status == "REVOKED" or device_expires is None or device_expires > until:
                 continue
-            found.append(Expiring("device", certificate.file, group.account, group.account_id, group.region,
-                                  certificate.status, device_expires, group.group, group.ca))
+            found.append(
+                Expiring(
+                    "device",
+                    certificate.file,
+                    group.account,
+                    group.account_id,
+                    group.region,
+                    certificate.status,
+                    device_expires,
+                    group.group,
+                    group.ca,
+                )
+            )
     return sorted(found, key=lambda e: (e.account, e.region, e.not_after, e.kind, e.name))
 
 
 def print_report(console: Console, found: list[Expiring], now: datetime.datetime, days: int) -> None:
-    print_table(console, f"{len(found)} certificate(s) expired or expiring within {days} days",
-                ("account", "region", "certificate", "status", "expires", "days left"),
-                (_row(item, now) for item in found),
-                empty=f"No CA or device certificate expires within {days} days.")
+    print_table(
+        console,
+        f"{len(found)} certificate(s) expired or expiring within {days} days",
+        ("account", "region", "certificate", "status", "expires", "days left"),
+        (_row(item, now) for item in found),
+        empty=f"No CA or device certificate expires within {days} days.",
+    )
 
 
 def _row(item: Expiring, now: datetime.datetime) -> tuple[str, ...]:
     what = f"CA {item.name}" if item.kind == "CA" else f"{item.name} (group {item.group})"
     left = item.days_left(now)
-    return (item.account, item.region, what, item.status, item.not_after.strftime("%Y-%m-%d %H:%M UTC"),
-            "expired" if item.not_after <= now else str(left))
+    return (
+        item.account,
+        item.region,
+        what,
+        item.status,
+        item.not_after.strftime("%Y-%m-%d %H:%M UTC"),
+        "expired" if item.not_after <= now else str(left),
+    )
 
 
 def as_json(found: list[Expiring], now: datetime.datetime) -> str:

@@ -33,8 +33,15 @@ from fleet.manifest.desired import Fleet
 READS = ("List", "Describe", "Get")
 # `fleet revoke-ca` and `fleet pending`: the blast radius and the pending PEMs; `fleet audit --aws`: every CA,
 # certificate and policy of each account and region.
-COMMANDS = actions("ListCertificatesByCA", "DescribeCertificate", "ListCACertificates", "DescribeCACertificate",
-                   "ListCertificates", "ListPolicies", "GetPolicy")
+COMMANDS = actions(
+    "ListCertificatesByCA",
+    "DescribeCertificate",
+    "ListCACertificates",
+    "DescribeCACertificate",
+    "ListCertificates",
+    "ListPolicies",
+    "GetPolicy",
+)
 # The just-in-time registration Lambda (fleet.jitr_lambda), with a role of its own.
 JITR = role.HANDLER_ACTIONS  # fleet.aws.registrations: the handler's only AWS access
 # The break-glass role: a person revokes a certificate by hand (docs/production.md, "Emergency revocation").
@@ -80,8 +87,14 @@ RESOURCE_TYPES: dict[str, str | None] = {
     "iot:DeleteTopicRule": "rule",
 }
 # A statement per resource type, in this order: (Sid suffix, resource type).
-STATEMENTS = (("Certificates", "cert"), ("CaCertificates", "cacert"), ("Policies", "policy"), ("Things", "thing"),
-              ("TopicRules", "rule"), ("Unscoped", None))
+STATEMENTS = (
+    ("Certificates", "cert"),
+    ("CaCertificates", "cacert"),
+    ("Policies", "policy"),
+    ("Things", "thing"),
+    ("TopicRules", "rule"),
+    ("Unscoped", None),
+)
 # Resource names within a type, where fleet's own are the only ones it touches: its just-in-time rules.
 NAMES = {"rule": "fleet_jitr_*"}
 
@@ -139,15 +152,29 @@ def jitr_statements(arns: Arns = DEFAULT_ARNS, reader: bool = False) -> list[dic
     function = arns.sub(f"arn:{arns.partition}:lambda:{arns.region}:{arns.account}:function:{role.FUNCTION}")
     roles = arns.role(role.role_name("*"))
     statements = [
-        {"Sid": "FleetJustInTimeFunction", "Effect": "Allow", "Resource": function,
-         "Action": sorted(a for a in others if a.startswith("lambda:"))},
-        {"Sid": "FleetJustInTimeRole", "Effect": "Allow", "Resource": roles,
-         "Action": sorted(a for a in others if a.startswith("iam:"))},
+        {
+            "Sid": "FleetJustInTimeFunction",
+            "Effect": "Allow",
+            "Resource": function,
+            "Action": sorted(a for a in others if a.startswith("lambda:")),
+        },
+        {
+            "Sid": "FleetJustInTimeRole",
+            "Effect": "Allow",
+            "Resource": roles,
+            "Action": sorted(a for a in others if a.startswith("iam:")),
+        },
     ]
     if not reader:
-        statements.append({"Sid": "PassTheJustInTimeRoleToLambda", "Effect": "Allow", "Action": "iam:PassRole",
-                           "Resource": roles,
-                           "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}})
+        statements.append(
+            {
+                "Sid": "PassTheJustInTimeRoleToLambda",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": roles,
+                "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+            }
+        )
     return statements
 
 
@@ -160,8 +187,11 @@ def scoped(sid: str, allowed: Iterable[str], arns: Arns) -> list[dict[str, Any]]
     by_type: dict[str | None, list[str]] = defaultdict(list)
     for action in sorted(allowed):
         by_type[RESOURCE_TYPES[action]].append(action)
-    return [{"Sid": f"{sid}{suffix}", "Effect": "Allow", "Action": by_type[kind], "Resource": arns.iot(kind)}
-            for suffix, kind in STATEMENTS if by_type.get(kind)]
+    return [
+        {"Sid": f"{sid}{suffix}", "Effect": "Allow", "Action": by_type[kind], "Resource": arns.iot(kind)}
+        for suffix, kind in STATEMENTS
+        if by_type.get(kind)
+    ]
 
 
 def kms_keys(fleet: Fleet) -> list[str]:
@@ -169,27 +199,42 @@ def kms_keys(fleet: Fleet) -> list[str]:
     return sorted({p.private_key.kms for p in fleet.ca_placements if p.private_key and p.private_key.kms})
 
 
-def deployer_policy(arns: Arns = DEFAULT_ARNS, jitp_role: Any = JITP_ROLE, ca_keys: Iterable[str] = ()
-                    ) -> dict[str, Any]:
+def deployer_policy(
+    arns: Arns = DEFAULT_ARNS, jitp_role: Any = JITP_ROLE, ca_keys: Iterable[str] = ()
+) -> dict[str, Any]:
     """``jitp_role``: the role a CA's registration config names, which the deployer passes to
     AWS IoT when it registers the CA (the accounts template's ``fleet-jitp``). ``ca_keys``: KMS
     keys that sign verification certificates (kms_keys): the deployer may sign with exactly
     those, and read their public halves."""
-    pass_role = {"Sid": "PassTheJitpRoleToIot", "Effect": "Allow", "Action": "iam:PassRole",
-                 "Resource": arns.role(jitp_role),
-                 "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}}
+    pass_role = {
+        "Sid": "PassTheJitpRoleToIot",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": arns.role(jitp_role),
+        "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}},
+    }
     keys = sorted(ca_keys)
-    return {"Version": "2012-10-17", "Statement": [*scoped("FleetIoT", iot_actions(), arns), pass_role,
-                                                   *jitr_statements(arns),
-                                                   *([ca_keys_statement(keys)] if keys else [])]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *scoped("FleetIoT", iot_actions(), arns),
+            pass_role,
+            *jitr_statements(arns),
+            *([ca_keys_statement(keys)] if keys else []),
+        ],
+    }
 
 
 def ca_keys_statement(keys: Any, reader: bool = False) -> dict[str, Any]:
     """Use of the KMS keys that hold CA keys: signing (the deployer), or reading their public halves (the
     reader, whose previews check them). ``keys``: their ARNs (or a template's reference to them)."""
     if reader:
-        return {"Sid": "ReadTheCaKeys", "Effect": "Allow", "Action": sorted(a for a in kms.ACTIONS if is_read(a)),
-                "Resource": keys}
+        return {
+            "Sid": "ReadTheCaKeys",
+            "Effect": "Allow",
+            "Action": sorted(a for a in kms.ACTIONS if is_read(a)),
+            "Resource": keys,
+        }
     return {"Sid": "SignWithTheCaKeys", "Effect": "Allow", "Action": sorted(kms.ACTIONS), "Resource": keys}
 
 
@@ -197,18 +242,26 @@ def reader_policy(arns: Arns = DEFAULT_ARNS, ca_keys: Iterable[str] = ()) -> dic
     """FLEET_READER_ROLE: previews and drift checks read, and nothing else (a preview checks a KMS
     CA key's public half)."""
     keys = sorted(ca_keys)
-    return {"Version": "2012-10-17",
-            "Statement": [*scoped("FleetIoTRead", (a for a in iot_actions() if is_read(a)), arns),
-                          *jitr_statements(arns, reader=True),
-                          *([ca_keys_statement(keys, reader=True)] if keys else [])]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            *scoped("FleetIoTRead", (a for a in iot_actions() if is_read(a)), arns),
+            *jitr_statements(arns, reader=True),
+            *([ca_keys_statement(keys, reader=True)] if keys else []),
+        ],
+    }
 
 
 def jitr_policy(arns: Arns = DEFAULT_ARNS) -> dict[str, Any]:
     """A just-in-time registration Lambda's that a team deploys itself (fleet.jitr_lambda): read,
     attach, activate here, and read a certificate's record in the fleet's other accounts through
     their reader roles (fleet.jitr.configuration.READER_ROLE)."""
-    readers = {"Sid": "ReadRecordsInOtherAccounts", "Effect": "Allow", "Action": "sts:AssumeRole",
-               "Resource": arns.sub(f"arn:{arns.partition}:iam::*:role/{READER_ROLE}")}
+    readers = {
+        "Sid": "ReadRecordsInOtherAccounts",
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Resource": arns.sub(f"arn:{arns.partition}:iam::*:role/{READER_ROLE}"),
+    }
     return {"Version": "2012-10-17", "Statement": [*scoped("FleetJitr", JITR, arns), readers]}
 
 

@@ -92,16 +92,22 @@ def _registrations() -> RegistrationsIn:
     from fleet.settings import Settings
 
     factory = SessionFactory(Settings.from_env())
-    return lambda account_id, region, role: Registrations(factory.client("iot", role, account_id, region),
-                                                          f"account {account_id}, {region}")
+    return lambda account_id, region, role: Registrations(
+        factory.client("iot", role, account_id, region), f"account {account_id}, {region}"
+    )
 
 
 def placement_key(account_id: str, region: str, ca_certificate_id: str) -> str:
     return f"{account_id}/{region}/{ca_certificate_id}"
 
 
-def handle(event: dict[str, Any], config: Configuration, region: str, registrations: RegistrationsIn,
-           now: datetime.datetime | None = None) -> dict[str, Any]:
+def handle(
+    event: dict[str, Any],
+    config: Configuration,
+    region: str,
+    registrations: RegistrationsIn,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
     missing = [name for name in EVENT_FIELDS if name not in event]
     if missing:
         raise ValueError(f"not a certificate registration event: missing {', '.join(missing)}")
@@ -122,8 +128,15 @@ def handle(event: dict[str, Any], config: Configuration, region: str, registrati
     ca_status = str(placement["status"]) if ca_in_aws == "ACTIVE" else ca_in_aws
     crl = placement.get("crl_serials")
     # signed: AWS registers a certificate under a CA only once it has verified the CA's signature.
-    verdict = judge(presented(registered.pem), registered.status, ca_status, True,
-                    None if crl is None else {int(serial, 16) for serial in crl}, config.revoked, now)
+    verdict = judge(
+        presented(registered.pem),
+        registered.status,
+        ca_status,
+        True,
+        None if crl is None else {int(serial, 16) for serial in crl},
+        config.revoked,
+        now,
+    )
     if not verdict.activate:
         return _result(certificate_id, False, verdict.reason)
     elsewhere = revoked_elsewhere(event, config, region, registrations)
@@ -136,8 +149,9 @@ def handle(event: dict[str, Any], config: Configuration, region: str, registrati
     return _result(certificate_id, True, verdict.reason)
 
 
-def revoked_elsewhere(event: dict[str, Any], config: Configuration, region: str,
-                      registrations: RegistrationsIn) -> str | None:
+def revoked_elsewhere(
+    event: dict[str, Any], config: Configuration, region: str, registrations: RegistrationsIn
+) -> str | None:
     """Where, among every other account and region of the configuration, AWS has the
     certificate REVOKED ("account A, region"), or None. A place it cannot read is undecided."""
     account_id, certificate_id = event["awsAccountId"], event["certificateId"]
@@ -167,4 +181,3 @@ def _result(certificate_id: str, activated: bool, reason: str) -> dict[str, Any]
     result = {"certificateId": certificate_id, "activated": activated, "reason": reason}
     print(json.dumps(result, sort_keys=True), flush=True)  # one line per decision in the function's log
     return result
-

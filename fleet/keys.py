@@ -60,9 +60,7 @@ def load_private_key(ref: KeyRef, environ: Mapping[str, str] = os.environ) -> Si
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise KeyUnavailable(
-            f"the CA private key in {ref.describe()} is not an unencrypted PEM private key"
-        ) from None
+        raise KeyUnavailable(f"the CA private key in {ref.describe()} is not an unencrypted PEM private key") from None
     finally:
         del pem
     return key  # type: ignore[return-value]

@@ -52,13 +52,31 @@ def start(port: int, folder: Path) -> tuple[subprocess.Popen[str], str]:
     try:
         import moto  # noqa: F401 (only to say what is missing)
     except ImportError:
-        raise LocalUnavailable("the local endpoint needs moto: install fleet with its `local` extra "
-                               f"(pip install '{DISTRIBUTION}[local]')") from None
-    hint = (f"Run `source {folder / 'env'}` again: it holds what this endpoint accepts (the AWS CLI's profiles "
-            "ask it for new role credentials)")
-    process = subprocess.Popen([sys.executable, "-m", "localaws", "--port", str(port), "--exit-with-stdin",
-                                "--accept-access-key", CREDENTIALS["AWS_ACCESS_KEY_ID"], "--refusal-hint", hint],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        raise LocalUnavailable(
+            f"the local endpoint needs moto: install fleet with its `local` extra (pip install '{DISTRIBUTION}[local]')"
+        ) from None
+    hint = (
+        f"Run `source {folder / 'env'}` again: it holds what this endpoint accepts (the AWS CLI's profiles "
+        "ask it for new role credentials)"
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localaws",
+            "--port",
+            str(port),
+            "--exit-with-stdin",
+            "--accept-access-key",
+            CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "--refusal-hint",
+            hint,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     if "listening on " not in line:
@@ -87,19 +105,37 @@ def session_name() -> str:
 
 def environment(url: str, folder: Path) -> dict[str, str]:
     folder = folder.resolve()
-    return {**CREDENTIALS, "FLEET_AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL": url, "AWS_REGION": REGION,
-            "AWS_CONFIG_FILE": str(folder / "aws-config"), "PULUMI_BACKEND_URL": (folder / "state").as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+    return {
+        **CREDENTIALS,
+        "FLEET_AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": str(folder / "aws-config"),
+        "PULUMI_BACKEND_URL": (folder / "state").as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+    }
 
 
 def aws_config(url: str, accounts: list[tuple[str, str]], session: str) -> str:
     """A profile ``local`` with the endpoint's credentials, and one per (account name, deployer role)."""
-    lines = ["[profile local]", f"aws_access_key_id = {CREDENTIALS['AWS_ACCESS_KEY_ID']}",
-             f"aws_secret_access_key = {CREDENTIALS['AWS_SECRET_ACCESS_KEY']}", f"region = {REGION}",
-             f"endpoint_url = {url}", ""]
+    lines = [
+        "[profile local]",
+        f"aws_access_key_id = {CREDENTIALS['AWS_ACCESS_KEY_ID']}",
+        f"aws_secret_access_key = {CREDENTIALS['AWS_SECRET_ACCESS_KEY']}",
+        f"region = {REGION}",
+        f"endpoint_url = {url}",
+        "",
+    ]
     for name, role_arn in accounts:
-        lines += [f"[profile {name}]", f"role_arn = {role_arn}", f"role_session_name = {session}",
-                  "source_profile = local", f"region = {REGION}", f"endpoint_url = {url}", ""]
+        lines += [
+            f"[profile {name}]",
+            f"role_arn = {role_arn}",
+            f"role_session_name = {session}",
+            "source_profile = local",
+            f"region = {REGION}",
+            f"endpoint_url = {url}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -108,8 +144,7 @@ def write(folder: Path, url: str, accounts: list[tuple[str, str]], session: str)
     (folder / "state").mkdir(parents=True, exist_ok=True)
     write_profiles(folder, url, accounts, session)
     env = folder / "env"
-    env.write_text("".join(f"export {name}={shlex.quote(value)}\n"
-                           for name, value in environment(url, folder).items()))
+    env.write_text("".join(f"export {name}={shlex.quote(value)}\n" for name, value in environment(url, folder).items()))
     return env
 
 
@@ -133,8 +168,13 @@ def stale_state(folder: Path) -> dict[str, int]:
             resources = document["checkpoint"]["latest"]["resources"] or []
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a state file this reads: nothing to say about it
-        held = [r for r in resources if isinstance(r, dict) and r.get("type") != "pulumi:pulumi:Stack"
-                and not str(r.get("type", "")).startswith("pulumi:providers:")]
+        held = [
+            r
+            for r in resources
+            if isinstance(r, dict)
+            and r.get("type") != "pulumi:pulumi:Stack"
+            and not str(r.get("type", "")).startswith("pulumi:providers:")
+        ]
         if held:
             name = path.name.removesuffix(".gz").removesuffix(".json")
             found[name if path.parent == stacks else f"{path.parent.name}/{name}"] = len(held)

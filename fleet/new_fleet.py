@@ -70,15 +70,19 @@ def branch_problem(branch: str) -> str | None:
     """What is wrong with a --default-branch, or None."""
     if BRANCH.match(branch):
         return None
-    return (f"--default-branch {branch!r} is not a branch name of letters, digits and '_./-' (no pattern "
-            "characters: the apply workflow's `branches:` filter must match it as written)")
+    return (
+        f"--default-branch {branch!r} is not a branch name of letters, digits and '_./-' (no pattern "
+        "characters: the apply workflow's `branches:` filter must match it as written)"
+    )
 
 
 def option_problems(account: str, account_id: str, regions: list[str], branch: str = "main") -> list[str]:
     """What is wrong with `fleet init`'s options, in the manifests' own terms."""
-    checks = [(model.Name, account, "--account", "a name of lowercase letters, digits and '-'"),
-              (model.AccountId, account_id, "--account-id", "a 12-digit AWS account id"),
-              *((model.Region, r, "--region", "a region such as us-east-1") for r in regions)]
+    checks = [
+        (model.Name, account, "--account", "a name of lowercase letters, digits and '-'"),
+        (model.AccountId, account_id, "--account-id", "a 12-digit AWS account id"),
+        *((model.Region, r, "--region", "a region such as us-east-1") for r in regions),
+    ]
     problems = []
     for kind, value, option, wanted in checks:
         try:
@@ -100,10 +104,11 @@ def workflow(name: str, ci: Ci) -> str:
     if ci.ca_key_variables:
         keys = "        env:\n" + "\n".join(f"          {v}: ${{{{ secrets.{v} }}}}" for v in ci.ca_key_variables)
     else:
-        keys = ("        # (none: no CA's private_key names an environment variable; a KMS key or verification "
-                "certificates signed offline need no secret)")
-    holes = {"PATHS": paths, "INSTALL": ci.install, "CA_KEYS": keys, "PULUMI_VERSION": ci.pulumi(),
-             "BRANCH": ci.branch}
+        keys = (
+            "        # (none: no CA's private_key names an environment variable; a KMS key or verification "
+            "certificates signed offline need no secret)"
+        )
+    holes = {"PATHS": paths, "INSTALL": ci.install, "CA_KEYS": keys, "PULUMI_VERSION": ci.pulumi(), "BRANCH": ci.branch}
     for hole, value in holes.items():
         text = text.replace(f"%%{hole}%%", value)
     return text
@@ -133,8 +138,12 @@ def current_branch(root: Path) -> str | None:
         branches = apply["on"]["push"]["branches"]
     except (OSError, YAMLError, KeyError, TypeError):
         return None
-    if isinstance(branches, list) and len(branches) == 1 and isinstance(branches[0], str) \
-            and branch_problem(branches[0]) is None:
+    if (
+        isinstance(branches, list)
+        and len(branches) == 1
+        and isinstance(branches[0], str)
+        and branch_problem(branches[0]) is None
+    ):
         return branches[0]
     return None
 
@@ -154,9 +163,15 @@ def write_workflows(root: Path, ci: Ci) -> list[Path]:
 
 def init(target: Path, start: Start, schema: str) -> list[Path]:
     """Write a new fleet repository into the folder ``target``; the files written."""
-    holes = {"NAME": start.name, "ACCOUNT": start.account, "ACCOUNT_ID": start.account_id,
-             "REGIONS": ", ".join(start.regions), "FLEET_VERSION": metadata.version(DISTRIBUTION),
-             "PULUMI_VERSION": TESTED_PULUMI, "BRANCH": start.branch}
+    holes = {
+        "NAME": start.name,
+        "ACCOUNT": start.account,
+        "ACCOUNT_ID": start.account_id,
+        "REGIONS": ", ".join(start.regions),
+        "FLEET_VERSION": metadata.version(DISTRIBUTION),
+        "PULUMI_VERSION": TESTED_PULUMI,
+        "BRANCH": start.branch,
+    }
     written = []
     for relative in project_files():
         path = target / relative.parent / RENAMED.get(relative.name, relative.name)
@@ -173,9 +188,11 @@ def project_files() -> list[Path]:
     """The project template's files, relative to it, without what Python byte-compiled there
     (pip compiles the template's __main__.py when it installs the wheel)."""
     project = TEMPLATES / "project"
-    return sorted(p.relative_to(project) for p in project.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.relative_to(project).parts
-                  and p.suffix not in BYTE_COMPILED)
+    return sorted(
+        p.relative_to(project)
+        for p in project.rglob("*")
+        if p.is_file() and "__pycache__" not in p.relative_to(project).parts and p.suffix not in BYTE_COMPILED
+    )
 
 
 def filled(source: Path, holes: dict[str, str]) -> bytes:
@@ -196,13 +213,28 @@ def example_ca(name: str) -> str:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} example CA (fleet init; key discarded)")])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=3650))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(key, hashes.SHA256())
     )
     return certificate.public_bytes(Encoding.PEM).decode()

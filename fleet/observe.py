@@ -45,6 +45,8 @@ class CertificateReads(Protocol):
     def targets(self, policy: str) -> frozenset[str]: ...
 
     def things_of(self, arn: str) -> tuple[str, ...]: ...
+
+
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:cert/([0-9a-f]{64})$")
 
 
@@ -58,8 +60,13 @@ def ca(listing: PlaceListing, declared: CaPlacementInputs) -> CaPlacementInputs 
     live = listing.ca(declared.certificate_id)
     if live is None:
         return None
-    return replace(declared, status=live.status, auto_registration=live.auto_registration, mode=live.mode,
-                   registration_config=dict(live.registration_config))
+    return replace(
+        declared,
+        status=live.status,
+        auto_registration=live.auto_registration,
+        mode=live.mode,
+        registration_config=dict(live.registration_config),
+    )
 
 
 def policy(listing: PlaceListing, declared: PolicyInputs) -> PolicyInputs | None:
@@ -69,14 +76,18 @@ def policy(listing: PlaceListing, declared: PolicyInputs) -> PolicyInputs | None
     found = listing.policy(declared.policy)
     if found.state is None:
         return None
-    others = () if declared.keep_other_versions else tuple(
-        str(version) for version, is_default in found.versions if not is_default)
+    others = (
+        ()
+        if declared.keep_other_versions
+        else tuple(str(version) for version, is_default in found.versions if not is_default)
+    )
     principals = tuple(sorted(t for t in found.targets if certificate_id(t) is None))
     return replace(declared, document=found.state.document, versions_made_by_hand=others, other_principals=principals)
 
 
-def certificates(reads: CertificateReads, wanted: Mapping[str, GroupInputs], policies: Iterable[str]
-                 ) -> dict[str, Entry]:
+def certificates(
+    reads: CertificateReads, wanted: Mapping[str, GroupInputs], policies: Iterable[str]
+) -> dict[str, Entry]:
     """Some certificates as AWS has them, each against its group, as a read of their
     shard would report them; ``policies``: the fleet's policies in their place."""
     everything = reads.certificates()
@@ -88,15 +99,22 @@ def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
     everything = listing.certificates()
     targets = {name: listing.policy(name).targets for name in declared.policies}
     groups = {
-        name: replace(group, certificates={fp: _entry(everything, targets, fp, group, listing).encode()
-                                           for fp in group.certificates})
+        name: replace(
+            group,
+            certificates={fp: _entry(everything, targets, fp, group, listing).encode() for fp in group.certificates},
+        )
         for name, group in declared.groups.items()
     }
     return replace(declared, groups=groups, unlisted=_unlisted(listing, declared, everything))
 
 
-def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozenset[str]], fp: str,
-           group: GroupInputs, listing: CertificateReads) -> Entry:
+def _entry(
+    everything: dict[str, CertificateSummary],
+    targets: dict[str, frozenset[str]],
+    fp: str,
+    group: GroupInputs,
+    listing: CertificateReads,
+) -> Entry:
     live = everything.get(fp)
     if live is None:
         return Entry(ABSENT)
@@ -104,12 +122,17 @@ def _entry(everything: dict[str, CertificateSummary], targets: dict[str, frozens
         return Entry(live.status)
     attached = {name for name, arns in targets.items() if live.arn in arns}
     thingless = group.things == "common-name" and not listing.things_of(live.arn)
-    return Entry(live.status, tuple(p for p in group.policies if p not in attached),
-                 tuple(sorted(attached - set(group.policies))), thingless)
+    return Entry(
+        live.status,
+        tuple(p for p in group.policies if p not in attached),
+        tuple(sorted(attached - set(group.policies))),
+        thingless,
+    )
 
 
-def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary]
-              ) -> dict[str, str]:
+def _unlisted(
+    listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary]
+) -> dict[str, str]:
     """Certificates of this shard nothing declares: under a managed CA (other
     than revoked: fleet keeps those as records), or holding a fleet policy."""
     known = set(declared.declared())
@@ -130,7 +153,8 @@ def _unlisted(listing: PlaceListing, declared: ShardInputs, everything: dict[str
 
 def _under_ca_by_shard(listing: PlaceListing, ca_id: str) -> dict[str, dict[str, CertificateSummary]]:
     split: dict[str, dict[str, CertificateSummary]] = listing.derived(
-        f"under CA {ca_id}, by shard", lambda: _by_shard(listing.under_ca(ca_id).items()))
+        f"under CA {ca_id}, by shard", lambda: _by_shard(listing.under_ca(ca_id).items())
+    )
     return split
 
 
@@ -138,7 +162,8 @@ def _holding_by_shard(listing: PlaceListing, policy: str) -> dict[str, dict[str,
     """The certificates a policy is attached to (id -> ARN), by shard."""
     split: dict[str, dict[str, str]] = listing.derived(
         f"certificates holding {policy}, by shard",
-        lambda: _by_shard((certificate_id(arn), arn) for arn in listing.policy(policy).targets))
+        lambda: _by_shard((certificate_id(arn), arn) for arn in listing.policy(policy).targets),
+    )
     return split
 
 
@@ -158,18 +183,44 @@ def jitr(functions: Functions, roles: Roles, rules: TopicRules, declared: JitrIn
     found_rules = {name: rules.get(name) for name in declared.rules}
     if held is None and function is None and not any(found_rules.values()):
         return None
-    role = {} if held is None else {
-        "trust": json_text(held.trust),
-        "policy": json_text(held.policies[POLICY]) if POLICY in held.policies else "",
-        "others": ", ".join(sorted([*(name for name in held.policies if name != POLICY), *held.attached])),
-    }
-    settings = {} if function is None else {
-        "code_sha256": function.code_sha256, "runtime": function.runtime, "handler": function.handler,
-        "role": function.role, "timeout": str(function.timeout), "memory": str(function.memory),
-        "environment": json_text(function.environment)}
-    permissions = {} if function is None else {
-        sid: {"principal": p.principal, "source_arn": p.source_arn, "source_account": p.source_account}
-        for sid, p in functions.permissions(FUNCTION).items()}
-    return replace(declared, role=role, function=settings, permissions=permissions, rules={
-        name: {"sql": rule.sql, "enabled": "true" if rule.enabled else "false", "actions": ", ".join(rule.actions)}
-        for name, rule in found_rules.items() if rule is not None})
+    role = (
+        {}
+        if held is None
+        else {
+            "trust": json_text(held.trust),
+            "policy": json_text(held.policies[POLICY]) if POLICY in held.policies else "",
+            "others": ", ".join(sorted([*(name for name in held.policies if name != POLICY), *held.attached])),
+        }
+    )
+    settings = (
+        {}
+        if function is None
+        else {
+            "code_sha256": function.code_sha256,
+            "runtime": function.runtime,
+            "handler": function.handler,
+            "role": function.role,
+            "timeout": str(function.timeout),
+            "memory": str(function.memory),
+            "environment": json_text(function.environment),
+        }
+    )
+    permissions = (
+        {}
+        if function is None
+        else {
+            sid: {"principal": p.principal, "source_arn": p.source_arn, "source_account": p.source_account}
+            for sid, p in functions.permissions(FUNCTION).items()
+        }
+    )
+    return replace(
+        declared,
+        role=role,
+        function=settings,
+        permissions=permissions,
+        rules={
+            name: {"sql": rule.sql, "enabled": "true" if rule.enabled else "false", "actions": ", ".join(rule.actions)}
+            for name, rule in found_rules.items()
+            if rule is not None
+        },
+    )

@@ -70,9 +70,13 @@ def find(fleet: Fleet, survey: Survey) -> list[Pending]:
 
 
 def print_report(console: Console, found: list[Pending]) -> None:
-    print_table(console, f"{len(found)} pending just-in-time registration(s)",
-                ("CA", "account", "region", "certificate", "auto_activation", "decision"),
-                (_row(item) for item in found), empty="No pending just-in-time registrations under any managed CA.")
+    print_table(
+        console,
+        f"{len(found)} pending just-in-time registration(s)",
+        ("CA", "account", "region", "certificate", "auto_activation", "decision"),
+        (_row(item) for item in found),
+        empty="No pending just-in-time registrations under any managed CA.",
+    )
 
 
 def _row(item: Pending) -> tuple[str, ...]:
@@ -85,9 +89,17 @@ def _row(item: Pending) -> tuple[str, ...]:
 def batches(found: list[Pending], today: datetime.date | None = None) -> list[Batch]:
     """The ledger entries of those adopted as REVOKED: one per certificate, with its PEM."""
     when = today or datetime.date.today()
-    return [Batch(when, f"refused at adoption: {item.verdict.reason}", item.placement.ca,
-                  {(item.placement.account_id, item.placement.region)}, {item.certificate_id: item.pem})
-            for item in found if item.verdict.refused_for in UNFIT]
+    return [
+        Batch(
+            when,
+            f"refused at adoption: {item.verdict.reason}",
+            item.placement.ca,
+            {(item.placement.account_id, item.placement.region)},
+            {item.certificate_id: item.pem},
+        )
+        for item in found
+        if item.verdict.refused_for in UNFIT
+    ]
 
 
 def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = None) -> list[Path]:
@@ -116,15 +128,22 @@ def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = N
         if entry is None:
             groups[group] = entry = _new_group(items[0])
             groups.yaml_set_comment_before_after_key(
-                group, before=f"adopted by `fleet pending --adopt`: just-in-time registrations under "
-                              f"{items[0].placement.ca}", indent=2)
+                group,
+                before=f"adopted by `fleet pending --adopt`: just-in-time registrations under {items[0].placement.ca}",
+                indent=2,
+            )
         exceptions = entry.setdefault("exceptions", [])
         listed = {e.get("certificate") for e in exceptions}
         for item in items:
             relative = f"pki/adopted/{group}/{item.certificate_id}.pem"
             if item.verdict.refused_for in UNFIT and relative not in listed:
-                exceptions.append(CommentedMap(certificate=relative, status="REVOKED", revocation=editing.revocation(
-                    f"refused at adoption: {item.verdict.reason}", when)))
+                exceptions.append(
+                    CommentedMap(
+                        certificate=relative,
+                        status="REVOKED",
+                        revocation=editing.revocation(f"refused at adoption: {item.verdict.reason}", when),
+                    )
+                )
         if not exceptions:
             del entry["exceptions"]
         text_before = path.read_text(encoding="utf-8") if path.exists() else None

@@ -132,8 +132,9 @@ class _RemoteEcKey(ec.EllipticCurvePrivateKey):
         self._public, self._sign = public_key, sign
 
     def sign(self, data: Any, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
-        if not isinstance(signature_algorithm, ec.ECDSA) or not isinstance(signature_algorithm.algorithm,
-                                                                           hashes.HashAlgorithm):
+        if not isinstance(signature_algorithm, ec.ECDSA) or not isinstance(
+            signature_algorithm.algorithm, hashes.HashAlgorithm
+        ):
             raise TypeError("only ECDSA over a message is signed elsewhere")
         return self._sign(bytes(data), signature_algorithm.algorithm)
 
@@ -196,16 +197,19 @@ class _RemoteRsaKey(rsa.RSAPrivateKey):
         return self
 
 
-def verification_problem(cert: x509.Certificate, ca: x509.Certificate, registration_code: str,
-                         now: datetime.datetime) -> str | None:
+def verification_problem(
+    cert: x509.Certificate, ca: x509.Certificate, registration_code: str, now: datetime.datetime
+) -> str | None:
     """Why an offline-signed verification certificate cannot register ``ca`` where
     ``registration_code`` is the account's code, or None."""
     if not signed_by(cert, ca):
         return "is not signed by the CA's private key"
     code = common_name(cert)
     if code != registration_code:
-        return (f"carries the registration code {str(code)[:12]}…, not this account and region's "
-                f"({registration_code[:12]}…: `fleet registration-codes` lists it)")
+        return (
+            f"carries the registration code {str(code)[:12]}…, not this account and region's "
+            f"({registration_code[:12]}…: `fleet registration-codes` lists it)"
+        )
     invalid = validity_problem(cert, now)
     return f"is {invalid}" if invalid else None
 

@@ -66,8 +66,12 @@ class Decided:
     deploy_jitr: bool
 
 
-def declare_fleet(manifests: Path | None = None, parent: pulumi.Resource | None = None,
-                  project_dir: Path | None = None, deploy_jitr: bool = True) -> Declared:
+def declare_fleet(
+    manifests: Path | None = None,
+    parent: pulumi.Resource | None = None,
+    project_dir: Path | None = None,
+    deploy_jitr: bool = True,
+) -> Declared:
     """fleet's resources at the top of the stack (``parent`` None), as before it was a component."""
     return declare_resources(decide(manifests, project_dir, deploy_jitr), parent)
 
@@ -90,19 +94,27 @@ def decide(manifests: Path | None = None, project_dir: Path | None = None, deplo
     try:
         past = history.fingerprints(manifests, note=pulumi.log.info)
     except history.HistoryUnavailable as error:
-        raise pulumi.RunError(f"fleet could not read the revocation ledger's history; nothing was changed: {error}") \
-            from None
+        raise pulumi.RunError(
+            f"fleet could not read the revocation ledger's history; nothing was changed: {error}"
+        ) from None
     if past is None:
-        pulumi.log.warn(f"{manifests} is not in a git work tree: the revocation ledger's history is not consulted "
-                        "(the ledger itself, AWS's records and the recorded state still are)")
+        pulumi.log.warn(
+            f"{manifests} is not in a git work tree: the revocation ledger's history is not consulted "
+            "(the ledger itself, AWS's records and the recorded state still are)"
+        )
     # The stacks' recorded state is read by another process (`pulumi stack export`) while the manifests load.
     background = ThreadPoolExecutor(max_workers=1)
     recorded_soon = background.submit(state_records.read, project_dir)
     background.shutdown(wait=False)
     try:
         # Messages name files as "manifests/cas.yaml", wherever the folder is.
-        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
-                           ledger_history=past or frozenset(), repository=history.work_tree(manifests))
+        fleet = load_fleet(
+            manifests,
+            known_regions=iot_regions(),
+            display_root=manifests.resolve().parent,
+            ledger_history=past or frozenset(),
+            repository=history.work_tree(manifests),
+        )
     except ManifestError as error:
         raise pulumi.RunError(str(error)) from None
     state_read = True
@@ -110,16 +122,23 @@ def decide(manifests: Path | None = None, project_dir: Path | None = None, deplo
         recorded = recorded_soon.result()
     except state_records.StateUnavailable as error:
         recorded, state_read = [], False
-        pulumi.log.warn(f"the stacks' recorded state could not be read, so it is not consulted as a memory of "
-                        f"revocations ({error})")
+        pulumi.log.warn(
+            f"the stacks' recorded state could not be read, so it is not consulted as a memory of revocations ({error})"
+        )
     elsewhere = {place: role for stack in recorded for place, role in stack.places.items() if role}
-    elsewhere.update({(account_id, region): fleet.ledger.roles.get(account_id) or _role(fleet, account_id)
-                      for known in fleet.ledger.revocations.values() for account_id, region in known.places})
+    elsewhere.update(
+        {
+            (account_id, region): fleet.ledger.roles.get(account_id) or _role(fleet, account_id)
+            for known in fleet.ledger.revocations.values()
+            for account_id, region in known.places
+        }
+    )
     try:
         seen = survey(fleet, shared_factory(), elsewhere=elsewhere)
     except AwsError as error:
-        raise pulumi.RunError(f"fleet could not read AWS everywhere a revocation may be recorded; nothing was "
-                              f"changed: {error}") from None
+        raise pulumi.RunError(
+            f"fleet could not read AWS everywhere a revocation may be recorded; nothing was changed: {error}"
+        ) from None
     refusals = guard.refusals(fleet, seen, recorded)  # over the whole fleet, whatever this stack's places
     if refusals:
         raise pulumi.RunError("\n".join(["refusing to run; nothing was changed:", *refusals]))
@@ -131,12 +150,25 @@ def decide(manifests: Path | None = None, project_dir: Path | None = None, deplo
     except AwsError as error:
         raise pulumi.RunError(f"fleet could not read a registration code; nothing was changed: {error}") from None
     if signers.refusals:
-        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
-                                         "mode needs a verification certificate signed for the place:",
-                                         *signers.refusals]))
+        raise pulumi.RunError(
+            "\n".join(
+                [
+                    "refusing to run; nothing was changed: registering these CAs in DEFAULT "
+                    "mode needs a verification certificate signed for the place:",
+                    *signers.refusals,
+                ]
+            )
+        )
     if signers.missing and not pulumi.runtime.is_dry_run():
-        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: registering these CAs in DEFAULT "
-                                         "mode needs their private keys:", *signers.missing]))
+        raise pulumi.RunError(
+            "\n".join(
+                [
+                    "refusing to run; nothing was changed: registering these CAs in DEFAULT "
+                    "mode needs their private keys:",
+                    *signers.missing,
+                ]
+            )
+        )
     for problem in signers.missing:  # a preview (a pull request's) runs without keys: said, not refused
         pulumi.log.warn(f"the apply will need a CA private key: {problem}")
     if state_read:  # else each CA placement's check says it (fleet.providers.ca_placement)
@@ -159,8 +191,10 @@ def declare_resources(decided: Decided, parent: pulumi.Resource | None = None) -
     if scope.others:
         StackScope(scope.others, _options(parent))
     for place, stack in scope.handed_over.items():
-        pulumi.log.info(f"{place[0]}/{place[1]} is handed over to stack `{stack}`: this stack forgets its "
-                        "resources there; nothing is deleted in AWS")
+        pulumi.log.info(
+            f"{place[0]}/{place[1]} is handed over to stack `{stack}`: this stack forgets its "
+            "resources there; nothing is deleted in AWS"
+        )
     for note in declared.notes:
         pulumi.log.warn(note)
     policies = [(p, IotPolicy(p, _options(parent))) for p in declared.policies]
@@ -170,35 +204,41 @@ def declare_resources(decided: Decided, parent: pulumi.Resource | None = None) -
         return [r for d, r in [*policies, *cas] if d.place == place]
 
     # Before any certificate anywhere changes, every function knows the ledger as this run applies it.
-    activation = [(j, JustInTimeActivation(j, _options(parent, of_place(j.place))))
-                  for j in (declared.jitr if deploy_jitr else ())]
+    activation = [
+        (j, JustInTimeActivation(j, _options(parent, of_place(j.place))))
+        for j in (declared.jitr if deploy_jitr else ())
+    ]
     # CAs and policies first on create (registration and attachment need them), and the certificates first on delete.
-    shards = [(s, DeviceCertificates(s, _options(parent, [*of_place(s.place), *(r for _, r in activation)])))
-              for s in declared.shards]
+    shards = [
+        (s, DeviceCertificates(s, _options(parent, [*of_place(s.place), *(r for _, r in activation)])))
+        for s in declared.shards
+    ]
     return Declared((*policies, *cas, *activation, *shards), declared.jitr_configuration)
 
 
-def _options(parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None
-             ) -> pulumi.ResourceOptions:
+def _options(parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
     if parent is None:
         return pulumi.ResourceOptions(depends_on=depends_on)
-    return pulumi.ResourceOptions(parent=parent, depends_on=depends_on,
-                                  aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+    return pulumi.ResourceOptions(
+        parent=parent, depends_on=depends_on, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
+    )
 
 
 def _scope(fleet: Fleet, recorded: list[state_records.Recorded], project_dir: Path) -> stack_scope.Decision:
     """This stack's places among the fleet's stacks; refused as the module says."""
     stack, project = pulumi.get_stack(), pulumi.get_project()
     try:
-        this = stack_scope.scope_of(stack, _json_or_text(pulumi.Config().get(stack_scope.CONFIG_KEY)),
-                                    f"Pulumi.{stack}.yaml", fleet)
+        this = stack_scope.scope_of(
+            stack, _json_or_text(pulumi.Config().get(stack_scope.CONFIG_KEY)), f"Pulumi.{stack}.yaml", fleet
+        )
         others = stack_scope.other_scopes(project_dir, project, stack, fleet)
     except stack_scope.ScopeError as error:
         raise pulumi.RunError(f"refusing to run; nothing was changed: {error}") from None
     decision = stack_scope.decide(fleet, this, others, recorded)
     if decision.refusals:
-        raise pulumi.RunError("\n".join(["refusing to run; nothing was changed: each place is managed by one "
-                                         "stack:", *decision.refusals]))
+        raise pulumi.RunError(
+            "\n".join(["refusing to run; nothing was changed: each place is managed by one stack:", *decision.refusals])
+        )
     return decision
 
 
@@ -210,8 +250,9 @@ def _json_or_text(value: str | None) -> object:
         return value
 
 
-def mode_conflicts(fleet: Fleet, seen: Survey, this: state_records.Recorded,
-                   places: frozenset[tuple[str, str]] | None = None) -> list[str]:
+def mode_conflicts(
+    fleet: Fleet, seen: Survey, this: state_records.Recorded, places: frozenset[tuple[str, str]] | None = None
+) -> list[str]:
     """CA placements this stack's state does not hold whose CA AWS has in the other mode: create would
     adopt them, and cannot (a placement the state holds is replaced instead: deregistered, registered
     again). ``places``: only those (a sharded stack's)."""
@@ -221,8 +262,11 @@ def mode_conflicts(fleet: Fleet, seen: Survey, this: state_records.Recorded,
         if place is None or places is not None and (spec.account_id, spec.region) not in places:
             continue
         live = place.cas.get(spec.certificate_id)
-        if live is not None and live.mode != spec.mode and \
-                spec.certificate_id not in this.cas.get((spec.account_id, spec.region), set()):
+        if (
+            live is not None
+            and live.mode != spec.mode
+            and spec.certificate_id not in this.cas.get((spec.account_id, spec.region), set())
+        ):
             problems.append(mode_conflict(f"CA {spec.ca} ({spec.source}) in {place.where}", live.mode, spec.mode))
     return problems
 

@@ -13,8 +13,14 @@ from collections.abc import Callable
 
 
 class Progress:
-    def __init__(self, label: str, total: int, every: float, clock: Callable[[], float] = time.monotonic,
-                 write: Callable[[str], object] = sys.stderr.write):
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        every: float,
+        clock: Callable[[], float] = time.monotonic,
+        write: Callable[[str], object] = sys.stderr.write,
+    ):
         self._label = label
         self._total = total
         self._every = every

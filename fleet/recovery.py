@@ -80,8 +80,15 @@ class Pulumi:
         self.environ = dict(environ if environ is not None else os.environ)
 
     def run(self, *args: str) -> str:
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project_dir, env=self.environ,
-                              capture_output=True, text=True, timeout=PULUMI_SECONDS, check=False)
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.project_dir,
+            env=self.environ,
+            capture_output=True,
+            text=True,
+            timeout=PULUMI_SECONDS,
+            check=False,
+        )
         if done.returncode != 0:
             raise RecoveryRefused(f"`pulumi {' '.join(args)}` failed: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
@@ -98,6 +105,7 @@ class Pulumi:
 
 # --- the locks ---------------------------------------------------------------------------
 
+
 def _is_stack_lock(key: str, project: str, stack: str) -> bool:
     """Project-scoped stacks lock under locks/<org>/<project>/<stack>/, older ones under locks/<stack>/."""
     folder = key.rsplit("/", 1)[0]
@@ -109,21 +117,29 @@ def _lock(where: str, content: bytes) -> Lock:
         raw: dict[str, Any] = json.loads(content)
         # Go writes RFC 3339 with nanoseconds; Python reads at most microseconds.
         stamp = _TIMESTAMP.match(str(raw.get("timestamp", "")))
-        taken = datetime.fromisoformat(f"{stamp[1]}{(stamp[2] or '')[:7]}{stamp[3].replace('Z', '+00:00')}") \
-            if stamp else None
+        taken = (
+            datetime.fromisoformat(f"{stamp[1]}{(stamp[2] or '')[:7]}{stamp[3].replace('Z', '+00:00')}")
+            if stamp
+            else None
+        )
     except (ValueError, TypeError, AttributeError):
-        raise RecoveryRefused(f"cannot read the lock {where}; inspect it, then remove it with `pulumi cancel`") \
-            from None
+        raise RecoveryRefused(
+            f"cannot read the lock {where}; inspect it, then remove it with `pulumi cancel`"
+        ) from None
     return Lock(where, int(raw.get("pid", 0)), str(raw.get("hostname", "")), str(raw.get("username", "")), taken)
 
 
-def read_locks(url: str, project: str, stack: str, s3_client: Callable[[dict[str, str]], Any] | None = None) \
-        -> list[Lock]:
+def read_locks(
+    url: str, project: str, stack: str, s3_client: Callable[[dict[str, str]], Any] | None = None
+) -> list[Lock]:
     parsed = urlparse(url)
     if parsed.scheme == "file":
         root = Path(unquote(parsed.path)) / LOCKS
-        return [_lock(str(path), path.read_bytes()) for path in sorted(root.rglob("*.json"))
-                if _is_stack_lock(path.relative_to(root.parent.parent).as_posix(), project, stack)]
+        return [
+            _lock(str(path), path.read_bytes())
+            for path in sorted(root.rglob("*.json"))
+            if _is_stack_lock(path.relative_to(root.parent.parent).as_posix(), project, stack)
+        ]
     if parsed.scheme == "s3":
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         client = (s3_client or _s3_client)(options)
@@ -136,8 +152,10 @@ def read_locks(url: str, project: str, stack: str, s3_client: Callable[[dict[str
                     body = client.get_object(Bucket=parsed.netloc, Key=key)["Body"].read()
                     found.append(_lock(f"s3://{parsed.netloc}/{key}", body))
         return found
-    raise RecoveryRefused(f"fleet reads the locks of file:// and s3:// backends, not {parsed.scheme}://; "
-                          "with this backend, check that no run is in progress and run `pulumi cancel`")
+    raise RecoveryRefused(
+        f"fleet reads the locks of file:// and s3:// backends, not {parsed.scheme}://; "
+        "with this backend, check that no run is in progress and run `pulumi cancel`"
+    )
 
 
 def _s3_client(options: dict[str, str]) -> Any:
@@ -150,8 +168,12 @@ def _s3_client(options: dict[str, str]) -> Any:
         plain = "true" in (options.get("disableSSL"), options.get("disable_https"))
         endpoint = ("http://" if plain else "https://") + endpoint
     path_style = "true" in (options.get("s3ForcePathStyle"), options.get("use_path_style"))
-    return boto3.client("s3", region_name=options.get("region"), endpoint_url=endpoint,
-                        config=Config(s3={"addressing_style": "path" if path_style else "auto"}))
+    return boto3.client(
+        "s3",
+        region_name=options.get("region"),
+        endpoint_url=endpoint,
+        config=Config(s3={"addressing_style": "path" if path_style else "auto"}),
+    )
 
 
 def alive_here(pid: int, name: str) -> bool:
@@ -168,8 +190,15 @@ def alive_here(pid: int, name: str) -> bool:
         return False
 
 
-def stale(lock: Lock, *, exclusive: bool, stale_after: float, now: datetime, hostname: str,
-          alive: Callable[[int, str], bool] = alive_here) -> str | None:
+def stale(
+    lock: Lock,
+    *,
+    exclusive: bool,
+    stale_after: float,
+    now: datetime,
+    hostname: str,
+    alive: Callable[[int, str], bool] = alive_here,
+) -> str | None:
     """Why the lock is stale, or None when its holder may still be running."""
     if lock.hostname == hostname:
         return None if alive(lock.pid, "pulumi") else f"its process {lock.pid} is gone"
@@ -182,6 +211,7 @@ def stale(lock: Lock, *, exclusive: bool, stale_after: float, now: datetime, hos
 
 # --- fleet's own processes left on this machine --------------------------------------------
 
+
 def leftover_processes(project_dir: Path, stack: str) -> list[int]:
     """The program or provider processes of this project and stack still running on this machine."""
     found = []
@@ -193,8 +223,12 @@ def leftover_processes(project_dir: Path, stack: str) -> list[int]:
         except OSError:
             continue
         text = [a.decode(errors="replace") for a in arguments]
-        program = any(a.endswith("pulumi-language-python-exec") for a in text) and "--stack" in text \
-            and text[text.index("--stack") + 1] == stack and cwd == project
+        program = (
+            any(a.endswith("pulumi-language-python-exec") for a in text)
+            and "--stack" in text
+            and text[text.index("--stack") + 1] == stack
+            and cwd == project
+        )
         provider = "pulumi.dynamic" in text and cwd == project
         if (program or provider) and int(entry.name) != os.getpid():
             found.append(int(entry.name))
@@ -203,27 +237,42 @@ def leftover_processes(project_dir: Path, stack: str) -> list[int]:
 
 # --- recovery ----------------------------------------------------------------------------
 
-def recover(pulumi: Pulumi, *, exclusive: bool = False, stale_after: float = 6 * 3600, wait: float = 20.0,
-            say: Callable[[str], None] = print) -> Recovered:
+
+def recover(
+    pulumi: Pulumi,
+    *,
+    exclusive: bool = False,
+    stale_after: float = 6 * 3600,
+    wait: float = 20.0,
+    say: Callable[[str], None] = print,
+) -> Recovered:
     """Clear a stale lock and the pending operations of ``pulumi.stack``; refuse while anything may hold it."""
     locks = read_locks(pulumi.backend_url(), pulumi.project_name(), pulumi.stack)
     now, hostname = datetime.now(UTC), socket.gethostname()
-    held = [lock for lock in locks if stale(lock, exclusive=exclusive, stale_after=stale_after, now=now,
-                                             hostname=hostname) is None]
+    held = [
+        lock
+        for lock in locks
+        if stale(lock, exclusive=exclusive, stale_after=stale_after, now=now, hostname=hostname) is None
+    ]
     if held:
         raise RecoveryRefused(
             f"stack {pulumi.stack} is locked by a run that may still be going: "
             + "; ".join(lock.describe() for lock in held)
-            + ". Wait for it; if it is gone for certain, run this again with --exclusive")
+            + ". Wait for it; if it is gone for certain, run this again with --exclusive"
+        )
     deadline = time.monotonic() + wait
     while (left := leftover_processes(pulumi.project_dir, pulumi.stack)) and time.monotonic() < deadline:
         time.sleep(0.5)
     if left:
-        raise RecoveryRefused(f"fleet processes of stack {pulumi.stack} are still running here (pids "
-                              f"{', '.join(map(str, left))}); wait for them to end, or end them, and run this again")
+        raise RecoveryRefused(
+            f"fleet processes of stack {pulumi.stack} are still running here (pids "
+            f"{', '.join(map(str, left))}); wait for them to end, or end them, and run this again"
+        )
     for lock in locks:
-        say(f"removing the stale lock of {lock.describe()}: "
-            f"{stale(lock, exclusive=exclusive, stale_after=stale_after, now=now, hostname=hostname)}")
+        say(
+            f"removing the stale lock of {lock.describe()}: "
+            f"{stale(lock, exclusive=exclusive, stale_after=stale_after, now=now, hostname=hostname)}"
+        )
     if locks:
         pulumi.run("cancel", "--yes", "--stack", pulumi.stack)
     cleared = _clear_pending(pulumi)

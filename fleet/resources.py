@@ -58,10 +58,15 @@ class Resources:
 
     def within(self, places: frozenset[PlaceKey]) -> Resources:
         """Only what is in ``places`` (a sharded stack's: fleet.stack_scope)."""
-        return Resources(tuple(p for p in self.policies if p.place in places),
-                         tuple(c for c in self.cas if c.place in places),
-                         tuple(s for s in self.shards if s.place in places), self.notes,
-                         tuple(j for j in self.jitr if j.place in places), self.packages, self.jitr_configuration)
+        return Resources(
+            tuple(p for p in self.policies if p.place in places),
+            tuple(c for c in self.cas if c.place in places),
+            tuple(s for s in self.shards if s.place in places),
+            self.notes,
+            tuple(j for j in self.jitr if j.place in places),
+            self.packages,
+            self.jitr_configuration,
+        )
 
     def in_place(self, place: tuple[str, str]) -> tuple[list[PolicyInputs], list[CaPlacementInputs]]:
         return [p for p in self.policies if p.place == place], [c for c in self.cas if c.place == place]
@@ -69,8 +74,16 @@ class Resources:
 
 def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[Recorded] = ()) -> Resources:
     policies = tuple(
-        PolicyInputs(policy=p.name, account=p.account, account_id=p.account_id, role_arn=p.role_arn,
-                     region=p.region, document=p.document, source=p.source, keep_other_versions=p.keep_other_versions)
+        PolicyInputs(
+            policy=p.name,
+            account=p.account,
+            account_id=p.account_id,
+            role_arn=p.role_arn,
+            region=p.region,
+            document=p.document,
+            source=p.source,
+            keep_other_versions=p.keep_other_versions,
+        )
         for p in fleet.policies
     )
     cas = tuple(ca_inputs(p, _registered(p, survey)) for p in fleet.ca_placements)
@@ -80,18 +93,27 @@ def declare(fleet: Fleet, survey: Survey, project_dir: Path, recorded: Iterable[
     # The manifests' and the ledger's places only: `fleet drift` and `fleet jitr-config`, which read no
     # stack's state, expect the very same configuration.
     activation = jitr.declare(fleet)
-    return Resources(policies, cas, shards, tuple(notes), activation.inputs, activation.packages,
-                     activation.configuration)
+    return Resources(
+        policies, cas, shards, tuple(notes), activation.inputs, activation.packages, activation.configuration
+    )
 
 
 def ca_inputs(spec: CaPlacementSpec, registered: bool = True) -> CaPlacementInputs:
     """``registered``: AWS has the CA here already, so an offline verification certificate is not declared."""
     return CaPlacementInputs(
-        ca=spec.ca, account=spec.account, account_id=spec.account_id, role_arn=spec.role_arn, region=spec.region,
-        certificate_pem=spec.certificate_pem, certificate_id=spec.certificate_id, mode=spec.mode,
-        status=spec.status, auto_registration=spec.auto_registration,
+        ca=spec.ca,
+        account=spec.account,
+        account_id=spec.account_id,
+        role_arn=spec.role_arn,
+        region=spec.region,
+        certificate_pem=spec.certificate_pem,
+        certificate_id=spec.certificate_id,
+        mode=spec.mode,
+        status=spec.status,
+        auto_registration=spec.auto_registration,
         registration_config=dict(spec.registration_config),
-        private_key=spec.private_key.as_dict() if spec.private_key else None, source=spec.source,
+        private_key=spec.private_key.as_dict() if spec.private_key else None,
+        source=spec.source,
         verification_certificate=None if registered else spec.verification_certificate,
     )
 
@@ -101,16 +123,23 @@ def _registered(spec: CaPlacementSpec, survey: Survey) -> bool:
     return place is None or place.cas.get(spec.certificate_id) is not None
 
 
-def _shards(fleet: Fleet, survey: Survey, project_dir: Path, recorded: list[Recorded],
-            notes: list[str]) -> tuple[ShardInputs, ...]:
+def _shards(
+    fleet: Fleet, survey: Survey, project_dir: Path, recorded: list[Recorded], notes: list[str]
+) -> tuple[ShardInputs, ...]:
     by_place: dict[PlaceKey, dict[str, dict[str, GroupInputs]]] = defaultdict(lambda: defaultdict(dict))
     for group in fleet.certificate_groups:
         for shard in SHARDS:
             certificates = {c.fingerprint: c.status for c in group.certificates if shard_of(c.fingerprint) == shard}
             if certificates:
                 by_place[(group.account_id, group.region)][shard][group.group] = GroupInputs(
-                    ca=group.ca, ca_id=group.ca_id, pem=_relative(group.path, project_dir),
-                    policies=group.policies, things=group.things, source=group.source, certificates=certificates)
+                    ca=group.ca,
+                    ca_id=group.ca_id,
+                    pem=_relative(group.path, project_dir),
+                    policies=group.policies,
+                    things=group.things,
+                    source=group.source,
+                    certificates=certificates,
+                )
     revoked = revoked_everywhere(fleet, survey)
     for spec in fleet.ca_placements:
         for shard, taken in _activated(fleet, spec, survey.place(spec.account_id, spec.region), revoked).items():
@@ -118,16 +147,19 @@ def _shards(fleet: Fleet, survey: Survey, project_dir: Path, recorded: list[Reco
     roles = _roles(fleet, recorded)
     for place, ledger_groups in _records(fleet, survey, recorded, project_dir, notes).items():
         if place[0] not in roles:
-            notes.append(f"cannot keep the REVOKED records in account {place[0]}, {place[1]}: no role for it "
-                         "(revocations.roles)")
+            notes.append(
+                f"cannot keep the REVOKED records in account {place[0]}, {place[1]}: no role for it (revocations.roles)"
+            )
             continue
         for (shard, name), record_group in ledger_groups.items():
             by_place[place][shard][name] = record_group
 
     accounts = {a.id: a for a in fleet.accounts}
-    managed = ({(c.account_id, c.region) for c in fleet.ca_placements}
-               | {(p.account_id, p.region) for p in fleet.policies}
-               | {(g.account_id, g.region) for g in fleet.certificate_groups})
+    managed = (
+        {(c.account_id, c.region) for c in fleet.ca_placements}
+        | {(p.account_id, p.region) for p in fleet.policies}
+        | {(g.account_id, g.region) for g in fleet.certificate_groups}
+    )
     shards = []
     for place in sorted(managed | set(by_place)):
         account_id, region = place
@@ -135,13 +167,20 @@ def _shards(fleet: Fleet, survey: Survey, project_dir: Path, recorded: list[Reco
         # Where fleet manages CAs, policies or certificates: every shard (each reports what nothing
         # declares in its range). Where it only keeps the ledger's records: the shards that hold some.
         for shard in SHARDS if place in managed else sorted(by_place[place]):
-            shards.append(ShardInputs(
-                account=name, account_id=account_id, role_arn=roles[account_id], region=region, shard=shard,
-                policies=tuple(sorted({p.name for p in fleet.policies if (p.account_id, p.region) == place})),
-                cas=tuple(sorted({p.certificate_id for p in fleet.ca_placements
-                                  if (p.account_id, p.region) == place})),
-                groups=dict(sorted(by_place[place][shard].items())),
-            ))
+            shards.append(
+                ShardInputs(
+                    account=name,
+                    account_id=account_id,
+                    role_arn=roles[account_id],
+                    region=region,
+                    shard=shard,
+                    policies=tuple(sorted({p.name for p in fleet.policies if (p.account_id, p.region) == place})),
+                    cas=tuple(
+                        sorted({p.certificate_id for p in fleet.ca_placements if (p.account_id, p.region) == place})
+                    ),
+                    groups=dict(sorted(by_place[place][shard].items())),
+                )
+            )
     return tuple(sorted(shards, key=lambda s: (s.account, s.region, s.shard)))
 
 
@@ -153,8 +192,9 @@ def _roles(fleet: Fleet, recorded: list[Recorded]) -> dict[str, str]:
     return roles
 
 
-def _records(fleet: Fleet, survey: Survey, recorded: list[Recorded], project_dir: Path,
-             notes: list[str]) -> dict[PlaceKey, dict[tuple[str, str], GroupInputs]]:
+def _records(
+    fleet: Fleet, survey: Survey, recorded: list[Recorded], project_dir: Path, notes: list[str]
+) -> dict[PlaceKey, dict[tuple[str, str], GroupInputs]]:
     """The REVOKED records each account and region should keep, as ledger groups
     per (shard, group name): one group per CA the ledger names, so each record is
     registered under its CA where that CA is placed (else without a CA)."""
@@ -182,16 +222,24 @@ def _records(fleet: Fleet, survey: Survey, recorded: list[Recorded], project_dir
             live = survey.place(account_id, region)
             in_aws = live is not None and fp in live.certificates
             if not in_aws and not (archive / f"{fp}.pem").is_file():
-                notes.append(f"cannot register the REVOKED record of certificate {fp} again in account "
-                             f"{account_id}, {region}: no copy of its PEM at {archive / (fp + '.pem')}")
+                notes.append(
+                    f"cannot register the REVOKED record of certificate {fp} again in account "
+                    f"{account_id}, {region}: no copy of its PEM at {archive / (fp + '.pem')}"
+                )
                 continue
             ca = known.ca if known is not None else None
             ca_id = ca_ids.get((ca, account_id, region)) if ca else None
             name = LEDGER_GROUP + (f":{ca}" if ca_id else "")
             key = (shard_of(fp), name)
             group = groups[place].get(key) or GroupInputs(
-                ca=ca if ca_id else None, ca_id=ca_id, pem=_relative(str(archive), project_dir), policies=(),
-                things="none", source=known.source if known else "the recorded state", certificates={})
+                ca=ca if ca_id else None,
+                ca_id=ca_id,
+                pem=_relative(str(archive), project_dir),
+                policies=(),
+                things="none",
+                source=known.source if known else "the recorded state",
+                certificates={},
+            )
             group.certificates[fp] = "REVOKED"
             groups[place][key] = group
     return groups
@@ -213,12 +261,22 @@ def _activated(fleet: Fleet, spec: CaPlacementSpec, place: Place | None, revoked
         fp = cert.certificate_id
         if fp in declared or fp in revoked:
             continue
-        if cert.status == "ACTIVE" or (cert.status == PENDING and fp in place.pending_pems
-                                       and verdict_for(spec, place, fp, revoked).activate):
+        if cert.status == "ACTIVE" or (
+            cert.status == PENDING and fp in place.pending_pems and verdict_for(spec, place, fp, revoked).activate
+        ):
             taken[shard_of(fp)][fp] = "ACTIVE"
-    return {shard: GroupInputs(ca=spec.ca, ca_id=spec.certificate_id, pem="", policies=spec.activation_policies,
-                               things="none", source=spec.source, certificates=dict(sorted(certificates.items())))
-            for shard, certificates in taken.items()}
+    return {
+        shard: GroupInputs(
+            ca=spec.ca,
+            ca_id=spec.certificate_id,
+            pem="",
+            policies=spec.activation_policies,
+            things="none",
+            source=spec.source,
+            certificates=dict(sorted(certificates.items())),
+        )
+        for shard, certificates in taken.items()
+    }
 
 
 def revoked_everywhere(fleet: Fleet, survey: Survey) -> set[str]:
@@ -233,4 +291,3 @@ def verdict_for(spec: CaPlacementSpec, place: Place, certificate_id: str, revoke
     live = place.cas.get(spec.certificate_id)
     ca_status = spec.status if live is None or live.status == "ACTIVE" else live.status
     return decide(place.pending_pems[certificate_id], PENDING, spec.certificate_pem, ca_status, spec.crl_pem, revoked)
-

@@ -59,14 +59,18 @@ HANDED_OVER = "handed over to stack `{}`: this stack forgets its resources here;
 
 def marker(stack: str | None = None) -> str:
     return f"<!-- fleet-review:{stack} -->" if stack else MARKER
+
+
 ACTIONS = ("registered", "adopted", "activated", "deactivated", "revoked", "deleted", "attached", "detached")
 VERBS = {"ACTIVE": "activated", "INACTIVE": "deactivated", "REVOKED": "revoked"}
 RECORDS = "registered REVOKED (the record AWS keeps of a revocation)"
 ADOPTED = "adopted (AWS has them already: not registered again)"
 ADOPTED_CA = "adopted (AWS has it already: not registered again)"
-NOT_READ = ("<sub>AWS was not read for this review (`--no-aws`, or it could not be): a certificate or CA AWS "
-            "has already is adopted rather than registered, and a certificate it has revoked already is not "
-            "revoked again.</sub>")
+NOT_READ = (
+    "<sub>AWS was not read for this review (`--no-aws`, or it could not be): a certificate or CA AWS "
+    "has already is adopted rather than registered, and a certificate it has revoked already is not "
+    "revoked again.</sub>"
+)
 # (CA id, account id, region) -> the placement as AWS has it (fleet.observe.ca), None: AWS has no such CA
 CasNow = Mapping[tuple[str, str, str], CaPlacementInputs | None]
 # (account id, region) -> fingerprint -> what AWS has now, as an Entry's text against its group (fleet.observe)
@@ -121,10 +125,17 @@ class Step:
     new: Any  # the planned declaration (typed), or None
 
 
-def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str, str] | None = None,
-           active_now: dict[tuple[str, str, str], int] | None = None, stack: str | None = None,
-           audit: list[tuple[bool, str]] | None = None, observed: Observed | None = None,
-           cas_now: CasNow | None = None, expiring: dict[str, str] | None = None) -> str:
+def render(
+    text: str,
+    ledger_changes: list[str] | None = None,
+    labels: dict[str, str] | None = None,
+    active_now: dict[tuple[str, str, str], int] | None = None,
+    stack: str | None = None,
+    audit: list[tuple[bool, str]] | None = None,
+    observed: Observed | None = None,
+    cas_now: CasNow | None = None,
+    expiring: dict[str, str] | None = None,
+) -> str:
     """``labels``: fingerprint -> how the manifests name it (its PEM file), when they are at hand.
     ``active_now``: (CA id, account id, region) -> certificates ACTIVE under the CA in AWS now
     (declared or not), for each CA the plan deactivates (`fleet review` counts them when it can
@@ -136,9 +147,16 @@ def render(text: str, ledger_changes: list[str] | None = None, labels: dict[str,
     certificate id (device or CA) -> when it expires, for those of the manifests that expire within
     30 days: the ones the change registers or changes are named."""
     preview, raw_steps, steps = _parse(text)
-    plan = Plan(errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
-                ledger=list(ledger_changes or []), labels=dict(labels or {}), audit=list(audit or []),
-                observed=observed, claimed=_claimed(steps), cas_now=cas_now, expiring=dict(expiring or {}))
+    plan = Plan(
+        errors=[d["message"].strip() for d in preview.get("diagnostics", []) if d.get("severity") == "error"],
+        ledger=list(ledger_changes or []),
+        labels=dict(labels or {}),
+        audit=list(audit or []),
+        observed=observed,
+        claimed=_claimed(steps),
+        cas_now=cas_now,
+        expiring=dict(expiring or {}),
+    )
     active_after = _active_after(steps, active_now or {})
     handed_over = _handed_over(raw_steps)
     for step in sorted(steps, key=lambda s: (s.kind, _name(s))):
@@ -223,14 +241,23 @@ def readings(text: str) -> list[Reading]:
             shards.setdefault(shard.place, shard)
             # Shards are even slices of the fingerprints.
             held[shard.place] = max(held[shard.place], 16 * max(len(declared), len(fingerprints)))
-    return [Reading(*place, shards[place].role_arn, shards[place].where, shards[place].policies, wanted[place],
-                    held[place]) for place in sorted(wanted) if wanted[place]]
+    return [
+        Reading(*place, shards[place].role_arn, shards[place].where, shards[place].policies, wanted[place], held[place])
+        for place in sorted(wanted)
+        if wanted[place]
+    ]
 
 
 def _claimed(steps: list[Step]) -> set[tuple[str, str, str]]:
     """(account id, region, fingerprint) of every certificate the plan declares."""
-    return {(*step.new.place, fp) for step in steps if step.kind == CERTIFICATES_SPEC.token and step.new is not None
-            and step.op not in ("delete", "delete-replaced") for fp in step.new.declared()}
+    return {
+        (*step.new.place, fp)
+        for step in steps
+        if step.kind == CERTIFICATES_SPEC.token
+        and step.new is not None
+        and step.op not in ("delete", "delete-replaced")
+        for fp in step.new.declared()
+    }
 
 
 def _work(step: Step, claimed: set[tuple[str, str, str]]) -> tuple[set[str], set[str]]:
@@ -275,8 +302,9 @@ def _step(raw: dict[str, Any]) -> Step | None:
     new_props = (raw.get("newState") or {}).get("inputs") or None
     if raw["op"] in ("delete", "delete-replaced"):
         new_props = None
-    return Step(raw["op"], kind, inputs.of(old_props) if old_props else None,
-                inputs.of(new_props) if new_props else None)
+    return Step(
+        raw["op"], kind, inputs.of(old_props) if old_props else None, inputs.of(new_props) if new_props else None
+    )
 
 
 def _name(step: Step) -> str:
@@ -286,16 +314,26 @@ def _name(step: Step) -> str:
 def created_cas(text: str) -> list[CaPlacementInputs]:
     """The CA placements the plan creates: the provider adopts each one AWS has already."""
     _preview, _raw, steps = _parse(text)
-    return sorted((s.new for s in steps if s.kind == CA_SPEC.token and s.op == "create" and s.new is not None),
-                  key=lambda ca: (ca.certificate_id, *ca.place))
+    return sorted(
+        (s.new for s in steps if s.kind == CA_SPEC.token and s.op == "create" and s.new is not None),
+        key=lambda ca: (ca.certificate_id, *ca.place),
+    )
 
 
 def deactivated_cas(text: str) -> list[tuple[str, str, str, str]]:
     """(CA id, account id, region, role ARN) of each CA placement the plan deactivates."""
     _preview, _raw, steps = _parse(text)
-    return sorted({(s.new.certificate_id, *s.new.place, s.new.role_arn) for s in steps
-                   if s.kind == CA_SPEC.token and s.old is not None and s.new is not None
-                   and s.old.status == "ACTIVE" and s.new.status == "INACTIVE"})
+    return sorted(
+        {
+            (s.new.certificate_id, *s.new.place, s.new.role_arn)
+            for s in steps
+            if s.kind == CA_SPEC.token
+            and s.old is not None
+            and s.new is not None
+            and s.old.status == "ACTIVE"
+            and s.new.status == "INACTIVE"
+        }
+    )
 
 
 def _active_after(steps: list[Step], active_now: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], int]:
@@ -327,32 +365,47 @@ def _active_after(steps: list[Step], active_now: dict[tuple[str, str, str], int]
 def _replace(step: Step, plan: Plan) -> None:
     """Another AWS object instead of this one: deleted, then made again."""
     old, new = step.old.props() if step.old else {}, step.new.props() if step.new else {}
-    spec = {CA_SPEC.token: CA_SPEC, POLICY_SPEC.token: POLICY_SPEC, CERTIFICATES_SPEC.token: CERTIFICATES_SPEC,
-            JITR_SPEC.token: JITR_SPEC}[step.kind]
+    spec = {
+        CA_SPEC.token: CA_SPEC,
+        POLICY_SPEC.token: POLICY_SPEC,
+        CERTIFICATES_SPEC.token: CERTIFICATES_SPEC,
+        JITR_SPEC.token: JITR_SPEC,
+    }[step.kind]
     keys = spec.replaces(old, new)
     declared = step.new or step.old
-    plan.replacements.append(f"`{declared.resource_name}` in {declared.account}/{declared.region} is deleted and "
-                             f"made again ({', '.join(keys) or 'replaced'} changed)")
+    plan.replacements.append(
+        f"`{declared.resource_name}` in {declared.account}/{declared.region} is deleted and "
+        f"made again ({', '.join(keys) or 'replaced'} changed)"
+    )
 
 
 def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, str, str], int]) -> None:
     old: CaPlacementInputs | None = step.old
     new: CaPlacementInputs | None = step.new
     name = f"CA `{(new or old).ca}`"  # type: ignore[union-attr]
-    if new is not None and (old is None or (old.status, old.auto_registration, _config(old.registration_config))
-                            != (new.status, new.auto_registration, _config(new.registration_config))):
+    if new is not None and (
+        old is None
+        or (old.status, old.auto_registration, _config(old.registration_config))
+        != (new.status, new.auto_registration, _config(new.registration_config))
+    ):
         plan.touched.add((new.certificate_id, name, f"{new.account}/{new.region}"))
     if step.op == "create" and new is not None:
         # As the provider's create: adopt what AWS has (then converge it), else register.
         old = plan.cas_now.get((new.certificate_id, *new.place)) if plan.cas_now is not None else None
         plan.told_from_plan |= plan.cas_now is None
         if old is None:
-            place.lines.append((f"{name}: registered ({new.mode}), {new.status}, auto-registration "
-                                f"{new.auto_registration}", []))
+            place.lines.append(
+                (f"{name}: registered ({new.mode}), {new.status}, auto-registration {new.auto_registration}", [])
+            )
             return
         if old.mode != new.mode:
-            place.lines.append((f"{name}: registered in AWS already in mode {old.mode}, declared {new.mode}: the "
-                                "apply stops there (deregister it first, or change the manifest)", []))
+            place.lines.append(
+                (
+                    f"{name}: registered in AWS already in mode {old.mode}, declared {new.mode}: the "
+                    "apply stops there (deregister it first, or change the manifest)",
+                    [],
+                )
+            )
             return
         place.lines.append((f"{name}: {ADOPTED_CA}", []))
     if new is None or old is None:
@@ -367,12 +420,14 @@ def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, st
                 f"Deactivating {name} in {new.account}/{new.region} stops new registrations only: "
                 f"**{left} ACTIVE certificate{'s' if left != 1 else ''}** it signed "
                 f"{'keep' if left != 1 else 'keeps'} working until each is revoked "
-                "(`fleet revoke-ca` writes that change).")
+                "(`fleet revoke-ca` writes that change)."
+            )
     if old.auto_registration != new.auto_registration:
         place.lines.append((f"{name}: auto-registration {old.auto_registration} → {new.auto_registration}", []))
     if _config(old.registration_config) != _config(new.registration_config):
-        place.lines.append((f"{name}: registration config {_config(old.registration_config)} → "
-                            f"{_config(new.registration_config)}", []))
+        place.lines.append(
+            (f"{name}: registration config {_config(old.registration_config)} → {_config(new.registration_config)}", [])
+        )
 
 
 def _config(config: dict[str, str]) -> str:
@@ -388,8 +443,13 @@ class Now:
     thingless: bool = True  # attached to no thing (unknown: True, as the apply then looks)
 
 
-def _now(fp: str, judged_by: GroupInputs, before: Mapping[str, tuple[str, GroupInputs]], unlisted: Mapping[str, str],
-         seen: Mapping[str, str] | None) -> Now:
+def _now(
+    fp: str,
+    judged_by: GroupInputs,
+    before: Mapping[str, tuple[str, GroupInputs]],
+    unlisted: Mapping[str, str],
+    seen: Mapping[str, str] | None,
+) -> Now:
     """From AWS when it was read (``seen``: entries against ``judged_by``); else from the
     plan: the state (refreshed, under --refresh), or what a refresh listed as undeclared."""
     if seen is not None:
@@ -423,7 +483,8 @@ def _shard(step: Step, plan: Plan) -> None:
         for fp in sorted(removed):
             if _now(fp, before[fp][1], before, unlisted, seen).status in USABLE:  # a revoked one stays: its record
                 plan.certificates[(old.account, old.region, _group(old, before[fp][1]), "deleted")].append(
-                    plan.label(fp))
+                    plan.label(fp)
+                )
     if new is None:
         return
     seen = _seen(plan, new)
@@ -450,11 +511,9 @@ def _shard(step: Step, plan: Plan) -> None:
             plan.attached[(account, region, name, policy)] += 1
         for policy in sorted(have - set(group.policies)):
             plan.detached[(account, region, name, policy)] += 1
-        may_lack = fp not in before or before[fp][1].state() != group.state() or \
-            Entry.decode(before[fp][0]).thingless
+        may_lack = fp not in before or before[fp][1].state() != group.state() or Entry.decode(before[fp][0]).thingless
         if group.things == "common-name" and (now.status == ABSENT or (may_lack and now.thingless)):
-            plan.certificates[(account, region, name, "attached to the thing named by their common name")].append(
-                label)
+            plan.certificates[(account, region, name, "attached to the thing named by their common name")].append(label)
     for text in unlisted.values() if step.op == "update" else ():  # a created shard has nothing listed yet
         for policy in Entry.decode(text).extra:
             plan.detached[(account, region, "not in the manifests", policy)] += 1
@@ -472,8 +531,9 @@ def _certificate_lines(plan: Plan) -> None:
             place.counts[column] += len(labels)
         place.lines.append((f"group `{group}`: {len(labels)} certificate(s) {verb}", sorted(labels)))
         if verb == "revoked":
-            plan.irreversible.extend(f"revoke {label} (group `{group}`) in {account}/{region}"
-                                     for label in sorted(labels))
+            plan.irreversible.extend(
+                f"revoke {label} (group `{group}`) in {account}/{region}" for label in sorted(labels)
+            )
     for action, counted in (("attached", plan.attached), ("detached", plan.detached)):
         for (account, region, group, policy), count in sorted(counted.items()):
             place = plan.places[(account, region)]
@@ -503,11 +563,17 @@ def _jitr(step: Step, place: Changes) -> None:
         place.lines.append((f"{name}: removed, with its role and rules", []))
     elif old is not None:
         if old.function.get("code_sha256") != new.function.get("code_sha256"):
-            place.lines.append((f"{name}: new package (its code, or its configuration: the revocation ledger, "
-                                "revocation lists, policies)", []))
+            place.lines.append(
+                (
+                    f"{name}: new package (its code, or its configuration: the revocation ledger, "
+                    "revocation lists, policies)",
+                    [],
+                )
+            )
         changed = [part for part in ("role", "permissions", "rules") if getattr(old, part) != getattr(new, part)]
         if changed or {k: v for k, v in old.function.items() if k != "code_sha256"} != {
-                k: v for k, v in new.function.items() if k != "code_sha256"}:
+            k: v for k, v in new.function.items() if k != "code_sha256"
+        }:
             place.lines.append((f"{name}: put back as declared", [f"`{part}`" for part in changed or ["function"]]))
 
 
@@ -523,26 +589,32 @@ def _policy(step: Step, place: Changes) -> None:
         if old.document != new.document:
             place.lines.append((f"{name}: new default version (document changed)", []))
         if old.versions_made_by_hand:
-            place.lines.append((f"{name}: versions besides the default removed",
-                                [f"`{v}`" for v in old.versions_made_by_hand]))
+            place.lines.append(
+                (f"{name}: versions besides the default removed", [f"`{v}`" for v in old.versions_made_by_hand])
+            )
         if old.other_principals:
             place.counts["detached"] += len(old.other_principals)
-            place.lines.append((f"{name}: detached from principals fleet does not declare",
-                                [f"`{t}`" for t in old.other_principals]))
+            place.lines.append(
+                (f"{name}: detached from principals fleet does not declare", [f"`{t}`" for t in old.other_principals])
+            )
 
 
 def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
-    out = [marker(stack), f"## fleet: planned changes to stack `{stack}`" if stack else "## fleet: planned changes",
-           ""]
+    out = [marker(stack), f"## fleet: planned changes to stack `{stack}`" if stack else "## fleet: planned changes", ""]
     if plan.ledger:
-        out += ["> [!CAUTION]", "> **This change removes or alters entries of the revocation ledger, which only "
-                "grows. It is refused; a revoked certificate stays revoked whatever the ledger says now:**"]
+        out += [
+            "> [!CAUTION]",
+            "> **This change removes or alters entries of the revocation ledger, which only "
+            "grows. It is refused; a revoked certificate stays revoked whatever the ledger says now:**",
+        ]
         out += _folded([f"> - {line}" for line in plan.ledger], "entries", indent="> ")
         out.append("")
     serious = any(high for high, _ in plan.audit)
     if serious:
-        out += ["> [!CAUTION]", f"> **`fleet audit`: this change introduces {len(plan.audit)} finding(s), high or "
-                "critical among them:**"]
+        out += [
+            "> [!CAUTION]",
+            f"> **`fleet audit`: this change introduces {len(plan.audit)} finding(s), high or critical among them:**",
+        ]
         out += _folded([f"> - {line}" for _, line in plan.audit], "findings", indent="> ")
         out.append("")
     if plan.errors:
@@ -550,31 +622,53 @@ def _markdown(plan: Plan, summary: dict[str, int], stack: str | None) -> str:
         out += [f"> {line}" for error in plan.errors for line in error.splitlines()]
         out.append("")
     if plan.irreversible:
-        out += ["> [!WARNING]", f"> **Irreversible: {len(plan.irreversible)} revocation(s).** A revoked "
-                "certificate can never be activated again."]
+        out += [
+            "> [!WARNING]",
+            f"> **Irreversible: {len(plan.irreversible)} revocation(s).** A revoked "
+            "certificate can never be activated again.",
+        ]
         out += _folded([f"> - {line}" for line in plan.irreversible], "revocations", indent="> ")
         out.append("")
     if plan.replacements:
-        out += ["> [!WARNING]", "> **Replaced (deleted, then made again):**", *(f"> - {r}" for r in plan.replacements),
-                ""]
+        out += [
+            "> [!WARNING]",
+            "> **Replaced (deleted, then made again):**",
+            *(f"> - {r}" for r in plan.replacements),
+            "",
+        ]
     if plan.blast_radius:
         out += ["> [!IMPORTANT]", *(f"> {line}" for line in plan.blast_radius), ""]
-    expiring = sorted(f"> - {name} in {place} {plan.expiring[cid]}" for cid, name, place in plan.touched
-                      if cid in plan.expiring)
+    expiring = sorted(
+        f"> - {name} in {place} {plan.expiring[cid]}" for cid, name, place in plan.touched if cid in plan.expiring
+    )
     if expiring:
-        out += ["> [!WARNING]", f"> **Expiring within 30 days: {len(expiring)} certificate(s) this change "
-                "registers or changes** (`fleet expiry` lists them all):"]
+        out += [
+            "> [!WARNING]",
+            f"> **Expiring within 30 days: {len(expiring)} certificate(s) this change "
+            "registers or changes** (`fleet expiry` lists them all):",
+        ]
         out += _folded(expiring, "certificates", indent="> ")
         out.append("")
     changed = {key: place for key, place in plan.places.items() if place.lines}
-    later = [] if serious or not plan.audit else [
-        f"`fleet audit`: this change introduces {len(plan.audit)} finding(s):", "",
-        *_folded([f"- {line}" for _, line in plan.audit], "findings"), ""]
+    later = (
+        []
+        if serious or not plan.audit
+        else [
+            f"`fleet audit`: this change introduces {len(plan.audit)} finding(s):",
+            "",
+            *_folded([f"- {line}" for _, line in plan.audit], "findings"),
+            "",
+        ]
+    )
     if not changed:
         out += ["No changes to AWS." if not plan.replacements else "Nothing else changes.", "", *later]
         return "\n".join(out)
-    out += ["Per account and region:", "",
-            "| account | region | " + " | ".join(ACTIONS) + " |", "|---|---|" + "---:|" * len(ACTIONS)]
+    out += [
+        "Per account and region:",
+        "",
+        "| account | region | " + " | ".join(ACTIONS) + " |",
+        "|---|---|" + "---:|" * len(ACTIONS),
+    ]
     for (account, region), place in sorted(changed.items()):
         out.append(f"| {account} | {region} | " + " | ".join(str(place.counts[a]) for a in ACTIONS) + " |")
     out.append("")
@@ -600,5 +694,10 @@ def _folded(lines: list[str], noun: str, indent: str = "") -> list[str]:
     if len(lines) > LIST_AT_MOST:
         indent_of_items = lines[0].split("- ", 1)[0]  # "  " in a list, "> " in a quote
         lines = [*lines[:LIST_AT_MOST], f"{indent_of_items}- and {len(lines) - LIST_AT_MOST} more"]
-    return [f"{indent}<details><summary>{len(lines)} {noun}</summary>", indent.rstrip(), *lines, indent.rstrip(),
-            f"{indent}</details>"]
+    return [
+        f"{indent}<details><summary>{len(lines)} {noun}</summary>",
+        indent.rstrip(),
+        *lines,
+        indent.rstrip(),
+        f"{indent}</details>",
+    ]

@@ -48,9 +48,16 @@ def found(fleet: Fleet, survey: Survey) -> list[Revoked]:
         for cert in group.certificates:
             places.setdefault(cert.fingerprint, set()).add((group.account_id, group.region))
     entries = {
-        (group.group, cert.file): Revoked(group.group, cert.file, datetime.date.fromisoformat(dates[cert.fingerprint]),
-                                          cert.fingerprint, frozenset(places[cert.fingerprint]), group.ca)
-        for group in fleet.certificate_groups for cert in group.certificates
+        (group.group, cert.file): Revoked(
+            group.group,
+            cert.file,
+            datetime.date.fromisoformat(dates[cert.fingerprint]),
+            cert.fingerprint,
+            frozenset(places[cert.fingerprint]),
+            group.ca,
+        )
+        for group in fleet.certificate_groups
+        for cert in group.certificates
         if cert.status != "REVOKED" and cert.fingerprint in dates
     }
     return [entries[key] for key in sorted(entries)]
@@ -58,9 +65,16 @@ def found(fleet: Fleet, survey: Survey) -> list[Revoked]:
 
 def batches(manifests: Path, revoked: list[Revoked]) -> list[Batch]:
     """Their ledger entries: one per certificate (each has its own date), with its PEM."""
-    return [Batch(entry.revoked_on, REASON, entry.ca, set(entry.places),
-                  {entry.fingerprint: (manifests / entry.file).read_text(encoding="utf-8")})
-            for entry in revoked]
+    return [
+        Batch(
+            entry.revoked_on,
+            REASON,
+            entry.ca,
+            set(entry.places),
+            {entry.fingerprint: (manifests / entry.file).read_text(encoding="utf-8")},
+        )
+        for entry in revoked
+    ]
 
 
 def adopt(manifests: Path, revoked: list[Revoked]) -> list[Path]:

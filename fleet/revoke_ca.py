@@ -41,7 +41,8 @@ class Placement:
 def blast_radius(fleet: Fleet, ca: str) -> list[Placement]:
     placements = {
         (p.account, p.region): Placement(p.account, p.account_id, p.region, p.status)
-        for p in fleet.ca_placements if p.ca == ca
+        for p in fleet.ca_placements
+        if p.ca == ca
     }
     for group in fleet.certificate_groups:
         if group.ca == ca and (group.account, group.region) in placements:
@@ -77,8 +78,9 @@ def write(manifests: Path, ca: str, reason: str, date: datetime.date) -> list[Pa
     return changed
 
 
-def batches(fleet: Fleet, manifests: Path, ca: str, reason: str, date: datetime.date,
-            radius: Iterable[Placement]) -> list[Batch]:
+def batches(
+    fleet: Fleet, manifests: Path, ca: str, reason: str, date: datetime.date, radius: Iterable[Placement]
+) -> list[Batch]:
     """The ledger entries of the revocation: every certificate of the CA, each in
     the accounts and regions where it is declared under it or AWS has it."""
     where: dict[str, set[tuple[str, str]]] = {}

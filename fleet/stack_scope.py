@@ -91,11 +91,15 @@ def scope_of(stack: str, entries: Any, source: str, fleet: Fleet) -> Scope:
         account, slash, region = entry.partition("/")
         spec = known.get(account)
         if spec is None and account not in ledger_ids:
-            raise ScopeError(f"{source}: {CONFIG_KEY}: {entry!r}: no account {account!r} in the manifests "
-                             f"(known: {', '.join(sorted(a.name for a in fleet.accounts))})")
+            raise ScopeError(
+                f"{source}: {CONFIG_KEY}: {entry!r}: no account {account!r} in the manifests "
+                f"(known: {', '.join(sorted(a.name for a in fleet.accounts))})"
+            )
         if slash and spec is not None and region not in spec.regions:
-            raise ScopeError(f"{source}: {CONFIG_KEY}: {entry!r}: account {spec.name} has no region {region!r} "
-                             f"(its regions: {', '.join(spec.regions)})")
+            raise ScopeError(
+                f"{source}: {CONFIG_KEY}: {entry!r}: account {spec.name} has no region {region!r} "
+                f"(its regions: {', '.join(spec.regions)})"
+            )
     return Scope(stack, tuple(entries), source)
 
 
@@ -131,12 +135,16 @@ def decide(fleet: Fleet, this: Scope, others: Iterable[Scope], recorded: Iterabl
     for place in sorted(mine):
         for other in others:
             if other.entries is not None and other.covers(place, accounts):
-                refusals.append(f"  {where(place)} is in the places of stack `{other.stack}` ({other.source}) "
-                                f"and of this stack `{this.stack}`: a place belongs to one stack")
+                refusals.append(
+                    f"  {where(place)} is in the places of stack `{other.stack}` ({other.source}) "
+                    f"and of this stack `{this.stack}`: a place belongs to one stack"
+                )
             elif other.entries is None and place in held.get(other.stack, set()):
-                refusals.append(f"  {where(place)} is managed by stack `{other.stack}` (its state holds it, and "
-                                f"its configuration names no {CONFIG_KEY}): to move it to this stack, give "
-                                f"`{other.stack}` {CONFIG_KEY} without it")
+                refusals.append(
+                    f"  {where(place)} is managed by stack `{other.stack}` (its state holds it, and "
+                    f"its configuration names no {CONFIG_KEY}): to move it to this stack, give "
+                    f"`{other.stack}` {CONFIG_KEY} without it"
+                )
     named, handed_over = {}, {}
     for place in sorted(everywhere - mine):
         owners = [o.stack for o in others if o.entries is not None and o.covers(place, accounts)]
@@ -146,14 +154,20 @@ def decide(fleet: Fleet, this: Scope, others: Iterable[Scope], recorded: Iterabl
             if len(owners) == 1:
                 handed_over[place] = owners[0]
             elif not owners:
-                refusals.append(f"  {where(place)}: this stack `{this.stack}` manages it, but neither its "
-                                f"{CONFIG_KEY} nor any other stack's name it; to move it, name it in another "
-                                f"stack's {CONFIG_KEY}; to delete what is there, remove it from the manifests")
+                refusals.append(
+                    f"  {where(place)}: this stack `{this.stack}` manages it, but neither its "
+                    f"{CONFIG_KEY} nor any other stack's name it; to move it, name it in another "
+                    f"stack's {CONFIG_KEY}; to delete what is there, remove it from the manifests"
+                )
             else:
-                refusals.append(f"  {where(place)} is in the places of several stacks ({', '.join(owners)}): "
-                                f"a place belongs to one stack")
+                refusals.append(
+                    f"  {where(place)} is in the places of several stacks ({', '.join(owners)}): "
+                    f"a place belongs to one stack"
+                )
         elif not owners and not any(o.entries is None for o in others):
             # Every place belongs to one stack: one no stack names would never be reconciled.
-            refusals.append(f"  {where(place)} is in the manifests but in no stack's {CONFIG_KEY}: nothing would "
-                            f"manage it; name it in one stack's {CONFIG_KEY}")
+            refusals.append(
+                f"  {where(place)} is in the manifests but in no stack's {CONFIG_KEY}: nothing would "
+                f"manage it; name it in one stack's {CONFIG_KEY}"
+            )
     return Decision(mine, named, handed_over, tuple(refusals))

@@ -58,8 +58,11 @@ def _recorded(stack: str, exported: Any) -> Recorded:
         if isinstance(declared, CaPlacementInputs):
             found.cas.setdefault(declared.place, set()).add(declared.certificate_id)
         if kind == CERTIFICATES_SPEC.token:
-            revoked = {fp for fp, (status, _) in declared.declared().items()  # type: ignore[attr-defined]
-                       if Entry.decode(status).revoked}
+            revoked = {
+                fp
+                for fp, (status, _) in declared.declared().items()  # type: ignore[attr-defined]
+                if Entry.decode(status).revoked
+            }
             if revoked:
                 found.revoked.setdefault(declared.place, set()).update(revoked)
     return found
@@ -67,9 +70,15 @@ def _recorded(stack: str, exported: Any) -> Recorded:
 
 def _pulumi(project_dir: Path, environ: Mapping[str, str] | None, *args: str) -> Any:
     try:
-        done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=project_dir, capture_output=True,
-                              text=True, timeout=PULUMI_SECONDS, check=False,
-                              env=dict(environ) if environ is not None else None)
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            timeout=PULUMI_SECONDS,
+            check=False,
+            env=dict(environ) if environ is not None else None,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise StateUnavailable(f"pulumi {' '.join(args)}: {error}") from error
     if done.returncode != 0:

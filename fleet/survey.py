@@ -26,8 +26,9 @@ from fleet.aws.session import SessionFactory
 from fleet.manifest.desired import AccountSpec, Fleet
 
 PENDING = "PENDING_ACTIVATION"
-ACTIONS = frozenset({"iot:ListCertificates", "iot:DescribeCertificate", "iot:DescribeCACertificate",
-                     "iot:ListCertificatesByCA"})
+ACTIONS = frozenset(
+    {"iot:ListCertificates", "iot:DescribeCertificate", "iot:DescribeCACertificate", "iot:ListCertificatesByCA"}
+)
 
 
 @dataclass
@@ -63,8 +64,12 @@ class Survey:
         return {fp for place in self for fp, c in place.certificates.items() if c.status == "REVOKED"}
 
 
-def survey(fleet: Fleet, sessions: SessionFactory, all_pending_pems: bool = False,
-           elsewhere: Mapping[tuple[str, str], str] | None = None) -> Survey:
+def survey(
+    fleet: Fleet,
+    sessions: SessionFactory,
+    all_pending_pems: bool = False,
+    elsewhere: Mapping[tuple[str, str], str] | None = None,
+) -> Survey:
     """``all_pending_pems``: list and describe the pending registrations under
     every placement, not only those with auto_activation (`fleet pending`).
     ``elsewhere``: (account id, region) -> role ARN of places a record may be

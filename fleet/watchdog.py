@@ -53,8 +53,12 @@ def engine_reachable(address: tuple[str, int], timeout: float = 2.0) -> bool:
         return True  # a slow or busy engine is not a gone engine
 
 
-def watch(address: tuple[str, int], on_gone: Callable[[], None], interval: float = INTERVAL,
-          reachable: Callable[[tuple[str, int]], bool] = engine_reachable) -> None:
+def watch(
+    address: tuple[str, int],
+    on_gone: Callable[[], None],
+    interval: float = INTERVAL,
+    reachable: Callable[[tuple[str, int]], bool] = engine_reachable,
+) -> None:
     refused = 0
     while True:
         time.sleep(interval)
@@ -66,8 +70,10 @@ def watch(address: tuple[str, int], on_gone: Callable[[], None], interval: float
 
 def _stop() -> None:
     try:  # stderr was a pipe to the engine: it may be gone with it
-        sys.stderr.write("fleet: the Pulumi engine that started this process is gone; it stops here, and the next "
-                         "run settles what it was doing by reading AWS\n")
+        sys.stderr.write(
+            "fleet: the Pulumi engine that started this process is gone; it stops here, and the next "
+            "run settles what it was doing by reading AWS\n"
+        )
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
@@ -88,8 +94,9 @@ def _started_by_the_engine(arguments: Sequence[str]) -> bool:
     """Whether this is the dynamic provider (`python -m pulumi.dynamic`) or the program
     (`pulumi-language-python-exec`), rather than a test or a command of fleet's own."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return (spec is not None and spec.name == "pulumi.dynamic.__main__") or \
-        any(a.endswith("pulumi-language-python-exec") for a in arguments[:1])
+    return (spec is not None and spec.name == "pulumi.dynamic.__main__") or any(
+        a.endswith("pulumi-language-python-exec") for a in arguments[:1]
+    )
 
 
 def ensure_started() -> None:

@@ -101,14 +101,10 @@ def _register_ca_certificate(
         raise CertificateValidationException("The certificate is not a CA certificate.")
     if mode == "DEFAULT":
         if not verification_certificate:
-            raise InvalidRequestException(
-                "verificationCertificate is required when certificateMode is DEFAULT"
-            )
+            raise InvalidRequestException("verificationCertificate is required when certificateMode is DEFAULT")
         _check_verification(self, ca, _load_certificate(verification_certificate, "verificationCertificate"))
     elif verification_certificate:
-        raise InvalidRequestException(
-            "verificationCertificate must be empty when certificateMode is SNI_ONLY"
-        )
+        raise InvalidRequestException("verificationCertificate must be empty when certificateMode is SNI_ONLY")
 
     certificate = FakeCaCertificate(
         ca_certificate=ca_certificate,
@@ -164,11 +160,11 @@ def _signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     public_key = ca.public_key()
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
-                              cert.signature_hash_algorithm)  # type: ignore[arg-type]
+            public_key.verify(
+                cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm
+            )  # type: ignore[arg-type]
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes,
-                              ec.ECDSA(cert.signature_hash_algorithm))  # type: ignore[arg-type]
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))  # type: ignore[arg-type]
         else:
             return False
     except InvalidSignature:

@@ -79,12 +79,11 @@ def _register_certificate(
 ) -> FakeCertificate:
     device = _load_certificate(certificate_pem, "certificatePem")
     candidates = [
-        ca for ca in self.ca_certificates.values()
+        ca
+        for ca in self.ca_certificates.values()
         if (ca_certificate_pem is None or ca.certificate_pem.strip() == ca_certificate_pem.strip())
     ]
-    issuer = next(
-        (ca for ca in candidates if _signed_by(device, _load_certificate(ca.certificate_pem, "CA"))), None
-    )
+    issuer = next((ca for ca in candidates if _signed_by(device, _load_certificate(ca.certificate_pem, "CA"))), None)
     if issuer is None:
         raise CertificateValidationException(
             "The certificate is not signed by a CA certificate registered in this account and region."
@@ -92,8 +91,11 @@ def _register_certificate(
     if issuer.status != "ACTIVE":
         raise CertificateValidationException("The CA certificate is not ACTIVE.")
     certificate = FakeCertificate(
-        certificate_pem, "ACTIVE" if set_as_active else (status or "INACTIVE"),
-        self.account_id, self.region_name, issuer.certificate_id,
+        certificate_pem,
+        "ACTIVE" if set_as_active else (status or "INACTIVE"),
+        self.account_id,
+        self.region_name,
+        issuer.certificate_id,
     )
     _raise_if_registered(self, certificate)
     _set_validity(certificate, device)
@@ -201,8 +203,13 @@ def _idempotent_create_thing(create: Any) -> Any:
     if getattr(create, "_localaws_idempotent", False):
         return create
 
-    def create_thing(self: IoTBackend, thing_name: str, thing_type_name: str, attribute_payload: Any,
-                     billing_group_name: str | None = None) -> Any:
+    def create_thing(
+        self: IoTBackend,
+        thing_name: str,
+        thing_type_name: str,
+        attribute_payload: Any,
+        billing_group_name: str | None = None,
+    ) -> Any:
         existing = next((t for t in self.things.values() if t.thing_name == thing_name), None)
         if existing is None:
             return create(self, thing_name, thing_type_name, attribute_payload, billing_group_name)
@@ -210,8 +217,8 @@ def _idempotent_create_thing(create: Any) -> Any:
         existing_type = existing.thing_type.thing_type_name if existing.thing_type else None
         if existing_type != thing_type_name or existing.attributes != attributes:
             raise ResourceAlreadyExistsException(
-                f"Thing {thing_name} already exists with a different configuration", existing.thing_name,
-                existing.arn)
+                f"Thing {thing_name} already exists with a different configuration", existing.thing_name, existing.arn
+            )
         return existing
 
     create_thing._localaws_idempotent = True  # type: ignore[attr-defined]

@@ -38,8 +38,14 @@ from moto.utilities.utils import get_partition
 _create_bucket = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
-def _bucket_from_template(cls: type[FakeBucket], resource_name: str, cloudformation_json: dict[str, Any],
-                          account_id: str, region_name: str, **kwargs: Any) -> FakeBucket:
+def _bucket_from_template(
+    cls: type[FakeBucket],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> FakeBucket:
     bucket = _create_bucket(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
     properties = cloudformation_json.get("Properties", {})
     backend = s3_backends[account_id][get_partition(region_name)]
@@ -53,21 +59,34 @@ def _bucket_from_template(cls: type[FakeBucket], resource_name: str, cloudformat
 _create_role = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
 
-def _role_from_template(cls: type[Role], resource_name: str, cloudformation_json: dict[str, Any],
-                        account_id: str, region_name: str, **kwargs: Any) -> Role:
+def _role_from_template(
+    cls: type[Role],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Role:
     properties = dict(cloudformation_json["Properties"])
     properties["Policies"] = [
-        {**policy, "PolicyDocument": policy["PolicyDocument"] if isinstance(policy["PolicyDocument"], str)
-         else json.dumps(policy["PolicyDocument"])}
-        for policy in properties.get("Policies", [])]
-    role: Role = _create_role(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
-                              region_name, **kwargs)
+        {
+            **policy,
+            "PolicyDocument": policy["PolicyDocument"]
+            if isinstance(policy["PolicyDocument"], str)
+            else json.dumps(policy["PolicyDocument"]),
+        }
+        for policy in properties.get("Policies", [])
+    ]
+    role: Role = _create_role(
+        cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id, region_name, **kwargs
+    )
     backend = iam_backends[account_id][get_partition(region_name)]
     for arn in properties.get("ManagedPolicyArns", []):
         name = arn.rsplit("/", 1)[1]
         if arn not in backend.managed_policies and ":iam::aws:policy/" in arn and name in _aws_policies():
-            backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account_id, region_name,
-                                                                       _aws_policies()[name])
+            backend.managed_policies[arn] = AWSManagedPolicy.from_data(
+                name, account_id, region_name, _aws_policies()[name]
+            )
         backend.attach_role_policy(arn, role.name)
     return role
 

@@ -39,13 +39,16 @@ class OidcProvider(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
-            **kwargs: Any) -> OidcProvider:
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> OidcProvider:
         properties = cloudformation_json["Properties"]
         backend = iam_backends[account_id][get_partition(region_name)]
         provider = backend.create_open_id_connect_provider(
-            properties["Url"], properties.get("ThumbprintList", []), properties.get("ClientIdList", []),
-            properties.get("Tags", []))
+            properties["Url"],
+            properties.get("ThumbprintList", []),
+            properties.get("ClientIdList", []),
+            properties.get("Tags", []),
+        )
         return cls(provider.arn)
 
 
@@ -71,8 +74,8 @@ class BucketPolicy(CloudFormationModel):
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
-            **kwargs: Any) -> BucketPolicy:
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> BucketPolicy:
         properties = cloudformation_json["Properties"]
         backend = s3_backends[account_id][get_partition(region_name)]
         backend.put_bucket_policy(properties["Bucket"], json.dumps(properties["PolicyDocument"]).encode())

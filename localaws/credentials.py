@@ -65,19 +65,22 @@ class IssuedOnly:
         if signer is None or signer[0] in self.accepted or issued(signer[0]):
             return self.app(environ, start_response)
         access_key, service = signer
-        message = (f"{UNKNOWN_KEY}: this local endpoint did not issue access key {access_key} (credentials of "
-                   "an endpoint that has ended, with everything it held?)" + (f". {self.hint}" if self.hint else ""))
+        message = (
+            f"{UNKNOWN_KEY}: this local endpoint did not issue access key {access_key} (credentials of "
+            "an endpoint that has ended, with everything it held?)" + (f". {self.hint}" if self.hint else "")
+        )
         return _refusal(environ, service, message, start_response)
 
 
-def _refusal(environ: dict[str, Any], service: str, message: str, start_response: Callable[..., Any]
-             ) -> list[bytes]:
+def _refusal(environ: dict[str, Any], service: str, message: str, start_response: Callable[..., Any]) -> list[bytes]:
     if service == "s3":
         body = (f"<Error><Code>InvalidAccessKeyId</Code><Message>{escape(message)}</Message></Error>").encode()
         headers = [("Content-Type", "application/xml")]
     elif _query_protocol(environ):
-        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
-                f"<Message>{escape(message)}</Message></Error></ErrorResponse>").encode()
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+            f"<Message>{escape(message)}</Message></Error></ErrorResponse>"
+        ).encode()
         headers = [("Content-Type", "text/xml")]
     else:  # JSON protocols: the code travels in a header and in the body
         body = json.dumps({"__type": "UnrecognizedClientException", "message": message}).encode()
@@ -88,5 +91,6 @@ def _refusal(environ: dict[str, Any], service: str, message: str, start_response
 
 def _query_protocol(environ: dict[str, Any]) -> bool:
     """STS, IAM, CloudFormation: form-encoded POSTs (or GETs) naming an Action."""
-    return "Action=" in environ.get("QUERY_STRING", "") or \
-        environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+    return "Action=" in environ.get("QUERY_STRING", "") or environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-www-form-urlencoded"
+    )

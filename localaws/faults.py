@@ -57,8 +57,18 @@ class Rule:
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Rule:
-        unknown = set(raw) - {"kind", "service", "requests", "method", "path", "region", "after", "every", "times",
-                              "seconds"}
+        unknown = set(raw) - {
+            "kind",
+            "service",
+            "requests",
+            "method",
+            "path",
+            "region",
+            "after",
+            "every",
+            "times",
+            "seconds",
+        }
         if unknown or raw.get("kind") not in KINDS:
             raise ValueError(f"bad fault rule {raw!r}: kind must be one of {KINDS}; unknown keys {sorted(unknown)}")
         return cls(**raw)
@@ -144,8 +154,10 @@ def _error(service: str, status: str, code: str, start_response: Callable[..., A
         body = json.dumps({"message": f"{code} (injected by localaws)"}).encode()
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code)]
     else:  # query protocol (STS): an XML error document
-        body = (f"<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code>"
-                f"<Message>injected by localaws</Message></Error></ErrorResponse>").encode()
+        body = (
+            f"<ErrorResponse><Error><Type>Receiver</Type><Code>{code}</Code>"
+            f"<Message>injected by localaws</Message></Error></ErrorResponse>"
+        ).encode()
         headers = [("Content-Type", "text/xml")]
     start_response(status, [*headers, ("Content-Length", str(len(body)))])
     return [body]
@@ -169,8 +181,12 @@ class FaultApp:
         if fault == "throttle":
             return _error(service, "400 Bad Request", "ThrottlingException", start_response)
         if fault == "error":
-            return _error(service, "503 Service Unavailable", "ServiceUnavailableException"
-                          if service == "iot" else "ServiceUnavailable", start_response)
+            return _error(
+                service,
+                "503 Service Unavailable",
+                "ServiceUnavailableException" if service == "iot" else "ServiceUnavailable",
+                start_response,
+            )
         if fault == "reset-before":
             _reset(environ)
             return []

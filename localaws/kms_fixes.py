@@ -23,7 +23,9 @@ from moto.kms.exceptions import ValidationException
 from moto.kms.responses import KmsResponse
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512,
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
 }
 _plain_sign = KmsResponse.sign
 
@@ -43,8 +45,10 @@ def _sign(self: KmsResponse) -> str:
     if key.key_usage != "SIGN_VERIFY":
         raise ValidationException(f"Key '{key.arn}' does not have usage SIGN_VERIFY")
     if algorithm not in key.signing_algorithms:
-        raise ValidationException(f"Value '{algorithm}' at 'SigningAlgorithm' failed to satisfy constraint: Member "
-                                  f"must satisfy enum value set: {key.signing_algorithms}")
+        raise ValidationException(
+            f"Value '{algorithm}' at 'SigningAlgorithm' failed to satisfy constraint: Member "
+            f"must satisfy enum value set: {key.signing_algorithms}"
+        )
     hash_algorithm = _HASHES[algorithm[-3:]]()
     if not isinstance(digest, bytes) or len(digest) != hash_algorithm.digest_size:
         raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
@@ -59,5 +63,6 @@ def _sign(self: KmsResponse) -> str:
         signature = private.sign(digest, scheme, prehashed)
     else:
         raise ValidationException(f"Key '{key.arn}' cannot sign a digest here")
-    return json.dumps({"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(),
-                       "SigningAlgorithm": algorithm})
+    return json.dumps(
+        {"KeyId": key.arn, "Signature": base64.b64encode(signature).decode(), "SigningAlgorithm": algorithm}
+    )

@@ -27,8 +27,9 @@ def apply() -> None:
     def get_code(self: Any) -> dict[str, Any]:
         answer: dict[str, Any] = original(self)
         if "S3Key" in self.code and _base_url and "Location" in answer.get("Code", {}):
-            answer["Code"]["Location"] = f"{_base_url[0]}/_localaws/lambda-code/{self.account_id}/{self.region}/" \
-                                         f"{self.function_name}"
+            answer["Code"]["Location"] = (
+                f"{_base_url[0]}/_localaws/lambda-code/{self.account_id}/{self.region}/{self.function_name}"
+            )
         return answer
 
     models.LambdaFunction.get_code = get_code

@@ -23,15 +23,17 @@ def seed(request: dict[str, Any]) -> dict[str, int]:
     backend = iot_backends[request["account_id"]][request["region"]]
     ca_pem: str = request["ca_pem"]
     if backend._find_ca_certificate(ca_pem) is None:  # noqa: SLF001 (moto's own lookup)
-        backend.register_ca_certificate(ca_certificate=ca_pem, set_as_active=True, registration_config={},
-                                        certificate_mode="SNI_ONLY")
+        backend.register_ca_certificate(
+            ca_certificate=ca_pem, set_as_active=True, registration_config={}, certificate_mode="SNI_ONLY"
+        )
     policy = request.get("policy")
     if policy and policy["name"] not in backend.policies:
         backend.create_policy(policy_name=policy["name"], policy_document=policy["document"])
     status = request.get("status", "ACTIVE")
     for pem in request["certificates"]:
-        certificate = backend.register_certificate(certificate_pem=pem, ca_certificate_pem=ca_pem,
-                                                   set_as_active=status == "ACTIVE", status=status)
+        certificate = backend.register_certificate(
+            certificate_pem=pem, ca_certificate_pem=ca_pem, set_as_active=status == "ACTIVE", status=status
+        )
         if policy:
             backend.attach_policy(policy["name"], certificate.arn)
     return {"certificates": len(backend.certificates)}

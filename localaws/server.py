@@ -27,8 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localaws", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--plain", action="store_true", help="serve moto without fleet's fixes")
-    parser.add_argument("--accept-access-key", action="append", default=[], metavar="KEY",
-                        help="accept requests signed with KEY and with keys this endpoint issued; refuse others")
+    parser.add_argument(
+        "--accept-access-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="accept requests signed with KEY and with keys this endpoint issued; refuse others",
+    )
     parser.add_argument("--refusal-hint", default="", help="what a refused request's message tells the user to do")
     parser.add_argument("--exit-with-stdin", action="store_true", help="end when standard input closes")
     args = parser.parse_args(argv)

@@ -42,15 +42,26 @@ device_certificates:
     policies: [telemetry]
 """
 # The example fleet's policy: each device connects as its own thing and publishes under its own client ID.
-SOUND_POLICY = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "iot:Connect",
-     "Resource": "arn:aws:iot:{{region}}:{{account_id}}:client/${iot:Connection.Thing.ThingName}"},
-    {"Effect": "Allow", "Action": "iot:Publish",
-     "Resource": "arn:aws:iot:{{region}}:{{account_id}}:topic/telemetry/${iot:ClientId}"}]}
+SOUND_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "iot:Connect",
+            "Resource": "arn:aws:iot:{{region}}:{{account_id}}:client/${iot:Connection.Thing.ThingName}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iot:Publish",
+            "Resource": "arn:aws:iot:{{region}}:{{account_id}}:topic/telemetry/${iot:ClientId}",
+        },
+    ],
+}
 
 
-def small_fleet(manifests: Manifests, devices: int = 2, policy: dict[str, Any] | None = None,
-                **device_options: Any) -> list[Issued]:
+def small_fleet(
+    manifests: Manifests, devices: int = 2, policy: dict[str, Any] | None = None, **device_options: Any
+) -> list[Issued]:
     root = manifests.ca("root")
     issued = [issue(root, f"device-{n}", **device_options) for n in range(devices)]
     for n, device in enumerate(issued):
@@ -65,8 +76,9 @@ def small_fleet(manifests: Manifests, devices: int = 2, policy: dict[str, Any] |
 def audit(manifests: Manifests, now: datetime.datetime | None = None) -> list[Finding]:
     """What `fleet audit` finds in the test's manifests (paths shown from the manifests' parent)."""
     collector = from_manifests.FactsCollector()
-    fleet = load_fleet(manifests.root, known_regions=REGIONS, display_root=manifests.root.parent,
-                       observe=collector, now=now)
+    fleet = load_fleet(
+        manifests.root, known_regions=REGIONS, display_root=manifests.root.parent, observe=collector, now=now
+    )
     inventory = from_manifests.inventory(fleet, collector.facts, manifests.root.parent)
     return run(inventory, fleet.audit, now or datetime.datetime.now(datetime.UTC))
 
@@ -95,8 +107,9 @@ def roca_key(bits: int = 1024) -> rsa.RSAPrivateKey:
     p, q = prime(), prime()
     e = 65537
     d = pow(e, -1, (p - 1) * (q - 1))
-    numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
-                                    rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q))
+    numbers = rsa.RSAPrivateNumbers(
+        p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q)
+    )
     return numbers.private_key()
 
 

@@ -13,10 +13,16 @@ from ruamel.yaml import YAML
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, make_ca
 
-PROD = {"id": "111111111111", "deployer_role_arn": "arn:aws:iam::111111111111:role/fleet-deployer",
-        "regions": ["us-east-1", "eu-west-1"]}
-STAGING = {"id": "222222222222", "deployer_role_arn": "arn:aws:iam::222222222222:role/fleet-deployer",
-           "regions": ["us-east-1", "eu-west-1"]}
+PROD = {
+    "id": "111111111111",
+    "deployer_role_arn": "arn:aws:iam::111111111111:role/fleet-deployer",
+    "regions": ["us-east-1", "eu-west-1"],
+}
+STAGING = {
+    "id": "222222222222",
+    "deployer_role_arn": "arn:aws:iam::222222222222:role/fleet-deployer",
+    "regions": ["us-east-1", "eu-west-1"],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -52,18 +58,27 @@ def plain_moto_server() -> Iterator[LocalAws]:
         yield server
 
 
-def client_in(endpoint: LocalAws, service: str, account_id: str, region: str = "us-east-1",
-              role: str = "console-admin") -> Any:
+def client_in(
+    endpoint: LocalAws, service: str, account_id: str, region: str = "us-east-1", role: str = "console-admin"
+) -> Any:
     """A client acting in ``account_id``, through STS AssumeRole as a real user would."""
     assert account_id.isdigit() and len(account_id) == 12, account_id  # moto would fall back to its default
-    base = dict(endpoint_url=endpoint.url, region_name=region,
-                aws_access_key_id="console-user", aws_secret_access_key="console-user")
+    base = dict(
+        endpoint_url=endpoint.url,
+        region_name=region,
+        aws_access_key_id="console-user",
+        aws_secret_access_key="console-user",
+    )
     sts = boto3.client("sts", **base)
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}",
-                            RoleSessionName="console")["Credentials"]
-    return boto3.client(service, endpoint_url=endpoint.url, region_name=region,
-                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                        aws_session_token=creds["SessionToken"])
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}", RoleSessionName="console")["Credentials"]
+    return boto3.client(
+        service,
+        endpoint_url=endpoint.url,
+        region_name=region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
 
 
 class Manifests:

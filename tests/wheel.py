@@ -17,15 +17,23 @@ PIP = ("-m", "pip", "--disable-pip-version-check")
 
 def source(into: Path) -> Path:
     """A copy of what a wheel is built from (building in the checkout would leave build/ there)."""
-    shutil.copytree(REPO, into, ignore=shutil.ignore_patterns(".*", "tests", "demo", "docs", "tools", "build",
-                                                              "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        REPO,
+        into,
+        ignore=shutil.ignore_patterns(".*", "tests", "demo", "docs", "tools", "build", "*.egg-info", "__pycache__"),
+    )
     return into
 
 
 def build(tree: Path, into: Path) -> Path:
     """The wheel of the source tree ``tree``, as a release build makes it."""
-    built = subprocess.run([sys.executable, *PIP, "wheel", "--no-deps", "--quiet", "-w", str(into), str(tree)],
-                           capture_output=True, text=True, check=False, timeout=600)
+    built = subprocess.run(
+        [sys.executable, *PIP, "wheel", "--no-deps", "--quiet", "-w", str(into), str(tree)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     [wheel] = into.glob("*.whl")
     return wheel
@@ -36,7 +44,12 @@ def install(wheel: Path, venv: Path) -> Path:
     every .py it installs); its dependencies at the versions requirements.txt locks. The venv's bin folder."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    done = subprocess.run([str(python), *PIP, "install", "--quiet", "-c", str(REPO / "requirements.txt"),
-                           f"{wheel}[local]"], capture_output=True, text=True, check=False, timeout=900)
+    done = subprocess.run(
+        [str(python), *PIP, "install", "--quiet", "-c", str(REPO / "requirements.txt"), f"{wheel}[local]"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return venv / "bin"

@@ -23,8 +23,9 @@ from fleet.manifest.desired import AuditSpec
 
 def run(inventory: Inventory, settings: AuditSpec, now: datetime.datetime) -> list[Finding]:
     """Every finding, most severe first; those a valid suppression covers are marked, not dropped."""
-    found = certificates.check(inventory, now, settings.device_certificate_expiring_days,
-                               settings.device_certificate_age_days)
+    found = certificates.check(
+        inventory, now, settings.device_certificate_expiring_days, settings.device_certificate_age_days
+    )
     found += policies.check(inventory.policies)
     return ordered(suppressions.apply(found, settings.suppressions, now.date()))
 

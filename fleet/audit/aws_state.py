@@ -37,8 +37,9 @@ class _Found:
     policies: dict[tuple[str, str], list[Place]] = field(default_factory=lambda: defaultdict(list))
 
 
-def inventory(fleet: Fleet, facts: dict[str, CertificateFacts], sessions: SessionFactory,
-              declared: Inventory) -> Inventory:
+def inventory(
+    fleet: Fleet, facts: dict[str, CertificateFacts], sessions: SessionFactory, declared: Inventory
+) -> Inventory:
     """``declared``: the manifests' own inventory (for locations, CRLs and the revoked keys)."""
     found = _Found()
     for account in fleet.accounts:
@@ -46,8 +47,12 @@ def inventory(fleet: Fleet, facts: dict[str, CertificateFacts], sessions: Sessio
             iot = sessions.client("iot", account.role_arn, account.id, region)
             _read(iot, Place(account.name, account.id, region), facts, found)
     accounts = {a.id: location(a.source) for a in fleet.accounts if a.source}
-    return Inventory(cas=_cas(found, declared, accounts), certificates=_certificates(found, declared, accounts),
-                     policies=_policies(found, declared, accounts), revoked_keys=declared.revoked_keys)
+    return Inventory(
+        cas=_cas(found, declared, accounts),
+        certificates=_certificates(found, declared, accounts),
+        policies=_policies(found, declared, accounts),
+        revoked_keys=declared.revoked_keys,
+    )
 
 
 def _read(iot: object, place: Place, facts: dict[str, CertificateFacts], found: _Found) -> None:
@@ -87,12 +92,21 @@ def _cas(found: _Found, declared: Inventory, accounts: dict[str, Location]) -> t
     records = []
     for ca_id, (cert, active) in sorted(found.cas.items()):
         mine = by_id.get(ca_id)
-        records.append(CaRecord(name=mine.name if mine else ca_id, certificate=cert, active_in=tuple(active),
-                                location=mine.location if mine else _account(active, accounts),
-                                crl=mine.crl if mine else None))
+        records.append(
+            CaRecord(
+                name=mine.name if mine else ca_id,
+                certificate=cert,
+                active_in=tuple(active),
+                location=mine.location if mine else _account(active, accounts),
+                crl=mine.crl if mine else None,
+            )
+        )
     # A CA's revocation list holds for its certificates in AWS whether or not AWS has the CA registered.
-    records += [CaRecord(ca.name, ca.certificate, (), ca.location, ca.crl) for ca_id, ca in sorted(by_id.items())
-                if ca_id not in found.cas and ca.crl is not None]
+    records += [
+        CaRecord(ca.name, ca.certificate, (), ca.location, ca.crl)
+        for ca_id, ca in sorted(by_id.items())
+        if ca_id not in found.cas and ca.crl is not None
+    ]
     return tuple(records)
 
 
@@ -102,11 +116,18 @@ def _certificates(found: _Found, declared: Inventory, accounts: dict[str, Locati
     records = []
     for certificate_id, (status, ca_id, places, facts) in sorted(found.certificates.items()):
         known = mine.get(certificate_id)
-        records.append(DeviceRecord(
-            fingerprint=certificate_id, label=known.label if known else certificate_id, status=status,
-            places=tuple(places), location=known.location if known else _account(places, accounts),
-            ca=known.ca if known else ca_names.get(ca_id or "", ca_id), group=known.group if known else None,
-            facts=facts))
+        records.append(
+            DeviceRecord(
+                fingerprint=certificate_id,
+                label=known.label if known else certificate_id,
+                status=status,
+                places=tuple(places),
+                location=known.location if known else _account(places, accounts),
+                ca=known.ca if known else ca_names.get(ca_id or "", ca_id),
+                group=known.group if known else None,
+                facts=facts,
+            )
+        )
     return tuple(records)
 
 
@@ -115,8 +136,13 @@ def _policies(found: _Found, declared: Inventory, accounts: dict[str, Location])
     records = []
     for (name, document), places in sorted(found.policies.items()):
         known = mine.get(name)
-        records.append(PolicyRecord(
-            name=name, document=json.loads(document), places=tuple(places),
-            location=known.location if known else _account(places, accounts),
-            statement_lines=known.statement_lines if known and json.loads(document) == known.document else ()))
+        records.append(
+            PolicyRecord(
+                name=name,
+                document=json.loads(document),
+                places=tuple(places),
+                location=known.location if known else _account(places, accounts),
+                statement_lines=known.statement_lines if known and json.loads(document) == known.document else (),
+            )
+        )
     return tuple(records)

@@ -31,8 +31,9 @@ CA_EXPIRING_DAYS = 30  # audit-chk-ca-cert-approaching-expiration.html: "within 
 ROCA = "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361"
 
 
-def check(inventory: Inventory, now: datetime.datetime, expiring_days: int = 30,
-          age_days: int | None = None) -> list[Finding]:
+def check(
+    inventory: Inventory, now: datetime.datetime, expiring_days: int = 30, age_days: int | None = None
+) -> list[Finding]:
     revoked_cas = dict(_revoked_intermediates(inventory.cas))
     return [
         *_ca_expiring(inventory.cas, now),
@@ -54,9 +55,14 @@ def _ca_expiring(cas: tuple[CaRecord, ...], now: datetime.datetime) -> Iterator[
         expiry = _expiry(ca.certificate.not_valid_after_utc, now, CA_EXPIRING_DAYS)
         if expiry:
             reason, when = expiry
-            yield Finding("CA_CERTIFICATE_EXPIRING_CHECK", f"ca:{ca.name}",
-                          f"CA {ca.name} {when}; register its successor and move its devices before then",
-                          ca.location, ca.active_in, reason)
+            yield Finding(
+                "CA_CERTIFICATE_EXPIRING_CHECK",
+                f"ca:{ca.name}",
+                f"CA {ca.name} {when}; register its successor and move its devices before then",
+                ca.location,
+                ca.active_in,
+                reason,
+            )
 
 
 def _expiry(not_after: datetime.datetime, now: datetime.datetime, days: int) -> tuple[str, str] | None:
@@ -64,8 +70,9 @@ def _expiry(not_after: datetime.datetime, now: datetime.datetime, days: int) -> 
         return "CERTIFICATE_PAST_EXPIRATION", f"expired on {not_after.date().isoformat()}"
     if not_after - now <= datetime.timedelta(days=days):
         left = (not_after - now).days
-        return "CERTIFICATE_APPROACHING_EXPIRATION", (f"expires on {not_after.date().isoformat()}, in {left} "
-                                                      f"day{'s' if left != 1 else ''}")
+        return "CERTIFICATE_APPROACHING_EXPIRATION", (
+            f"expires on {not_after.date().isoformat()}, in {left} day{'s' if left != 1 else ''}"
+        )
     return None
 
 
@@ -77,11 +84,16 @@ def _ca_key_quality(cas: tuple[CaRecord, ...]) -> Iterator[Finding]:
     that OpenSSL could make, which no package here ships, so it is not tested."""
     for ca in cas:
         key = ca.certificate.public_key()
-        if ca.active_in and isinstance(key, rsa.RSAPublicKey) and _roca(key.public_numbers().n,
-                                                                        key.public_numbers().e):
-            yield Finding("CA_CERTIFICATE_KEY_QUALITY_CHECK", f"ca:{ca.name}",
-                          f"CA {ca.name}'s RSA key was made by Infineon's flawed generator (ROCA, CVE-2017-15361): "
-                          "its private key can be computed from its certificate", ca.location, ca.active_in, ROCA)
+        if ca.active_in and isinstance(key, rsa.RSAPublicKey) and _roca(key.public_numbers().n, key.public_numbers().e):
+            yield Finding(
+                "CA_CERTIFICATE_KEY_QUALITY_CHECK",
+                f"ca:{ca.name}",
+                f"CA {ca.name}'s RSA key was made by Infineon's flawed generator (ROCA, CVE-2017-15361): "
+                "its private key can be computed from its certificate",
+                ca.location,
+                ca.active_in,
+                ROCA,
+            )
 
 
 def _roca(modulus: int, exponent: int) -> bool:
@@ -101,21 +113,27 @@ def _revoked_intermediates(cas: tuple[CaRecord, ...]) -> Iterator[tuple[str, tup
                 yield ca.name, (issuer, entry.revocation_date_utc.date().isoformat())
 
 
-def _revoked_ca_still_active(cas: tuple[CaRecord, ...],
-                             revoked: dict[str, tuple[CaRecord, str]]) -> Iterator[Finding]:
+def _revoked_ca_still_active(cas: tuple[CaRecord, ...], revoked: dict[str, tuple[CaRecord, str]]) -> Iterator[Finding]:
     """REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK, critical: a CA certificate its issuer's revocation list revokes,
     still ACTIVE. https://docs.aws.amazon.com/iot-device-defender/latest/devguide/audit-chk-revoked-ca-cert.html
     The issuer's list is the one its manifest entry names (`revocation_list:`)."""
     for ca in cas:
         if ca.active_in and ca.name in revoked:
             issuer, date = revoked[ca.name]
-            yield Finding("REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", f"ca:{ca.name}",
-                          f"CA {ca.name} is on CA {issuer.name}'s revocation list (revoked on {date}) but ACTIVE: "
-                          "set its placements INACTIVE", ca.location, ca.active_in, "CERTIFICATE_REVOKED_BY_ISSUER")
+            yield Finding(
+                "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
+                f"ca:{ca.name}",
+                f"CA {ca.name} is on CA {issuer.name}'s revocation list (revoked on {date}) but ACTIVE: "
+                "set its placements INACTIVE",
+                ca.location,
+                ca.active_in,
+                "CERTIFICATE_REVOKED_BY_ISSUER",
+            )
 
 
-def _device_checks(inventory: Inventory, now: datetime.datetime, expiring_days: int,
-                   age_days: int | None) -> Iterator[Finding]:
+def _device_checks(
+    inventory: Inventory, now: datetime.datetime, expiring_days: int, age_days: int | None
+) -> Iterator[Finding]:
     crls = {ca.name: ca for ca in inventory.cas if ca.crl is not None}
     by_issuer = {ca.certificate.subject.public_bytes(): ca for ca in crls.values()}
     revoked_serials = {name: {entry.serial_number for entry in ca.crl or ()} for name, ca in crls.items()}
@@ -126,32 +144,54 @@ def _device_checks(inventory: Inventory, now: datetime.datetime, expiring_days: 
             continue
         yield from _device_expiring(cert, facts, now, expiring_days)
         if facts.rsa_modulus is not None and _roca(facts.rsa_modulus, facts.rsa_exponent or 65537):
-            yield Finding("DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", cert.resource,
-                          f"{cert.label}'s RSA key was made by Infineon's flawed generator (ROCA, CVE-2017-15361): "
-                          "its private key can be computed from its certificate", cert.location, cert.places, ROCA)
+            yield Finding(
+                "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK",
+                cert.resource,
+                f"{cert.label}'s RSA key was made by Infineon's flawed generator (ROCA, CVE-2017-15361): "
+                "its private key can be computed from its certificate",
+                cert.location,
+                cert.places,
+                ROCA,
+            )
         if age is not None and now - facts.not_before >= age:
-            yield Finding("DEVICE_CERTIFICATE_AGE_CHECK", cert.resource,
-                          f"{cert.label} was issued on {facts.not_before.date().isoformat()}, "
-                          f"{(now - facts.not_before).days} days ago (threshold {age_days} days): rotate it",
-                          cert.location, cert.places, "CERTIFICATE_PAST_AGE_THRESHOLD")
+            yield Finding(
+                "DEVICE_CERTIFICATE_AGE_CHECK",
+                cert.resource,
+                f"{cert.label} was issued on {facts.not_before.date().isoformat()}, "
+                f"{(now - facts.not_before).days} days ago (threshold {age_days} days): rotate it",
+                cert.location,
+                cert.places,
+                "CERTIFICATE_PAST_AGE_THRESHOLD",
+            )
         issuer = crls.get(cert.ca or "") or by_issuer.get(facts.issuer)
-        if issuer is not None and issuer.crl is not None and facts.serial in revoked_serials[issuer.name] and \
-                facts.issuer == issuer.certificate.subject.public_bytes():
+        if (
+            issuer is not None
+            and issuer.crl is not None
+            and facts.serial in revoked_serials[issuer.name]
+            and facts.issuer == issuer.certificate.subject.public_bytes()
+        ):
             entry = issuer.crl.get_revoked_certificate_by_serial_number(facts.serial)
             if entry is not None:
                 yield _revoked_device(cert, issuer, entry.revocation_date_utc.date().isoformat())
 
 
-def _device_expiring(cert: DeviceRecord, facts: CertificateFacts, now: datetime.datetime,
-                     days: int) -> Iterator[Finding]:
+def _device_expiring(
+    cert: DeviceRecord, facts: CertificateFacts, now: datetime.datetime, days: int
+) -> Iterator[Finding]:
     """DEVICE_CERTIFICATE_EXPIRING_CHECK, medium: an ACTIVE device certificate that expires within the threshold
     (30 days unless `audit.device_certificate_expiring_days` says otherwise, 30 to 3652), or has expired.
     https://docs.aws.amazon.com/iot-device-defender/latest/devguide/audit-chk-device-cert-approaching-expiration.html"""
     expiry = _expiry(facts.not_after, now, days)
     if expiry:
         reason, when = expiry
-        yield Finding("DEVICE_CERTIFICATE_EXPIRING_CHECK", cert.resource, f"{cert.label} {when}; provision its "
-                      "successor, then deactivate it", cert.location, cert.places, reason)
+        yield Finding(
+            "DEVICE_CERTIFICATE_EXPIRING_CHECK",
+            cert.resource,
+            f"{cert.label} {when}; provision its successor, then deactivate it",
+            cert.location,
+            cert.places,
+            reason,
+        )
 
 
 def _revoked_device(cert: DeviceRecord, issuer: CaRecord, date: str) -> Finding:
@@ -159,9 +199,14 @@ def _revoked_device(cert: DeviceRecord, issuer: CaRecord, date: str) -> Finding:
     still ACTIVE. https://docs.aws.amazon.com/iot-device-defender/latest/devguide/audit-chk-revoked-device-cert.html
     The CA's list is the one its manifest entry names; `fleet validate` refuses such a certificate in the
     manifests, so this fires on what AWS holds."""
-    return Finding("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", cert.resource,
-                   f"{cert.label} is on CA {issuer.name}'s revocation list (revoked on {date}) but {cert.status}: "
-                   "revoke it", cert.location, cert.places, "CERTIFICATE_REVOKED_BY_ISSUER")
+    return Finding(
+        "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
+        cert.resource,
+        f"{cert.label} is on CA {issuer.name}'s revocation list (revoked on {date}) but {cert.status}: revoke it",
+        cert.location,
+        cert.places,
+        "CERTIFICATE_REVOKED_BY_ISSUER",
+    )
 
 
 def _intermediate_revoked(inventory: Inventory, revoked: dict[str, tuple[CaRecord, str]]) -> Iterator[Finding]:
@@ -184,13 +229,20 @@ def _intermediate_revoked(inventory: Inventory, revoked: dict[str, tuple[CaRecor
         ca_name, resource = key.split("\0")
         issuer, date = revoked[ca_name]
         places = tuple(sorted({p for c in certs for p in c.places}, key=str))
-        what = (f"{len(certs)} ACTIVE certificate{'s' if len(certs) != 1 else ''}" if resource.startswith("group:")
-                else certs[0].label)
-        yield Finding("INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK", resource,
-                      f"{what} of {resource} signed by intermediate CA {ca_name}, which CA {issuer.name}'s revocation "
-                      f"list revoked on {date}: revoke them and issue new ones under another CA",
-                      min((c.location for c in certs), key=lambda loc: (loc.file, loc.line)), places,
-                      "INTERMEDIATE_CA_REVOKED_BY_ISSUER")
+        what = (
+            f"{len(certs)} ACTIVE certificate{'s' if len(certs) != 1 else ''}"
+            if resource.startswith("group:")
+            else certs[0].label
+        )
+        yield Finding(
+            "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK",
+            resource,
+            f"{what} of {resource} signed by intermediate CA {ca_name}, which CA {issuer.name}'s revocation "
+            f"list revoked on {date}: revoke them and issue new ones under another CA",
+            min((c.location for c in certs), key=lambda loc: (loc.file, loc.line)),
+            places,
+            "INTERMEDIATE_CA_REVOKED_BY_ISSUER",
+        )
 
 
 def _revoked_key_reissued(inventory: Inventory) -> Iterator[Finding]:
@@ -208,7 +260,13 @@ def _revoked_key_reissued(inventory: Inventory) -> Iterator[Finding]:
             continue
         same = revoked.fingerprint == cert.fingerprint
         what = "is itself" if same else "has the public key of"
-        yield Finding("REVOKED_KEY_REISSUED_CHECK", cert.resource,
-                      f"{cert.label} ({cert.status}) {what} certificate {revoked.fingerprint[:16]}…, revoked on "
-                      f"{revoked.date} (ledger entry at {revoked.location.file}:{revoked.location.line}): a new "
-                      "certificate needs a new key pair", cert.location, cert.places, "KEY_OF_A_REVOKED_CERTIFICATE")
+        yield Finding(
+            "REVOKED_KEY_REISSUED_CHECK",
+            cert.resource,
+            f"{cert.label} ({cert.status}) {what} certificate {revoked.fingerprint[:16]}…, revoked on "
+            f"{revoked.date} (ledger entry at {revoked.location.file}:{revoked.location.line}): a new "
+            "certificate needs a new key pair",
+            cert.location,
+            cert.places,
+            "KEY_OF_A_REVOKED_CERTIFICATE",
+        )

@@ -41,52 +41,102 @@ class Check:
     url: str  # the page that gives the rule and the severity
 
 
-CHECKS: dict[str, Check] = {check.name: check for check in (
-    Check("CA_CERTIFICATE_EXPIRING_CHECK", Severity.MEDIUM, "CA certificate expiring",
-          "An expired CA certificate should not be used to sign new device certificates.",
-          DEVGUIDE + "audit-chk-ca-cert-approaching-expiration.html"),
-    Check("DEVICE_CERTIFICATE_EXPIRING_CHECK", Severity.MEDIUM, "Device certificate expiring",
-          "A device certificate should not be used after it expires.",
-          DEVGUIDE + "audit-chk-device-cert-approaching-expiration.html"),
-    Check("CA_CERTIFICATE_KEY_QUALITY_CHECK", Severity.CRITICAL, "CA certificate key quality",
-          "Newly added devices signed using this CA certificate might pose a security threat.",
-          DEVGUIDE + "audit-chk-ca-cert-key-quality.html"),
-    Check("DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", Severity.CRITICAL, "Device certificate key quality",
-          "When a device uses a vulnerable certificate, attackers can more easily compromise that device.",
-          DEVGUIDE + "audit-chk-device-cert-key-quality.html"),
-    Check("DEVICE_CERTIFICATE_AGE_CHECK", Severity.LOW, "Device certificate age",
-          "Rotating certificates on a period reduces the risk of a compromised certificate staying in use.",
-          DEVGUIDE + "device-certificate-age-check.html"),
-    Check("REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", Severity.CRITICAL, "Revoked CA certificate still active",
-          "A revoked CA certificate should no longer be used to sign device certificates; it might have been "
-          "revoked because it was compromised.",
-          DEVGUIDE + "audit-chk-revoked-ca-cert.html"),
-    Check("REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", Severity.MEDIUM, "Revoked device certificate still active",
-          "A device certificate is usually revoked because it has been compromised.",
-          DEVGUIDE + "audit-chk-revoked-device-cert.html"),
-    Check("INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK", Severity.CRITICAL,
-          "Intermediate CA revoked for active device certificates",
-          "A revoked intermediate CA should no longer be used to sign device certificates; devices whose "
-          "certificates it signed pose a security threat.",
-          DEVGUIDE + "audit-chk-active-intermediary-device-revoked-CA.html"),
-    Check("IOT_POLICY_OVERLY_PERMISSIVE_CHECK", Severity.CRITICAL, "AWS IoT policy overly permissive",
-          "A certificate with an overly permissive policy can, if compromised, impact the security of the whole "
-          "account: read or modify every device's shadows and jobs, or connect as any device.",
-          DEVGUIDE + "audit-chk-iot-policy-permissive.html"),
-    Check("IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK", Severity.MEDIUM, "AWS IoT policy potentially misconfigured",
-          "A policy that means to deny something may allow it: AWS IoT policies read MQTT wildcards literally.",
-          DEVGUIDE + "audit-chk-iot-misconfigured-policies.html"),
-    # fleet's own: a revocation says the key leaked; a new certificate for the same key brings the leak back.
-    Check("REVOKED_KEY_REISSUED_CHECK", Severity.CRITICAL, "Certificate re-issued for a revoked key",
-          "A revocation says the certificate's private key can no longer be trusted; a new certificate for the same "
-          "key gives whoever holds that key a working identity again.",
-          "https://docs.aws.amazon.com/iot/latest/developerguide/revoke-ca-cert.html"),
-    # fleet's own: a suppression (fleet.audit.suppressions) without a reason or an expiry, or expired.
-    Check("AUDIT_SUPPRESSION_CHECK", Severity.LOW, "Audit suppression that silences nothing",
-          "A suppression must say why a finding is accepted and until when; one that does not, or has expired, "
-          "silences nothing, and the finding it meant is reported again.",
-          DEVGUIDE + "audit-finding-suppressions.html"),
-)}
+CHECKS: dict[str, Check] = {
+    check.name: check
+    for check in (
+        Check(
+            "CA_CERTIFICATE_EXPIRING_CHECK",
+            Severity.MEDIUM,
+            "CA certificate expiring",
+            "An expired CA certificate should not be used to sign new device certificates.",
+            DEVGUIDE + "audit-chk-ca-cert-approaching-expiration.html",
+        ),
+        Check(
+            "DEVICE_CERTIFICATE_EXPIRING_CHECK",
+            Severity.MEDIUM,
+            "Device certificate expiring",
+            "A device certificate should not be used after it expires.",
+            DEVGUIDE + "audit-chk-device-cert-approaching-expiration.html",
+        ),
+        Check(
+            "CA_CERTIFICATE_KEY_QUALITY_CHECK",
+            Severity.CRITICAL,
+            "CA certificate key quality",
+            "Newly added devices signed using this CA certificate might pose a security threat.",
+            DEVGUIDE + "audit-chk-ca-cert-key-quality.html",
+        ),
+        Check(
+            "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK",
+            Severity.CRITICAL,
+            "Device certificate key quality",
+            "When a device uses a vulnerable certificate, attackers can more easily compromise that device.",
+            DEVGUIDE + "audit-chk-device-cert-key-quality.html",
+        ),
+        Check(
+            "DEVICE_CERTIFICATE_AGE_CHECK",
+            Severity.LOW,
+            "Device certificate age",
+            "Rotating certificates on a period reduces the risk of a compromised certificate staying in use.",
+            DEVGUIDE + "device-certificate-age-check.html",
+        ),
+        Check(
+            "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
+            Severity.CRITICAL,
+            "Revoked CA certificate still active",
+            "A revoked CA certificate should no longer be used to sign device certificates; it might have been "
+            "revoked because it was compromised.",
+            DEVGUIDE + "audit-chk-revoked-ca-cert.html",
+        ),
+        Check(
+            "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
+            Severity.MEDIUM,
+            "Revoked device certificate still active",
+            "A device certificate is usually revoked because it has been compromised.",
+            DEVGUIDE + "audit-chk-revoked-device-cert.html",
+        ),
+        Check(
+            "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK",
+            Severity.CRITICAL,
+            "Intermediate CA revoked for active device certificates",
+            "A revoked intermediate CA should no longer be used to sign device certificates; devices whose "
+            "certificates it signed pose a security threat.",
+            DEVGUIDE + "audit-chk-active-intermediary-device-revoked-CA.html",
+        ),
+        Check(
+            "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+            Severity.CRITICAL,
+            "AWS IoT policy overly permissive",
+            "A certificate with an overly permissive policy can, if compromised, impact the security of the whole "
+            "account: read or modify every device's shadows and jobs, or connect as any device.",
+            DEVGUIDE + "audit-chk-iot-policy-permissive.html",
+        ),
+        Check(
+            "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
+            Severity.MEDIUM,
+            "AWS IoT policy potentially misconfigured",
+            "A policy that means to deny something may allow it: AWS IoT policies read MQTT wildcards literally.",
+            DEVGUIDE + "audit-chk-iot-misconfigured-policies.html",
+        ),
+        # fleet's own: a revocation says the key leaked; a new certificate for the same key brings the leak back.
+        Check(
+            "REVOKED_KEY_REISSUED_CHECK",
+            Severity.CRITICAL,
+            "Certificate re-issued for a revoked key",
+            "A revocation says the certificate's private key can no longer be trusted; a new certificate for the same "
+            "key gives whoever holds that key a working identity again.",
+            "https://docs.aws.amazon.com/iot/latest/developerguide/revoke-ca-cert.html",
+        ),
+        # fleet's own: a suppression (fleet.audit.suppressions) without a reason or an expiry, or expired.
+        Check(
+            "AUDIT_SUPPRESSION_CHECK",
+            Severity.LOW,
+            "Audit suppression that silences nothing",
+            "A suppression must say why a finding is accepted and until when; one that does not, or has expired, "
+            "silences nothing, and the finding it meant is reported again.",
+            DEVGUIDE + "audit-finding-suppressions.html",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -98,8 +148,11 @@ class Place:
     region: str
 
     def __str__(self) -> str:
-        return f"{self.account} ({self.account_id}), {self.region}" if self.account else \
-            f"{self.account_id}, {self.region}"
+        return (
+            f"{self.account} ({self.account_id}), {self.region}"
+            if self.account
+            else f"{self.account_id}, {self.region}"
+        )
 
 
 @dataclass(frozen=True)
@@ -149,14 +202,20 @@ class Finding:
             "reason_code": self.reason_code or None,
             "resource": self.resource,
             "message": self.message,
-            "places": [{"account": p.account or None, "account_id": p.account_id, "region": p.region}
-                       for p in self.places],
+            "places": [
+                {"account": p.account or None, "account_id": p.account_id, "region": p.region} for p in self.places
+            ],
             "file": self.location.file,
             "line": self.location.line,
             "column": self.location.column,
-            "suppressed": None if self.suppressed is None else {
-                "reason": self.suppressed.reason, "expires": self.suppressed.expires,
-                "file": self.suppressed.location.file, "line": self.suppressed.location.line},
+            "suppressed": None
+            if self.suppressed is None
+            else {
+                "reason": self.suppressed.reason,
+                "expires": self.suppressed.expires,
+                "file": self.suppressed.location.file,
+                "line": self.suppressed.location.line,
+            },
         }
 
     def __str__(self) -> str:

@@ -42,12 +42,16 @@ class FactsCollector:
 def inventory(fleet: Fleet, facts: dict[str, CertificateFacts], root: Path) -> Inventory:
     """``root``: the folder that finding paths are relative to (where manifest problems are shown from)."""
     names = {a.id: a.name for a in fleet.accounts}
-    return Inventory(cas=_cas(fleet), certificates=_certificates(fleet, facts),
-                     policies=_policies(fleet, root), revoked_keys=_revoked_keys(fleet, facts, names, root))
+    return Inventory(
+        cas=_cas(fleet),
+        certificates=_certificates(fleet, facts),
+        policies=_policies(fleet, root),
+        revoked_keys=_revoked_keys(fleet, facts, names, root),
+    )
 
 
 def location(source: str, column: int = 1) -> Location:
-    """"manifests/cas.yaml:12" -> a Location."""
+    """ "manifests/cas.yaml:12" -> a Location."""
     path, _, line = source.rpartition(":")
     return Location(path, int(line), column)
 
@@ -61,10 +65,15 @@ def _cas(fleet: Fleet) -> tuple[CaRecord, ...]:
         active = [s for s in specs if s.status == "ACTIVE"]
         first = (active or specs)[0]
         crl = pki.load_crl(first.crl_pem.encode()) if first.crl_pem else None
-        records.append(CaRecord(
-            name=name, certificate=pki.load_certificate(first.certificate_pem.encode()),
-            active_in=tuple(Place(s.account, s.account_id, s.region) for s in active),
-            location=location(first.source), crl=crl))
+        records.append(
+            CaRecord(
+                name=name,
+                certificate=pki.load_certificate(first.certificate_pem.encode()),
+                active_in=tuple(Place(s.account, s.account_id, s.region) for s in active),
+                location=location(first.source),
+                crl=crl,
+            )
+        )
     return tuple(records)
 
 
@@ -77,10 +86,18 @@ def _certificates(fleet: Fleet, facts: dict[str, CertificateFacts]) -> tuple[Dev
             places[cert.fingerprint].append(place)
             first.setdefault(cert.fingerprint, (group, cert))
     return tuple(
-        DeviceRecord(fingerprint=fp, label=cert.file, status=cert.status, places=tuple(places[fp]),
-                     location=location(cert.source, cert.column), ca=group.ca, group=group.group,
-                     facts=facts.get(fp))
-        for fp, (group, cert) in first.items())
+        DeviceRecord(
+            fingerprint=fp,
+            label=cert.file,
+            status=cert.status,
+            places=tuple(places[fp]),
+            location=location(cert.source, cert.column),
+            ca=group.ca,
+            group=group.group,
+            facts=facts.get(fp),
+        )
+        for fp, (group, cert) in first.items()
+    )
 
 
 def _policies(fleet: Fleet, root: Path) -> tuple[PolicyRecord, ...]:
@@ -91,10 +108,15 @@ def _policies(fleet: Fleet, root: Path) -> tuple[PolicyRecord, ...]:
     records = []
     for (name, document), specs in sorted(by_document.items()):
         where, lines = _document_lines(specs[0].document_path, root) if specs[0].document_path else (None, ())
-        records.append(PolicyRecord(
-            name=name, document=json.loads(document),
-            places=tuple(Place(s.account, s.account_id, s.region) for s in specs),
-            location=where or location(specs[0].source), statement_lines=lines))
+        records.append(
+            PolicyRecord(
+                name=name,
+                document=json.loads(document),
+                places=tuple(Place(s.account, s.account_id, s.region) for s in specs),
+                location=where or location(specs[0].source),
+                statement_lines=lines,
+            )
+        )
     return tuple(records)
 
 
@@ -114,8 +136,9 @@ def _document_lines(path: str, root: Path) -> tuple[Location | None, tuple[int, 
     return Location(shown, line), (line,)
 
 
-def _revoked_keys(fleet: Fleet, facts: dict[str, CertificateFacts], names: dict[str, str],
-                  root: Path) -> dict[str, RevokedKey]:
+def _revoked_keys(
+    fleet: Fleet, facts: dict[str, CertificateFacts], names: dict[str, str], root: Path
+) -> dict[str, RevokedKey]:
     """The key of every certificate the ledger revoked whose PEM is at hand: declared REVOKED in the
     manifests (read while they loaded), or kept in the ledger's archive (manifests/revoked/)."""
     archive = Path(fleet.ledger.archive) if fleet.ledger.archive else None
@@ -139,4 +162,3 @@ def _shown(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-

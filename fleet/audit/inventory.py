@@ -39,9 +39,15 @@ class CertificateFacts:
         key = cert.public_key()
         spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         numbers = key.public_numbers() if isinstance(key, rsa.RSAPublicKey) else None
-        return cls(cert.not_valid_before_utc, cert.not_valid_after_utc, hashlib.sha256(spki).hexdigest(),
-                   numbers.n if numbers else None, numbers.e if numbers else None, cert.issuer.public_bytes(),
-                   cert.serial_number)
+        return cls(
+            cert.not_valid_before_utc,
+            cert.not_valid_after_utc,
+            hashlib.sha256(spki).hexdigest(),
+            numbers.n if numbers else None,
+            numbers.e if numbers else None,
+            cert.issuer.public_bytes(),
+            cert.serial_number,
+        )
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,18 @@ PROBES = (
     ("iot:Subscribe", f"topicfilter/$aws/things/{OTHER}/shadow/update/accepted", "watch any device's shadow"),
     ("iot:Subscribe", "topicfilter/$aws/things/+/shadow/update", "watch every device's shadow (+)"),
     ("iot:Subscribe", "topicfilter/$aws/things/#", "watch every device's shadow and jobs (#)"),
-    *((f"iot:{action}", f"thing/{OTHER}", f"call {action} on any thing") for action in (
-        "GetThingShadow", "UpdateThingShadow", "DeleteThingShadow", "DescribeJobExecution",
-        "GetPendingJobExecutions", "StartNextPendingJobExecution", "UpdateJobExecution")),
+    *(
+        (f"iot:{action}", f"thing/{OTHER}", f"call {action} on any thing")
+        for action in (
+            "GetThingShadow",
+            "UpdateThingShadow",
+            "DeleteThingShadow",
+            "DescribeJobExecution",
+            "GetPendingJobExecutions",
+            "StartNextPendingJobExecution",
+            "UpdateJobExecution",
+        )
+    ),
 )
 
 
@@ -80,11 +89,18 @@ def statements(document: Any) -> list[Statement]:
         if not isinstance(raw, dict):
             continue
         condition = raw.get("Condition")
-        result.append(Statement(
-            index=index, allow=raw.get("Effect") == "Allow", actions=_strings(raw.get("Action")),
-            not_actions=_strings(raw.get("NotAction")), resources=_strings(raw.get("Resource")),
-            not_resources=_strings(raw.get("NotResource")), conditioned=bool(condition),
-            attached_only=_attached_only(condition)))
+        result.append(
+            Statement(
+                index=index,
+                allow=raw.get("Effect") == "Allow",
+                actions=_strings(raw.get("Action")),
+                not_actions=_strings(raw.get("NotAction")),
+                resources=_strings(raw.get("Resource")),
+                not_resources=_strings(raw.get("NotResource")),
+                conditioned=bool(condition),
+                attached_only=_attached_only(condition),
+            )
+        )
     return result
 
 
@@ -111,8 +127,9 @@ def _glob(pattern: str) -> re.Pattern[str]:
     """An IAM-style pattern: `*` any characters, `?` one; everything else (MQTT's `+` and `#`) literal."""
     compiled = _GLOBS.get(pattern)
     if compiled is None:
-        compiled = re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
-                              re.DOTALL)
+        compiled = re.compile(
+            "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL
+        )
         _GLOBS[pattern] = compiled
     return compiled
 
@@ -128,8 +145,9 @@ def _resource(pattern: str, client_id: str) -> re.Pattern[str]:
     substituted = VARIABLE.sub(value, pattern)
     compiled = _glob(substituted)
     if "\x01" in substituted or "\x02" in substituted:  # literal * and ? from ${*} ${?}
-        compiled = re.compile(compiled.pattern.replace("\x01", re.escape("*")).replace("\x02", re.escape("?")),
-                              re.DOTALL)
+        compiled = re.compile(
+            compiled.pattern.replace("\x01", re.escape("*")).replace("\x02", re.escape("?")), re.DOTALL
+        )
     return compiled
 
 
@@ -164,8 +182,9 @@ def check(policies: tuple[PolicyRecord, ...]) -> list[Finding]:
                 merged[finding.key] = finding
             else:  # the same finding in the document of other places
                 places = tuple(sorted({*known.places, *finding.places}, key=str))
-                merged[finding.key] = Finding(known.check, known.resource, known.message, known.location, places,
-                                              known.reason_code)
+                merged[finding.key] = Finding(
+                    known.check, known.resource, known.message, known.location, places, known.reason_code
+                )
     return list(merged.values())
 
 
@@ -191,15 +210,19 @@ def _overly_permissive(policy: PolicyRecord, rules: list[Statement]) -> Iterator
     if broad:
         first = min(broad)
         said = "; ".join(f"Statement[{i}] lets a device {', '.join(whats)}" for i, whats in sorted(broad.items()))
-        yield Finding("IOT_POLICY_OVERLY_PERMISSIVE_CHECK", f"policy:{policy.name}",
-                      f"policy {policy.name}: {said}. Restrict each resource to the device's own "
-                      "(${iot:Connection.Thing.ThingName}, with iot:Connection.Thing.IsAttached for Connect)",
-                      _at(policy, first), tuple(sorted(places, key=str)),
-                      "ALLOWS_BROAD_ACCESS_TO_IOT_DATA_PLANE_ACTIONS")
+        yield Finding(
+            "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+            f"policy:{policy.name}",
+            f"policy {policy.name}: {said}. Restrict each resource to the device's own "
+            "(${iot:Connection.Thing.ThingName}, with iot:Connection.Thing.IsAttached for Connect)",
+            _at(policy, first),
+            tuple(sorted(places, key=str)),
+            "ALLOWS_BROAD_ACCESS_TO_IOT_DATA_PLANE_ACTIONS",
+        )
 
 
 def _topic_part(resource: str) -> str | None:
-    """"arn:aws:iot:r:a:topicfilter/x/#" -> "topicfilter/x/#"; None for a resource that is not a topic."""
+    """ "arn:aws:iot:r:a:topicfilter/x/#" -> "topicfilter/x/#"; None for a resource that is not a topic."""
     tail = resource.split(":", 5)[-1] if resource.startswith("arn:") else resource
     return tail if tail.startswith(("topic/", "topicfilter/")) else None
 
@@ -212,21 +235,36 @@ def _misconfigured(policy: PolicyRecord, rules: list[Statement]) -> Iterator[Fin
     - TOPIC_FILTERS_INTENDED_TO_DENY_ALLOWED_USING_WILDCARDS: a Deny of iot:Subscribe to a topic filter that a
       wider MQTT filter still reaches (the Allow lets a device subscribe to `building/#`), with iot:Receive of
       those topics allowed and not denied."""
-    literal = [(s.index, r) for s in rules if not s.allow for r in s.resources
-               if (part := _topic_part(r)) is not None and ("+" in part or "#" in part)]
+    literal = [
+        (s.index, r)
+        for s in rules
+        if not s.allow
+        for r in s.resources
+        if (part := _topic_part(r)) is not None and ("+" in part or "#" in part)
+    ]
     if literal:
         index, resource = literal[0]
-        yield Finding("IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK", f"policy:{policy.name}",
-                      f"policy {policy.name}: Statement[{index}] denies {resource}, but AWS IoT policies read `+` and "
-                      "`#` literally, so it denies only that exact name; use `*`, and deny iot:Receive of the topics",
-                      _at(policy, index), policy.places, "POLICY_CONTAINS_MQTT_WILDCARDS_IN_DENY_STATEMENT")
+        yield Finding(
+            "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
+            f"policy:{policy.name}",
+            f"policy {policy.name}: Statement[{index}] denies {resource}, but AWS IoT policies read `+` and "
+            "`#` literally, so it denies only that exact name; use `*`, and deny iot:Receive of the topics",
+            _at(policy, index),
+            policy.places,
+            "POLICY_CONTAINS_MQTT_WILDCARDS_IN_DENY_STATEMENT",
+        )
     leak = _wildcard_leak(policy, rules)
     if leak is not None:
         index, denied, wider, places = leak
-        yield Finding("IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK", f"policy:{policy.name}",
-                      f"policy {policy.name}: Statement[{index}] denies subscribing to {denied}, but a device may "
-                      f"subscribe to {wider} and receive those topics anyway; deny iot:Receive of them too",
-                      _at(policy, index), places, "TOPIC_FILTERS_INTENDED_TO_DENY_ALLOWED_USING_WILDCARDS")
+        yield Finding(
+            "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK",
+            f"policy:{policy.name}",
+            f"policy {policy.name}: Statement[{index}] denies subscribing to {denied}, but a device may "
+            f"subscribe to {wider} and receive those topics anyway; deny iot:Receive of them too",
+            _at(policy, index),
+            places,
+            "TOPIC_FILTERS_INTENDED_TO_DENY_ALLOWED_USING_WILDCARDS",
+        )
 
 
 def _wildcard_leak(policy: PolicyRecord, rules: list[Statement]) -> tuple[int, str, str, tuple[Place, ...]] | None:
@@ -243,8 +281,9 @@ def _wildcard_leak(policy: PolicyRecord, rules: list[Statement]) -> tuple[int, s
             wider_found = ""
             for place in policy.places:
                 for wider in _wider_filters(levels):
-                    if _granted(rules, "iot:Subscribe", place, f"topicfilter/{wider}") and \
-                            _granted(rules, "iot:Receive", place, topic):
+                    if _granted(rules, "iot:Subscribe", place, f"topicfilter/{wider}") and _granted(
+                        rules, "iot:Receive", place, topic
+                    ):
                         places.append(place)
                         wider_found = wider_found or wider
                         break
@@ -258,4 +297,4 @@ def _wider_filters(levels: list[str]) -> Iterator[str]:
     for cut in range(len(levels) - 1, -1, -1):
         yield "/".join([*levels[:cut], "#"])
     for index in range(len(levels)):
-        yield "/".join([*levels[:index], "+", *levels[index + 1:]])
+        yield "/".join([*levels[:index], "+", *levels[index + 1 :]])

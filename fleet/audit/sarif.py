@@ -31,12 +31,20 @@ def document(findings: list[Finding], version: str, uri: Callable[[str], str] = 
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "fleet audit", "version": version, "informationUri": INFORMATION_URI,
-                                "rules": rules}},
-            "columnKind": "unicodeCodePoints",
-            "results": [_result(f, index[f.check], uri) for f in findings],
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "fleet audit",
+                        "version": version,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": [_result(f, index[f.check], uri) for f in findings],
+            }
+        ],
     }
 
 
@@ -48,11 +56,17 @@ def _rule(name: str) -> dict[str, Any]:
         "shortDescription": {"text": check.title},
         "fullDescription": {"text": check.why},
         "helpUri": check.url,
-        "help": {"text": f"{check.why} See {check.url}",
-                 "markdown": f"{check.why}\n\nThe rule and its severity: [{check.title}]({check.url})."},
+        "help": {
+            "text": f"{check.why} See {check.url}",
+            "markdown": f"{check.why}\n\nThe rule and its severity: [{check.title}]({check.url}).",
+        },
         "defaultConfiguration": {"level": LEVELS[check.severity]},
-        "properties": {"tags": ["security"], "precision": "high", "problem.severity": LEVELS[check.severity],
-                       "security-severity": SECURITY_SEVERITY[check.severity]},
+        "properties": {
+            "tags": ["security"],
+            "precision": "high",
+            "problem.severity": LEVELS[check.severity],
+            "security-severity": SECURITY_SEVERITY[check.severity],
+        },
     }
 
 
@@ -62,21 +76,34 @@ def _result(finding: Finding, rule_index: int, uri: Callable[[str], str]) -> dic
         "ruleId": finding.check,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
-        "message": {"text": finding.message + (f" (in {'; '.join(str(p) for p in finding.places)})"
-                                               if finding.places else "")},
-        "locations": [{"physicalLocation": {
-            "artifactLocation": {"uri": uri(finding.location.file), "uriBaseId": "%SRCROOT%"},
-            "region": {"startLine": finding.location.line, "startColumn": finding.location.column}}}],
+        "message": {
+            "text": finding.message + (f" (in {'; '.join(str(p) for p in finding.places)})" if finding.places else "")
+        },
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri(finding.location.file), "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": finding.location.line, "startColumn": finding.location.column},
+                }
+            }
+        ],
         # The same finding keeps its alert from one run to the next, wherever its line moves.
         "partialFingerprints": {"fleetAuditFinding/v1": hashlib.sha256(identity.encode()).hexdigest()},
-        "properties": {"resource": finding.resource, "severity": finding.severity.label,
-                       "places": [str(p) for p in finding.places]},
+        "properties": {
+            "resource": finding.resource,
+            "severity": finding.severity.label,
+            "places": [str(p) for p in finding.places],
+        },
     }
     if finding.reason_code:
         result["properties"]["reasonCode"] = finding.reason_code
     if finding.suppressed is not None:
-        result["suppressions"] = [{
-            "kind": "inSource", "status": "accepted",
-            "justification": f"{finding.suppressed.reason} (until {finding.suppressed.expires}; "
-                             f"{finding.suppressed.location.file}:{finding.suppressed.location.line})"}]
+        result["suppressions"] = [
+            {
+                "kind": "inSource",
+                "status": "accepted",
+                "justification": f"{finding.suppressed.reason} (until {finding.suppressed.expires}; "
+                f"{finding.suppressed.location.file}:{finding.suppressed.location.line})",
+            }
+        ]
     return result

@@ -21,25 +21,33 @@ from fleet.manifest.desired import SuppressionSpec
 CHECK = CHECKS["AUDIT_SUPPRESSION_CHECK"]
 
 
-def apply(findings: list[Finding], suppressions: tuple[SuppressionSpec, ...],
-          today: datetime.date) -> list[Finding]:
+def apply(findings: list[Finding], suppressions: tuple[SuppressionSpec, ...], today: datetime.date) -> list[Finding]:
     """The findings, those a valid suppression covers marked suppressed, and a finding per invalid suppression."""
     valid: dict[tuple[str, str], SuppressionSpec] = {}
     problems: list[Finding] = []
     for entry in suppressions:
         why_not = _invalid(entry, today)
         if why_not:
-            problems.append(Finding(CHECK.name, f"suppression:{entry.check}/{entry.resource}",
-                                    f"the suppression of {entry.check} for {entry.resource} {why_not}; it silences "
-                                    "nothing", Location(entry.file, entry.line, entry.column)))
+            problems.append(
+                Finding(
+                    CHECK.name,
+                    f"suppression:{entry.check}/{entry.resource}",
+                    f"the suppression of {entry.check} for {entry.resource} {why_not}; it silences nothing",
+                    Location(entry.file, entry.line, entry.column),
+                )
+            )
         else:
             valid.setdefault((entry.check, entry.resource), entry)
     marked = []
     for finding in findings:
         covering = valid.get((finding.check, finding.resource))
         if covering is not None:
-            finding = replace(finding, suppressed=Suppressed(covering.reason, str(covering.expires),
-                                                             Location(covering.file, covering.line, covering.column)))
+            finding = replace(
+                finding,
+                suppressed=Suppressed(
+                    covering.reason, str(covering.expires), Location(covering.file, covering.line, covering.column)
+                ),
+            )
         marked.append(finding)
     return marked + problems
 

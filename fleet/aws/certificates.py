@@ -39,8 +39,9 @@ class Certificates:
         """Every certificate in the region, or only those registered under one CA."""
         doing = f"listing certificates in {self._where}"
         if ca_certificate_id:
-            pages = self._pages("list_certificates_by_ca", doing, caCertificateId=ca_certificate_id,
-                                pageSize=self._page_size)
+            pages = self._pages(
+                "list_certificates_by_ca", doing, caCertificateId=ca_certificate_id, pageSize=self._page_size
+            )
         else:
             pages = self._pages("list_certificates", doing, pageSize=self._page_size)
         for page in pages:
@@ -93,15 +94,24 @@ class Certificates:
         try:
             if ca_pem is not None:
                 try:
-                    self._call("register_certificate", f"registering certificate {certificate_id}",
-                               certificatePem=pem, caCertificatePem=ca_pem, status=status)
+                    self._call(
+                        "register_certificate",
+                        f"registering certificate {certificate_id}",
+                        certificatePem=pem,
+                        caCertificatePem=ca_pem,
+                        status=status,
+                    )
                     return self._settled(certificate_id)
                 except RuleViolation:
                     if status != "REVOKED":
                         raise
             first = "INACTIVE" if status == "REVOKED" else status
-            self._call("register_certificate_without_ca", f"registering certificate {certificate_id} without a CA",
-                       certificatePem=pem, status=first)
+            self._call(
+                "register_certificate_without_ca",
+                f"registering certificate {certificate_id} without a CA",
+                certificatePem=pem,
+                status=first,
+            )
         except Conflict:
             pass  # registered already: what AWS has is read below
         return self._settled(certificate_id)
@@ -109,21 +119,31 @@ class Certificates:
     def _settled(self, certificate_id: str) -> CertificateSummary:
         found = self.summary(certificate_id)
         if found is None:  # AWS said it registered it, then does not know it
-            raise AwsError(f"registering certificate {certificate_id} in {self._where}: AWS answered, "
-                           "but does not list it afterwards")
+            raise AwsError(
+                f"registering certificate {certificate_id} in {self._where}: AWS answered, "
+                "but does not list it afterwards"
+            )
         return found
 
     def set_status(self, certificate_id: str, status: str) -> None:
         """UpdateCertificate is idempotent (API_UpdateCertificate.html), so a retry after a lost answer is safe."""
-        self._call("update_certificate", f"setting certificate {certificate_id} {status}",
-                   certificateId=certificate_id, newStatus=status)
+        self._call(
+            "update_certificate",
+            f"setting certificate {certificate_id} {status}",
+            certificateId=certificate_id,
+            newStatus=status,
+        )
 
     def targets_of(self, policy: str) -> set[str]:
         """ARNs of every principal the policy is attached to (none when the policy is missing)."""
         targets: set[str] = set()
         try:
-            for page in self._pages("list_targets_for_policy", f"listing targets of policy {policy} in "
-                                    f"{self._where}", policyName=policy, pageSize=self._page_size):
+            for page in self._pages(
+                "list_targets_for_policy",
+                f"listing targets of policy {policy} in {self._where}",
+                policyName=policy,
+                pageSize=self._page_size,
+            ):
                 targets.update(page.get("targets", []))
         except NotFound:
             return set()
@@ -131,8 +151,12 @@ class Certificates:
 
     def attached_policies(self, arn: str) -> builtins.list[str]:
         found: builtins.list[str] = []
-        for page in self._pages("list_attached_policies", f"listing the policies of {arn} in {self._where}",
-                                target=arn, pageSize=self._page_size):
+        for page in self._pages(
+            "list_attached_policies",
+            f"listing the policies of {arn} in {self._where}",
+            target=arn,
+            pageSize=self._page_size,
+        ):
             found.extend(p["policyName"] for p in page.get("policies", []))
         return found
 
@@ -148,8 +172,12 @@ class Certificates:
 
     def things_of(self, arn: str) -> builtins.list[str]:
         found: builtins.list[str] = []
-        for page in self._pages("list_principal_things", f"listing the things of {arn} in {self._where}",
-                                principal=arn, maxResults=self._page_size):
+        for page in self._pages(
+            "list_principal_things",
+            f"listing the things of {arn} in {self._where}",
+            principal=arn,
+            maxResults=self._page_size,
+        ):
             found.extend(page.get("things", []))
         return found
 
@@ -161,8 +189,7 @@ class Certificates:
 
     def detach_thing(self, thing: str, arn: str) -> None:
         try:
-            self._call("detach_thing_principal", f"detaching {arn} from thing {thing}", thingName=thing,
-                       principal=arn)
+            self._call("detach_thing_principal", f"detaching {arn} from thing {thing}", thingName=thing, principal=arn)
         except NotFound:
             return
 
@@ -179,8 +206,12 @@ class Certificates:
         for thing in self.things_of(certificate.arn):
             self.detach_thing(thing, certificate.arn)
         try:
-            self._call("delete_certificate", f"deleting certificate {certificate.certificate_id}",
-                       certificateId=certificate.certificate_id, forceDelete=False)
+            self._call(
+                "delete_certificate",
+                f"deleting certificate {certificate.certificate_id}",
+                certificateId=certificate.certificate_id,
+                forceDelete=False,
+            )
         except NotFound:
             return
 

@@ -87,6 +87,8 @@ _calls = threading.local()  # the API operation this thread called last: a lost 
 def note_operation(model: Any, **_: Any) -> None:
     """A ``before-call`` hook: remembers the operation, for the message if AWS cannot be reached."""
     _calls.operation = model.name
+
+
 THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded")
 
 

@@ -52,8 +52,13 @@ class Permission:
 class Functions:
     """The Lambda calls of one account and region."""
 
-    def __init__(self, client: Any, where: str, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        client: Any,
+        where: str,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._lambda = client
         self._where = where
         self._sleep = sleep
@@ -65,11 +70,18 @@ class Functions:
                 found = self._lambda.get_function_configuration(FunctionName=name)
         except NotFound:
             return None
-        return FunctionState(found["FunctionArn"], found["CodeSha256"], found.get("Runtime", ""),
-                             found.get("Handler", ""), found.get("Role", ""), int(found.get("Timeout", 0)),
-                             int(found.get("MemorySize", 0)),
-                             dict((found.get("Environment") or {}).get("Variables") or {}),
-                             found.get("LastUpdateStatus") or "Successful", found.get("State") or "Active")
+        return FunctionState(
+            found["FunctionArn"],
+            found["CodeSha256"],
+            found.get("Runtime", ""),
+            found.get("Handler", ""),
+            found.get("Role", ""),
+            int(found.get("Timeout", 0)),
+            int(found.get("MemorySize", 0)),
+            dict((found.get("Environment") or {}).get("Variables") or {}),
+            found.get("LastUpdateStatus") or "Successful",
+            found.get("State") or "Active",
+        )
 
     def create(self, name: str, package: bytes, settings: FunctionSettings) -> None:
         """Adopts a function made meanwhile (the caller converges it)."""
@@ -77,8 +89,9 @@ class Functions:
         while True:
             try:
                 with calling(f"creating function {name} in {self._where}"):
-                    self._lambda.create_function(FunctionName=name, Code={"ZipFile": package}, Publish=False,
-                                                 **_settings(settings))
+                    self._lambda.create_function(
+                        FunctionName=name, Code={"ZipFile": package}, Publish=False, **_settings(settings)
+                    )
                 return
             except Conflict:
                 return
@@ -118,18 +131,25 @@ class Functions:
             principal = statement.get("Principal", {})
             condition = statement.get("Condition", {})
             found[str(statement.get("Sid", ""))] = Permission(
-                principal.get("Service", json.dumps(principal, sort_keys=True)) if isinstance(principal, dict)
+                principal.get("Service", json.dumps(principal, sort_keys=True))
+                if isinstance(principal, dict)
                 else str(principal),
                 str(_condition(condition, "ArnLike", "AWS:SourceArn")),
-                str(_condition(condition, "StringEquals", "AWS:SourceAccount")))
+                str(_condition(condition, "StringEquals", "AWS:SourceAccount")),
+            )
         return found
 
     def allow(self, name: str, statement_id: str, principal: str, source_arn: str, source_account: str) -> None:
         try:
             with calling(f"allowing {principal} to invoke function {name} in {self._where}"):
-                self._lambda.add_permission(FunctionName=name, StatementId=statement_id,
-                                            Action="lambda:InvokeFunction", Principal=principal,
-                                            SourceArn=source_arn, SourceAccount=source_account)
+                self._lambda.add_permission(
+                    FunctionName=name,
+                    StatementId=statement_id,
+                    Action="lambda:InvokeFunction",
+                    Principal=principal,
+                    SourceArn=source_arn,
+                    SourceAccount=source_account,
+                )
         except Conflict:
             return  # added by an earlier try whose answer was lost: the caller reads it again
 
@@ -154,9 +174,14 @@ class Functions:
 
 
 def _settings(settings: FunctionSettings) -> dict[str, Any]:
-    return {"Runtime": settings.runtime, "Handler": settings.handler, "Role": settings.role,
-            "Timeout": settings.timeout, "MemorySize": settings.memory,
-            "Environment": {"Variables": dict(settings.environment)}}
+    return {
+        "Runtime": settings.runtime,
+        "Handler": settings.handler,
+        "Role": settings.role,
+        "Timeout": settings.timeout,
+        "MemorySize": settings.memory,
+        "Environment": {"Variables": dict(settings.environment)},
+    }
 
 
 def _condition(condition: Mapping[str, Any], operator: str, key: str) -> str:

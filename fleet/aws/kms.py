@@ -36,8 +36,9 @@ class KmsKey:
     def public_key(self) -> PublicKey:
         with calling(f"reading the public key of KMS key {self._arn} {self._via}"):
             reply = self._kms.get_public_key(KeyId=self._arn)
-        return PublicKey(bytes(reply["PublicKey"]), str(reply.get("KeyUsage", "")),
-                         tuple(reply.get("SigningAlgorithms") or ()))
+        return PublicKey(
+            bytes(reply["PublicKey"]), str(reply.get("KeyUsage", "")), tuple(reply.get("SigningAlgorithms") or ())
+        )
 
     def sign_digest(self, digest: bytes, algorithm: str) -> bytes:
         """KMS's signature over ``digest`` (already hashed: MessageType DIGEST) with ``algorithm``

@@ -57,13 +57,15 @@ class PlaceListing:
     def certificates(self) -> dict[str, CertificateSummary]:
         """Every certificate registered here, by id."""
         found: dict[str, CertificateSummary] = self._once(
-            ("certificates", ""), lambda: {c.certificate_id: c for c in self._certificates.list()})
+            ("certificates", ""), lambda: {c.certificate_id: c for c in self._certificates.list()}
+        )
         return found
 
     def under_ca(self, ca_id: str) -> dict[str, CertificateSummary]:
         """The certificates registered under one CA, by id."""
         found: dict[str, CertificateSummary] = self._once(
-            ("under_ca", ca_id), lambda: {c.certificate_id: c for c in self._certificates.list(ca_id)})
+            ("under_ca", ca_id), lambda: {c.certificate_id: c for c in self._certificates.list(ca_id)}
+        )
         return found
 
     def ca(self, ca_id: str) -> CaState | None:
@@ -71,8 +73,12 @@ class PlaceListing:
         return found
 
     def policy(self, name: str) -> PolicyListing:
-        found: PolicyListing = self._once(("policy", name), lambda: PolicyListing(
-            self._policies.get(name), self._policies.versions(name), frozenset(self._certificates.targets_of(name))))
+        found: PolicyListing = self._once(
+            ("policy", name),
+            lambda: PolicyListing(
+                self._policies.get(name), self._policies.versions(name), frozenset(self._certificates.targets_of(name))
+            ),
+        )
         return found
 
     def things_of(self, arn: str) -> tuple[str, ...]:

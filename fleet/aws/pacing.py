@@ -22,8 +22,13 @@ FASTER = {"AttachPolicy": 1.5, "DetachPolicy": 1.5, "ListAttachedPolicies": 1.5}
 class Pacer:
     """A minimum interval between calls per key; thread-safe."""
 
-    def __init__(self, default: float = DEFAULT_RATE, factors: Mapping[str, float] = FASTER,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        default: float = DEFAULT_RATE,
+        factors: Mapping[str, float] = FASTER,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._default = default
         self._factors = dict(factors)
         self._clock = clock

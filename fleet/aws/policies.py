@@ -57,8 +57,12 @@ class Policies:
 
     def delete_version(self, name: str, version: int) -> None:
         try:
-            self._call("delete_policy_version", f"deleting version {version} of policy {name}", policyName=name,
-                       policyVersionId=str(version))
+            self._call(
+                "delete_policy_version",
+                f"deleting version {version} of policy {name}",
+                policyName=name,
+                policyVersionId=str(version),
+            )
         except NotFound:
             return  # gone already (a retry after a lost answer)
 
@@ -78,8 +82,13 @@ class Policies:
         if len(versions) >= MAX_VERSIONS:
             oldest = min(version for version, is_default in versions if not is_default)
             self.delete_version(name, oldest)
-        self._call("create_policy_version", f"updating policy {name}", policyName=name, policyDocument=document,
-                   setAsDefault=True)
+        self._call(
+            "create_policy_version",
+            f"updating policy {name}",
+            policyName=name,
+            policyDocument=document,
+            setAsDefault=True,
+        )
 
     def delete(self, name: str) -> None:
         try:

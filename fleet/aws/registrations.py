@@ -36,8 +36,13 @@ class Registrations:
                 found = self._iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
         except NotFound:
             return None
-        return Registered(found["certificateId"], found["certificateArn"], found["status"],
-                          found.get("caCertificateId"), found.get("certificatePem", ""))
+        return Registered(
+            found["certificateId"],
+            found["certificateArn"],
+            found["status"],
+            found.get("caCertificateId"),
+            found.get("certificatePem", ""),
+        )
 
     def ca_status(self, ca_certificate_id: str) -> str:
         """The CA's status here; ABSENT when AWS has no such CA."""

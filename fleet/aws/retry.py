@@ -34,17 +34,26 @@ GAVE_UP = "fleet_gave_up_after"
 class OutageRetry:
     """A ``needs-retry`` handler: a delay while the budget lasts, else None (no retry)."""
 
-    def __init__(self, budget: float, max_backoff: float = 20.0, clock: Callable[[], float] = time.monotonic,
-                 jitter: Callable[[], float] = random.random):
+    def __init__(
+        self,
+        budget: float,
+        max_backoff: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ):
         self._budget = budget
         self._max_backoff = max_backoff
         self._clock = clock
         self._jitter = jitter
         self._adapter = RetryEventAdapter()
-        self._retryable = OrRetryChecker([
-            TransientRetryableChecker(), ThrottledRetryableChecker(), ThrottlingStatusCodeChecker(),
-            ModeledRetryableChecker(),
-        ])
+        self._retryable = OrRetryChecker(
+            [
+                TransientRetryableChecker(),
+                ThrottledRetryableChecker(),
+                ThrottlingStatusCodeChecker(),
+                ModeledRetryableChecker(),
+            ]
+        )
 
     def __call__(self, **kwargs: Any) -> float | None:
         context = self._adapter.create_retry_context(**kwargs)

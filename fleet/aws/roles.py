@@ -28,13 +28,22 @@ class Roles:
         try:
             with calling(f"reading role {name} in {self._where}"):
                 role = self._iam.get_role(RoleName=name)["Role"]
-                names = [n for page in self._iam.get_paginator("list_role_policies").paginate(RoleName=name)
-                         for n in page["PolicyNames"]]
-                policies = {n: _document(self._iam.get_role_policy(RoleName=name, PolicyName=n)["PolicyDocument"])
-                            for n in names}
-                attached = tuple(sorted(
-                    p["PolicyArn"] for page in self._iam.get_paginator("list_attached_role_policies").paginate(
-                        RoleName=name) for p in page["AttachedPolicies"]))
+                names = [
+                    n
+                    for page in self._iam.get_paginator("list_role_policies").paginate(RoleName=name)
+                    for n in page["PolicyNames"]
+                ]
+                policies = {
+                    n: _document(self._iam.get_role_policy(RoleName=name, PolicyName=n)["PolicyDocument"])
+                    for n in names
+                }
+                attached = tuple(
+                    sorted(
+                        p["PolicyArn"]
+                        for page in self._iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+                        for p in page["AttachedPolicies"]
+                    )
+                )
         except NotFound:
             return None
         return RoleState(_document(role.get("AssumeRolePolicyDocument") or {}), policies, attached)
@@ -42,8 +51,9 @@ class Roles:
     def create(self, name: str, trust: dict[str, Any], description: str) -> None:
         try:
             with calling(f"creating role {name} in {self._where}"):
-                self._iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                                      Description=description)
+                self._iam.create_role(
+                    RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Description=description
+                )
         except Conflict:
             return  # made meanwhile (or by an earlier try): the caller converges it
 

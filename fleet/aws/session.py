@@ -90,6 +90,7 @@ class SessionFactory:
             if not model.name.startswith(READ_PREFIXES):
                 with self._lock:
                     self._writes[(account_id, region)] += 1
+
         return hook
 
     def _session(self, role_arn: str, account_id: str) -> boto3.Session:
@@ -107,7 +108,9 @@ class SessionFactory:
     def _assume(self, role_arn: str, account_id: str) -> boto3.Session:
         """A session of the role, its credentials refreshed by assuming it again; checked to be in the account."""
         sts = self._base.client(
-            "sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
+            "sts",
+            region_name=self._settings.sts_region,
+            endpoint_url=self._settings.endpoint_url,
             config=self._config,
         )
         sts.meta.events.register_first("needs-retry.sts", self._retry)
@@ -131,8 +134,9 @@ class SessionFactory:
         return session
 
     def _check_account(self, session: boto3.Session, role_arn: str, account_id: str) -> None:
-        sts = session.client("sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url,
-                             config=self._config)
+        sts = session.client(
+            "sts", region_name=self._settings.sts_region, endpoint_url=self._settings.endpoint_url, config=self._config
+        )
         sts.meta.events.register_first("needs-retry.sts", self._retry)  # an outage is waited out here too
         with calling(f"checking the account of role {role_arn}"):
             actual = sts.get_caller_identity()["Account"]
@@ -151,6 +155,7 @@ def _refuse_writes(why: str) -> Any:
     def hook(model: Any, **_: Any) -> None:
         if not model.name.startswith(READ_PREFIXES):
             raise ReadOnly(f"not calling {model.name}: {why}")
+
     return hook
 
 

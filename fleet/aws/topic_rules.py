@@ -38,8 +38,12 @@ class TopicRules:
 
     def put(self, name: str, sql: str, function_arn: str, exists: bool) -> None:
         """Create it, or replace it whole (SQL, action, enabled) when it ``exists``."""
-        payload = {"sql": sql, "awsIotSqlVersion": SQL_VERSION, "ruleDisabled": False,
-                   "actions": [{"lambda": {"functionArn": function_arn}}]}
+        payload = {
+            "sql": sql,
+            "awsIotSqlVersion": SQL_VERSION,
+            "ruleDisabled": False,
+            "actions": [{"lambda": {"functionArn": function_arn}}],
+        }
         if exists:
             with calling(f"replacing topic rule {name} in {self._where}"):
                 self._iot.replace_topic_rule(ruleName=name, topicRulePayload=payload)

@@ -23,13 +23,23 @@ FAIL_ON = [severity.label for severity in Severity]
 def audit(
     manifests: ManifestsOption = Path("manifests"),
     as_json: Annotated[bool, typer.Option("--json", help="print the findings as a JSON list")] = False,
-    sarif: Annotated[Path | None, typer.Option("--sarif", help="also write them as SARIF 2.1.0 to this file "
-                                               "(GitHub code scanning)")] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help=f"exit 1 on an unsuppressed finding of this severity "
-                                         f"or higher: {', '.join(FAIL_ON)}")] = "low",
-    aws: Annotated[bool, typer.Option("--aws", help="audit what AWS holds in every account and region of the "
-                                      "manifests instead (read-only; the reader role with FLEET_READER_ROLE)")
-                   ] = False,
+    sarif: Annotated[
+        Path | None, typer.Option("--sarif", help="also write them as SARIF 2.1.0 to this file (GitHub code scanning)")
+    ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on", help=f"exit 1 on an unsuppressed finding of this severity or higher: {', '.join(FAIL_ON)}"
+        ),
+    ] = "low",
+    aws: Annotated[
+        bool,
+        typer.Option(
+            "--aws",
+            help="audit what AWS holds in every account and region of the "
+            "manifests instead (read-only; the reader role with FLEET_READER_ROLE)",
+        ),
+    ] = False,
 ) -> None:
     """AWS IoT Device Defender's certificate and policy audit checks on the manifests, with no AWS call:
     expiring and weak certificates, revoked CAs still in use, overly permissive or misconfigured policies,
@@ -44,8 +54,14 @@ def audit(
         sys.stdout.write(json.dumps([f.as_json() for f in findings], indent=2) + "\n")
     else:
         for finding in findings:
-            say(str(finding) + (f" [suppressed until {finding.suppressed.expires}: {finding.suppressed.reason}]"
-                                if finding.suppressed else ""))
+            say(
+                str(finding)
+                + (
+                    f" [suppressed until {finding.suppressed.expires}: {finding.suppressed.reason}]"
+                    if finding.suppressed
+                    else ""
+                )
+            )
         say(summary(findings, "AWS" if aws else str(manifests)))
     threshold = Severity.named(fail_on)
     if any(f.suppressed is None and f.severity >= threshold for f in findings):
@@ -82,10 +98,10 @@ def findings_in(manifests: Path, repository: Path | None) -> list[Finding]:
 
     collector = from_manifests.FactsCollector()
     root = repository or manifests.resolve().parent
-    fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=root, repository=repository,
-                       observe=collector)
-    return run(from_manifests.inventory(fleet, collector.facts, root), fleet.audit,
-               datetime.datetime.now(datetime.UTC))
+    fleet = load_fleet(
+        manifests, known_regions=iot_regions(), display_root=root, repository=repository, observe=collector
+    )
+    return run(from_manifests.inventory(fleet, collector.facts, root), fleet.audit, datetime.datetime.now(datetime.UTC))
 
 
 def introduced_since(base: str, manifests: Path) -> list[Finding] | str:
@@ -107,8 +123,9 @@ def introduced_since(base: str, manifests: Path) -> list[Finding] | str:
     except ManifestError:
         return "the manifests do not load (fleet validate says why)"
     where = manifests.resolve().relative_to(top)
-    done = subprocess.run(["git", "archive", "--format=tar", base], cwd=top, capture_output=True, check=False,
-                          timeout=600)
+    done = subprocess.run(
+        ["git", "archive", "--format=tar", base], cwd=top, capture_output=True, check=False, timeout=600
+    )
     if done.returncode != 0:
         return f"git archive {base} failed: {done.stderr.decode(errors='replace').strip()}"
     with tempfile.TemporaryDirectory(prefix="fleet-audit-base-") as folder:
@@ -127,9 +144,13 @@ def review_lines(findings: list[Finding]) -> list[tuple[bool, str]]:
     for f in findings:
         where = f" in {'; '.join(str(p) for p in f.places)}" if f.places else ""
         suppressed = f" (suppressed until {f.suppressed.expires}: {f.suppressed.reason})" if f.suppressed else ""
-        lines.append((f.severity >= Severity.HIGH and f.suppressed is None,
-                      f"**{f.severity.label}** `{f.check}` {f.resource}{where}: {f.message} "
-                      f"(`{f.location.file}:{f.location.line}`){suppressed}"))
+        lines.append(
+            (
+                f.severity >= Severity.HIGH and f.suppressed is None,
+                f"**{f.severity.label}** `{f.check}` {f.resource}{where}: {f.message} "
+                f"(`{f.location.file}:{f.location.line}`){suppressed}",
+            )
+        )
     return lines
 
 
@@ -137,11 +158,17 @@ def summary(findings: list[Finding], what: str) -> str:
     open_ = [f for f in findings if f.suppressed is None]
     if not findings:
         return f"{what}: no findings"
-    by = ", ".join(f"{sum(1 for f in open_ if f.severity == s)} {s.label}" for s in reversed(Severity)
-                   if any(f.severity == s for f in open_))
+    by = ", ".join(
+        f"{sum(1 for f in open_ if f.severity == s)} {s.label}"
+        for s in reversed(Severity)
+        if any(f.severity == s for f in open_)
+    )
     suppressed = len(findings) - len(open_)
-    return (f"{what}: {count(len(open_), 'finding')}" + (f" ({by})" if by else "")
-            + (f", {suppressed} suppressed" if suppressed else ""))
+    return (
+        f"{what}: {count(len(open_), 'finding')}"
+        + (f" ({by})" if by else "")
+        + (f", {suppressed} suppressed" if suppressed else "")
+    )
 
 
 def _write_sarif(path: Path, findings: list[Finding], root: Path, manifests: Path) -> None:
@@ -156,7 +183,8 @@ def _write_sarif(path: Path, findings: list[Finding], root: Path, manifests: Pat
         return Path(os.path.relpath(root / file, top)).as_posix()
 
     try:
-        path.write_text(json.dumps(sarif.document(findings, metadata.version(DISTRIBUTION), uri), indent=2) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps(sarif.document(findings, metadata.version(DISTRIBUTION), uri), indent=2) + "\n", encoding="utf-8"
+        )
     except OSError as error:
         fail(f"cannot write {path}: {error.strerror}")

@@ -12,8 +12,9 @@ from rich.console import Console
 
 from fleet.manifest import Fleet, ManifestError, load_fleet
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__,
-                  context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=__doc__, context_settings={"help_option_names": ["-h", "--help"]}
+)
 app.info.help = "fleet: GitOps for AWS IoT certificate infrastructure (manifests, revocations, reviews, drift)."
 # Tables keep whole certificate ids when piped into a CI log (rich assumes 80 columns there).
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -32,15 +33,22 @@ def fail(text: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def load(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False,
-         observe: Callable[[str, Any], None] | None = None, expired_ok: bool = False) -> Fleet:
+def load(
+    manifests: Path,
+    *,
+    unrecorded_ok: bool = False,
+    require_keys: bool = False,
+    observe: Callable[[str, Any], None] | None = None,
+    expired_ok: bool = False,
+) -> Fleet:
     """The manifests as a Fleet, checked against the revocation ledger's history
     when they are in a git work tree (a shallow clone deepened, or refused); on
     a problem, print every one and exit 1 (nothing was called). ``observe``,
     ``expired_ok``: see fleet.manifest.load_fleet."""
     try:
-        return read(manifests, unrecorded_ok=unrecorded_ok, require_keys=require_keys, observe=observe,
-                    expired_ok=expired_ok)
+        return read(
+            manifests, unrecorded_ok=unrecorded_ok, require_keys=require_keys, observe=observe, expired_ok=expired_ok
+        )
     except ManifestsUnreadable as error:
         fail(str(error))
 
@@ -49,8 +57,14 @@ class ManifestsUnreadable(Exception):
     """The manifests have problems (each at its file and line), or the ledger's history cannot be read."""
 
 
-def read(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = False,
-         observe: Callable[[str, Any], None] | None = None, expired_ok: bool = False) -> Fleet:
+def read(
+    manifests: Path,
+    *,
+    unrecorded_ok: bool = False,
+    require_keys: bool = False,
+    observe: Callable[[str, Any], None] | None = None,
+    expired_ok: bool = False,
+) -> Fleet:
     """As ``load``, raising ManifestsUnreadable instead of exiting (for a command that goes on running)."""
     from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
     from fleet.revocation import history
@@ -60,10 +74,17 @@ def read(manifests: Path, *, unrecorded_ok: bool = False, require_keys: bool = F
     except history.HistoryUnavailable as error:
         raise ManifestsUnreadable(f"cannot read the revocation ledger's history: {error}") from error
     try:
-        return load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
-                          ledger_history=past or frozenset(), unrecorded_ok=unrecorded_ok,
-                          repository=history.work_tree(manifests), require_keys=require_keys, observe=observe,
-                          expired_ok=expired_ok)
+        return load_fleet(
+            manifests,
+            known_regions=iot_regions(),
+            display_root=manifests.resolve().parent,
+            ledger_history=past or frozenset(),
+            unrecorded_ok=unrecorded_ok,
+            repository=history.work_tree(manifests),
+            require_keys=require_keys,
+            observe=observe,
+            expired_ok=expired_ok,
+        )
     except ManifestError as error:
         raise ManifestsUnreadable(str(error)) from error
 
@@ -88,8 +109,12 @@ def survey_of(fleet: Fleet, all_pending_pems: bool = False) -> Any:
 
 def ledger_places(fleet: Fleet) -> dict[tuple[str, str], str]:
     roles = {a.id: a.role_arn for a in fleet.accounts} | dict(fleet.ledger.roles)
-    return {(account_id, region): roles[account_id] for known in fleet.ledger.revocations.values()
-            for account_id, region in known.places if account_id in roles}
+    return {
+        (account_id, region): roles[account_id]
+        for known in fleet.ledger.revocations.values()
+        for account_id, region in known.places
+        if account_id in roles
+    }
 
 
 def wrote(changed: list[Path]) -> None:
@@ -114,7 +139,14 @@ def _print_version(asked: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                                          help="print fleet's version (pin it in requirements.txt) and exit")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="print fleet's version (pin it in requirements.txt) and exit",
+        ),
+    ] = False,
 ) -> None:
     """fleet: GitOps for AWS IoT certificate infrastructure (manifests, revocations, reviews, drift)."""

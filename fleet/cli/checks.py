@@ -15,17 +15,25 @@ from fleet.cli.base import ManifestsOption, app, count, fail, in_git, load, out,
 from fleet.manifest import Fleet
 from fleet.manifest.model import ManifestFile
 
-BaseOption = Annotated[str | None, typer.Option(
-    "--base", help="a git ref (the pull request's base): refuse a change that removes or alters a ledger entry")]
+BaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base", help="a git ref (the pull request's base): refuse a change that removes or alters a ledger entry"
+    ),
+]
 
 
 @app.command()
 def validate(
     manifests: ManifestsOption = Path("manifests"),
     base: BaseOption = None,
-    require_keys: Annotated[bool, typer.Option(
-        "--require-keys", help="every DEFAULT-mode CA's private key must be readable and match, and every KMS key "
-        "must be the CA's and reachable (asked of KMS; the apply job)")
+    require_keys: Annotated[
+        bool,
+        typer.Option(
+            "--require-keys",
+            help="every DEFAULT-mode CA's private key must be readable and match, and every KMS key "
+            "must be the CA's and reachable (asked of KMS; the apply job)",
+        ),
     ] = False,
 ) -> None:
     """Check the manifests (schema, files, AWS rules, the revocation ledger and its history)
@@ -33,15 +41,27 @@ def validate(
     --require-keys, also every CA key the apply may sign with (KMS keys through GetPublicKey)."""
     shrunk = ledger_changes(base, manifests) if base is not None else []
     if shrunk:  # said first, and whatever else is wrong
-        say("\n".join([f"the revocation ledger only grows, but since {base} this change:",
-                       *(f"  {p}" for p in shrunk)]), to_err=True)
+        say(
+            "\n".join(
+                [f"the revocation ledger only grows, but since {base} this change:", *(f"  {p}" for p in shrunk)]
+            ),
+            to_err=True,
+        )
     fleet = load(manifests, require_keys=require_keys)
     for warning in fleet.warnings:
         say(f"warning: {warning}", to_err=True)
     unusable = kms_keys_unusable(fleet) if require_keys else []
     if unusable:
-        say("\n".join([f"{count(len(unusable), 'KMS key')} cannot sign the verification certificates the apply "
-                       "may need; nothing was changed:", *(f"  {p}" for p in unusable)]), to_err=True)
+        say(
+            "\n".join(
+                [
+                    f"{count(len(unusable), 'KMS key')} cannot sign the verification certificates the apply "
+                    "may need; nothing was changed:",
+                    *(f"  {p}" for p in unusable),
+                ]
+            ),
+            to_err=True,
+        )
     if shrunk or unusable:
         raise typer.Exit(1)
     groups = {g.group: len(g.certificates) for g in fleet.certificate_groups}
@@ -56,8 +76,10 @@ def validate(
         + (f", {count(revoked, 'revocation')} in the ledger" if revoked else "")
     )
     if not in_git(manifests):
-        say(f"note: {manifests} is not in a git work tree, so the revocation ledger's history was not checked",
-            to_err=True)
+        say(
+            f"note: {manifests} is not in a git work tree, so the revocation ledger's history was not checked",
+            to_err=True,
+        )
 
 
 def kms_keys_unusable(fleet: Fleet) -> list[str]:
@@ -121,17 +143,28 @@ def json_schema() -> str:
 def iam(
     manifests: ManifestsOption = Path("manifests"),
     reader: Annotated[bool, typer.Option("--reader", help="the read-only role of previews and drift checks")] = False,
-    template: Annotated[str | None, typer.Option(
-        "--template", help="instead, a CloudFormation template of docs/production.md: 'accounts' (the roles in "
-                           "every managed account, as a StackSet) or 'ci' (the CI account's roles and state bucket)")
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template",
+            help="instead, a CloudFormation template of docs/production.md: 'accounts' (the roles in "
+            "every managed account, as a StackSet) or 'ci' (the CI account's roles and state bucket)",
+        ),
     ] = None,
-    account_id: Annotated[str, typer.Option("--account-id", help="the account the policy's resources are in "
-                                            "(default: any)")] = "*",
-    region: Annotated[str, typer.Option("--region", help="the region the policy's resources are in (default: "
-                                        "any)")] = "*",
-    guardrail: Annotated[bool, typer.Option(
-        "--guardrail", help="instead, the service control policy that lets only the accounts template's roles "
-                            "change or delete device certificates (docs/iam-guardrail-scp.json)")] = False,
+    account_id: Annotated[
+        str, typer.Option("--account-id", help="the account the policy's resources are in (default: any)")
+    ] = "*",
+    region: Annotated[
+        str, typer.Option("--region", help="the region the policy's resources are in (default: any)")
+    ] = "*",
+    guardrail: Annotated[
+        bool,
+        typer.Option(
+            "--guardrail",
+            help="instead, the service control policy that lets only the accounts template's roles "
+            "change or delete device certificates (docs/iam-guardrail-scp.json)",
+        ),
+    ] = False,
 ) -> None:
     """Print the IAM policy fleet's deployer role needs in each account (docs/iam-deployer-policy.json),
     or with --reader the reader role's (docs/iam-reader-policy.json). Each action is allowed on the
@@ -150,9 +183,12 @@ def iam(
         sys.stdout.write(production.as_yaml(template))
         return
     if not re.fullmatch(r"\*|[0-9]{12}", account_id) or not re.fullmatch(r"\*|[a-z]{2}(-[a-z]+)+-[0-9]", region):
-        fail(f"fleet iam: --account-id is 12 digits and --region a region name (or '*' for any), not "
-             f"{account_id!r} and {region!r}")
+        fail(
+            f"fleet iam: --account-id is 12 digits and --region a region name (or '*' for any), not "
+            f"{account_id!r} and {region!r}"
+        )
     arns = policies.Arns(account=account_id, region=region)
     keys = policies.kms_keys(load(manifests)) if manifests.is_dir() else []
-    sys.stdout.write(policies.as_text(policies.reader_policy(arns, keys) if reader
-                                      else policies.deployer_policy(arns, ca_keys=keys)))
+    sys.stdout.write(
+        policies.as_text(policies.reader_policy(arns, keys) if reader else policies.deployer_policy(arns, ca_keys=keys))
+    )

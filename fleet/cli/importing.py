@@ -13,14 +13,25 @@ from fleet.cli.base import ManifestsOption, app, fail, load, out, say
 @app.command("import")
 def import_estate(
     manifests: ManifestsOption = Path("manifests"),
-    accounts: Annotated[list[str] | None, typer.Option(
-        "--account", help="only this account, by its name in the manifests (repeat for several); default: all")] = None,
-    regions: Annotated[list[str] | None, typer.Option(
-        "--region", help="only this region (repeat for several); default: each account's regions")] = None,
-    things: Annotated[bool, typer.Option(
-        "--things", help="also read the things each certificate is attached to, and declare `things: common-name` "
-        "where it is attached to the one its common name names: one ListPrincipalThings call per certificate "
-        "and place, as many calls again as the PEMs take")] = False,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account", help="only this account, by its name in the manifests (repeat for several); default: all"
+        ),
+    ] = None,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="only this region (repeat for several); default: each account's regions"),
+    ] = None,
+    things: Annotated[
+        bool,
+        typer.Option(
+            "--things",
+            help="also read the things each certificate is attached to, and declare `things: common-name` "
+            "where it is attached to the one its common name names: one ListPrincipalThings call per certificate "
+            "and place, as many calls again as the PEMs take",
+        ),
+    ] = False,
 ) -> None:
     """Write the CAs, policies, device certificates and attachments AWS already has into the manifests
     (round-trip: comments, order and hand edits stay), REVOKED certificates into the revocation ledger,
@@ -46,11 +57,20 @@ def import_estate(
     settings = Settings.from_env()
     sessions = SessionFactory(settings, read_only="fleet import only reads AWS")
     try:
-        outcome = run.run(manifests, fleet, places,
-                          lambda p: sessions.client("iot", p.role_arn, p.account_id, p.region), settings, things,
-                          lambda line: say(line, to_err=True))
+        outcome = run.run(
+            manifests,
+            fleet,
+            places,
+            lambda p: sessions.client("iot", p.role_arn, p.account_id, p.region),
+            settings,
+            things,
+            lambda line: say(line, to_err=True),
+        )
     except AwsError as error:
-        kept = (f"; the PEMs fetched so far are kept under {manifests / STAGING}: run fleet import again to finish"
-                if (manifests / STAGING).is_dir() else "")
+        kept = (
+            f"; the PEMs fetched so far are kept under {manifests / STAGING}: run fleet import again to finish"
+            if (manifests / STAGING).is_dir()
+            else ""
+        )
         fail(f"fleet import: could not read AWS: {error}\nThe manifests are as they were{kept}.")
     report.print_report(out, outcome, manifests.resolve().parent, say)

@@ -18,9 +18,14 @@ from fleet.cli.base import ManifestsOption, app, fail, load, out, say, survey_of
 def drift(
     manifests: ManifestsOption = Path("manifests"),
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
-    adopt_revocations: Annotated[bool, typer.Option(
-        "--adopt-revocations", help="write certificates revoked in AWS outside fleet into the manifests (and the "
-        "revocation ledger) as REVOKED")] = False,
+    adopt_revocations: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-revocations",
+            help="write certificates revoked in AWS outside fleet into the manifests (and the "
+            "revocation ledger) as REVOKED",
+        ),
+    ] = False,
 ) -> None:
     """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without
     (and 0 once --adopt-revocations has written its change)."""
@@ -38,17 +43,33 @@ def drift(
     fleet = load(manifests)
     seen = survey_of(fleet)
     factory = shared_factory()
-    listings = Listings(lambda role, account_id, region: factory.client("iot", role, account_id, region),
-                        factory.writes)
+    listings = Listings(
+        lambda role, account_id, region: factory.client("iot", role, account_id, region), factory.writes
+    )
+
     def jitr_for(inputs: JitrInputs) -> JitrInputs | None:
         def client(service: str) -> Any:
             return factory.client(service, inputs.role_arn, inputs.account_id, inputs.region)
-        return observe.jitr(Functions(client("lambda"), inputs.where), Roles(client("iam"), inputs.where),
-                            TopicRules(client("iot"), inputs.where), inputs)
+
+        return observe.jitr(
+            Functions(client("lambda"), inputs.where),
+            Roles(client("iam"), inputs.where),
+            TopicRules(client("iot"), inputs.where),
+            inputs,
+        )
 
     try:
-        found = find(fleet, seen, lambda inputs: listings.of(inputs.role_arn,  # type: ignore[attr-defined]
-                                                             *inputs.place, inputs.where), Path.cwd(), jitr_for)
+        found = find(
+            fleet,
+            seen,
+            lambda inputs: listings.of(
+                inputs.role_arn,  # type: ignore[attr-defined]
+                *inputs.place,
+                inputs.where,
+            ),
+            Path.cwd(),
+            jitr_for,
+        )
     except AwsError as error:
         fail(f"could not read AWS: {error}")
     if as_json:
@@ -83,15 +104,21 @@ def pending(
         wrote(sorted(set(changed)))
         for item in found:
             if item.verdict.refused_for in pending_registrations.UNDECLARABLE:
-                say(f"Left out {item.certificate_id} ({item.placement.account}/{item.placement.region}): "
-                    f"{item.verdict.reason}; delete it from AWS or revoke it there.")
+                say(
+                    f"Left out {item.certificate_id} ({item.placement.account}/{item.placement.region}): "
+                    f"{item.verdict.reason}; delete it from AWS or revoke it there."
+                )
 
 
 @app.command("registration-codes")
 def registration_codes(
     manifests: ManifestsOption = Path("manifests"),
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines: a list of objects with "
-                                          "account_id, region, registration_code, ca")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="print JSON for machines: a list of objects with account_id, region, registration_code, ca"
+        ),
+    ] = False,
 ) -> None:
     """List, for each account and region where a DEFAULT-mode CA is still to be registered, the
     registration code its verification certificate must carry: what an offline ceremony signs
@@ -107,13 +134,29 @@ def registration_codes(
     except AwsError as error:
         fail(f"could not read AWS: {error}")
     if as_json:
-        sys.stdout.write(json.dumps([{"account_id": c.account_id, "region": c.region,
-                                      "registration_code": c.registration_code, "ca": c.ca} for c in codes],
-                                    indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "account_id": c.account_id,
+                        "region": c.region,
+                        "registration_code": c.registration_code,
+                        "ca": c.ca,
+                    }
+                    for c in codes
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
         return
-    print_table(out, f"{len(codes)} registration(s) to sign", ("CA", "account", "region", "registration code"),
-                ((c.ca, f"{c.account} ({c.account_id})", c.region, c.registration_code) for c in codes),
-                empty="No DEFAULT-mode CA is still to be registered.")
+    print_table(
+        out,
+        f"{len(codes)} registration(s) to sign",
+        ("CA", "account", "region", "registration code"),
+        ((c.ca, f"{c.account} ({c.account_id})", c.region, c.registration_code) for c in codes),
+        empty="No DEFAULT-mode CA is still to be registered.",
+    )
 
 
 @app.command("jitr-config")
@@ -127,7 +170,8 @@ def jitr_config(
     from fleet.jitr import configuration
 
     fleet = load(manifests)
-    text = configuration.as_text(configuration.configuration(
-        fleet, configuration.revoked_in_manifests(fleet), configuration.places_of(fleet)))
+    text = configuration.as_text(
+        configuration.configuration(fleet, configuration.revoked_in_manifests(fleet), configuration.places_of(fleet))
+    )
     output.write_text(json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     say(f"wrote {output}")

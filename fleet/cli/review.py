@@ -21,12 +21,22 @@ def review(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the Markdown here")] = None,
     manifests: ManifestsOption = Path("manifests"),
     base: BaseOption = None,
-    aws: Annotated[bool, typer.Option("--aws/--no-aws", help="read AWS (read-only) for what the apply will find: "
-                                      "the certificates it converges (adopted or registered, revoked or revoked "
-                                      "already) and the ACTIVE certificates under each CA the plan deactivates")
-                   ] = True,
-    stack: Annotated[str | None, typer.Option("--stack", help="the plan's stack, named in the comment (one "
-                                              "comment per stack when the fleet runs as several)")] = None,
+    aws: Annotated[
+        bool,
+        typer.Option(
+            "--aws/--no-aws",
+            help="read AWS (read-only) for what the apply will find: "
+            "the certificates it converges (adopted or registered, revoked or revoked "
+            "already) and the ACTIVE certificates under each CA the plan deactivates",
+        ),
+    ] = True,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            help="the plan's stack, named in the comment (one comment per stack when the fleet runs as several)",
+        ),
+    ] = None,
 ) -> None:
     """Render a planned change (`pulumi preview --json`) as Markdown for a pull-request comment.
     Certificates are named by their PEM files when the manifests load; with --base, a change
@@ -39,10 +49,17 @@ def review(
     try:
         text = plan.read_text(encoding="utf-8")
         labels, expiring = _labels(manifests)
-        markdown = render(text, ledger_changes=changes, labels=labels,
-                          active_now=_active_now(text) if aws else None, stack=stack, audit=findings,
-                          observed=_observed(text) if aws else None, cas_now=_cas_now(text) if aws else None,
-                          expiring=expiring)
+        markdown = render(
+            text,
+            ledger_changes=changes,
+            labels=labels,
+            active_now=_active_now(text) if aws else None,
+            stack=stack,
+            audit=findings,
+            observed=_observed(text) if aws else None,
+            cas_now=_cas_now(text) if aws else None,
+            expiring=expiring,
+        )
     except (OSError, PlanError) as error:
         fail(f"{plan}: {error}")
     if output is None:
@@ -106,12 +123,15 @@ def _observed(plan: str) -> dict[tuple[str, str], dict[str, str]] | None:
             reads: observe.CertificateReads = (
                 FewCertificates(iot, reading.where, reading.wanted)
                 if cheaper_one_by_one(len(reading.wanted), reading.held, len(reading.policies))
-                else PlaceListing(iot, reading.where))
+                else PlaceListing(iot, reading.where)
+            )
             entries = observe.certificates(reads, reading.wanted, reading.policies)
             observed[(reading.account_id, reading.region)] = {fp: e.encode() for fp, e in entries.items()}
     except AwsError as error:
-        say(f"not reading the certificates in AWS ({error}); the review tells what the apply does from the plan",
-            to_err=True)
+        say(
+            f"not reading the certificates in AWS ({error}); the review tells what the apply does from the plan",
+            to_err=True,
+        )
         return None
     return observed
 
@@ -130,8 +150,12 @@ def _cas_now(plan: str) -> dict[tuple[str, str, str], CaPlacementInputs | None] 
     except PlanError:
         return None
     try:
-        return {(ca.certificate_id, *ca.place): observe.ca(PlaceListing(
-            shared_factory().client("iot", ca.role_arn, ca.account_id, ca.region), ca.where), ca) for ca in wanted}
+        return {
+            (ca.certificate_id, *ca.place): observe.ca(
+                PlaceListing(shared_factory().client("iot", ca.role_arn, ca.account_id, ca.region), ca.where), ca
+            )
+            for ca in wanted
+        }
     except AwsError as error:
         say(f"not reading the CAs in AWS ({error}); the review tells what the apply does from the plan", to_err=True)
         return None
@@ -154,8 +178,13 @@ def _labels(manifests: Path) -> tuple[dict[str, str], dict[str, str]]:
             dates[fingerprint] = certificate.not_valid_after_utc
 
     try:
-        fleet = load_fleet(manifests, known_regions=iot_regions(), display_root=manifests.resolve().parent,
-                           observe=note, expired_ok=True)
+        fleet = load_fleet(
+            manifests,
+            known_regions=iot_regions(),
+            display_root=manifests.resolve().parent,
+            observe=note,
+            expired_ok=True,
+        )
     except ManifestError:
         return {}, {}
     ca_ids = {p.ca: p.certificate_id for p in fleet.ca_placements}

@@ -40,6 +40,7 @@ def revoke_ca(
     when = _date(date)
     radius = revoking.blast_radius(fleet, ca)
     if aws:
+
         def api_for(p: revoking.Placement) -> Certificates:
             role = next(a.role_arn for a in fleet.accounts if a.name == p.account)
             where = f"account {p.account} ({p.account_id}), {p.region}"
@@ -94,11 +95,18 @@ def _print_radius(ca: str, radius: list[Any], aws: bool) -> None:
     for column in ("account", "region", "CA", "to revoke", "revoked", "only in AWS"):
         table.add_column(column, justify="right" if "revok" in column or "AWS" in column else "left")
     for p in radius:
-        table.add_row(p.account, p.region, f"{p.ca_status} -> INACTIVE",
-                      str(p.declared["ACTIVE"] + p.declared["INACTIVE"]), str(p.declared["REVOKED"]),
-                      str(len(p.unlisted)) if aws else "not checked")
+        table.add_row(
+            p.account,
+            p.region,
+            f"{p.ca_status} -> INACTIVE",
+            str(p.declared["ACTIVE"] + p.declared["INACTIVE"]),
+            str(p.declared["REVOKED"]),
+            str(len(p.unlisted)) if aws else "not checked",
+        )
     out.print(table)
     if aws:
         active = sum(p.aws_status["ACTIVE"] for p in radius)
-        say(f"{active} certificate(s) under {ca} are ACTIVE in AWS right now; deactivating the CA alone "
-            "leaves them working: each is revoked by the change below.")
+        say(
+            f"{active} certificate(s) under {ca} are ACTIVE in AWS right now; deactivating the CA alone "
+            "leaves them working: each is revoked by the change below."
+        )

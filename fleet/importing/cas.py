@@ -78,8 +78,10 @@ def decide(estates: Iterable[PlaceEstate], existing: Existing, now: datetime.dat
             problem = _problem(first.pem, ca_id, now)
             modes = sorted({ca.state.mode for ca in places.values()})
             if problem is None and len(modes) > 1:
-                problem = (f"registered in mode {modes[0]} in some places and {modes[1]} in others, and the "
-                           "manifests give a CA one mode")
+                problem = (
+                    f"registered in mode {modes[0]} in some places and {modes[1]} in others, and the "
+                    "manifests give a CA one mode"
+                )
             if problem is not None:
                 left_out[ca_id] = f"its CA {ca_id} is left out"
                 notes.append(Note(LEFT_OUT, subject, f"{problem}: left out, with the certificates registered under it"))
@@ -95,19 +97,32 @@ def decide(estates: Iterable[PlaceEstate], existing: Existing, now: datetime.dat
             if spec is not None:
                 notes.extend(_compare(spec, ca, place))
             elif ca.state.mode != mode:
-                notes.append(Note(CONFLICT, subject, f"registered in mode {ca.state.mode}, declared {mode}: not "
-                                                     "placed there, and its certificates there are left out",
-                                  place.label))
+                notes.append(
+                    Note(
+                        CONFLICT,
+                        subject,
+                        f"registered in mode {ca.state.mode}, declared {mode}: not "
+                        "placed there, and its certificates there are left out",
+                        place.label,
+                    )
+                )
             else:
                 new.append((place, _settings(ca)))
         placed.update((ca_id, place.account_id, place.region) for place, _ in new)
         if not new:
             continue
         keyless = mode == "DEFAULT" and not _has_key(existing, name)
-        imported.append(CaImport(
-            name, ca_id, pki.to_pem(pki.load_certificate(first.pem.encode())), mode, tuple(new),
-            declared=ca_id in existing.ca_names,
-            registered_in=tuple(f"{p.account_id}/{p.region}" for p, _ in new) if keyless else ()))
+        imported.append(
+            CaImport(
+                name,
+                ca_id,
+                pki.to_pem(pki.load_certificate(first.pem.encode())),
+                mode,
+                tuple(new),
+                declared=ca_id in existing.ca_names,
+                registered_in=tuple(f"{p.account_id}/{p.region}" for p, _ in new) if keyless else (),
+            )
+        )
     return Decided(tuple(imported), names, frozenset(placed), left_out, pems, tuple(notes))
 
 
@@ -135,11 +150,16 @@ def _has_key(existing: Existing, name: str) -> bool:
 
 def _compare(spec: CaPlacementSpec, ca: CaFound, place: Place) -> list[Note]:
     have = _settings(ca)
-    differences = [f"{what} {aws} in AWS, {declared} at {spec.source}" for what, aws, declared in (
-        ("mode", ca.state.mode, spec.mode), ("status", have.status, spec.status),
-        ("auto-registration", have.auto_registration, spec.auto_registration),
-        ("registration config", _config(have.registration_config), _config(spec.registration_config)))
-        if aws != declared]
+    differences = [
+        f"{what} {aws} in AWS, {declared} at {spec.source}"
+        for what, aws, declared in (
+            ("mode", ca.state.mode, spec.mode),
+            ("status", have.status, spec.status),
+            ("auto-registration", have.auto_registration, spec.auto_registration),
+            ("registration config", _config(have.registration_config), _config(spec.registration_config)),
+        )
+        if aws != declared
+    ]
     return [Note(CONFLICT, f"CA {spec.ca}", "; ".join(differences), place.label)] if differences else []
 
 

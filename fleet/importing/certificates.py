@@ -87,8 +87,13 @@ class Classified:
     jobs: dict[Place, list[Job]] = field(default_factory=dict)
 
 
-def classify(estates: Iterable[PlaceEstate], existing: Existing, cas: ca_decisions.Decided,
-             policies: policy_decisions.Decided, things: bool) -> Classified:
+def classify(
+    estates: Iterable[PlaceEstate],
+    existing: Existing,
+    cas: ca_decisions.Decided,
+    policies: policy_decisions.Decided,
+    things: bool,
+) -> Classified:
     estates = sorted(estates, key=lambda e: e.place)
     by_fp: dict[str, list[tuple[Place, CertificateFound]]] = defaultdict(list)
     for estate in estates:
@@ -104,14 +109,19 @@ def classify(estates: Iterable[PlaceEstate], existing: Existing, cas: ca_decisio
     def ask(place: Place, found: CertificateFound, **what: bool) -> None:
         had = jobs.get((place, found.certificate_id), Job(found.certificate_id, found.arn))
         jobs[(place, found.certificate_id)] = Job(
-            had.fingerprint, had.arn, had.pem or what.get("pem", False), had.dated or what.get("dated", False),
-            had.things or what.get("things", False))
+            had.fingerprint,
+            had.arn,
+            had.pem or what.get("pem", False),
+            had.dated or what.get("dated", False),
+            had.things or what.get("things", False),
+        )
 
     for fp, entries in sorted(by_fp.items()):
         subject = f"certificate {fp}"
         if fp in ca_ids:
-            result.notes.append(Note(LEFT_OUT, subject, "it is a CA certificate of the estate, registered as a device "
-                                                        "certificate too"))
+            result.notes.append(
+                Note(LEFT_OUT, subject, "it is a CA certificate of the estate, registered as a device certificate too")
+            )
             continue
         declared = existing.certificates.get(fp)
         if declared is not None:
@@ -121,8 +131,9 @@ def classify(estates: Iterable[PlaceEstate], existing: Existing, cas: ca_decisio
         usable = [(p, c) for p, c in entries if c.status in USABLE]
         for place, found in entries:
             if found.status not in USABLE and found.status != "REVOKED":
-                result.waiting.append(Waiting(place, fp, found.status, found.ca_id,
-                                              ca_status.get((place, found.ca_id or ""), "")))
+                result.waiting.append(
+                    Waiting(place, fp, found.status, found.ca_id, ca_status.get((place, found.ca_id or ""), ""))
+                )
                 if found.status == PENDING and found.ca_id in cas.pems:
                     ask(place, found, pem=True)  # the decision reads it
         if revoked:
@@ -130,17 +141,24 @@ def classify(estates: Iterable[PlaceEstate], existing: Existing, cas: ca_decisio
             new = frozenset(p.key for p, _ in revoked if known is None or p.key not in known.places)
             if new:
                 first_place, first = revoked[0]
-                result.revoked.append(Revoked(fp, cas.names.get(first.ca_id or ""), new,
-                                              known.date if known is not None else None))
+                result.revoked.append(
+                    Revoked(fp, cas.names.get(first.ca_id or ""), new, known.date if known is not None else None)
+                )
                 if known is None:
                     ask(first_place, first, pem=True, dated=True)
         if not usable:
             continue
         if revoked or ledger.revoked(fp):
             where = ", ".join(p.label for p, _ in revoked) or "the revocation ledger (or its history)"
-            result.notes.append(Note(FIRST_UP, subject, f"REVOKED in {where} and {usable[0][1].status} in "
-                                                        f"{', '.join(p.label for p, _ in usable)}: `pulumi up` revokes "
-                                                        "it there too (a revoked certificate is usable nowhere)"))
+            result.notes.append(
+                Note(
+                    FIRST_UP,
+                    subject,
+                    f"REVOKED in {where} and {usable[0][1].status} in "
+                    f"{', '.join(p.label for p, _ in usable)}: `pulumi up` revokes "
+                    "it there too (a revoked certificate is usable nowhere)",
+                )
+            )
             continue
         candidate, why = _candidate(fp, usable, cas, holders)
         if candidate is None:
@@ -166,8 +184,12 @@ def _holders(estate: PlaceEstate, fleet_policies: frozenset[str]) -> dict[str, f
     return {arn: frozenset(names) for arn, names in found.items()}
 
 
-def _candidate(fp: str, usable: list[tuple[Place, CertificateFound]], cas: ca_decisions.Decided,
-               holders: Mapping[Place, Mapping[str, frozenset[str]]]) -> tuple[Candidate | None, str]:
+def _candidate(
+    fp: str,
+    usable: list[tuple[Place, CertificateFound]],
+    cas: ca_decisions.Decided,
+    holders: Mapping[Place, Mapping[str, frozenset[str]]],
+) -> tuple[Candidate | None, str]:
     for place, found in usable:
         if found.ca_id is None:
             continue
@@ -175,23 +197,31 @@ def _candidate(fp: str, usable: list[tuple[Place, CertificateFound]], cas: ca_de
             return None, f"{cas.left_out[found.ca_id]} ({place.label})"
         if (found.ca_id, place.account_id, place.region) not in cas.placed:
             return None, f"its CA is not placed in {place.label}"
-    shapes = {(cas.names.get(found.ca_id or ""), found.status,
-               tuple(sorted(holders[place].get(found.arn, frozenset())))) for place, found in usable}
+    shapes = {
+        (cas.names.get(found.ca_id or ""), found.status, tuple(sorted(holders[place].get(found.arn, frozenset()))))
+        for place, found in usable
+    }
     if len(shapes) > 1:
-        said = "; ".join(f"{place.label}: {found.status}, CA {cas.names.get(found.ca_id or '') or 'none'}, policies "
-                         f"{', '.join(sorted(holders[place].get(found.arn, frozenset()))) or 'none'}"
-                         for place, found in usable)
-        return None, (f"registered differently in its places ({said}), and a group declares one CA, status and "
-                      "policies wherever it is placed")
+        said = "; ".join(
+            f"{place.label}: {found.status}, CA {cas.names.get(found.ca_id or '') or 'none'}, policies "
+            f"{', '.join(sorted(holders[place].get(found.arn, frozenset()))) or 'none'}"
+            for place, found in usable
+        )
+        return None, (
+            f"registered differently in its places ({said}), and a group declares one CA, status and "
+            "policies wherever it is placed"
+        )
     ((ca, status, attached),) = shapes
     ca_id = usable[0][1].ca_id
-    return Candidate(fp, ca_id, ca, tuple(p for p, _ in usable), tuple(c.arn for _, c in usable), status,
-                     attached), ""
+    return Candidate(fp, ca_id, ca, tuple(p for p, _ in usable), tuple(c.arn for _, c in usable), status, attached), ""
 
 
-def _compare(fp: str, entries: list[tuple[Place, CertificateFound]],
-             declared: list[tuple[CertificateGroupSpec, DeviceCertificate]],
-             holders: Mapping[Place, Mapping[str, frozenset[str]]]) -> list[Note]:
+def _compare(
+    fp: str,
+    entries: list[tuple[Place, CertificateFound]],
+    declared: list[tuple[CertificateGroupSpec, DeviceCertificate]],
+    holders: Mapping[Place, Mapping[str, frozenset[str]]],
+) -> list[Note]:
     """A certificate the manifests declare: where AWS differs, said (and left as the manifests say)."""
     subject = f"certificate {fp}"
     by_place = {(group.account_id, group.region): (group, cert) for group, cert in declared}
@@ -200,22 +230,42 @@ def _compare(fp: str, entries: list[tuple[Place, CertificateFound]],
         here = by_place.get(place.key)
         if here is None:
             group = declared[0][0]
-            notes.append(Note(CONFLICT, subject, f"registered here ({found.status}) too, where its group {group.group} "
-                                                 f"({group.source}) is not placed", place.label))
+            notes.append(
+                Note(
+                    CONFLICT,
+                    subject,
+                    f"registered here ({found.status}) too, where its group {group.group} "
+                    f"({group.source}) is not placed",
+                    place.label,
+                )
+            )
             continue
         group, cert = here
         if found.status == "REVOKED" and cert.status in USABLE:
-            notes.append(Note(CONFLICT, subject, f"REVOKED in AWS, {cert.status} at {cert.source}: `fleet drift "
-                                                 "--adopt-revocations` writes the revocation", place.label))
+            notes.append(
+                Note(
+                    CONFLICT,
+                    subject,
+                    f"REVOKED in AWS, {cert.status} at {cert.source}: `fleet drift "
+                    "--adopt-revocations` writes the revocation",
+                    place.label,
+                )
+            )
         elif found.status != cert.status:
-            notes.append(Note(CONFLICT, subject, f"{found.status} in AWS, {cert.status} at {cert.source}",
-                              place.label))
+            notes.append(Note(CONFLICT, subject, f"{found.status} in AWS, {cert.status} at {cert.source}", place.label))
         if found.status in USABLE and cert.status in USABLE:
             attached = sorted(holders[place].get(found.arn, frozenset()))
             if attached != sorted(group.policies):
-                notes.append(Note(CONFLICT, subject, f"policies {', '.join(attached) or 'none'} attached in AWS, "
-                                                     f"{', '.join(group.policies) or 'none'} declared at "
-                                                     f"{group.source}", place.label))
+                notes.append(
+                    Note(
+                        CONFLICT,
+                        subject,
+                        f"policies {', '.join(attached) or 'none'} attached in AWS, "
+                        f"{', '.join(group.policies) or 'none'} declared at "
+                        f"{group.source}",
+                        place.label,
+                    )
+                )
     return notes
 
 
@@ -252,8 +302,14 @@ class Grouped:
     notes: list[Note] = field(default_factory=list)
 
 
-def group(classified: Classified, fetched: Fetched, cas: ca_decisions.Decided, existing: Existing, things: bool,
-          now: datetime.datetime) -> Grouped:
+def group(
+    classified: Classified,
+    fetched: Fetched,
+    cas: ca_decisions.Decided,
+    existing: Existing,
+    things: bool,
+    now: datetime.datetime,
+) -> Grouped:
     result = Grouped()
     ca_certs = _CaCertificates(cas.pems)
     crls = {p.certificate_id: p.crl_pem for p in existing.fleet.ca_placements if p.crl_pem}
@@ -276,8 +332,13 @@ def group(classified: Classified, fetched: Fetched, cas: ca_decisions.Decided, e
             if all(name in each for each in attached):
                 mode = "common-name"
             elif any(attached):
-                left[("attached to things not named by their common name: declared with `things: none` (fleet "
-                      "leaves those attachments alone)", candidate.places[0].label)] += 1
+                left[
+                    (
+                        "attached to things not named by their common name: declared with `things: none` (fleet "
+                        "leaves those attachments alone)",
+                        candidate.places[0].label,
+                    )
+                ] += 1
         key = (candidate.ca or "", candidate.places, candidate.policies, mode)
         buckets[key][candidate.fingerprint] = candidate.status
     for (why, place), count in sorted(left.items()):
@@ -301,13 +362,20 @@ def _read(fp: str, fetched: Fetched) -> tuple[x509.Certificate | None, str]:
     return cert, ""
 
 
-def _refused(cert: x509.Certificate, candidate: Candidate, ca_certs: _CaCertificates, crls: Mapping[str, str],
-             now: datetime.datetime) -> str:
+def _refused(
+    cert: x509.Certificate,
+    candidate: Candidate,
+    ca_certs: _CaCertificates,
+    crls: Mapping[str, str],
+    now: datetime.datetime,
+) -> str:
     """Why fleet validate would refuse the certificate in its group, or ""."""
     invalid = pki.validity_problem(cert, now)
     if invalid:
-        return (f"it is {invalid}, and fleet validate refuses such a certificate: revoke it in AWS (the next import "
-                "records the revocation) or delete it there")
+        return (
+            f"it is {invalid}, and fleet validate refuses such a certificate: revoke it in AWS (the next import "
+            "records the revocation) or delete it there"
+        )
     if candidate.ca_id is not None:
         if not pki.signed_by(cert, ca_certs.get(candidate.ca_id)):
             return f"it is not signed by the CA it is registered under ({candidate.ca})"
@@ -371,8 +439,11 @@ def _foreign_folders(imported: Path) -> set[str]:
     """Folders under imported/ holding anything but the import's own <fingerprint>.pem files: names not to use."""
     if not imported.is_dir():
         return set()
-    return {entry.name for entry in os.scandir(imported) if entry.is_dir() and any(
-        not PEM_NAME.match(inner.name) for inner in os.scandir(entry.path))}
+    return {
+        entry.name
+        for entry in os.scandir(imported)
+        if entry.is_dir() and any(not PEM_NAME.match(inner.name) for inner in os.scandir(entry.path))
+    }
 
 
 def _batches(revoked: list[Revoked], fetched: Fetched) -> list[Batch]:
@@ -390,8 +461,11 @@ def _batches(revoked: list[Revoked], fetched: Fetched) -> list[Batch]:
 
 
 def _pending(classified: Classified, fetched: Fetched, cas: ca_decisions.Decided, existing: Existing) -> list[Pending]:
-    revoked = ({r.fingerprint for r in classified.revoked} | set(existing.fleet.ledger.revocations)
-               | existing.fleet.ledger.history)
+    revoked = (
+        {r.fingerprint for r in classified.revoked}
+        | set(existing.fleet.ledger.revocations)
+        | existing.fleet.ledger.history
+    )
     declared = {(p.certificate_id, p.account_id, p.region): p for p in existing.fleet.ca_placements}
     rows = []
     for waiting in classified.waiting:
@@ -405,8 +479,14 @@ def _pending(classified: Classified, fetched: Fetched, cas: ca_decisions.Decided
         else:
             # ACTIVE only where AWS and the manifests (once imported, AWS's) both say so: fleet.resources.verdict_for
             status = spec.status if spec is not None and waiting.ca_status == "ACTIVE" else waiting.ca_status
-            verdict = decide(fetched.pems[waiting.fingerprint].read_text(encoding="utf-8"), PENDING,
-                             cas.pems[waiting.ca_id], status, spec.crl_pem if spec else None, revoked)
+            verdict = decide(
+                fetched.pems[waiting.fingerprint].read_text(encoding="utf-8"),
+                PENDING,
+                cas.pems[waiting.ca_id],
+                status,
+                spec.crl_pem if spec else None,
+                revoked,
+            )
             decision = ("activate" if verdict.activate else "refuse") + f": {verdict.reason}"
         rows.append(Pending(ca, waiting.place, waiting.fingerprint, automatic, decision))
     return sorted(rows, key=lambda row: (row.place, row.ca, row.fingerprint))

@@ -22,9 +22,18 @@ from fleet.aws.policies import Policies
 from fleet.declarations import actions
 
 # Every AWS IoT action an import calls (fleet.iam puts them in both roles' policies).
-ACTIONS = actions("ListCACertificates", "DescribeCACertificate", "ListPolicies", "GetPolicy", "ListPolicyVersions",
-                  "ListTargetsForPolicy", "ListCertificates", "ListCertificatesByCA", "DescribeCertificate",
-                  "ListPrincipalThings")
+ACTIONS = actions(
+    "ListCACertificates",
+    "DescribeCACertificate",
+    "ListPolicies",
+    "GetPolicy",
+    "ListPolicyVersions",
+    "ListTargetsForPolicy",
+    "ListCertificates",
+    "ListCertificatesByCA",
+    "DescribeCertificate",
+    "ListPrincipalThings",
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -96,8 +105,12 @@ def read(place: Place, iot: Any, say: Callable[[str], None]) -> PlaceEstate:
         others = tuple(str(v) for v, is_default in policies_api.versions(name) if not is_default)
         policies[name] = PolicyFound(name, default[1], others, frozenset(certificates_api.targets_of(name)))
     under = {c.certificate_id: ca_id for ca_id in cas for c in certificates_api.list(ca_id)}
-    certificates = {c.certificate_id: CertificateFound(c.certificate_id, c.arn, c.status, under.get(c.certificate_id))
-                    for c in certificates_api.list()}
-    say(f"fleet import: {place.label}: {len(cas):,} CA(s), {len(policies):,} policies, "
-        f"{len(certificates):,} certificate(s)")
+    certificates = {
+        c.certificate_id: CertificateFound(c.certificate_id, c.arn, c.status, under.get(c.certificate_id))
+        for c in certificates_api.list()
+    }
+    say(
+        f"fleet import: {place.label}: {len(cas):,} CA(s), {len(policies):,} policies, "
+        f"{len(certificates):,} certificate(s)"
+    )
     return PlaceEstate(place, cas, policies, certificates)

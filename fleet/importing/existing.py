@@ -60,8 +60,9 @@ def read(manifests: Path, fleet: Fleet) -> Existing:
         for name in data.get("cas") or {}:
             found.ca_files[str(name)] = path
         for name, entry in (data.get("policies") or {}).items():
-            found.policies[str(name)] = DeclaredPolicy(str(name), path, _document(path, entry),
-                                                       entry.get("other_versions") == "keep")
+            found.policies[str(name)] = DeclaredPolicy(
+                str(name), path, _document(path, entry), entry.get("other_versions") == "keep"
+            )
         found.group_names.update(str(name) for name in data.get("device_certificates") or {})
     return found
 

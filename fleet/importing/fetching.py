@@ -103,8 +103,14 @@ class Journal:
                 stream.flush()
 
 
-def fetch(manifests: Path, jobs: Mapping[Place, list[Job]], iot_for: Callable[[Place], Any], rate: float,
-          every: float, say: Callable[[str], None]) -> Fetched:
+def fetch(
+    manifests: Path,
+    jobs: Mapping[Place, list[Job]],
+    iot_for: Callable[[Place], Any],
+    rate: float,
+    every: float,
+    say: Callable[[str], None],
+) -> Fetched:
     """Do the jobs (what the repository holds already is not asked again); an AwsError stops them all."""
     staging = manifests / STAGING
     journal = Journal(staging / JOURNAL)
@@ -114,8 +120,10 @@ def fetch(manifests: Path, jobs: Mapping[Place, list[Job]], iot_for: Callable[[P
             fetched.modified[record["fp"]] = record["modified"]
         elif "things" in record:
             fetched.things[(record["fp"], record["account_id"], record["region"])] = tuple(record["things"])
-    todo = {place: [job for job in (_left(job, place, fetched) for job in place_jobs) if job is not None]
-            for place, place_jobs in jobs.items()}
+    todo = {
+        place: [job for job in (_left(job, place, fetched) for job in place_jobs) if job is not None]
+        for place, place_jobs in jobs.items()
+    }
     todo = {place: place_jobs for place, place_jobs in sorted(todo.items()) if place_jobs}
     _announce(jobs, todo, rate, say)
     if not todo:
@@ -144,8 +152,11 @@ def fetch(manifests: Path, jobs: Mapping[Place, list[Job]], iot_for: Callable[[P
             progress.step(place)
 
     with ThreadPoolExecutor(max_workers=IN_FLIGHT * len(todo)) as pool:
-        workers = [pool.submit(work, place, queue) for place, queue in
-                   ((place, iter(place_jobs)) for place, place_jobs in todo.items()) for _ in range(IN_FLIGHT)]
+        workers = [
+            pool.submit(work, place, queue)
+            for place, queue in ((place, iter(place_jobs)) for place, place_jobs in todo.items())
+            for _ in range(IN_FLIGHT)
+        ]
     for worker in workers:
         worker.result()  # what is not an AWS error (a file that cannot be written) surfaces here
     if failures:
@@ -163,15 +174,17 @@ def _left(job: Job, place: Place, fetched: Fetched) -> Job | None:
     return Job(job.fingerprint, job.arn, pem, job.dated and pem, things)
 
 
-def _do(job: Job, place: Place, api: Certificates, staging: Path, journal: Journal, fetched: Fetched,
-        lock: threading.Lock) -> None:
+def _do(
+    job: Job, place: Place, api: Certificates, staging: Path, journal: Journal, fetched: Fetched, lock: threading.Lock
+) -> None:
     if job.things:
         try:
             things = tuple(sorted(api.things_of(job.arn)))
         except NotFound:
             things = ()
-        journal.add({"fp": job.fingerprint, "account_id": place.account_id, "region": place.region,
-                     "things": list(things)})
+        journal.add(
+            {"fp": job.fingerprint, "account_id": place.account_id, "region": place.region, "things": list(things)}
+        )
         with lock:
             fetched.things[(job.fingerprint, *place.key)] = things
             fetched.calls += 1
@@ -208,17 +221,22 @@ def _do(job: Job, place: Place, api: Certificates, staging: Path, journal: Journ
         fetched.pems[job.fingerprint] = path
 
 
-def _announce(jobs: Mapping[Place, list[Job]], todo: Mapping[Place, list[Job]], rate: float,
-              say: Callable[[str], None]) -> None:
+def _announce(
+    jobs: Mapping[Place, list[Job]], todo: Mapping[Place, list[Job]], rate: float, say: Callable[[str], None]
+) -> None:
     pems = sum(job.pem for place_jobs in todo.values() for job in place_jobs)
     things = sum(job.things for place_jobs in todo.values() for job in place_jobs)
     had = sum(job.pem for place_jobs in jobs.values() for job in place_jobs) - pems
-    slowest = max((max(sum(j.pem for j in place_jobs), sum(j.things for j in place_jobs))
-                   for place_jobs in todo.values()), default=0)
+    slowest = max(
+        (max(sum(j.pem for j in place_jobs), sum(j.things for j in place_jobs)) for place_jobs in todo.values()),
+        default=0,
+    )
     kept = f" ({had:,} already in the repository)" if had else ""
     said_things = f" and the things of {things:,}" if things else ""
-    say(f"fleet import: fetching {pems:,} PEM(s){kept}{said_things}, one call each, at {rate:g} calls a second "
-        f"per account and region: about {_duration(slowest / rate)}")
+    say(
+        f"fleet import: fetching {pems:,} PEM(s){kept}{said_things}, one call each, at {rate:g} calls a second "
+        f"per account and region: about {_duration(slowest / rate)}"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -232,8 +250,13 @@ def _duration(seconds: float) -> str:
 class _Progress:
     """A line every ``every`` seconds: how many calls each place has made of how many."""
 
-    def __init__(self, totals: Mapping[Place, int], every: float, say: Callable[[str], None],
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        totals: Mapping[Place, int],
+        every: float,
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._totals = dict(totals)
         self._done = dict.fromkeys(totals, 0)
         self._every = every

@@ -23,7 +23,7 @@ def unique(base: str, taken: Iterable[str]) -> str:
     n = 2
     while True:
         suffix = f"-{n}"
-        name = base[:MAX - len(suffix)].rstrip("-") + suffix
+        name = base[: MAX - len(suffix)].rstrip("-") + suffix
         if name not in used:
             return name
         n += 1

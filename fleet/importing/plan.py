@@ -70,8 +70,14 @@ class Clean:
 Step = Write | Move | Record | Clean
 
 
-def steps(existing: Existing, cas: Iterable[CaImport], policies: Iterable[PolicyImport], groups: Iterable[Group],
-          batches: Iterable[Batch], pems: Mapping[str, Path]) -> list[Step]:
+def steps(
+    existing: Existing,
+    cas: Iterable[CaImport],
+    policies: Iterable[PolicyImport],
+    groups: Iterable[Group],
+    batches: Iterable[Batch],
+    pems: Mapping[str, Path],
+) -> list[Step]:
     """``pems``: fingerprint -> where its PEM is now."""
     manifests = existing.manifests
     plan: list[Step] = []
@@ -207,23 +213,29 @@ def _group_text(manifests: Path, path: Path, group: Group) -> str:
     accounts: dict[str, list[str]] = defaultdict(list)
     for place in group.places:
         accounts[place.account].append(place.region)
-    entry["placements"] = CommentedSeq(CommentedMap(account=account, regions=_flow(regions))
-                                       for account, regions in sorted(accounts.items()))
+    entry["placements"] = CommentedSeq(
+        CommentedMap(account=account, regions=_flow(regions)) for account, regions in sorted(accounts.items())
+    )
     entry["status"] = group.status
     if group.policies:
         entry["policies"] = _flow(group.policies)
     if group.things != "none":
         entry["things"] = group.things
-    exceptions = [CommentedMap(certificate=f"{group.name}/{fp}.pem", status=status)
-                  for fp, status in group.certificates.items() if status != group.status]
+    exceptions = [
+        CommentedMap(certificate=f"{group.name}/{fp}.pem", status=status)
+        for fp, status in group.certificates.items()
+        if status != group.status
+    ]
     if exceptions:
         entry["exceptions"] = CommentedSeq(exceptions)
     data = _new(path, manifests)
     data["device_certificates"] = CommentedMap({group.name: entry})
     under = f"under CA {group.ca}" if group.ca else "without a CA"
-    said = (f"{SAID[0].upper()}{SAID[1:]}: {len(group.certificates):,} certificate(s) registered {under} in "
-            f"{', '.join(p.label for p in group.places)}, each {group.status} unless an exception says otherwise; "
-            f"their PEMs are in {group.name}/.")
+    said = (
+        f"{SAID[0].upper()}{SAID[1:]}: {len(group.certificates):,} certificate(s) registered {under} in "
+        f"{', '.join(p.label for p in group.places)}, each {group.status} unless an exception says otherwise; "
+        f"their PEMs are in {group.name}/."
+    )
     data.yaml_set_start_comment(_header(path, manifests) + textwrap.fill(said, width=100))
     return editing.dump(data)
 
@@ -235,8 +247,9 @@ def _leftovers(existing: Existing, groups: list[Group], where: Mapping[str, Path
     placed = set(where.values())
     files = set(staging.iterdir()) if staging.is_dir() else set()
     files |= {p for p in placed if p.parent == staging}
-    kept = {group.name for group in groups} | {Path(g.path).name for g in existing.fleet.certificate_groups
-                                               if Path(g.path).parent == imported.resolve()}
+    kept = {group.name for group in groups} | {
+        Path(g.path).name for g in existing.fleet.certificate_groups if Path(g.path).parent == imported.resolve()
+    }
     folders = [staging]
     for entry in sorted(os.scandir(imported), key=lambda e: e.name) if imported.is_dir() else []:
         if not entry.is_dir() or entry.name in kept or entry.name.startswith("."):
@@ -306,7 +319,8 @@ def _same_text(path: Path, text: str) -> bool:
 
 def _same_certificate(path: Path, pem: str) -> bool:
     try:
-        return pki.certificate_id(pki.load_certificate(path.read_bytes())) == \
-            pki.certificate_id(pki.load_certificate(pem.encode()))
+        return pki.certificate_id(pki.load_certificate(path.read_bytes())) == pki.certificate_id(
+            pki.load_certificate(pem.encode())
+        )
     except (OSError, pki.CertificateError):
         return False

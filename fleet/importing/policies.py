@@ -68,27 +68,59 @@ def decide(estates: Iterable[PlaceEstate], existing: Existing) -> Decided:
 def _declare(name: str, places: dict[Where, PolicyFound]) -> tuple[PolicyImport | None, list[Note]]:
     subject = f"policy {name}"
     if not NAME.fullmatch(name):
-        return None, [Note(LEFT_OUT, subject, "fleet's manifests name policies with lowercase letters, digits and "
-                                              "'-' (the name is AWS's): left out, with its attachments")]
+        return None, [
+            Note(
+                LEFT_OUT,
+                subject,
+                "fleet's manifests name policies with lowercase letters, digits and "
+                "'-' (the name is AWS's): left out, with its attachments",
+            )
+        ]
     for where, policy in sorted(places.items()):
         problem = _document_problem(policy.document)
         if problem:
-            return None, [Note(LEFT_OUT, subject, f"fleet validate would refuse its document ({problem}): left "
-                                                  "out, with its attachments", where.label)]
+            return None, [
+                Note(
+                    LEFT_OUT,
+                    subject,
+                    f"fleet validate would refuse its document ({problem}): left out, with its attachments",
+                    where.label,
+                )
+            ]
         others = sorted(t for t in policy.targets if not CERTIFICATE.match(t))
         if others and len(others) < len(policy.targets):
-            return None, [Note(LEFT_OUT, subject, f"attached to {', '.join(others)} as well as to certificates, and "
-                                                  "fleet would detach what is not a certificate: left out, with its "
-                                                  "attachments", where.label)]
+            return None, [
+                Note(
+                    LEFT_OUT,
+                    subject,
+                    f"attached to {', '.join(others)} as well as to certificates, and "
+                    "fleet would detach what is not a certificate: left out, with its "
+                    "attachments",
+                    where.label,
+                )
+            ]
     document = template({where: policy.document for where, policy in places.items()})
     if document.text is None:
-        return None, [Note(LEFT_OUT, subject, f"{document.why}: fleet declares one document per policy name; left "
-                                              "out, with its attachments (make them equal, or rename one in AWS, "
-                                              "and import again)")]
+        return None, [
+            Note(
+                LEFT_OUT,
+                subject,
+                f"{document.why}: fleet declares one document per policy name; left "
+                "out, with its attachments (make them equal, or rename one in AWS, "
+                "and import again)",
+            )
+        ]
     kept = [(where, policy.other_versions) for where, policy in sorted(places.items()) if policy.other_versions]
-    notes = [Note(KEPT, subject, f"version(s) {', '.join(versions)} besides the default: kept (other_versions: "
-                                 "keep); remove that line to let `pulumi up` delete them", where.label)
-             for where, versions in kept]
+    notes = [
+        Note(
+            KEPT,
+            subject,
+            f"version(s) {', '.join(versions)} besides the default: kept (other_versions: "
+            "keep); remove that line to let `pulumi up` delete them",
+            where.label,
+        )
+        for where, versions in kept
+    ]
     return PolicyImport(name, document.text, document.templated, bool(kept)), notes
 
 
@@ -111,9 +143,22 @@ def _compare(name: str, places: dict[Where, PolicyFound], existing: Existing) ->
         except ValueError:
             differs = True
         if differs:
-            notes.append(Note(CONFLICT, f"policy {name}", f"AWS's default document differs from the one declared at "
-                                                          f"{declared.file.name}", where.label))
+            notes.append(
+                Note(
+                    CONFLICT,
+                    f"policy {name}",
+                    f"AWS's default document differs from the one declared at {declared.file.name}",
+                    where.label,
+                )
+            )
         if policy.other_versions and not declared.keep_other_versions:
-            notes.append(Note(CONFLICT, f"policy {name}", f"version(s) {', '.join(policy.other_versions)} besides the "
-                                                          "default, which the manifests do not keep", where.label))
+            notes.append(
+                Note(
+                    CONFLICT,
+                    f"policy {name}",
+                    f"version(s) {', '.join(policy.other_versions)} besides the "
+                    "default, which the manifests do not keep",
+                    where.label,
+                )
+            )
     return notes

@@ -21,21 +21,30 @@ SHOWN = 20  # notes of one kind printed before "... and N more"
 
 def print_report(console: Console, outcome: Outcome, root: Path, say: Callable[[str], None]) -> None:
     found = sum(len(e.certificates) for e in outcome.estates)
-    say(f"Read {len(outcome.estates)} account(s) and region(s): "
+    say(
+        f"Read {len(outcome.estates)} account(s) and region(s): "
         f"{len({ca for e in outcome.estates for ca in e.cas})} CA(s), "
-        f"{len({p for e in outcome.estates for p in e.policies})} policies, {found:,} certificate(s).")
+        f"{len({p for e in outcome.estates for p in e.policies})} policies, {found:,} certificate(s)."
+    )
     declared = sum(len(g.certificates) for g in outcome.grouped.groups)
     revoked = sum(len(b.certificates) for b in outcome.grouped.batches)
-    say(f"Declared: {len([c for c in outcome.cas.imported if not c.declared])} new CA(s) "
+    say(
+        f"Declared: {len([c for c in outcome.cas.imported if not c.declared])} new CA(s) "
         f"({len([c for c in outcome.cas.imported if c.declared])} declared CA(s) placed further), "
         f"{len(outcome.policies.imported)} new policies, {declared:,} certificate(s) in "
-        f"{len(outcome.grouped.groups)} group(s), {revoked:,} revocation(s) into the ledger.")
+        f"{len(outcome.grouped.groups)} group(s), {revoked:,} revocation(s) into the ledger."
+    )
     _files(outcome.changed, root, say)
-    print_table(console, f"{len(outcome.grouped.pending)} certificate(s) waiting for a decision, not imported",
-                ("CA", "account", "region", "certificate", "auto_activation", "decision"),
-                ((p.ca, p.place.account, p.place.region, p.fingerprint, p.auto_activation, p.decision)
-                 for p in outcome.grouped.pending),
-                empty="No certificate waits for a decision (PENDING_ACTIVATION, PENDING_TRANSFER, REGISTER_INACTIVE).")
+    print_table(
+        console,
+        f"{len(outcome.grouped.pending)} certificate(s) waiting for a decision, not imported",
+        ("CA", "account", "region", "certificate", "auto_activation", "decision"),
+        (
+            (p.ca, p.place.account, p.place.region, p.fingerprint, p.auto_activation, p.decision)
+            for p in outcome.grouped.pending
+        ),
+        empty="No certificate waits for a decision (PENDING_ACTIVATION, PENDING_TRANSFER, REGISTER_INACTIVE).",
+    )
     by_kind: dict[str, list[Note]] = defaultdict(list)
     for note in outcome.notes:
         by_kind[note.kind].append(note)

@@ -34,12 +34,24 @@ class Outcome:
 
 def places_of(fleet: Fleet, accounts: Sequence[str], regions: Sequence[str]) -> list[Place]:
     """The accounts and regions to read: every one of the manifests', or those asked."""
-    return sorted(Place(a.id, region, a.name, a.role_arn) for a in fleet.accounts for region in a.regions
-                  if (not accounts or a.name in accounts) and (not regions or region in regions))
+    return sorted(
+        Place(a.id, region, a.name, a.role_arn)
+        for a in fleet.accounts
+        for region in a.regions
+        if (not accounts or a.name in accounts) and (not regions or region in regions)
+    )
 
 
-def run(manifests: Path, fleet: Fleet, places: Sequence[Place], iot_for: Callable[[Place], Any], settings: Settings,
-        things: bool, say: Callable[[str], None], now: datetime.datetime | None = None) -> Outcome:
+def run(
+    manifests: Path,
+    fleet: Fleet,
+    places: Sequence[Place],
+    iot_for: Callable[[Place], Any],
+    settings: Settings,
+    things: bool,
+    say: Callable[[str], None],
+    now: datetime.datetime | None = None,
+) -> Outcome:
     """Read, decide and write. fleet.aws.errors.AwsError: a place could not be read (nothing written yet),
     or AWS failed while PEMs were fetched (those fetched are kept; run it again to finish)."""
     with ThreadPoolExecutor(max_workers=min(8, len(places)) or 1) as pool:
@@ -53,9 +65,14 @@ def run(manifests: Path, fleet: Fleet, places: Sequence[Place], iot_for: Callabl
     return outcome
 
 
-def prepare(manifests: Path, fleet: Fleet, estates: list[PlaceEstate],
-            fetch: Callable[[Mapping[Place, list[fetching.Job]]], fetching.Fetched], things: bool,
-            now: datetime.datetime | None = None) -> tuple[Outcome, list[plan.Step]]:
+def prepare(
+    manifests: Path,
+    fleet: Fleet,
+    estates: list[PlaceEstate],
+    fetch: Callable[[Mapping[Place, list[fetching.Job]]], fetching.Fetched],
+    things: bool,
+    now: datetime.datetime | None = None,
+) -> tuple[Outcome, list[plan.Step]]:
     """Everything but reading the places and writing: the decisions, and the steps that write them."""
     now = now or datetime.datetime.now(datetime.UTC)
     declared = existing.read(manifests, fleet)
@@ -70,8 +87,12 @@ def prepare(manifests: Path, fleet: Fleet, estates: list[PlaceEstate],
 
 
 def _fetch_notes(fetched: fetching.Fetched) -> list[Note]:
-    notes = [Note(LEFT_OUT, f"certificate {fp}", f"AWS gave a PEM fleet cannot read ({why})", place.label)
-             for place, fp, why in fetched.unreadable]
-    notes += [Note(LEFT_OUT, f"certificate {fp}", "deleted in AWS since it was listed", place.label)
-              for place, fp in fetched.gone]
+    notes = [
+        Note(LEFT_OUT, f"certificate {fp}", f"AWS gave a PEM fleet cannot read ({why})", place.label)
+        for place, fp, why in fetched.unreadable
+    ]
+    notes += [
+        Note(LEFT_OUT, f"certificate {fp}", "deleted in AWS since it was listed", place.label)
+        for place, fp in fetched.gone
+    ]
     return notes

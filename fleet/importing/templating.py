@@ -55,8 +55,9 @@ def template(documents: Mapping[Where, str]) -> Templated:
     masked = {where: _mask(document, where) for where, document in parsed.items()}
     other = next((w for w in sorted(masked) if masked[w] != masked[first]), None)
     if other is not None:
-        return Templated(None, why=f"its documents in {first.label} and {other.label} differ beyond the account "
-                                   "id and the region")
+        return Templated(
+            None, why=f"its documents in {first.label} and {other.label} differ beyond the account id and the region"
+        )
     return _checked(masked[first], parsed, templated=True)
 
 
@@ -78,9 +79,9 @@ def _checked(document: Any, parsed: Mapping[Where, Any], templated: bool) -> Tem
         filled = substitute(text, AccountSpec(where.account, where.account_id, "", (where.region,)), where.region)
         left = PLACEHOLDER.search(filled)
         if left:
-            return Templated(None, why=f"its document in {where.label} holds {left[0]}, which fleet would read as "
-                                       "a placeholder")
+            return Templated(
+                None, why=f"its document in {where.label} holds {left[0]}, which fleet would read as a placeholder"
+            )
         if json.loads(filled) != wanted:
-            return Templated(None, why=f"its document in {where.label} holds {{{{...}}}} text that fleet would fill "
-                                       "in")
+            return Templated(None, why=f"its document in {where.label} holds {{{{...}}}} text that fleet would fill in")
     return Templated(text, templated)

@@ -25,8 +25,11 @@ Place = tuple[str, str]  # (account id, region)
 
 def revoked_in_manifests(fleet: Fleet) -> set[str]:
     """The ledger's fingerprints, its history's, and every certificate the manifests declare REVOKED."""
-    return set(fleet.ledger.revocations) | set(fleet.ledger.history) | {
-        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
+    return (
+        set(fleet.ledger.revocations)
+        | set(fleet.ledger.history)
+        | {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
+    )
 
 
 def places_of(fleet: Fleet, reader_role: str = READER_ROLE) -> dict[Place, str]:
@@ -36,20 +39,29 @@ def places_of(fleet: Fleet, reader_role: str = READER_ROLE) -> dict[Place, str]:
     partitions.update({k: v.split(":")[1] for k, v in fleet.ledger.roles.items() if k not in partitions})
     found = {(a.id, region) for a in fleet.accounts for region in a.regions}
     found |= {place for revocation in fleet.ledger.revocations.values() for place in revocation.places}
-    return {(account_id, region): f"arn:{partitions.get(account_id, 'aws')}:iam::{account_id}:role/{reader_role}"
-            for account_id, region in sorted(found)}
+    return {
+        (account_id, region): f"arn:{partitions.get(account_id, 'aws')}:iam::{account_id}:role/{reader_role}"
+        for account_id, region in sorted(found)
+    }
 
 
 def configuration(fleet: Fleet, revoked: set[str], places: Mapping[Place, str]) -> dict[str, Any]:
     placements = {
         placement_key(p.account_id, p.region, p.certificate_id): {
-            "ca": p.ca, "status": p.status, "policies": list(p.activation_policies or []),
+            "ca": p.ca,
+            "status": p.status,
+            "policies": list(p.activation_policies or []),
             "crl_serials": None if p.crl_pem is None else sorted(f"{s:x}" for s in crl_serials(p.crl_pem)),
         }
-        for p in fleet.ca_placements if p.activation_policies is not None
+        for p in fleet.ca_placements
+        if p.activation_policies is not None
     }
-    return {"version": VERSION, "placements": placements, "revoked": sorted(revoked),
-            "places": {f"{account_id}/{region}": role for (account_id, region), role in sorted(places.items())}}
+    return {
+        "version": VERSION,
+        "placements": placements,
+        "revoked": sorted(revoked),
+        "places": {f"{account_id}/{region}": role for (account_id, region), role in sorted(places.items())},
+    }
 
 
 def as_text(config: Mapping[str, Any]) -> str:

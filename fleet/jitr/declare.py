@@ -43,8 +43,7 @@ def declare(fleet: Fleet, reader_role: str = configuration.READER_ROLE) -> Decla
     if not wanted:
         return Declared()
     places = configuration.places_of(fleet, reader_role)
-    text = configuration.as_text(configuration.configuration(
-        fleet, configuration.revoked_in_manifests(fleet), places))
+    text = configuration.as_text(configuration.configuration(fleet, configuration.revoked_in_manifests(fleet), places))
     built = package.build(text)
     digest = package.code_sha256(built)
     accounts = {a.id: a for a in fleet.accounts}
@@ -53,22 +52,49 @@ def declare(fleet: Fleet, reader_role: str = configuration.READER_ROLE) -> Decla
         account = accounts[account_id]
         partition = account.role_arn.split(":")[1]
         function_arn = role.function_arn(partition, account_id, region)
-        here = [p for p in fleet.ca_placements
-                if (p.account_id, p.region) == (account_id, region) and p.activation_policies is not None]
+        here = [
+            p
+            for p in fleet.ca_placements
+            if (p.account_id, p.region) == (account_id, region) and p.activation_policies is not None
+        ]
         readers = {arn for (other, _), arn in places.items() if other != account_id}
-        inputs.append(JitrInputs(
-            account=account.name, account_id=account_id, role_arn=account.role_arn, region=region,
-            source=", ".join(sorted({p.source for p in here})),
-            role={"trust": json_text(role.TRUST), "others": "",
-                  "policy": json_text(role.policy(partition, account_id, region, readers))},
-            function={"code_sha256": digest, "runtime": package.RUNTIME, "handler": package.HANDLER,
-                      "role": role.role_arn(partition, account_id, region), "timeout": str(TIMEOUT_SECONDS),
-                      "memory": str(MEMORY_MB), "environment": json_text(ENVIRONMENT)},
-            permissions={statement_id(p.certificate_id): {
-                "principal": PRINCIPAL, "source_account": account_id,
-                "source_arn": f"arn:{partition}:iot:{region}:{account_id}:rule/{rule_name(p.certificate_id)}"}
-                for p in here},
-            rules={rule_name(p.certificate_id): {"sql": rule_sql(p.certificate_id), "enabled": "true",
-                                                 "actions": f"lambda:{function_arn}"} for p in here},
-        ))
+        inputs.append(
+            JitrInputs(
+                account=account.name,
+                account_id=account_id,
+                role_arn=account.role_arn,
+                region=region,
+                source=", ".join(sorted({p.source for p in here})),
+                role={
+                    "trust": json_text(role.TRUST),
+                    "others": "",
+                    "policy": json_text(role.policy(partition, account_id, region, readers)),
+                },
+                function={
+                    "code_sha256": digest,
+                    "runtime": package.RUNTIME,
+                    "handler": package.HANDLER,
+                    "role": role.role_arn(partition, account_id, region),
+                    "timeout": str(TIMEOUT_SECONDS),
+                    "memory": str(MEMORY_MB),
+                    "environment": json_text(ENVIRONMENT),
+                },
+                permissions={
+                    statement_id(p.certificate_id): {
+                        "principal": PRINCIPAL,
+                        "source_account": account_id,
+                        "source_arn": f"arn:{partition}:iot:{region}:{account_id}:rule/{rule_name(p.certificate_id)}",
+                    }
+                    for p in here
+                },
+                rules={
+                    rule_name(p.certificate_id): {
+                        "sql": rule_sql(p.certificate_id),
+                        "enabled": "true",
+                        "actions": f"lambda:{function_arn}",
+                    }
+                    for p in here
+                },
+            )
+        )
     return Declared(tuple(inputs), {digest: built}, text)

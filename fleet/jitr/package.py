@@ -33,9 +33,19 @@ HANDLER = "fleet.jitr_lambda.handler"
 RUNTIME = "python3.13"
 # What the handler imports, and what they import (tests/unit/test_jitr_package.py runs it from the zip alone).
 MODULES = (
-    "__init__.py", "activation.py", "jitr_lambda.py", "settings.py", "validity.py",
-    "aws/__init__.py", "aws/errors.py", "aws/pacing.py", "aws/registrations.py", "aws/retry.py", "aws/session.py",
-    "jitr/__init__.py", "jitr/presented.py",
+    "__init__.py",
+    "activation.py",
+    "jitr_lambda.py",
+    "settings.py",
+    "validity.py",
+    "aws/__init__.py",
+    "aws/errors.py",
+    "aws/pacing.py",
+    "aws/registrations.py",
+    "aws/retry.py",
+    "aws/session.py",
+    "jitr/__init__.py",
+    "jitr/presented.py",
 )
 LIBRARIES = ("asn1crypto",)
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say
@@ -96,8 +106,9 @@ def _library_files() -> list[tuple[str, bytes]]:
         if spec is None or not spec.submodule_search_locations:
             raise RuntimeError(f"{library} is not installed; the just-in-time function's package needs it")
         root = Path(next(iter(spec.submodule_search_locations)))
-        files += [(f"{library}/{path.relative_to(root).as_posix()}", path.read_bytes())
-                  for path in sorted(root.rglob("*.py"))]
+        files += [
+            (f"{library}/{path.relative_to(root).as_posix()}", path.read_bytes()) for path in sorted(root.rglob("*.py"))
+        ]
         distribution = importlib.metadata.distribution(library)
         for file in distribution.files or ():
             if file.name.upper().startswith("LICENSE"):  # its license travels with it

@@ -27,8 +27,13 @@ def presented(certificate_pem: str) -> Presented | str:
         der = pem.unarmor(data)[2] if pem.detect(data) else data
         cert = x509.Certificate.load(der, strict=True)
         validity = cert["tbs_certificate"]["validity"]
-        return Presented(hashlib.sha256(der).hexdigest(), int(cert.serial_number), bool(cert.ca),
-                         _utc(validity["not_before"].native), _utc(validity["not_after"].native))
+        return Presented(
+            hashlib.sha256(der).hexdigest(),
+            int(cert.serial_number),
+            bool(cert.ca),
+            _utc(validity["not_before"].native),
+            _utc(validity["not_after"].native),
+        )
     except (ValueError, TypeError, KeyError) as error:
         return f"its PEM cannot be read ({error})"
 

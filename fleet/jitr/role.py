@@ -12,11 +12,14 @@ from typing import Any
 FUNCTION = "fleet-jitr"  # the function's name in each region of an account
 POLICY = "fleet-jitr"  # the role's one inline policy
 # The AWS IoT calls the handler makes (fleet.aws.registrations).
-HANDLER_ACTIONS = frozenset({"iot:DescribeCertificate", "iot:DescribeCACertificate", "iot:AttachPolicy",
-                             "iot:UpdateCertificate"})
+HANDLER_ACTIONS = frozenset(
+    {"iot:DescribeCertificate", "iot:DescribeCACertificate", "iot:AttachPolicy", "iot:UpdateCertificate"}
+)
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")  # Lambda writes the log with it
-TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
 
 
 def role_name(region: str) -> str:
@@ -37,21 +40,38 @@ def policy(partition: str, account_id: str, region: str, readers: Iterable[str])
     here = f"arn:{partition}:iot:{region}:{account_id}"
     log_group = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/{FUNCTION}"
     statements: list[dict[str, Any]] = [
-        {"Sid": "ActivateHere", "Effect": "Allow",
-         "Action": sorted(HANDLER_ACTIONS - {"iot:DescribeCertificate"}), "Resource": f"{here}:*"},
-        {"Sid": "ReadRecordsInThisAccount", "Effect": "Allow", "Action": "iot:DescribeCertificate",
-         "Resource": f"arn:{partition}:iot:*:{account_id}:cert/*"},
-        {"Sid": "WriteItsLog", "Effect": "Allow", "Action": sorted(LOG_ACTIONS),
-         "Resource": [log_group, f"{log_group}:*"]},
+        {
+            "Sid": "ActivateHere",
+            "Effect": "Allow",
+            "Action": sorted(HANDLER_ACTIONS - {"iot:DescribeCertificate"}),
+            "Resource": f"{here}:*",
+        },
+        {
+            "Sid": "ReadRecordsInThisAccount",
+            "Effect": "Allow",
+            "Action": "iot:DescribeCertificate",
+            "Resource": f"arn:{partition}:iot:*:{account_id}:cert/*",
+        },
+        {
+            "Sid": "WriteItsLog",
+            "Effect": "Allow",
+            "Action": sorted(LOG_ACTIONS),
+            "Resource": [log_group, f"{log_group}:*"],
+        },
     ]
     others = sorted(set(readers))
     if others:
-        statements.append({"Sid": "ReadRecordsInOtherAccounts", "Effect": "Allow", "Action": "sts:AssumeRole",
-                           "Resource": others})
+        statements.append(
+            {"Sid": "ReadRecordsInOtherAccounts", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": others}
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 def reader_policy() -> dict[str, Any]:
     """The reader role each account gives the fleet's functions (docs/cloudformation/accounts.yaml): one read."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ReadCertificateRecords", "Effect": "Allow", "Action": "iot:DescribeCertificate", "Resource": "*"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadCertificateRecords", "Effect": "Allow", "Action": "iot:DescribeCertificate", "Resource": "*"}
+        ],
+    }

@@ -89,9 +89,26 @@ def check(
     policies: dict[tuple[str, str, str], PolicySpec] = {}
     for file, folder, doc in documents:
         for name, group in doc.device_certificates.items():
-            groups.extend(_group(file, folder, name, group, accounts, cas, ca_placements, policy_files,
-                                 manifests_root, now, seen, confinement, problems, observe,
-                                 warnings if warnings is not None else [], expired_ok))
+            groups.extend(
+                _group(
+                    file,
+                    folder,
+                    name,
+                    group,
+                    accounts,
+                    cas,
+                    ca_placements,
+                    policy_files,
+                    manifests_root,
+                    now,
+                    seen,
+                    confinement,
+                    problems,
+                    observe,
+                    warnings if warnings is not None else [],
+                    expired_ok,
+                )
+            )
     failed: set[str] = set()  # report a bad document once, not once per region
     users = [(g.policies, g.account, g.region) for g in groups] + [
         (p.activation_policies, p.account, p.region) for p in ca_placements.values() if p.activation_policies
@@ -106,8 +123,10 @@ def check(
                 failed.add(policy_name)
             else:
                 policies[key] = made
-    return (tuple(sorted(policies.values(), key=lambda p: (p.name, p.account, p.region))),
-            tuple(sorted(groups, key=lambda g: (g.group, g.account, g.region))))
+    return (
+        tuple(sorted(policies.values(), key=lambda p: (p.name, p.account, p.region))),
+        tuple(sorted(groups, key=lambda g: (g.group, g.account, g.region))),
+    )
 
 
 def substitute(text: str, account: AccountSpec, region: str) -> str:
@@ -121,7 +140,10 @@ PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
 def _policy(
-    name: str, declared: tuple[SourceFile, str, Path, bool], account: AccountSpec, region: str,
+    name: str,
+    declared: tuple[SourceFile, str, Path, bool],
+    account: AccountSpec,
+    region: str,
     problems: list[Problem],
 ) -> PolicySpec | None:
     file, text, path, keep_other_versions = declared
@@ -129,8 +151,9 @@ def _policy(
     substituted = substitute(text, account, region)
     unknown = sorted(set(PLACEHOLDER.findall(substituted)))
     if unknown:
-        problems.append(file.problem(where, f"unknown substitution {{{{{unknown[0]}}}}}; known: "
-                                            f"{', '.join(SUBSTITUTIONS)}"))
+        problems.append(
+            file.problem(where, f"unknown substitution {{{{{unknown[0]}}}}}; known: {', '.join(SUBSTITUTIONS)}")
+        )
         return None
     document, unreadable = policy_documents.parse(substituted)
     problem = unreadable or policy_documents.shape_problem(document)
@@ -140,21 +163,45 @@ def _policy(
     compact = json.dumps(document, separators=(",", ":"), sort_keys=True)
     size = len(re.sub(r"\s", "", compact))
     if size > MAX_POLICY_CHARACTERS:
-        problems.append(file.problem(where, f"the document has {size} characters without whitespace in "
-                                            f"{account.name}/{region}; AWS allows {MAX_POLICY_CHARACTERS}"))
+        problems.append(
+            file.problem(
+                where,
+                f"the document has {size} characters without whitespace in "
+                f"{account.name}/{region}; AWS allows {MAX_POLICY_CHARACTERS}",
+            )
+        )
         return None
     line, _ = file.position(where)
-    return PolicySpec(name, account.name, account.id, account.role_arn, region, compact, f"{file.path}:{line}",
-                      str(path), keep_other_versions)
+    return PolicySpec(
+        name,
+        account.name,
+        account.id,
+        account.role_arn,
+        region,
+        compact,
+        f"{file.path}:{line}",
+        str(path),
+        keep_other_versions,
+    )
 
 
 def _group(
-    file: SourceFile, folder: Path, name: str, group: CertificateGroup,
-    accounts: Mapping[str, AccountSpec], cas: Mapping[str, CaFacts],
-    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], policy_files: Mapping[str, object],
-    manifests_root: Path, now: datetime.datetime, seen: dict[str, tuple[str, Problem | None]],
-    confinement: Confinement, problems: list[Problem], observe: Callable[[str, x509.Certificate], None] | None,
-    warnings: list[Problem], expired_ok: bool,
+    file: SourceFile,
+    folder: Path,
+    name: str,
+    group: CertificateGroup,
+    accounts: Mapping[str, AccountSpec],
+    cas: Mapping[str, CaFacts],
+    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec],
+    policy_files: Mapping[str, object],
+    manifests_root: Path,
+    now: datetime.datetime,
+    seen: dict[str, tuple[str, Problem | None]],
+    confinement: Confinement,
+    problems: list[Problem],
+    observe: Callable[[str, x509.Certificate], None] | None,
+    warnings: list[Problem],
+    expired_ok: bool,
 ) -> list[CertificateGroupSpec]:
     where: FieldPath = ("device_certificates", name)
     before = len(problems)
@@ -166,18 +213,37 @@ def _group(
             return []
     for index, policy in enumerate(group.policies):
         if policy not in policy_files:
-            problems.append(file.problem((*where, "policies", index),
-                                         f"unknown policy {policy!r}{did_you_mean(policy, policy_files)}"))
+            problems.append(
+                file.problem(
+                    (*where, "policies", index), f"unknown policy {policy!r}{did_you_mean(policy, policy_files)}"
+                )
+            )
 
-    for revocation, field in ((group.revocation, (*where, "revocation", "date")),
-                              *((e.revocation, (*where, "exceptions", i, "revocation", "date"))
-                                for i, e in enumerate(group.exceptions))):
+    for revocation, field in (
+        (group.revocation, (*where, "revocation", "date")),
+        *((e.revocation, (*where, "exceptions", i, "revocation", "date")) for i, e in enumerate(group.exceptions)),
+    ):
         if revocation is not None and revocation.date > now.date():
-            problems.append(file.problem(field, f"{revocation.date} is in the future: a revocation is recorded "
-                                                "once it happened"))
+            problems.append(
+                file.problem(field, f"{revocation.date} is in the future: a revocation is recorded once it happened")
+            )
     targets = _targets(file, where, group, accounts, ca_placements, problems)
-    certificates = _certificates(file, folder, where, group, ca, cas, manifests_root, now, seen, confinement,
-                                 problems, observe, warnings, expired_ok)
+    certificates = _certificates(
+        file,
+        folder,
+        where,
+        group,
+        ca,
+        cas,
+        manifests_root,
+        now,
+        seen,
+        confinement,
+        problems,
+        observe,
+        warnings,
+        expired_ok,
+    )
     # Said without setting the group aside: the ledger's refusal of a revoked certificate
     # declared usable again must come too, and first (it is said at an earlier line).
     leftover = _revocations_without_revoked(file, where, group)
@@ -188,11 +254,20 @@ def _group(
     line, _ = file.position(where, at_key=True)
     return [
         CertificateGroupSpec(
-            group=name, ca=group.ca, ca_certificate_pem=ca.pem if ca else None, ca_id=ca.cert_id if ca else None,
-            account=account.name, account_id=account.id, role_arn=account.role_arn, region=region,
-            policies=tuple(group.policies), certificates=certificates,
-            manifests_root=str(manifests_root), source=f"{file.path}:{line}",
-            path=str((folder / group.certificates).resolve()), things=group.things,
+            group=name,
+            ca=group.ca,
+            ca_certificate_pem=ca.pem if ca else None,
+            ca_id=ca.cert_id if ca else None,
+            account=account.name,
+            account_id=account.id,
+            role_arn=account.role_arn,
+            region=region,
+            policies=tuple(group.policies),
+            certificates=certificates,
+            manifests_root=str(manifests_root),
+            source=f"{file.path}:{line}",
+            path=str((folder / group.certificates).resolve()),
+            things=group.things,
         )
         for account, region in targets
     ]
@@ -204,21 +279,32 @@ def _revocations_without_revoked(file: SourceFile, where: FieldPath, group: Cert
     found = []
     for revocable, field in ((group, where), *((e, (*where, "exceptions", i)) for i, e in enumerate(group.exceptions))):
         if revocable.revocation is not None and revocable.status != "REVOKED":
-            found.append(file.problem((*field, "revocation"), (
-                f"only status REVOKED carries a revocation, and the status here is {revocable.status}: set it "
-                "back to REVOKED (a revoked certificate stays revoked), or remove the revocation if nothing here "
-                "was ever revoked")))
+            found.append(
+                file.problem(
+                    (*field, "revocation"),
+                    (
+                        f"only status REVOKED carries a revocation, and the status here is {revocable.status}: set it "
+                        "back to REVOKED (a revoked certificate stays revoked), or remove the revocation if nothing "
+                        "here was ever revoked"
+                    ),
+                )
+            )
     return found
 
 
 def _targets(
-    file: SourceFile, where: FieldPath, group: CertificateGroup, accounts: Mapping[str, AccountSpec],
-    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec], problems: list[Problem],
+    file: SourceFile,
+    where: FieldPath,
+    group: CertificateGroup,
+    accounts: Mapping[str, AccountSpec],
+    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec],
+    problems: list[Problem],
 ) -> list[tuple[AccountSpec, str]]:
     if group.placements is None:
         if group.ca is None:
-            problems.append(file.problem(where, "a group without a CA needs placements (where to register it)",
-                                         at_key=True))
+            problems.append(
+                file.problem(where, "a group without a CA needs placements (where to register it)", at_key=True)
+            )
             return []
         return [(accounts[a], r) for (c, a, r) in sorted(ca_placements) if c == group.ca]
     targets = []
@@ -226,27 +312,48 @@ def _targets(
         account = accounts.get(placement.account)
         if account is None:
             hint = did_you_mean(placement.account, accounts)
-            problems.append(file.problem((*where, "placements", index, "account"),
-                                         f"unknown account {placement.account!r}{hint}"))
+            problems.append(
+                file.problem((*where, "placements", index, "account"), f"unknown account {placement.account!r}{hint}")
+            )
             continue
         for region_index, region in enumerate(placement.regions or account.regions):
             field = (*where, "placements", index, "regions", region_index)
             if region not in account.regions:
-                problems.append(file.problem(field, f"region {region!r} is not one of account {account.name!r}'s "
-                                                    f"regions ({', '.join(account.regions)})"))
+                problems.append(
+                    file.problem(
+                        field,
+                        f"region {region!r} is not one of account {account.name!r}'s "
+                        f"regions ({', '.join(account.regions)})",
+                    )
+                )
             elif group.ca is not None and (group.ca, account.name, region) not in ca_placements:
-                problems.append(file.problem(field, f"CA {group.ca!r} is not placed in account {account.name!r}, "
-                                                    f"region {region}: its certificates cannot be registered there"))
+                problems.append(
+                    file.problem(
+                        field,
+                        f"CA {group.ca!r} is not placed in account {account.name!r}, "
+                        f"region {region}: its certificates cannot be registered there",
+                    )
+                )
             else:
                 targets.append((account, region))
     return targets
 
 
 def _certificates(
-    file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None,
-    cas: Mapping[str, CaFacts], manifests_root: Path, now: datetime.datetime,
-    seen: dict[str, tuple[str, Problem | None]], confinement: Confinement, problems: list[Problem],
-    observe: Callable[[str, x509.Certificate], None] | None, warnings: list[Problem], expired_ok: bool,
+    file: SourceFile,
+    folder: Path,
+    where: FieldPath,
+    group: CertificateGroup,
+    ca: CaFacts | None,
+    cas: Mapping[str, CaFacts],
+    manifests_root: Path,
+    now: datetime.datetime,
+    seen: dict[str, tuple[str, Problem | None]],
+    confinement: Confinement,
+    problems: list[Problem],
+    observe: Callable[[str, x509.Certificate], None] | None,
+    warnings: list[Problem],
+    expired_ok: bool,
 ) -> tuple[DeviceCertificate, ...]:
     field = (*where, "certificates")
     refused = confinement.problem(group.certificates, folder / group.certificates)
@@ -254,8 +361,11 @@ def _certificates(
         problems.append(file.problem(field, refused))
         return ()
     base = (folder / group.certificates).resolve()
-    paths = _pem_files(base, confinement, lambda refused: problems.append(file.problem(field, refused))) \
-        if base.is_dir() else [base]
+    paths = (
+        _pem_files(base, confinement, lambda refused: problems.append(file.problem(field, refused)))
+        if base.is_dir()
+        else [base]
+    )
     if not base.exists() or not paths:
         problems.append(file.problem(field, f"no PEM certificate at {group.certificates}"))
         return ()
@@ -270,8 +380,13 @@ def _certificates(
         if path in exceptions:  # a second word on one certificate: refused, never "the last one wins"
             first = exceptions[path][0]
             line = file.position((*where, "exceptions", first))[0]
-            problems.append(file.problem(exception_field, f"{exception.certificate} already has an exception in "
-                                                          f"this group (exceptions[{first}], line {line})"))
+            problems.append(
+                file.problem(
+                    exception_field,
+                    f"{exception.certificate} already has an exception in "
+                    f"this group (exceptions[{first}], line {line})",
+                )
+            )
         elif path not in paths:
             problems.append(file.problem(exception_field, f"{path.name} is not one of this group's certificates"))
         else:
@@ -298,8 +413,12 @@ def _certificates(
         if group.things == "common-name":
             thing = pki.common_name(cert)
             if thing is None or not THING_NAME.fullmatch(thing):
-                problems.append(file.problem((*where, "things"), f"{shown} ({fingerprint[:12]}…) has no common name "
-                                                                 f"usable as a thing name ({thing!r})"))
+                problems.append(
+                    file.problem(
+                        (*where, "things"),
+                        f"{shown} ({fingerprint[:12]}…) has no common name usable as a thing name ({thing!r})",
+                    )
+                )
         if ca is not None and not pki.signed_by(cert, ca.cert):
             wrongly_chained.setdefault(_signer(cert, cas), []).append(shown)
         invalid = pki.validity_problem(cert, now)
@@ -309,9 +428,16 @@ def _certificates(
             earlier, there = seen[fingerprint]
             problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is already declared in {earlier}"))
             if there is not None:  # said at the first declaration too, naming this one
-                problems.append(Problem(there.file, there.line, there.column, there.field,
-                                        f"{shown} ({fingerprint[:12]}…) is declared again in group {where[1]!r} "
-                                        f"({file.path}:{group_line})"))
+                problems.append(
+                    Problem(
+                        there.file,
+                        there.line,
+                        there.column,
+                        there.field,
+                        f"{shown} ({fingerprint[:12]}…) is declared again in group {where[1]!r} "
+                        f"({file.path}:{group_line})",
+                    )
+                )
             continue
         seen[fingerprint] = (f"group {where[1]!r} ({file.path}:{group_line})", group_field)
         status: str = group.status
@@ -325,22 +451,39 @@ def _certificates(
         if ca is not None and status != "REVOKED" and cert.not_valid_after_utc > ca.cert.not_valid_after_utc:
             outlive.append(str(shown))
         if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
-            problems.append(file.problem(at, f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
-                                                f"list but declared {status}; declare it REVOKED"))
-        result.append(DeviceCertificate(
-            fingerprint=fingerprint, file=str(shown), status=status,
-            revocation_date=revocation.date.isoformat() if revocation else None,
-            revocation_reason=revocation.reason if revocation else None, source=source, thing=thing,
-            field=status_field, column=column,
-        ))
+            problems.append(
+                file.problem(
+                    at,
+                    f"{shown} ({fingerprint[:12]}…) is on CA {group.ca!r}'s revocation "
+                    f"list but declared {status}; declare it REVOKED",
+                )
+            )
+        result.append(
+            DeviceCertificate(
+                fingerprint=fingerprint,
+                file=str(shown),
+                status=status,
+                revocation_date=revocation.date.isoformat() if revocation else None,
+                revocation_reason=revocation.reason if revocation else None,
+                source=source,
+                thing=thing,
+                field=status_field,
+                column=column,
+            )
+        )
     for signer, files in sorted(wrongly_chained.items()):
         problems.append(file.problem((*where, "ca"), _wrongly_chained(signer, sorted(files), group.ca)))
     if ca is not None and outlive:
         # AWS accepts them: a warning, never a refusal.
-        warnings.append(file.problem(field, f"{len(outlive)} certificate(s) stay valid after CA {group.ca!r} "
-                                            f"expires on {ca.cert.not_valid_after_utc.date().isoformat()} (for "
-                                            f"example {min(outlive)}); AWS accepts them, but plan the CA's "
-                                            "rotation before then (docs/ca-rotation.md)"))
+        warnings.append(
+            file.problem(
+                field,
+                f"{len(outlive)} certificate(s) stay valid after CA {group.ca!r} "
+                f"expires on {ca.cert.not_valid_after_utc.date().isoformat()} (for "
+                f"example {min(outlive)}); AWS accepts them, but plan the CA's "
+                "rotation before then (docs/ca-rotation.md)",
+            )
+        )
     return tuple(sorted(result, key=lambda c: c.fingerprint))
 
 

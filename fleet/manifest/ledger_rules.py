@@ -28,17 +28,25 @@ RECORD = "`fleet record-revocations` writes it"
 
 
 def check(
-    documents: list[Document], accounts: Mapping[str, AccountSpec], groups: Iterable[CertificateGroupSpec],
-    manifests_root: Path, now: datetime.datetime, history: frozenset[str], problems: list[Problem],
+    documents: list[Document],
+    accounts: Mapping[str, AccountSpec],
+    groups: Iterable[CertificateGroupSpec],
+    manifests_root: Path,
+    now: datetime.datetime,
+    history: frozenset[str],
+    problems: list[Problem],
     unrecorded_ok: bool = False,
 ) -> LedgerSpec:
     roles: dict[str, str] = {}
     for file, _folder, doc in documents:
-        for account_id, role in (doc.revocations.roles.items() if doc.revocations else ()):
+        for account_id, role in doc.revocations.roles.items() if doc.revocations else ():
             if roles.get(account_id, role) != role:
-                problems.append(file.problem(("revocations", "roles", account_id),
-                                             f"another ledger file gives account {account_id} the role "
-                                             f"{roles[account_id]}"))
+                problems.append(
+                    file.problem(
+                        ("revocations", "roles", account_id),
+                        f"another ledger file gives account {account_id} the role {roles[account_id]}",
+                    )
+                )
             roles.setdefault(account_id, role)
     reachable = {a.id for a in accounts.values()} | set(roles)
     revocations: dict[str, Revocation] = {}
@@ -46,31 +54,52 @@ def check(
         for index, entry in enumerate(doc.revocations.entries if doc.revocations else ()):
             where = ("revocations", "entries", index)
             if entry.date > now.date():
-                problems.append(file.problem((*where, "date"), f"{entry.date} is in the future: a revocation is "
-                                                               "recorded once it happened"))
+                problems.append(
+                    file.problem(
+                        (*where, "date"), f"{entry.date} is in the future: a revocation is recorded once it happened"
+                    )
+                )
             for place_index, place in enumerate(entry.places):
                 if place.split("/")[0] not in reachable:
-                    problems.append(file.problem((*where, "places", place_index),
-                                                 f"account {place.split('/')[0]} is neither in the manifests' "
-                                                 "accounts nor in revocations.roles: fleet could not keep the "
-                                                 "record there; add its role under revocations.roles"))
+                    problems.append(
+                        file.problem(
+                            (*where, "places", place_index),
+                            f"account {place.split('/')[0]} is neither in the manifests' "
+                            "accounts nor in revocations.roles: fleet could not keep the "
+                            "record there; add its role under revocations.roles",
+                        )
+                    )
             block_line, block_column = file.position((*where, "certificates"))
             if not entry.certificates.strip():
-                problems.append(file.problem((*where, "certificates"), "no fingerprint: a literal block (|) of "
-                                                                       "fingerprints, one per line"))
+                problems.append(
+                    file.problem(
+                        (*where, "certificates"), "no fingerprint: a literal block (|) of fingerprints, one per line"
+                    )
+                )
             for number, line in enumerate(entry.certificates.splitlines(), start=1):
                 if not FINGERPRINT.fullmatch(line.strip()):
-                    problems.append(Problem(file.path, block_line + number, block_column,
-                                            field_name((*where, "certificates")),
-                                            f"{line.strip()[:80]!r} is not a fingerprint (64 lowercase hex "
-                                            "characters, one per line)"))
+                    problems.append(
+                        Problem(
+                            file.path,
+                            block_line + number,
+                            block_column,
+                            field_name((*where, "certificates")),
+                            f"{line.strip()[:80]!r} is not a fingerprint (64 lowercase hex characters, one per line)",
+                        )
+                    )
             places = frozenset((p.split("/")[0], p.split("/")[1]) for p in entry.places)
             source = f"{file.path}:{file.position(where)[0]}"
             for fp in entry.fingerprints:
                 known = revocations.get(fp)
                 if known is None or entry.date.isoformat() < known.date:
-                    revocations[fp] = Revocation(fp, entry.date.isoformat(), entry.reason, entry.ca,
-                                                 places | (known.places if known else frozenset()), source)
+                    revocations[fp] = Revocation(
+                        fp,
+                        entry.date.isoformat(),
+                        entry.reason,
+                        entry.ca,
+                        places | (known.places if known else frozenset()),
+                        source,
+                    )
                 else:
                     revocations[fp] = replace(known, places=known.places | places)
 
@@ -82,21 +111,47 @@ def check(
             if cert.status == "REVOKED":
                 if (known is None or here not in known.places) and not unrecorded_ok:
                     unrecorded.setdefault((cert.source, cert.fingerprint), (cert, []))[1].append(
-                        f"account {group.account} ({group.account_id}), {group.region}")
+                        f"account {group.account} ({group.account_id}), {group.region}"
+                    )
             elif known is not None:
                 revoked_in = " and ".join(_place(accounts, p) for p in sorted(known.places))
-                problems.append(_at(cert, refusal(cert.fingerprint, _wanted(cert),
-                                                  f"{revoked_in} (the revocation ledger, {known.source})",
-                                                  known.date)))
+                problems.append(
+                    _at(
+                        cert,
+                        refusal(
+                            cert.fingerprint,
+                            _wanted(cert),
+                            f"{revoked_in} (the revocation ledger, {known.source})",
+                            known.date,
+                        ),
+                    )
+                )
             elif cert.fingerprint in history:
-                problems.append(_at(cert, refusal(cert.fingerprint, _wanted(cert),
-                                                  "the revocation ledger's history (its entry was removed since)",
-                                                  None)))
+                problems.append(
+                    _at(
+                        cert,
+                        refusal(
+                            cert.fingerprint,
+                            _wanted(cert),
+                            "the revocation ledger's history (its entry was removed since)",
+                            None,
+                        ),
+                    )
+                )
     for cert, missing in unrecorded.values():
-        problems.append(_at(cert, f"{cert.file} ({cert.fingerprint[:12]}…) is REVOKED here, but the revocation "
-                                  f"ledger does not record it in {' and '.join(sorted(missing))}: {RECORD}"))
-    return LedgerSpec(revocations=dict(sorted(revocations.items())), roles=dict(sorted(roles.items())),
-                      archive=str(manifests_root / "revoked"), history=history)
+        problems.append(
+            _at(
+                cert,
+                f"{cert.file} ({cert.fingerprint[:12]}…) is REVOKED here, but the revocation "
+                f"ledger does not record it in {' and '.join(sorted(missing))}: {RECORD}",
+            )
+        )
+    return LedgerSpec(
+        revocations=dict(sorted(revocations.items())),
+        roles=dict(sorted(roles.items())),
+        archive=str(manifests_root / "revoked"),
+        history=history,
+    )
 
 
 def _wanted(cert: DeviceCertificate) -> dict[str, str]:

@@ -78,8 +78,18 @@ def load_fleet(
     checked_now = now or datetime.datetime.now(datetime.UTC)
     allowed = [folder for _, _, doc in documents for folder in doc.outside_repository]
     confinement = paths.Confinement.of(confinement.repository, allowed)
-    fleet, problems = rules.check(documents, frozenset(known_regions), checked_now, directory, ledger_history,
-                                  unrecorded_ok, confinement, require_keys, observe, expired_ok)
+    fleet, problems = rules.check(
+        documents,
+        frozenset(known_regions),
+        checked_now,
+        directory,
+        ledger_history,
+        unrecorded_ok,
+        confinement,
+        require_keys,
+        observe,
+        expired_ok,
+    )
     _raise_if(schema_problems + [p for p in problems if not set_aside.named_in(p)])
     return fleet
 
@@ -140,8 +150,14 @@ def _manifest_files(directory: Path, root: Path, confinement: paths.Confinement)
             found.append(path)
             total += path.stat().st_size if path.is_file() else 0
             if len(found) > MAX_FILES or total > MAX_TOTAL_BYTES:
-                return Problem(_display(path, root), 1, 1, "", f"the manifests hold more than {MAX_FILES:,} files "
-                               f"or {MAX_TOTAL_BYTES // (1024 * 1024)} MiB; fleet reads no more")
+                return Problem(
+                    _display(path, root),
+                    1,
+                    1,
+                    "",
+                    f"the manifests hold more than {MAX_FILES:,} files "
+                    f"or {MAX_TOTAL_BYTES // (1024 * 1024)} MiB; fleet reads no more",
+                )
     if not found:
         return Problem(_display(directory, root), 1, 1, "", "no *.yaml manifests found")
     return found
@@ -171,8 +187,7 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
     if "[key]" in detail["loc"] and len(field) > 1 and field[-2] == "verification_certificates":
         return file.problem(field, f"{field[-1]!r} is not a valid place (ACCOUNT_ID/region)", at_key=True)
     if "[key]" in detail["loc"]:
-        return file.problem(field, f"invalid name {field[-1]!r}: use lowercase letters, digits and '-'",
-                            at_key=True)
+        return file.problem(field, f"invalid name {field[-1]!r}: use lowercase letters, digits and '-'", at_key=True)
     if kind == "missing":
         return file.problem(field, "required field is missing")
     if kind == "too_long":
@@ -186,9 +201,14 @@ def _schema_problem(file: source.SourceFile, detail: ErrorDetails) -> Problem:
 
 
 def _pattern_name(field: FieldPath) -> str:
-    names = {"id": "12-digit account id", "deployer_role_arn": "IAM role ARN", "role_arn": "IAM role ARN",
-             "account": "name", "env": "environment variable name",
-             "kms": "KMS key ARN (arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID; not an alias)"}
+    names = {
+        "id": "12-digit account id",
+        "deployer_role_arn": "IAM role ARN",
+        "role_arn": "IAM role ARN",
+        "account": "name",
+        "env": "environment variable name",
+        "kms": "KMS key ARN (arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID; not an alias)",
+    }
     last = next((p for p in reversed(field) if isinstance(p, str)), "")
     if last == "regions" or (len(field) > 1 and field[-2] == "regions"):
         return "region name"

@@ -21,8 +21,9 @@ Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 # AWS IoT's certificate id: SHA-256 of the certificate's DER encoding, lowercase hex.
 FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # An AWS KMS key by its key ARN (not an alias: IAM grants use on keys, and `fleet iam` names them).
-KmsKeyArn = Annotated[str, StringConstraints(
-    pattern=r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$")]
+KmsKeyArn = Annotated[
+    str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:key/[A-Za-z0-9-]{1,128}$")
+]
 # Where a revocation holds: ACCOUNT_ID/REGION.
 PlaceRef = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}/[a-z]{2}(-[a-z]+)+-[0-9]$")]
 
@@ -52,9 +53,7 @@ class Account(Strict):
     def _role_in_account(self) -> Account:
         role_account = self.deployer_role_arn.split(":")[4]
         if role_account != self.id:
-            raise ValueError(
-                f"deployer_role_arn is in account {role_account}, not in this account ({self.id})"
-            )
+            raise ValueError(f"deployer_role_arn is in account {role_account}, not in this account ({self.id})")
         return self
 
 
@@ -62,12 +61,16 @@ class PrivateKey(Strict):
     """Where the CA's private key lives. Only the reference is ever stored."""
 
     kms: KmsKeyArn | None = Field(
-        default=None, description="recommended: the ARN of the AWS KMS key (asymmetric, SIGN_VERIFY: ECC_NIST_P256, "
+        default=None,
+        description="recommended: the ARN of the AWS KMS key (asymmetric, SIGN_VERIFY: ECC_NIST_P256, "
         "ECC_NIST_P384, RSA_2048, RSA_3072 or RSA_4096) that holds the CA's key; fleet asks KMS to sign, and the "
-        "key never leaves it")
+        "key never leaves it",
+    )
     role_arn: RoleArn | None = Field(
-        default=None, description="with kms: the role fleet assumes to use the key (default: the deployer role of "
-        "the account the key's ARN names)")
+        default=None,
+        description="with kms: the role fleet assumes to use the key (default: the deployer role of "
+        "the account the key's ARN names)",
+    )
     env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = Field(
         default=None, description="environment variable holding the PEM private key"
     )
@@ -117,9 +120,7 @@ class Placement(Strict):
     """Where a CA is registered, and in which state."""
 
     account: Name = Field(description="an account name from the accounts section")
-    regions: list[Region] | None = Field(
-        default=None, min_length=1, description="default: every region of the account"
-    )
+    regions: list[Region] | None = Field(default=None, min_length=1, description="default: every region of the account")
     status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
     auto_registration: Literal["ENABLE", "DISABLE"] = "DISABLE"
     registration_config: RegistrationConfig | None = None
@@ -138,9 +139,7 @@ class GroupPlacement(Strict):
     """Where a group of device certificates is registered."""
 
     account: Name = Field(description="an account name from the accounts section")
-    regions: list[Region] | None = Field(
-        default=None, min_length=1, description="default: every region of the account"
-    )
+    regions: list[Region] | None = Field(default=None, min_length=1, description="default: every region of the account")
 
 
 class CertificateAuthority(Strict):
@@ -148,23 +147,28 @@ class CertificateAuthority(Strict):
 
     certificate: str = Field(description="PEM file of the CA certificate, relative to this manifest")
     private_key: PrivateKey | None = Field(
-        default=None, description="DEFAULT mode: the key that signs the verification certificate (kms: "
+        default=None,
+        description="DEFAULT mode: the key that signs the verification certificate (kms: "
         "recommended), or verification_certificates instead; needed only to register the CA where it is not "
-        "registered yet (see registered_in)"
+        "registered yet (see registered_in)",
     )
     verification_certificates: dict[PlaceRef, str] | None = Field(
-        default=None, description="DEFAULT mode without private_key: ACCOUNT_ID/REGION -> a verification "
+        default=None,
+        description="DEFAULT mode without private_key: ACCOUNT_ID/REGION -> a verification "
         "certificate the CA's key signed offline (an HSM, an air-gapped root) for that account and region's "
-        "registration code (`fleet registration-codes` lists them), PEM file relative to this manifest"
+        "registration code (`fleet registration-codes` lists them), PEM file relative to this manifest",
     )
     mode: Literal["DEFAULT", "SNI_ONLY"] = "DEFAULT"
     registered_in: list[PlaceRef] = Field(
-        default_factory=list, description="ACCOUNT_ID/REGION where the CA was registered before fleet managed it "
+        default_factory=list,
+        description="ACCOUNT_ID/REGION where the CA was registered before fleet managed it "
         "(`fleet import` writes them): a DEFAULT-mode CA without private_key is valid only if it is registered "
-        "already wherever it is placed")
+        "already wherever it is placed",
+    )
     revocation_list: str | None = Field(
-        default=None, description="the CA's CRL file (PEM or DER), relative to this manifest; certificates on it "
-        "are never activated automatically"
+        default=None,
+        description="the CA's CRL file (PEM or DER), relative to this manifest; certificates on it "
+        "are never activated automatically",
     )
     placements: list[Placement] = Field(min_length=1)
 
@@ -178,10 +182,12 @@ class Policy(Strict):
         "replaced per account and region"
     )
     other_versions: Literal["delete", "keep"] = Field(
-        default="delete", description="what fleet does with the policy's versions other than the default one: "
+        default="delete",
+        description="what fleet does with the policy's versions other than the default one: "
         "delete them (fleet keeps one version), or keep them (`fleet import` writes keep for a policy that has "
         "some, so that adopting it deletes nothing; AWS's limit of 5 still prunes the oldest when the document "
-        "changes)")
+        "changes)",
+    )
 
 
 class Revocation(Strict):
@@ -236,8 +242,7 @@ class LedgerEntry(Strict):
     reason: str = Field(min_length=1)
     ca: Name | None = Field(default=None, description="the CA that signed them, by its manifest name")
     places: list[PlaceRef] = Field(min_length=1, description="ACCOUNT_ID/REGION where they were revoked")
-    certificates: str = Field(
-        description="their fingerprints (AWS certificate ids): a literal block (|), one per line")
+    certificates: str = Field(description="their fingerprints (AWS certificate ids): a literal block (|), one per line")
 
     @property
     def fingerprints(self) -> list[str]:
@@ -251,8 +256,10 @@ class Ledger(Strict):
     and fleet treats as revoked every fingerprint the ledger's history holds."""
 
     roles: dict[AccountId, RoleArn] = Field(
-        default_factory=dict, description="the role fleet assumes in each account of the ledger, to keep its "
-        "records there even once the manifests no longer list the account")
+        default_factory=dict,
+        description="the role fleet assumes in each account of the ledger, to keep its "
+        "records there even once the manifests no longer list the account",
+    )
     entries: list[LedgerEntry] = Field(default_factory=list)
 
 
@@ -262,9 +269,13 @@ class AuditSuppression(Strict):
     and is a finding itself."""
 
     check: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]+$")] = Field(
-        description="the check's name, as `fleet audit` prints it (IOT_POLICY_OVERLY_PERMISSIVE_CHECK)")
-    resource: str = Field(min_length=1, description="the finding's resource, as `fleet audit` prints it "
-                          "(policy:telemetry, ca:factory-root, certificate:pki/devices/d1.pem, group:line-1)")
+        description="the check's name, as `fleet audit` prints it (IOT_POLICY_OVERLY_PERMISSIVE_CHECK)"
+    )
+    resource: str = Field(
+        min_length=1,
+        description="the finding's resource, as `fleet audit` prints it "
+        "(policy:telemetry, ca:factory-root, certificate:pki/devices/d1.pem, group:line-1)",
+    )
     reason: str = Field(default="", description="why the finding is accepted (required)")
     expires: datetime.date | None = Field(default=None, description="the last day it is silenced (required)")
 
@@ -274,12 +285,20 @@ class Audit(Strict):
 
     suppressions: list[AuditSuppression] = Field(default_factory=list)
     device_certificate_expiring_days: int | None = Field(
-        default=None, ge=30, le=3652, description="DEVICE_CERTIFICATE_EXPIRING_CHECK: days before expiry a "
-        "certificate is reported (Device Defender's CERT_EXPIRATION_THRESHOLD_IN_DAYS; default 30)")
+        default=None,
+        ge=30,
+        le=3652,
+        description="DEVICE_CERTIFICATE_EXPIRING_CHECK: days before expiry a "
+        "certificate is reported (Device Defender's CERT_EXPIRATION_THRESHOLD_IN_DAYS; default 30)",
+    )
     device_certificate_age_days: int | None = Field(
-        default=None, ge=30, le=3652, description="DEVICE_CERTIFICATE_AGE_CHECK: age in days from which an ACTIVE "
+        default=None,
+        ge=30,
+        le=3652,
+        description="DEVICE_CERTIFICATE_AGE_CHECK: age in days from which an ACTIVE "
         "certificate is reported (Device Defender's CERT_AGE_THRESHOLD_IN_DAYS; off unless set, as in Device "
-        "Defender)")
+        "Defender)",
+    )
 
 
 class ManifestFile(Strict):
@@ -294,8 +313,10 @@ class ManifestFile(Strict):
     revocations: Ledger | None = Field(default=None, description="the revocation ledger (manifests/revocations.yaml)")
     audit: Audit | None = Field(default=None, description="settings and suppressions of `fleet audit`")
     outside_repository: list[str] = Field(
-        default_factory=list, description="absolute folders outside the repository that manifests may name files "
-        "in (where CA private keys are kept, say); every other path must stay inside the repository")
+        default_factory=list,
+        description="absolute folders outside the repository that manifests may name files "
+        "in (where CA private keys are kept, say); every other path must stay inside the repository",
+    )
 
     @field_validator("outside_repository")
     @classmethod

@@ -31,8 +31,10 @@ class Confinement:
             return f"{written}: cannot resolve it ({error})"
         if any(resolved.is_relative_to(root) for root in (self.repository, *self.allowed)):
             return None
-        return (f"{written} is {resolved}, outside the repository ({self.repository}); fleet reads files outside "
-                f"it only under a folder a manifest lists in {ALLOW}: (for example, where CA private keys are kept)")
+        return (
+            f"{written} is {resolved}, outside the repository ({self.repository}); fleet reads files outside "
+            f"it only under a folder a manifest lists in {ALLOW}: (for example, where CA private keys are kept)"
+        )
 
     @classmethod
     def of(cls, repository: Path, allowed: Iterable[str]) -> Confinement:

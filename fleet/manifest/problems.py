@@ -40,10 +40,20 @@ def declared_twice(kind: str, name: str, first: Problem, second: Problem) -> lis
     """The same thing declared in two places: said at both, each naming the other
     (which of the two is the copy is the reader's call)."""
     return [
-        Problem(second.file, second.line, second.column, second.field,
-                f"{kind} {name!r} is declared twice: first at {first.file}:{first.line}"),
-        Problem(first.file, first.line, first.column, first.field,
-                f"{kind} {name!r} is declared again at {second.file}:{second.line}"),
+        Problem(
+            second.file,
+            second.line,
+            second.column,
+            second.field,
+            f"{kind} {name!r} is declared twice: first at {first.file}:{first.line}",
+        ),
+        Problem(
+            first.file,
+            first.line,
+            first.column,
+            first.field,
+            f"{kind} {name!r} is declared again at {second.file}:{second.line}",
+        ),
     ]
 
 

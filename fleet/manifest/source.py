@@ -58,8 +58,13 @@ class BoundedComposer(Composer):
             self._total += 1
             self._sizes[id(node)] = self._total - start
         if self._total > MAX_NODES:
-            raise LimitExceeded(None, None, f"the file stands for more than {MAX_NODES:,} values once its aliases "
-                                            "are expanded; fleet reads no more", mark)
+            raise LimitExceeded(
+                None,
+                None,
+                f"the file stands for more than {MAX_NODES:,} values once its aliases "
+                "are expanded; fleet reads no more",
+                mark,
+            )
         return node
 
 
@@ -117,8 +122,14 @@ def read(path: Path, display: Path) -> SourceFile | Problem:
     except OSError as error:
         return Problem(display, 1, 1, "", f"cannot read: {error.strerror}")
     if size > MAX_FILE_BYTES:
-        return Problem(display, 1, 1, "", f"{size:,} bytes; fleet reads manifest files of at most "
-                                          f"{MAX_FILE_BYTES // (1024 * 1024)} MiB: split it into several files")
+        return Problem(
+            display,
+            1,
+            1,
+            "",
+            f"{size:,} bytes; fleet reads manifest files of at most "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB: split it into several files",
+        )
     try:
         raw = read_bounded(path, MAX_FILE_BYTES)
         text = raw.decode("utf-8")

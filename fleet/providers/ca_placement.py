@@ -50,8 +50,9 @@ class CaPlacementProvider(ResourceProvider):
         # New to this stack: create adopts the CA when AWS has it, which it cannot in another mode. The
         # program refused this already unless it could not read the state (fleet.program.mode_conflicts).
         existing = _api(declared).describe(declared.certificate_id)
-        return [_mode_conflict(declared, existing.mode)] if existing is not None and \
-            existing.mode != declared.mode else []
+        return (
+            [_mode_conflict(declared, existing.mode)] if existing is not None and existing.mode != declared.mode else []
+        )
 
     @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -62,12 +63,16 @@ class CaPlacementProvider(ResourceProvider):
             registered_id = api.register(
                 certificate_pem=declared.certificate_pem,
                 verification_pem=_verification(api, declared) if declared.mode == "DEFAULT" else None,
-                mode=declared.mode, status=declared.status, auto_registration=declared.auto_registration,
+                mode=declared.mode,
+                status=declared.status,
+                auto_registration=declared.auto_registration,
                 registration_config=_config(declared.registration_config),
             )
             if registered_id != declared.certificate_id:
-                fail(f"{_name(declared)}: AWS gave the CA id {registered_id}, but fleet computed "
-                     f"{declared.certificate_id} (SHA-256 of the DER encoding)")
+                fail(
+                    f"{_name(declared)}: AWS gave the CA id {registered_id}, but fleet computed "
+                    f"{declared.certificate_id} (SHA-256 of the DER encoding)"
+                )
             existing = api.describe(declared.certificate_id)  # a registration that raced ours is settled here
         if existing is not None and existing.mode != declared.mode:  # check refused it, unless it came since
             fail(_mode_conflict(declared, existing.mode))
@@ -100,7 +105,8 @@ class CaPlacementProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         recorded = CaPlacementInputs.of(props)
         if REGISTRY.handed_over(recorded.place) or REGISTRY.claimed_elsewhere(
-                KIND, recorded.place, recorded.certificate_id, recorded.resource_name):
+            KIND, recorded.place, recorded.certificate_id, recorded.resource_name
+        ):
             return  # another stack, or another resource of this run (a renamed CA), holds it now
         api = _api(recorded)
         live = api.describe(recorded.certificate_id)
@@ -112,8 +118,10 @@ class CaPlacementProvider(ResourceProvider):
             if len(devices) == 3:
                 break
         if devices:
-            fail(f"{_name(recorded)}: not deleting the CA: device certificates are still registered under it "
-                 f"(for example {', '.join(d[:12] + '…' for d in devices)}); revoke and remove them first")
+            fail(
+                f"{_name(recorded)}: not deleting the CA: device certificates are still registered under it "
+                f"(for example {', '.join(d[:12] + '…' for d in devices)}); revoke and remove them first"
+            )
         if live.status == "ACTIVE":
             api.update(recorded.certificate_id, status="INACTIVE")  # AWS deletes only inactive CAs
         api.delete(recorded.certificate_id)
@@ -138,8 +146,10 @@ def _mode_conflict(declared: CaPlacementInputs, registered_mode: str) -> str:
 
 def mode_conflict(placement: str, registered_mode: str, declared_mode: str) -> str:
     """Why a placement cannot adopt its CA (the program's guard and check say it too)."""
-    return (f"{placement}: the CA is already registered in mode {registered_mode}, the manifest says "
-            f"{declared_mode}; deregister it first or change the manifest")
+    return (
+        f"{placement}: the CA is already registered in mode {registered_mode}, the manifest says "
+        f"{declared_mode}; deregister it first or change the manifest"
+    )
 
 
 def _comparable(inputs: CaPlacementInputs) -> tuple[Any, ...]:
@@ -150,8 +160,10 @@ def _verification(api: CaCertificates, declared: CaPlacementInputs) -> str:
     if declared.verification_certificate:
         return declared.verification_certificate  # signed offline
     if not declared.private_key:
-        fail(f"{_name(declared)}: mode DEFAULT needs the CA's private_key or a verification certificate for "
-             f"{declared.account_id}/{declared.region}")
+        fail(
+            f"{_name(declared)}: mode DEFAULT needs the CA's private_key or a verification certificate for "
+            f"{declared.account_id}/{declared.region}"
+        )
     ref = keys.KeyRef.from_dict(declared.private_key)
     ca = pki.load_certificate(declared.certificate_pem.encode())
     key: pki.SigningKey
@@ -178,14 +190,23 @@ def _converged(api: CaCertificates, declared: CaPlacementInputs, live: CaState |
         live = api.describe(declared.certificate_id)
         if live is not None and _comparable(_as_inputs(declared, live)) == _comparable(declared):
             return _as_inputs(declared, live).props()
-    have = "no such CA" if live is None else ", ".join(f"{k} {v}" for k, v in zip(
-        COMPARED, _comparable(_as_inputs(declared, live)), strict=True))
+    have = (
+        "no such CA"
+        if live is None
+        else ", ".join(f"{k} {v}" for k, v in zip(COMPARED, _comparable(_as_inputs(declared, live)), strict=True))
+    )
     fail(f"{_name(declared)}: AWS does not hold what was written (AWS has {have})")
 
 
 def _as_inputs(declared: CaPlacementInputs, live: CaState) -> CaPlacementInputs:
-    return replace(declared, status=live.status, auto_registration=live.auto_registration, mode=live.mode,
-                   registration_config=dict(live.registration_config), verification_certificate=None)
+    return replace(
+        declared,
+        status=live.status,
+        auto_registration=live.auto_registration,
+        mode=live.mode,
+        registration_config=dict(live.registration_config),
+        verification_certificate=None,
+    )
 
 
 def _reconcile(api: CaCertificates, live: CaState, declared: CaPlacementInputs) -> None:
@@ -193,8 +214,7 @@ def _reconcile(api: CaCertificates, live: CaState, declared: CaPlacementInputs) 
     api.update(
         live.certificate_id,
         status=declared.status if live.status != declared.status else None,
-        auto_registration=declared.auto_registration if live.auto_registration != declared.auto_registration
-        else None,
+        auto_registration=declared.auto_registration if live.auto_registration != declared.auto_registration else None,
         registration_config=desired_config if live.registration_config != desired_config else None,
     )
 

@@ -95,8 +95,11 @@ class DeviceCertificatesProvider(ResourceProvider):
         recorded = ShardInputs.of(props)
         if REGISTRY.handed_over(recorded.place):
             return  # another stack manages this account and region now
-        mine = [fp for fp, (_, group) in recorded.declared().items() if recorded.owns(group)
-                and not REGISTRY.claimed_elsewhere(KIND, recorded.place, fp, recorded.resource_name)]
+        mine = [
+            fp
+            for fp, (_, group) in recorded.declared().items()
+            if recorded.owns(group) and not REGISTRY.claimed_elsewhere(KIND, recorded.place, fp, recorded.resource_name)
+        ]
         if not mine:
             return
         api = Certificates(iot_client(recorded), recorded.where)
@@ -116,14 +119,22 @@ def remembering_revocations(observed: ShardInputs, recorded: ShardInputs) -> Sha
     certificate deleted or registered again behind the state's back reads ``ABSENT; was
     REVOKED`` (or ``ACTIVE; was REVOKED``), so the state still refuses its reactivation
     (here and in fleet.state_records) and `pulumi up` registers or revokes it again."""
-    groups = {name: replace(group, certificates={
-        fp: Entry.decode(text).remembering(Entry.decode(recorded.groups[name].certificates[fp])).encode()
-        for fp, text in group.certificates.items()}) for name, group in observed.groups.items()}
+    groups = {
+        name: replace(
+            group,
+            certificates={
+                fp: Entry.decode(text).remembering(Entry.decode(recorded.groups[name].certificates[fp])).encode()
+                for fp, text in group.certificates.items()
+            },
+        )
+        for name, group in observed.groups.items()
+    }
     return replace(observed, groups=groups)
 
 
-def reactivations(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
-                  ) -> list[str]:
+def reactivations(
+    had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
+) -> list[str]:
     """Why each certificate the recorded state or AWS has REVOKED and the declaration wants usable is
     refused. ``want`` may be a refresh's reading (the engine diffs one against the inputs a run
     recorded): one that still remembers the revocation (``ABSENT; was REVOKED``) reactivates nothing."""
@@ -134,15 +145,21 @@ def reactivations(had: ShardInputs | None, want: ShardInputs, live: dict[str, Ce
             continue
         was = recorded.get(fp)
         in_aws = (live or {}).get(fp)
-        if (was is not None and Entry.decode(was[0]).revoked) or (
-                in_aws is not None and in_aws.status == "REVOKED"):
-            found.append(refusal(fp, {"status": status, "file": f"group {_group_name(want, group)}",
-                                      "source": group.source}, want.where, None))
+        if (was is not None and Entry.decode(was[0]).revoked) or (in_aws is not None and in_aws.status == "REVOKED"):
+            found.append(
+                refusal(
+                    fp,
+                    {"status": status, "file": f"group {_group_name(want, group)}", "source": group.source},
+                    want.where,
+                    None,
+                )
+            )
     return found
 
 
-def refuse_reactivation(had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
-                        ) -> None:
+def refuse_reactivation(
+    had: ShardInputs | None, want: ShardInputs, live: dict[str, CertificateSummary] | None = None
+) -> None:
     """Before a write: nothing is written when any certificate would be reactivated."""
     found = reactivations(had, want, live)
     if found:
@@ -181,8 +198,9 @@ class Live:
         everything = place.certificates()
         targets = {p: place.policy(p).targets for p in shard.policies}
         certificates = {fp: everything[fp] for fp in wanted if fp in everything}
-        return cls(certificates, {fp: {p for p, arns in targets.items() if c.arn in arns}
-                                  for fp, c in certificates.items()})
+        return cls(
+            certificates, {fp: {p for p, arns in targets.items() if c.arn in arns} for fp, c in certificates.items()}
+        )
 
     def entry(self, fp: str, group: GroupInputs) -> Entry:
         live = self.certificates.get(fp)
@@ -191,8 +209,9 @@ class Live:
         if live.status not in USABLE:
             return Entry(live.status)
         have = self.attached.get(fp, set())
-        return Entry(live.status, tuple(p for p in group.policies if p not in have),
-                     tuple(sorted(have - set(group.policies))))
+        return Entry(
+            live.status, tuple(p for p in group.policies if p not in have), tuple(sorted(have - set(group.policies)))
+        )
 
 
 class Converge:
@@ -207,8 +226,11 @@ class Converge:
         # Fleet policies attached by hand to what nothing declares: detached. Not one declared now (the
         # just-in-time function activated it with its policies; auto_activation takes it in).
         declared = want.declared()
-        self.unlisted = {fp: Entry.decode(text) for fp, text in (had.unlisted if had is not None else {}).items()
-                         if Entry.decode(text).extra and fp not in declared}
+        self.unlisted = {
+            fp: Entry.decode(text)
+            for fp, text in (had.unlisted if had is not None else {}).items()
+            if Entry.decode(text).extra and fp not in declared
+        }
 
     def run(self) -> dict[str, Any]:
         everything = self.todo | self.removed | set(self.unlisted)
@@ -223,8 +245,10 @@ class Converge:
             return self.want.props()
         listed = "; ".join(f"{fp[:16]}… {why}" for fp, why in sorted(wrong.items())[:10])
         more = f"; and {len(wrong) - 10} more" if len(wrong) > 10 else ""
-        fail(f"certificates in {self.want.where} (shard {self.want.shard}): AWS does not hold what was written, "
-             f"even after a second try: {listed}{more}")
+        fail(
+            f"certificates in {self.want.where} (shard {self.want.shard}): AWS does not hold what was written, "
+            f"even after a second try: {listed}{more}"
+        )
 
     def _apply(self, live: Live, fingerprints: set[str]) -> None:
         declared = self.want.declared()
@@ -269,8 +293,7 @@ class Converge:
     def _may_lack_its_thing(self, fp: str, group: GroupInputs) -> bool:
         """Adopted from AWS, its group started attaching things, or a refresh found it attached to none."""
         recorded = self.had.declared().get(fp) if self.had is not None else None
-        return recorded is None or recorded[1].state() != group.state() or \
-            Entry.decode(recorded[0]).thingless
+        return recorded is None or recorded[1].state() != group.state() or Entry.decode(recorded[0]).thingless
 
     def _attach_thing(self, fp: str, pem: str, have: CertificateSummary) -> None:
         thing = pki.common_name(pki.load_certificate(pem.encode()))
@@ -345,4 +368,3 @@ def _fingerprints(text: str) -> set[str]:
         return {pki.certificate_id(pki.load_certificate(text.encode()))}
     except pki.CertificateError:
         return set()
-

@@ -72,7 +72,8 @@ class JitrProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         recorded = JitrInputs.of(props)
         if REGISTRY.handed_over(recorded.place) or REGISTRY.claimed_elsewhere(
-                KIND, recorded.place, FUNCTION, recorded.resource_name):
+            KIND, recorded.place, FUNCTION, recorded.resource_name
+        ):
             return
         functions, roles, rules = _apis(recorded)
         for name in recorded.rules:
@@ -88,8 +89,11 @@ class JustInTimeActivation(FleetResource, module="fleet", name=JITR_SPEC.name):
 
 def _apis(inputs: JitrInputs) -> tuple[Functions, Roles, TopicRules]:
     where = inputs.where
-    return (Functions(client("lambda", inputs), where), Roles(client("iam", inputs), where),
-            TopicRules(client("iot", inputs), where))
+    return (
+        Functions(client("lambda", inputs), where),
+        Roles(client("iam", inputs), where),
+        TopicRules(client("iot", inputs), where),
+    )
 
 
 def _held(inputs: JitrInputs) -> tuple[Any, ...]:
@@ -106,11 +110,21 @@ def _converged(want: JitrInputs, had: JitrInputs | None) -> dict[str, Any]:
         found = observe.jitr(*apis, want)
         if found is not None and _held(found) == _held(want):
             return want.props()
-    differs = "nothing of it" if found is None else ", ".join(
-        part for part, have, wanted in zip(("role", "function", "permissions", "rules"), _held(found), _held(want),
-                                           strict=True) if have != wanted)
-    fail(f"just-in-time activation in {want.where} ({want.source}): AWS does not hold what was written "
-         f"(it differs in: {differs})")
+    differs = (
+        "nothing of it"
+        if found is None
+        else ", ".join(
+            part
+            for part, have, wanted in zip(
+                ("role", "function", "permissions", "rules"), _held(found), _held(want), strict=True
+            )
+            if have != wanted
+        )
+    )
+    fail(
+        f"just-in-time activation in {want.where} ({want.source}): AWS does not hold what was written "
+        f"(it differs in: {differs})"
+    )
 
 
 def _apply(apis: tuple[Functions, Roles, TopicRules], want: JitrInputs, had: JitrInputs | None) -> None:
@@ -121,7 +135,10 @@ def _apply(apis: tuple[Functions, Roles, TopicRules], want: JitrInputs, had: Jit
     for sid, wanted in want.permissions.items():
         have = current.get(sid)
         if have is None or (have.principal, have.source_arn, have.source_account) != (
-                wanted["principal"], wanted["source_arn"], wanted["source_account"]):
+            wanted["principal"],
+            wanted["source_arn"],
+            wanted["source_account"],
+        ):
             if have is not None:
                 functions.disallow(FUNCTION, sid)
             functions.allow(FUNCTION, sid, wanted["principal"], wanted["source_arn"], wanted["source_account"])
@@ -129,8 +146,11 @@ def _apply(apis: tuple[Functions, Roles, TopicRules], want: JitrInputs, had: Jit
         functions.disallow(FUNCTION, sid)  # nobody else invokes fleet's function
     for name, wanted in want.rules.items():
         rule = rules.get(name)
-        if rule is None or {"sql": rule.sql, "enabled": "true" if rule.enabled else "false",
-                             "actions": ", ".join(rule.actions)} != wanted:
+        if (
+            rule is None
+            or {"sql": rule.sql, "enabled": "true" if rule.enabled else "false", "actions": ", ".join(rule.actions)}
+            != wanted
+        ):
             rules.put(name, wanted["sql"], wanted["actions"].removeprefix("lambda:"), exists=rule is not None)
     for name in set(had.rules if had is not None else ()) - set(want.rules):
         rules.delete(name)  # a placement that no longer has auto_activation
@@ -157,15 +177,22 @@ def _role(roles: Roles, want: JitrInputs) -> None:
 
 def _function(functions: Functions, want: JitrInputs) -> None:
     wanted = want.function
-    settings = FunctionSettings(wanted["runtime"], wanted["handler"], wanted["role"], int(wanted["timeout"]),
-                                int(wanted["memory"]), {k: str(v) for k, v in from_json_text(
-                                    wanted["environment"]).items()})
+    settings = FunctionSettings(
+        wanted["runtime"],
+        wanted["handler"],
+        wanted["role"],
+        int(wanted["timeout"]),
+        int(wanted["memory"]),
+        {k: str(v) for k, v in from_json_text(wanted["environment"]).items()},
+    )
     live = functions.get(FUNCTION)
     if live is None or live.code_sha256 != wanted["code_sha256"]:
         built = package.kept(wanted["code_sha256"])
         if built is None:
-            fail(f"function {FUNCTION} in {want.where}: its package ({wanted['code_sha256']}) is not on this "
-                 "machine; the program makes it: run `pulumi up` (not a refresh or an import alone)")
+            fail(
+                f"function {FUNCTION} in {want.where}: its package ({wanted['code_sha256']}) is not on this "
+                "machine; the program makes it: run `pulumi up` (not a refresh or an import alone)"
+            )
         if live is None:
             functions.create(FUNCTION, built, settings)
             live = functions.get(FUNCTION)
@@ -173,6 +200,11 @@ def _function(functions: Functions, want: JitrInputs) -> None:
             functions.update_code(FUNCTION, built)
             live = functions.get(FUNCTION)
     if live is not None and (live.runtime, live.handler, live.role, live.timeout, live.memory, live.environment) != (
-            settings.runtime, settings.handler, settings.role, settings.timeout, settings.memory,
-            settings.environment):
+        settings.runtime,
+        settings.handler,
+        settings.role,
+        settings.timeout,
+        settings.memory,
+        settings.environment,
+    ):
         functions.update_settings(FUNCTION, settings)

@@ -59,7 +59,8 @@ class PolicyProvider(ResourceProvider):
         had, want = PolicyInputs.of(olds), PolicyInputs.of(news)
         replaces = POLICY_SPEC.replaces(stored(olds), stored(news))
         changed = bool(replaces) or replace(had, document=compact(had.document)) != replace(
-            want, document=compact(want.document))
+            want, document=compact(want.document)
+        )
         return diff_result(changed, replaces)
 
     @reported
@@ -73,7 +74,8 @@ class PolicyProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         recorded = PolicyInputs.of(props)
         if REGISTRY.handed_over(recorded.place) or REGISTRY.claimed_elsewhere(
-                KIND, recorded.place, recorded.policy, recorded.resource_name):
+            KIND, recorded.place, recorded.policy, recorded.resource_name
+        ):
             return
         _api(recorded).delete(recorded.policy)
 
@@ -109,8 +111,14 @@ def _converged(declared: PolicyInputs) -> dict[str, Any]:
             api.delete_version(declared.policy, int(version))
         for target in found.other_principals:
             principals.detach(declared.policy, target)
-    have = "no such policy" if found is None else (
-        f"versions {', '.join(found.versions_made_by_hand) or 'none'} besides the default, attached to "
-        f"{', '.join(found.other_principals) or 'no other principal'}")
-    fail(f"policy {declared.policy} ({declared.source}) in {declared.where}: AWS does not hold what was written "
-         f"({have})")
+    have = (
+        "no such policy"
+        if found is None
+        else (
+            f"versions {', '.join(found.versions_made_by_hand) or 'none'} besides the default, attached to "
+            f"{', '.join(found.other_principals) or 'no other principal'}"
+        )
+    )
+    fail(
+        f"policy {declared.policy} ({declared.source}) in {declared.where}: AWS does not hold what was written ({have})"
+    )

@@ -21,8 +21,9 @@ PROVIDER_KEY = "__provider"  # pulumi.dynamic's key for the pickled provider, in
 
 
 class FleetResource(Resource):
-    def __init__(self, provider: ResourceProvider, name: str, props: dict[str, Any],
-                 opts: ResourceOptions | None = None):
+    def __init__(
+        self, provider: ResourceProvider, name: str, props: dict[str, Any], opts: ResourceOptions | None = None
+    ):
         pickler: Any = pickle._Pickler  # noqa: SLF001 (the class pulumi patches)
         saved = (pickler._batch_setitems, pickler.save_dict)
         try:

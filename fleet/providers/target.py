@@ -27,8 +27,11 @@ def _listings() -> Listings:
     with _lock:
         if not _kept:
             factory = shared_factory()
-            _kept.append(Listings(lambda role, account_id, region: factory.client("iot", role, account_id, region),
-                                  factory.writes))
+            _kept.append(
+                Listings(
+                    lambda role, account_id, region: factory.client("iot", role, account_id, region), factory.writes
+                )
+            )
         return _kept[0]
 
 

@@ -25,7 +25,8 @@ from fleet.survey import Survey
 
 def refusals(fleet: Fleet, survey: Survey, recorded: Iterable[Recorded] = ()) -> list[str]:
     wanted: dict[str, DeviceCertificate] = {
-        c.fingerprint: c for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
+        c.fingerprint: c for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"
+    }
     found = []
     for place in survey:
         for fingerprint, revoked_on in place.revoked_on.items():
@@ -35,8 +36,7 @@ def refusals(fleet: Fleet, survey: Survey, recorded: Iterable[Recorded] = ()) ->
         for (account_id, region), revoked in sorted(stack.revoked.items()):
             for fingerprint in sorted(revoked & set(wanted)):
                 where = f"the recorded state of stack {stack.stack} (account {account_id}, {region})"
-                found.append(refusal(fingerprint, _record(wanted[fingerprint]), where,
-                                     _date(fleet, fingerprint, None)))
+                found.append(refusal(fingerprint, _record(wanted[fingerprint]), where, _date(fleet, fingerprint, None)))
     return sorted(set(found))
 
 

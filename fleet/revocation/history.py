@@ -37,8 +37,10 @@ LINE = re.compile(rb"^[+-]\s+([0-9a-f]{64})\s*$")
 GIT_SECONDS = 120
 UNSHALLOW_SECONDS = 600  # the whole history of a long-lived repository, once
 # What to do about a shallow clone, in the terms of the CI systems that make one.
-DEEPEN = ("fetch the whole history and run again: `git fetch --unshallow`, or clone without a depth "
-          "(GitHub's actions/checkout: fetch-depth: 0; GitLab: GIT_DEPTH: 0; Jenkins: no shallow clone)")
+DEEPEN = (
+    "fetch the whole history and run again: `git fetch --unshallow`, or clone without a depth "
+    "(GitHub's actions/checkout: fetch-depth: 0; GitLab: GIT_DEPTH: 0; Jenkins: no shallow clone)"
+)
 
 
 class HistoryUnavailable(Exception):
@@ -63,11 +65,19 @@ def deepened(top: Path) -> bool:
         return False
     try:
         # Never a prompt for credentials: CI has no one to answer it, and a run must not hang.
-        _git(top, "fetch", "--unshallow", "--quiet", seconds=UNSHALLOW_SECONDS,
-             env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        _git(
+            top,
+            "fetch",
+            "--unshallow",
+            "--quiet",
+            seconds=UNSHALLOW_SECONDS,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
     except HistoryUnavailable as error:
-        raise HistoryIncomplete(f"{top} is a shallow clone, so its history would hide a ledger entry removed "
-                                f"before its oldest commit, and deepening it failed ({error}); {DEEPEN}") from None
+        raise HistoryIncomplete(
+            f"{top} is a shallow clone, so its history would hide a ledger entry removed "
+            f"before its oldest commit, and deepening it failed ({error}); {DEEPEN}"
+        ) from None
     if _git(top, "rev-parse", "--is-shallow-repository", check=False).strip() == b"true":
         raise HistoryIncomplete(f"{top} is still a shallow clone after `git fetch --unshallow`; {DEEPEN}")
     return True
@@ -81,8 +91,10 @@ def fingerprints(manifests: Path, note: Callable[[str], None] = lambda _: None) 
     if top is None:
         return None
     if deepened(top):
-        note(f"{top} was a shallow clone: fetched its whole history (git fetch --unshallow) for the revocation "
-             "ledger's history")
+        note(
+            f"{top} was a shallow clone: fetched its whole history (git fetch --unshallow) for the revocation "
+            "ledger's history"
+        )
     where = str(manifests.resolve().relative_to(top))
     found: set[str] = set()
     has_head = bool(_git(top, "rev-parse", "--verify", "--quiet", "HEAD", check=False))
@@ -120,8 +132,10 @@ def records(ledgers: Iterator[tuple[str, object]]) -> dict[tuple[str, str], Reco
             line = entry.lc.line + 1 if hasattr(entry, "lc") else 0
             for fp in str(entry.get("certificates") or "").split():
                 for place in entry.get("places") or []:
-                    found.setdefault((str(fp), str(place)), Record(str(fp), str(place), str(entry.get("date")),
-                                                                   str(entry.get("reason")), f"{path}:{line}"))
+                    found.setdefault(
+                        (str(fp), str(place)),
+                        Record(str(fp), str(place), str(entry.get("date")), str(entry.get("reason")), f"{path}:{line}"),
+                    )
     return found
 
 
@@ -143,11 +157,15 @@ def removed_since(base: str, manifests: Path) -> list[str]:
     for key, was in sorted(before.items()):
         still = now.get(key)
         if still is None:
-            sentences.append(f"{was.fingerprint} revoked in {was.place} on {was.date} ({was.reason}; {was.source} "
-                             f"at {base}) is no longer in the ledger")
+            sentences.append(
+                f"{was.fingerprint} revoked in {was.place} on {was.date} ({was.reason}; {was.source} "
+                f"at {base}) is no longer in the ledger"
+            )
         elif (still.date, still.reason) != (was.date, was.reason):
-            sentences.append(f"{was.fingerprint} revoked in {was.place} on {was.date} ({was.reason}) now reads "
-                             f"{still.date} ({still.reason}) at {still.source}")
+            sentences.append(
+                f"{was.fingerprint} revoked in {was.place} on {was.date} ({was.reason}) now reads "
+                f"{still.date} ({still.reason}) at {still.source}"
+            )
     return sentences
 
 
@@ -162,11 +180,19 @@ def _load(data: bytes) -> object:
         return None  # a file that does not parse holds no ledger this can compare
 
 
-def _git(cwd: Path, *args: str, check: bool = True, seconds: int = GIT_SECONDS,
-         env: dict[str, str] | None = None) -> bytes:
+def _git(
+    cwd: Path, *args: str, check: bool = True, seconds: int = GIT_SECONDS, env: dict[str, str] | None = None
+) -> bytes:
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=seconds, check=False, env=env,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=seconds,
+            check=False,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         raise HistoryUnavailable(f"git {args[0]} failed: {error}") from error
     if done.returncode != 0:

@@ -42,8 +42,9 @@ class Batch:
     certificates: dict[str, str | None] = field(default_factory=dict)  # fingerprint -> PEM (None: not at hand)
 
 
-def record(manifests: Path, fleet: Fleet, batches: Iterable[Batch],
-           extra_roles: Mapping[str, str] | None = None) -> list[Path]:
+def record(
+    manifests: Path, fleet: Fleet, batches: Iterable[Batch], extra_roles: Mapping[str, str] | None = None
+) -> list[Path]:
     """Append the batches to the ledger (what it already records in a place is
     left out), with a role for each account they name; returns the files
     changed or written."""
@@ -83,8 +84,9 @@ def record(manifests: Path, fleet: Fleet, batches: Iterable[Batch],
 def _new_part(fleet: Fleet, batch: Batch) -> Batch:
     """The batch less what the ledger already records everywhere it names."""
     known = fleet.ledger.revocations
-    kept = {fp: pem for fp, pem in batch.certificates.items()
-            if fp not in known or not batch.places <= known[fp].places}
+    kept = {
+        fp: pem for fp, pem in batch.certificates.items() if fp not in known or not batch.places <= known[fp].places
+    }
     return Batch(batch.date, batch.reason, batch.ca, set(batch.places), kept)
 
 
@@ -125,7 +127,9 @@ def declared_revocations(fleet: Fleet, manifests: Path) -> list[Batch]:
             missing.setdefault(cert.fingerprint, (what, set(), cert.file))[1].add(place)
     batches: dict[tuple[object, ...], Batch] = {}
     for fp, ((date, reason, ca), places, file) in sorted(missing.items()):
-        batch = batches.setdefault((date, reason, ca or "", tuple(sorted(places))),
-                                   Batch(datetime.date.fromisoformat(date), reason, ca, set(places)))
+        batch = batches.setdefault(
+            (date, reason, ca or "", tuple(sorted(places))),
+            Batch(datetime.date.fromisoformat(date), reason, ca, set(places)),
+        )
         batch.certificates[fp] = (manifests / file).read_text(encoding="utf-8")
     return [batches[key] for key in sorted(batches, key=str)]

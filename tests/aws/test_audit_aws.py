@@ -18,27 +18,43 @@ PROD = "111111111111"
 
 
 def audit_aws(manifests: Manifests, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fleet", "audit", "--aws", "-m", str(manifests.root), *extra],
-                          cwd=manifests.root.parent, capture_output=True, text=True, check=False, timeout=300,
-                          env={**os.environ, "FLEET_READER_ROLE": "fleet-reader", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", "audit", "--aws", "-m", str(manifests.root), *extra],
+        cwd=manifests.root.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "FLEET_READER_ROLE": "fleet-reader", **env},
+    )
 
 
 def test_a_policy_made_permissive_by_hand_and_a_revoked_certificate_registered_by_hand_are_found(
-        local_aws: LocalAws, manifests: Manifests) -> None:
+    local_aws: LocalAws, manifests: Manifests
+) -> None:
     small_fleet(manifests, devices=1)
     root = manifests.cas["root"]
     stolen = issue(root, "stolen")
     (manifests.root / "pki" / "root.crl").write_bytes(make_crl(root, [stolen]))
-    manifests.text("cas.yaml", (manifests.root / "cas.yaml").read_text().replace(
-        "    mode: SNI_ONLY\n", "    mode: SNI_ONLY\n    revocation_list: pki/root.crl\n"))
+    manifests.text(
+        "cas.yaml",
+        (manifests.root / "cas.yaml")
+        .read_text()
+        .replace("    mode: SNI_ONLY\n", "    mode: SNI_ONLY\n    revocation_list: pki/root.crl\n"),
+    )
     iot = client_in(local_aws, "iot", PROD, "us-east-1")
     document = json.dumps(SOUND_POLICY).replace("{{region}}", "us-east-1").replace("{{account_id}}", PROD)
     iot.create_policy(policyName="telemetry", policyDocument=document)
     assert audit_aws(manifests).returncode == 0  # what AWS holds is sound so far
 
     # Someone makes a new default version by hand, and registers the stolen certificate ACTIVE.
-    iot.create_policy_version(policyName="telemetry", setAsDefault=True, policyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    iot.create_policy_version(
+        policyName="telemetry",
+        setAsDefault=True,
+        policyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+        ),
+    )
     iot.register_certificate_without_ca(certificatePem=stolen.cert_pem, status="ACTIVE")
     before = dict(local_aws.calls())
     done = audit_aws(manifests, "--json")

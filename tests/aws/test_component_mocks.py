@@ -51,21 +51,32 @@ def test_pulumi_aws_resources_take_fleets_outputs(mocks: Recording, manifests: M
     here = fleet.places.apply(lambda places: places["prod/us-east-1"])
     function = here.apply(lambda place: place["jitr_function_arn"])
     alarm = aws.cloudwatch.MetricAlarm(
-        "jitr-errors", namespace="AWS/Lambda", metric_name="Errors", statistic="Sum", period=300,
-        evaluation_periods=1, threshold=0, comparison_operator="GreaterThanThreshold",
-        dimensions={"FunctionName": function.apply(lambda arn: arn.rsplit(":", 1)[-1])})
+        "jitr-errors",
+        namespace="AWS/Lambda",
+        metric_name="Errors",
+        statistic="Sum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        dimensions={"FunctionName": function.apply(lambda arn: arn.rsplit(":", 1)[-1])},
+    )
     attachment = aws.iot.PolicyAttachment(
-        "telemetry-for-line-1", policy=here.apply(lambda place: place["policies"]["telemetry"].rsplit("/", 1)[-1]),
-        target=f"arn:aws:iot:us-east-1:{PROD}:thinggroup/line-1")
+        "telemetry-for-line-1",
+        policy=here.apply(lambda place: place["policies"]["telemetry"].rsplit("/", 1)[-1]),
+        target=f"arn:aws:iot:us-east-1:{PROD}:thinggroup/line-1",
+    )
 
     def check(values: list[Any]) -> None:
         places, dimensions, policy = values
         root = mocks.made["root.prod.us-east-1"][1]["certificate_id"]
         assert places["prod/us-east-1"] == {
-            "account_id": PROD, "region": "us-east-1",
+            "account_id": PROD,
+            "region": "us-east-1",
             "jitr_function_arn": f"arn:aws:lambda:us-east-1:{PROD}:function:fleet-jitr",
             "cas": {"root": {"id": root, "arn": f"arn:aws:iot:us-east-1:{PROD}:cacert/{root}"}},
-            "policies": {"telemetry": f"arn:aws:iot:us-east-1:{PROD}:policy/telemetry"}}
+            "policies": {"telemetry": f"arn:aws:iot:us-east-1:{PROD}:policy/telemetry"},
+        }
         assert dimensions == {"FunctionName": "fleet-jitr"} and policy == "telemetry"
         # fleet's resources are the component's: the function's among them, where auto_activation asks.
         assert mocks.made["fleet"][0] == "fleet:index:Fleet"
@@ -95,8 +106,10 @@ def test_a_team_that_deploys_its_own_function_gets_the_configuration_and_no_func
         assert not [name for name in mocks.made if name.startswith("jitr.")]  # fleet deploys none
         assert "jitr_function_arn" not in places["prod/us-east-1"]
         config = json.loads(text)  # what the team's function reads as fleet-jitr.json
-        assert sorted(key.rsplit("/", 1)[0] for key in config["placements"]) == [f"{PROD}/eu-west-1",
-                                                                                  f"{PROD}/us-east-1"]
+        assert sorted(key.rsplit("/", 1)[0] for key in config["placements"]) == [
+            f"{PROD}/eu-west-1",
+            f"{PROD}/us-east-1",
+        ]
         assert {p["ca"]: p["policies"] for p in config["placements"].values()} == {"root": ["telemetry"]}
         assert config["version"] == 1 and set(config["places"]) == {f"{PROD}/us-east-1", f"{PROD}/eu-west-1"}
 

@@ -52,17 +52,26 @@ def test_kms_signs_a_verification_certificate_aws_iot_accepts(key_spec: str, loc
 
     public = ca.cert.public_key()
     if isinstance(public, ec.EllipticCurvePublicKey):
-        public.verify(verification.signature, verification.tbs_certificate_bytes,
-                      ec.ECDSA(verification.signature_hash_algorithm))  # type: ignore[arg-type]
+        public.verify(
+            verification.signature, verification.tbs_certificate_bytes, ec.ECDSA(verification.signature_hash_algorithm)
+        )  # type: ignore[arg-type]
         assert verification.signature_hash_algorithm.name == ("sha384" if key_spec.endswith("384") else "sha256")
     else:
         assert isinstance(public, rsa.RSAPublicKey)
-        public.verify(verification.signature, verification.tbs_certificate_bytes, padding.PKCS1v15(),
-                      verification.signature_hash_algorithm)  # type: ignore[arg-type]
+        public.verify(
+            verification.signature,
+            verification.tbs_certificate_bytes,
+            padding.PKCS1v15(),
+            verification.signature_hash_algorithm,
+        )  # type: ignore[arg-type]
         assert verification.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.RSA_WITH_SHA256
     assert pki.common_name(verification) == code and verification.issuer == ca.cert.subject
-    registered = iot.register_ca_certificate(caCertificate=ca.cert_pem, verificationCertificate=pki.to_pem(
-        verification), certificateMode="DEFAULT", setAsActive=True)
+    registered = iot.register_ca_certificate(
+        caCertificate=ca.cert_pem,
+        verificationCertificate=pki.to_pem(verification),
+        certificateMode="DEFAULT",
+        setAsActive=True,
+    )
     assert registered["certificateId"] == pki.certificate_id(ca.cert)
     assert local_aws.calls()["kms:Sign"] == 1
 
@@ -75,27 +84,38 @@ def test_a_kms_key_that_is_not_the_cas_is_refused(local_aws: LocalAws) -> None:
     assert "kms:Sign" not in local_aws.calls()
 
 
-@pytest.mark.parametrize(("key_spec", "usage", "said"), [
-    ("ECC_NIST_P521", "SIGN_VERIFY", "is EC secp521r1; fleet signs with EC P-256 or P-384, or RSA 2048, 3072 or 4096"),
-    ("ECC_SECG_P256K1", "SIGN_VERIFY", "is EC secp256k1; fleet signs with EC P-256 or P-384"),
-    ("RSA_2048", "ENCRYPT_DECRYPT", "is a ENCRYPT_DECRYPT key; the CA's key must be a SIGN_VERIFY key"),
-])
-def test_a_kms_key_fleet_does_not_sign_with_is_refused(key_spec: str, usage: str, said: str,
-                                                       local_aws: LocalAws) -> None:
+@pytest.mark.parametrize(
+    ("key_spec", "usage", "said"),
+    [
+        (
+            "ECC_NIST_P521",
+            "SIGN_VERIFY",
+            "is EC secp521r1; fleet signs with EC P-256 or P-384, or RSA 2048, 3072 or 4096",
+        ),
+        ("ECC_SECG_P256K1", "SIGN_VERIFY", "is EC secp256k1; fleet signs with EC P-256 or P-384"),
+        ("RSA_2048", "ENCRYPT_DECRYPT", "is a ENCRYPT_DECRYPT key; the CA's key must be a SIGN_VERIFY key"),
+    ],
+)
+def test_a_kms_key_fleet_does_not_sign_with_is_refused(
+    key_spec: str, usage: str, said: str, local_aws: LocalAws
+) -> None:
     kms = kms_in(local_aws)
     arn = kms.create_key(KeySpec=key_spec, KeyUsage=usage)["KeyMetadata"]["Arn"]
-    problem = custody.kms_problem(make_ca("x").cert, keys.KeyRef(kms=arn, role_arn=DEPLOYER),
-                                  SessionFactory(Settings.from_env()))
+    problem = custody.kms_problem(
+        make_ca("x").cert, keys.KeyRef(kms=arn, role_arn=DEPLOYER), SessionFactory(Settings.from_env())
+    )
     assert problem is not None and problem.startswith(f"KMS key {arn} {said}")
 
 
 def test_a_kms_key_that_cannot_be_reached_is_named(local_aws: LocalAws) -> None:
     arn = f"arn:aws:kms:us-east-1:{PROD}:key/00000000-0000-0000-0000-000000000000"
-    problem = custody.kms_problem(make_ca("x").cert, keys.KeyRef(kms=arn, role_arn=DEPLOYER),
-                                  SessionFactory(Settings.from_env()))
+    problem = custody.kms_problem(
+        make_ca("x").cert, keys.KeyRef(kms=arn, role_arn=DEPLOYER), SessionFactory(Settings.from_env())
+    )
     assert problem is not None
-    assert problem.startswith(f"reading the public key of KMS key {arn} as {DEPLOYER}: AWS said NotFoundException "
-                              "to GetPublicKey")
+    assert problem.startswith(
+        f"reading the public key of KMS key {arn} as {DEPLOYER}: AWS said NotFoundException to GetPublicKey"
+    )
 
 
 def test_the_key_is_used_in_the_region_its_arn_names(local_aws: LocalAws) -> None:
@@ -117,16 +137,20 @@ def test_the_program_check_names_each_place_still_to_register(manifests: Manifes
     us_code = iot_us.get_registration_code()["registrationCode"]
     eu_code = iot_eu.get_registration_code()["registrationCode"]
     # us-east-1: signed for eu-west-1's code; eu-west-1: signed for its own code, but expired.
-    (manifests.root / "pki" / "us.pem").write_text(pki.verification_certificate(offline.cert, offline.key, eu_code,
-                                                                                NOW))
-    (manifests.root / "pki" / "eu.pem").write_text(pki.verification_certificate(
-        offline.cert, offline.key, eu_code, NOW - datetime.timedelta(days=3)))
+    (manifests.root / "pki" / "us.pem").write_text(
+        pki.verification_certificate(offline.cert, offline.key, eu_code, NOW)
+    )
+    (manifests.root / "pki" / "eu.pem").write_text(
+        pki.verification_certificate(offline.cert, offline.key, eu_code, NOW - datetime.timedelta(days=3))
+    )
     manifests.text("accounts.yaml", ACCOUNTS)
-    manifests.text("cas.yaml", f"""\
+    manifests.text(
+        "cas.yaml",
+        f"""\
 cas:
   kms:
     certificate: pki/kms.pem
-    private_key: {{kms: "{kms.arn.replace(kms.arn.split('/')[-1], '11111111-2222-3333-4444-555555555555')}"}}
+    private_key: {{kms: "{kms.arn.replace(kms.arn.split("/")[-1], "11111111-2222-3333-4444-555555555555")}"}}
     placements: [{{account: prod}}]
   offline:
     certificate: pki/offline.pem
@@ -134,7 +158,8 @@ cas:
       {PROD}/us-east-1: pki/us.pem
       {PROD}/eu-west-1: pki/eu.pem
     placements: [{{account: prod}}]
-""")
+""",
+    )
     fleet = load_manifests(manifests, REGIONS)
     sessions = SessionFactory(Settings.from_env())
 
@@ -151,14 +176,19 @@ cas:
     assert len(needs.missing) == 2 and all("NotFoundException" in m and "11111111-2222" in m for m in needs.missing)
     assert {m.split(": ")[0].split(", ")[-1] for m in needs.missing} == {"us-east-1", "eu-west-1"}
 
-    iot_us.register_ca_certificate(caCertificate=offline.cert_pem, certificateMode="DEFAULT",
-                                   verificationCertificate=pki.verification_certificate(
-                                       offline.cert, offline.key, us_code, NOW))
+    iot_us.register_ca_certificate(
+        caCertificate=offline.cert_pem,
+        certificateMode="DEFAULT",
+        verificationCertificate=pki.verification_certificate(offline.cert, offline.key, us_code, NOW),
+    )
     again = custody.check(fleet, survey(fleet, sessions), sessions, now=NOW)
     assert [line.split(": ", 1)[0].rsplit(", ", 1)[-1] for line in again.refusals] == ["eu-west-1"]
     codes = custody.registration_codes(fleet, survey(fleet, sessions), sessions)
     assert [(c.ca, c.region, c.registration_code) for c in codes] == [
-        ("kms", "eu-west-1", eu_code), ("offline", "eu-west-1", eu_code), ("kms", "us-east-1", us_code)]
+        ("kms", "eu-west-1", eu_code),
+        ("offline", "eu-west-1", eu_code),
+        ("kms", "us-east-1", us_code),
+    ]
 
 
 def test_an_offline_certificate_for_the_place_passes(manifests: Manifests, local_aws: LocalAws) -> None:
@@ -166,13 +196,16 @@ def test_an_offline_certificate_for_the_place_passes(manifests: Manifests, local
     code = client_in(local_aws, "iot", PROD).get_registration_code()["registrationCode"]
     (manifests.root / "pki" / "us.pem").write_text(pki.verification_certificate(offline.cert, offline.key, code, NOW))
     manifests.text("accounts.yaml", ACCOUNTS)
-    manifests.text("cas.yaml", f"""\
+    manifests.text(
+        "cas.yaml",
+        f"""\
 cas:
   offline:
     certificate: pki/offline.pem
     verification_certificates: {{{PROD}/us-east-1: pki/us.pem}}
     placements: [{{account: prod, regions: [us-east-1]}}]
-""")
+""",
+    )
     fleet = load_manifests(manifests, REGIONS)
     sessions = SessionFactory(Settings.from_env())
     assert custody.check(fleet, survey(fleet, sessions), sessions, now=NOW) == custody.Needs((), ())
@@ -184,18 +217,22 @@ def test_validate_require_keys_asks_kms_about_every_kms_key(manifests: Manifests
     (manifests.root / "pki").mkdir(parents=True, exist_ok=True)
     (manifests.root / "pki" / "kms.pem").write_text(ca.cert_pem)
     manifests.text("accounts.yaml", ACCOUNTS)
-    manifests.text("cas.yaml", f"""\
+    manifests.text(
+        "cas.yaml",
+        f"""\
 cas:
   kms:
     certificate: pki/kms.pem
     private_key:
       kms: {other.arn}
     placements: [{{account: prod}}]
-""")
+""",
+    )
     fleet = load_manifests(manifests, REGIONS)
     assert custody.kms_problems(fleet, SessionFactory(Settings.from_env())) == [
         f"manifests/cas.yaml:4:5: cas.kms.private_key: KMS key {other.arn} is not this CA's key (its public key is "
-        "not the CA certificate's) (registering CA 'kms' in prod/eu-west-1, prod/us-east-1 needs it)"]
+        "not the CA certificate's) (registering CA 'kms' in prod/eu-west-1, prod/us-east-1 needs it)"
+    ]
 
 
 def test_a_device_certificate_under_a_kms_ca_is_issued_by_kms(local_aws: LocalAws) -> None:

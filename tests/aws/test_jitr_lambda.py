@@ -41,16 +41,18 @@ def setup(manifests: Manifests, local_aws: LocalAws) -> tuple[Any, Manifests, st
     manifests.text("accounts.yaml", ACCOUNTS + STAGING_ACCOUNT)  # a second account: read through its reader role
     root = manifests.cas["root"]
     iot = client_in(local_aws, "iot", PROD)
-    ca_id = iot.register_ca_certificate(caCertificate=root.cert_pem, certificateMode="SNI_ONLY", setAsActive=True,
-                                        allowAutoRegistration=True)["certificateId"]
+    ca_id = iot.register_ca_certificate(
+        caCertificate=root.cert_pem, certificateMode="SNI_ONLY", setAsActive=True, allowAutoRegistration=True
+    )["certificateId"]
     iot.create_policy(policyName="telemetry", policyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
     return iot, manifests, ca_id
 
 
 def connect(iot: Any, device: Issued, ca: Issued) -> dict[str, Any]:
     """What AWS does at a device's first connection: register it pending, publish the event."""
-    reply = iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem,
-                                     status="PENDING_ACTIVATION")
+    reply = iot.register_certificate(
+        certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem, status="PENDING_ACTIVATION"
+    )
     described = iot.describe_certificate(certificateId=reply["certificateId"])["certificateDescription"]
     return registration_event(reply["certificateId"], described["caCertificateId"], PROD)
 
@@ -72,12 +74,15 @@ def test_the_handler_activates_a_good_registration_and_attaches_the_policy(
     event = connect(iot, issue(manifests.cas["root"], "device-1"), manifests.cas["root"])
     # The Lambda runtime: its own credentials and region, its configuration beside it.
     config = config_for(manifests)
-    (tmp_path / "fleet-jitr.json").write_text(json.dumps({"version": 1, "placements": config.placements,
-                                                          "revoked": sorted(config.revoked),
-                                                          "places": config.places}))
+    (tmp_path / "fleet-jitr.json").write_text(
+        json.dumps(
+            {"version": 1, "placements": config.placements, "revoked": sorted(config.revoked), "places": config.places}
+        )
+    )
     monkeypatch.setenv("FLEET_JITR_CONFIG", str(tmp_path / "fleet-jitr.json"))
     credentials = boto3.client("sts", endpoint_url=local_aws.url, region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{PROD}:role/fleet-jitr-us-east-1", RoleSessionName="lambda")["Credentials"]
+        RoleArn=f"arn:aws:iam::{PROD}:role/fleet-jitr-us-east-1", RoleSessionName="lambda"
+    )["Credentials"]
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
@@ -86,8 +91,11 @@ def test_the_handler_activates_a_good_registration_and_attaches_the_policy(
 
     result = handler(event)
 
-    assert result == {"certificateId": event["certificateId"], "activated": True,
-                      "reason": "signed by the CA, revoked nowhere, not on its revocation list"}
+    assert result == {
+        "certificateId": event["certificateId"],
+        "activated": True,
+        "reason": "signed by the CA, revoked nowhere, not on its revocation list",
+    }
     assert status_and_policies(iot, event["certificateId"]) == ("ACTIVE", ["telemetry"])
 
 
@@ -100,9 +108,12 @@ def test_every_other_place_is_read_before_activating_and_another_account_through
     result = handle(event, config_for(manifests), "us-east-1", records_on(local_aws, asked))
     assert result["activated"]
     # Its own place with its own credentials; prod's other region too; staging through the reader role.
-    assert sorted(asked) == [f"{PROD}/eu-west-1:", f"{PROD}/us-east-1:", f"{STAGING}/eu-west-1:arn:aws:iam::"
-                             f"{STAGING}:role/fleet-jitr-reader", f"{STAGING}/us-east-1:arn:aws:iam::{STAGING}:"
-                             "role/fleet-jitr-reader"]
+    assert sorted(asked) == [
+        f"{PROD}/eu-west-1:",
+        f"{PROD}/us-east-1:",
+        f"{STAGING}/eu-west-1:arn:aws:iam::{STAGING}:role/fleet-jitr-reader",
+        f"{STAGING}/us-east-1:arn:aws:iam::{STAGING}:role/fleet-jitr-reader",
+    ]
 
 
 def test_a_certificate_revoked_in_another_account_is_refused_though_the_configuration_does_not_know(
@@ -111,7 +122,8 @@ def test_a_certificate_revoked_in_another_account_is_refused_though_the_configur
     iot, manifests, _ = setup
     device = issue(manifests.cas["root"], "stolen")
     client_in(local_aws, "iot", STAGING, "eu-west-1").register_certificate_without_ca(
-        certificatePem=device.cert_pem, status="REVOKED")  # AWS's record, a memory the configuration lacks
+        certificatePem=device.cert_pem, status="REVOKED"
+    )  # AWS's record, a memory the configuration lacks
     event = connect(iot, device, manifests.cas["root"])
     result = handle(event, config_for(manifests), "us-east-1", records_on(local_aws))
     assert result["reason"] == f"it is REVOKED in account {STAGING}, eu-west-1 (AWS's record)"
@@ -124,8 +136,12 @@ def test_a_place_it_cannot_read_leaves_the_certificate_pending_and_says_why(
     iot, manifests, _ = setup
     event = connect(iot, issue(manifests.cas["root"], "device-7"), manifests.cas["root"])
     reachable = records_on(local_aws)
-    unreachable = boto3.client("iot", endpoint_url="http://127.0.0.1:9", region_name="eu-west-1",  # nothing listens
-                               config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    unreachable = boto3.client(
+        "iot",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="eu-west-1",  # nothing listens
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
 
     def records(account_id: str, region: str, role: str) -> Registrations:
         if (account_id, region) == (STAGING, "eu-west-1"):
@@ -136,15 +152,19 @@ def test_a_place_it_cannot_read_leaves_the_certificate_pending_and_says_why(
         handle(event, config_for(manifests), "us-east-1", records)
     logged = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert not logged["activated"]
-    assert logged["reason"].startswith("refused, undecided: it could not read every account and region of its "
-                                       f"configuration: reading certificate {event['certificateId']} in account "
-                                       f"{STAGING}, eu-west-1: AWS could not be reached")
+    assert logged["reason"].startswith(
+        "refused, undecided: it could not read every account and region of its "
+        f"configuration: reading certificate {event['certificateId']} in account "
+        f"{STAGING}, eu-west-1: AWS could not be reached"
+    )
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
 
 def test_an_unreadable_configuration_activates_nothing_and_says_why(
-    setup: tuple[Any, Manifests, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str]
+    setup: tuple[Any, Manifests, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     iot, manifests, _ = setup
     event = connect(iot, issue(manifests.cas["root"], "device-8"), manifests.cas["root"])
@@ -159,22 +179,28 @@ def test_an_unreadable_configuration_activates_nothing_and_says_why(
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
 
-def test_a_certificate_on_the_revocation_list_stays_pending(setup: tuple[Any, Manifests, str],
-                                                            local_aws: LocalAws) -> None:
+def test_a_certificate_on_the_revocation_list_stays_pending(
+    setup: tuple[Any, Manifests, str], local_aws: LocalAws
+) -> None:
     iot, manifests, _ = setup
     root = manifests.cas["root"]
     stolen = issue(root, "stolen")
     (manifests.root / "pki" / "root.crl").write_bytes(make_crl(root, [stolen]))
-    manifests.text("cas.yaml", (manifests.root / "cas.yaml").read_text().replace(
-        "    mode: SNI_ONLY\n", "    mode: SNI_ONLY\n    revocation_list: pki/root.crl\n"))
+    manifests.text(
+        "cas.yaml",
+        (manifests.root / "cas.yaml")
+        .read_text()
+        .replace("    mode: SNI_ONLY\n", "    mode: SNI_ONLY\n    revocation_list: pki/root.crl\n"),
+    )
     event = connect(iot, stolen, root)
     result = handle(event, config_for(manifests), "us-east-1", records_on(local_aws))
     assert not result["activated"] and "on the CA's revocation list" in result["reason"]
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
 
-def test_a_certificate_revoked_in_the_ledger_stays_pending(setup: tuple[Any, Manifests, str],
-                                                           local_aws: LocalAws) -> None:
+def test_a_certificate_revoked_in_the_ledger_stays_pending(
+    setup: tuple[Any, Manifests, str], local_aws: LocalAws
+) -> None:
     iot, manifests, _ = setup
     device = issue(manifests.cas["root"], "device-2")
     event = connect(iot, device, manifests.cas["root"])
@@ -184,8 +210,9 @@ def test_a_certificate_revoked_in_the_ledger_stays_pending(setup: tuple[Any, Man
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
 
-def test_an_event_for_a_ca_without_auto_activation_changes_nothing(setup: tuple[Any, Manifests, str],
-                                                                   local_aws: LocalAws) -> None:
+def test_an_event_for_a_ca_without_auto_activation_changes_nothing(
+    setup: tuple[Any, Manifests, str], local_aws: LocalAws
+) -> None:
     iot, manifests, ca_id = setup
     event = connect(iot, issue(manifests.cas["root"], "device-3"), manifests.cas["root"])
     config = config_for(manifests)
@@ -194,8 +221,7 @@ def test_an_event_for_a_ca_without_auto_activation_changes_nothing(setup: tuple[
     assert status_and_policies(iot, event["certificateId"]) == ("PENDING_ACTIVATION", [])
 
 
-def test_an_event_that_names_another_ca_changes_nothing(setup: tuple[Any, Manifests, str],
-                                                        local_aws: LocalAws) -> None:
+def test_an_event_that_names_another_ca_changes_nothing(setup: tuple[Any, Manifests, str], local_aws: LocalAws) -> None:
     iot, manifests, ca_id = setup
     event = connect(iot, issue(manifests.cas["root"], "device-4"), manifests.cas["root"])
     config = config_for(manifests)
@@ -210,12 +236,17 @@ def test_an_event_that_names_another_ca_changes_nothing(setup: tuple[Any, Manife
 def test_a_malformed_event_is_refused_by_name(setup: tuple[Any, Manifests, str], local_aws: LocalAws) -> None:
     _, manifests, _ = setup
     with pytest.raises(ValueError, match="missing caCertificateId, awsAccountId"):
-        handle({"certificateId": "x", "certificateStatus": "PENDING_ACTIVATION"}, config_for(manifests),
-               "us-east-1", records_on(local_aws))
+        handle(
+            {"certificateId": "x", "certificateStatus": "PENDING_ACTIVATION"},
+            config_for(manifests),
+            "us-east-1",
+            records_on(local_aws),
+        )
 
 
-def test_nothing_is_activated_under_a_ca_deactivated_in_aws(setup: tuple[Any, Manifests, str],
-                                                            local_aws: LocalAws) -> None:
+def test_nothing_is_activated_under_a_ca_deactivated_in_aws(
+    setup: tuple[Any, Manifests, str], local_aws: LocalAws
+) -> None:
     iot, manifests, ca_id = setup
     event = connect(iot, issue(manifests.cas["root"], "device-5"), manifests.cas["root"])
     iot.update_ca_certificate(certificateId=ca_id, newStatus="INACTIVE")  # say, found compromised

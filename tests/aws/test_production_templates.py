@@ -25,8 +25,9 @@ GITHUB = "token.actions.githubusercontent.com"
 
 def test_docs_hold_what_fleet_prints() -> None:
     for name in production.TEMPLATES:
-        printed = subprocess.run([sys.executable, "-m", "fleet", "iam", "--template", name], capture_output=True,
-                                 text=True, check=True).stdout
+        printed = subprocess.run(
+            [sys.executable, "-m", "fleet", "iam", "--template", name], capture_output=True, text=True, check=True
+        ).stdout
         assert (REPO / "docs/cloudformation" / f"{name}.yaml").read_text() == printed, name
 
 
@@ -47,12 +48,15 @@ def trusted(client: Any, role: str) -> list[dict[str, Any]]:
 
 def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> None:
     cloudformation = client_in(local_aws, "cloudformation", CI_ACCOUNT)
-    cloudformation.create_stack_set(StackSetName="fleet-accounts", Capabilities=["CAPABILITY_NAMED_IAM"],
-                                    TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
-                                    Parameters=parameters(CiAccountId=CI_ACCOUNT,
-                                                          FleetAccountIds=",".join(MANAGED)))
-    operation = cloudformation.create_stack_instances(StackSetName="fleet-accounts", Accounts=list(MANAGED),
-                                                      Regions=["us-east-1"])["OperationId"]
+    cloudformation.create_stack_set(
+        StackSetName="fleet-accounts",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
+        Parameters=parameters(CiAccountId=CI_ACCOUNT, FleetAccountIds=",".join(MANAGED)),
+    )
+    operation = cloudformation.create_stack_instances(
+        StackSetName="fleet-accounts", Accounts=list(MANAGED), Regions=["us-east-1"]
+    )["OperationId"]
     status = cloudformation.describe_stack_set_operation(StackSetName="fleet-accounts", OperationId=operation)
     assert status["StackSetOperation"]["Status"] == "SUCCEEDED"
 
@@ -68,30 +72,53 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
         assert inline_policy(client, "fleet-reader") == iam.reader_policy(here)
         assert inline_policy(client, "fleet-jitr") == iam.jitr_policy(here)
         assert inline_policy(client, "fleet-break-glass") == iam.break_glass_policy(here)
-        assert trusted(client, "fleet-jitr") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-            "Service": "lambda.amazonaws.com"}}]
-        assert trusted(client, "fleet-break-glass") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-            "AWS": f"arn:aws:iam::{account}:root"}}]  # no BreakGlassPrincipalArn: the account's own principals
+        assert trusted(client, "fleet-jitr") == [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
+        assert trusted(client, "fleet-break-glass") == [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}
+        ]  # no BreakGlassPrincipalArn: the account's own principals
         # Every role the guardrail lets change or delete device certificates exists, by name (but the
         # just-in-time functions' roles, fleet-jitr-REGION, which fleet's own apply makes).
         scp = json.loads((REPO / "docs/iam-guardrail-scp.json").read_text())
         for arn in {a for s in scp["Statement"] for a in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]} - {
-                "arn:aws:iam::*:role/fleet-jitr-*"}:
-            assert client.get_role(RoleName=arn.removeprefix("arn:aws:iam::*:role/"))["Role"]["Arn"] == \
-                arn.replace("*", account)
-        assert trusted(client, "fleet-deployer") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-            "AWS": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply"}}]
-        assert trusted(client, "fleet-reader") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-            "AWS": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan"}}]
-        assert trusted(client, "fleet-jitp") == [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-            "Service": "iot.amazonaws.com"}}]
+            "arn:aws:iam::*:role/fleet-jitr-*"
+        }:
+            assert client.get_role(RoleName=arn.removeprefix("arn:aws:iam::*:role/"))["Role"]["Arn"] == arn.replace(
+                "*", account
+            )
+        assert trusted(client, "fleet-deployer") == [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply"},
+            }
+        ]
+        assert trusted(client, "fleet-reader") == [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan"},
+            }
+        ]
+        assert trusted(client, "fleet-jitp") == [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "iot.amazonaws.com"}}
+        ]
         # Every account's just-in-time functions (fleet's fleet-jitr-REGION, or a team's own under the
         # template's fleet-jitr) read records here, and do nothing else.
         assert inline_policy(client, "fleet-jitr-reader") == jitr_role.reader_policy()
-        assert trusted(client, "fleet-jitr-reader") == [{
-            "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": list(MANAGED)},
-            "Condition": {"ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/fleet-jitr-*",
-                                                           "arn:aws:iam::*:role/fleet-jitr"]}}}]
+        assert trusted(client, "fleet-jitr-reader") == [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"AWS": list(MANAGED)},
+                "Condition": {
+                    "ArnLike": {
+                        "aws:PrincipalArn": ["arn:aws:iam::*:role/fleet-jitr-*", "arn:aws:iam::*:role/fleet-jitr"]
+                    }
+                },
+            }
+        ]
         assert jitr_role.role_arn("aws", account, "us-east-1").startswith("arn:aws:iam::")
         attached = client.list_attached_role_policies(RoleName="fleet-jitp")["AttachedPolicies"]
         assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration"]
@@ -102,23 +129,29 @@ def test_the_accounts_template_deploys_as_a_stack_set(local_aws: LocalAws) -> No
 def test_the_break_glass_role_trusts_the_security_teams_role_when_named(local_aws: LocalAws) -> None:
     security = f"arn:aws:iam::{CI_ACCOUNT}:role/security-oncall"
     cloudformation = client_in(local_aws, "cloudformation", MANAGED[0])
-    cloudformation.create_stack(StackName="fleet-accounts", Capabilities=["CAPABILITY_NAMED_IAM"],
-                                TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
-                                Parameters=parameters(CiAccountId=CI_ACCOUNT, BreakGlassPrincipalArn=security))
+    cloudformation.create_stack(
+        StackName="fleet-accounts",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
+        Parameters=parameters(CiAccountId=CI_ACCOUNT, BreakGlassPrincipalArn=security),
+    )
     [stack] = cloudformation.describe_stacks(StackName="fleet-accounts")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     assert outputs["BreakGlassRoleArn"] == f"arn:aws:iam::{MANAGED[0]}:role/fleet-break-glass"
     assert trusted(client_in(local_aws, "iam", MANAGED[0]), "fleet-break-glass") == [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": security}}]
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": security}}
+    ]
 
 
 def deploy_ci(local_aws: LocalAws, **extra: str) -> dict[str, str]:
     cloudformation = client_in(local_aws, "cloudformation", CI_ACCOUNT)
-    cloudformation.create_stack(StackName="fleet-ci", Capabilities=["CAPABILITY_NAMED_IAM"],
-                                TemplateBody=(REPO / "docs/cloudformation/ci.yaml").read_text(),
-                                Parameters=parameters(GitHubRepository="acme/fleet",
-                                                      StateBucketName="acme-fleet-state", **extra))
+    cloudformation.create_stack(
+        StackName="fleet-ci",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        TemplateBody=(REPO / "docs/cloudformation/ci.yaml").read_text(),
+        Parameters=parameters(GitHubRepository="acme/fleet", StateBucketName="acme-fleet-state", **extra),
+    )
     [stack] = cloudformation.describe_stacks(StackName="fleet-ci")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
@@ -126,13 +159,16 @@ def deploy_ci(local_aws: LocalAws, **extra: str) -> dict[str, str]:
 
 def test_the_ci_template_trusts_pull_requests_to_read_and_only_production_to_apply(local_aws: LocalAws) -> None:
     outputs = deploy_ci(local_aws)
-    assert outputs == {"PlanRoleArn": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan",
-                       "ApplyRoleArn": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply",
-                       "PulumiBackendUrl": "s3://acme-fleet-state"}
+    assert outputs == {
+        "PlanRoleArn": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan",
+        "ApplyRoleArn": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply",
+        "PulumiBackendUrl": "s3://acme-fleet-state",
+    }
     client = client_in(local_aws, "iam", CI_ACCOUNT)
     provider = f"arn:aws:iam::{CI_ACCOUNT}:oidc-provider/{GITHUB}"
     assert client.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)["ClientIDList"] == [
-        "sts.amazonaws.com"]
+        "sts.amazonaws.com"
+    ]
 
     def subjects(role: str) -> list[str]:
         [statement] = trusted(client, role)
@@ -142,8 +178,10 @@ def test_the_ci_template_trusts_pull_requests_to_read_and_only_production_to_app
         found: list[str] = statement["Condition"]["StringEquals"][f"{GITHUB}:sub"]
         return found
 
-    assert subjects("fleet-ci-plan") == ["repo:acme/fleet:environment:fleet-plan",
-                                         "repo:acme/fleet:ref:refs/heads/main"]
+    assert subjects("fleet-ci-plan") == [
+        "repo:acme/fleet:environment:fleet-plan",
+        "repo:acme/fleet:ref:refs/heads/main",
+    ]
     assert subjects("fleet-ci-apply") == ["repo:acme/fleet:environment:fleet-production"]
 
     def may_assume(role: str) -> list[str]:
@@ -151,8 +189,9 @@ def test_the_ci_template_trusts_pull_requests_to_read_and_only_production_to_app
 
     assert may_assume("fleet-ci-plan") == ["arn:aws:iam::*:role/fleet-reader"]  # never a deployer
     assert may_assume("fleet-ci-apply") == ["arn:aws:iam::*:role/fleet-deployer"]
-    plan_writes = [s["Resource"] for s in inline_policy(client, "fleet-ci-plan")["Statement"]
-                   if "s3:PutObject" in s["Action"]]
+    plan_writes = [
+        s["Resource"] for s in inline_policy(client, "fleet-ci-plan")["Statement"] if "s3:PutObject" in s["Action"]
+    ]
     assert plan_writes == ["arn:aws:s3:::acme-fleet-state/.pulumi/locks/*"]  # a preview's lock, nothing else
 
     s3 = client_in(local_aws, "s3", CI_ACCOUNT)
@@ -161,8 +200,9 @@ def test_the_ci_template_trusts_pull_requests_to_read_and_only_production_to_app
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert all(s3.get_public_access_block(Bucket="acme-fleet-state")["PublicAccessBlockConfiguration"].values())
     policy = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket="acme-fleet-state")["Policy"])["Statement"]}
-    assert policy["OnlyCiWritesState"]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [
-        outputs["PlanRoleArn"], outputs["ApplyRoleArn"]]}}
+    assert policy["OnlyCiWritesState"]["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": [outputs["PlanRoleArn"], outputs["ApplyRoleArn"]]}
+    }
     assert "s3:DeleteObjectVersion" in policy["StateHistoryStays"]["Action"]
     assert policy["TlsOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -170,23 +210,32 @@ def test_the_ci_template_trusts_pull_requests_to_read_and_only_production_to_app
 def test_the_ci_template_uses_an_existing_provider_and_a_state_admin(local_aws: LocalAws) -> None:
     existing = f"arn:aws:iam::{CI_ACCOUNT}:oidc-provider/{GITHUB}"
     client_in(local_aws, "iam", CI_ACCOUNT).create_open_id_connect_provider(
-        Url=f"https://{GITHUB}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=[production.GITHUB_THUMBPRINT])
+        Url=f"https://{GITHUB}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=[production.GITHUB_THUMBPRINT]
+    )
     admin = f"arn:aws:iam::{CI_ACCOUNT}:role/platform-admin"
     outputs = deploy_ci(local_aws, GitHubProviderArn=existing, StateAdminArn=admin)  # a second provider would fail
     s3 = client_in(local_aws, "s3", CI_ACCOUNT)
     policy = {s["Sid"]: s for s in json.loads(s3.get_bucket_policy(Bucket="acme-fleet-state")["Policy"])["Statement"]}
     assert policy["OnlyCiWritesState"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == [
-        outputs["PlanRoleArn"], outputs["ApplyRoleArn"], admin]
+        outputs["PlanRoleArn"],
+        outputs["ApplyRoleArn"],
+        admin,
+    ]
 
 
 def test_the_accounts_template_lets_the_deployer_sign_with_the_ca_keys_it_names(local_aws: LocalAws) -> None:
     """docs/production.md, "CA keys": the StackSet's CaKeyArns are exactly the keys `fleet iam` grants."""
-    keys = [f"arn:aws:kms:us-east-1:{MANAGED[0]}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            f"arn:aws:kms:eu-west-1:{MANAGED[0]}:key/mrk-0123456789abcdef0123456789abcdef"]
+    keys = [
+        f"arn:aws:kms:us-east-1:{MANAGED[0]}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        f"arn:aws:kms:eu-west-1:{MANAGED[0]}:key/mrk-0123456789abcdef0123456789abcdef",
+    ]
     cloudformation = client_in(local_aws, "cloudformation", MANAGED[0])
-    cloudformation.create_stack(StackName="fleet-accounts", Capabilities=["CAPABILITY_NAMED_IAM"],
-                                TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
-                                Parameters=parameters(CiAccountId=CI_ACCOUNT, CaKeyArns=",".join(keys)))
+    cloudformation.create_stack(
+        StackName="fleet-accounts",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        TemplateBody=(REPO / "docs/cloudformation/accounts.yaml").read_text(),
+        Parameters=parameters(CiAccountId=CI_ACCOUNT, CaKeyArns=",".join(keys)),
+    )
     [stack] = cloudformation.describe_stacks(StackName="fleet-accounts")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     client = client_in(local_aws, "iam", MANAGED[0])

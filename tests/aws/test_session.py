@@ -48,8 +48,9 @@ def test_a_reader_role_replaces_every_deployer_role_and_refuses_writes(local_aws
     assert ":assumed-role/fleet-reader/" in sts.get_caller_identity()["Arn"]
     iot = sessions.client("iot", deployer, "111111111111", "us-east-1")
     assert iot.list_certificates()["certificates"] == []  # reads go through
-    with pytest.raises(ReadOnly, match="not calling CreatePolicy: fleet runs read-only as "
-                                       "arn:aws:iam::111111111111:role/fleet-reader"):
+    with pytest.raises(
+        ReadOnly, match="not calling CreatePolicy: fleet runs read-only as arn:aws:iam::111111111111:role/fleet-reader"
+    ):
         iot.create_policy(policyName="p", policyDocument="{}")
     assert "iot:CreatePolicy" not in local_aws.calls()  # refused before it was sent
 
@@ -67,8 +68,10 @@ def test_every_call_a_factory_makes_waits_out_an_outage(local_aws: LocalAws) -> 
     sessions = SessionFactory(replace(Settings.from_env(), retry_seconds=90))
     # STS fails from its second call (the account check) on, for longer than botocore's own retries last;
     # then IoT fails for a while too.
-    local_aws.arm_faults({"kind": "outage", "service": "sts", "requests": "all", "after": 1, "seconds": 20},
-                         {"kind": "outage", "service": "iot", "requests": "all", "seconds": 5})
+    local_aws.arm_faults(
+        {"kind": "outage", "service": "sts", "requests": "all", "after": 1, "seconds": 20},
+        {"kind": "outage", "service": "iot", "requests": "all", "seconds": 5},
+    )
     try:
         iot = sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111", "us-east-1")
         assert iot.list_certificates()["certificates"] == []
@@ -99,16 +102,20 @@ def test_a_role_waiting_out_an_outage_never_stalls_the_other_accounts(local_aws:
     sessions = SessionFactory(replace(Settings.from_env(), retry_seconds=60))
     ready = sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111", "us-east-1")
     local_aws.arm_faults({"kind": "outage", "service": "sts", "requests": "all", "seconds": 8})
-    slow = threading.Thread(target=sessions.client, args=(
-        "iot", "arn:aws:iam::222222222222:role/fleet-deployer", "222222222222", "us-east-1"))
+    slow = threading.Thread(
+        target=sessions.client,
+        args=("iot", "arn:aws:iam::222222222222:role/fleet-deployer", "222222222222", "us-east-1"),
+    )
     try:
         slow.start()
         while not local_aws.faults_injected():  # the other thread is inside the outage now
             threading.Event().wait(0.05)
         ready.create_policy(policyName="p", policyDocument='{"Version": "2012-10-17", "Statement": []}')
         assert sessions.writes("111111111111", "us-east-1") == 1
-        assert sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111",
-                               "us-east-1") is ready
+        assert (
+            sessions.client("iot", "arn:aws:iam::111111111111:role/fleet-deployer", "111111111111", "us-east-1")
+            is ready
+        )
         assert slow.is_alive(), "the write waited for another account's role to be assumed"
     finally:
         slow.join()

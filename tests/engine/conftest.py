@@ -100,9 +100,13 @@ BUCKET = "fleet-state"
 def on_s3(tmp_path: Path) -> Iterator[Synthetic]:
     """The synthetic fleet (40 certificates) with its state on Pulumi's S3 backend, in the local endpoint's S3."""
     with LocalAws() as aws:
-        s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1",
-                          aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=aws.url,
+            region_name="us-east-1",
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
         s3.create_bucket(Bucket=BUCKET)
         url = f"s3://{BUCKET}/fleet?endpoint={aws.url}&region=us-east-1&use_path_style=true"
         yield Synthetic(tmp_path, aws, 40, FLEET_AWS_RATE="4", PULUMI_BACKEND_URL=url, AWS_REGION="us-east-1")

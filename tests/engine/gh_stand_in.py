@@ -31,19 +31,22 @@ def main(store: Path, args: list[str]) -> int:
         return refuse(f"gh: GH_REPO {repo!r} is not the repository {data['repository']!r}")
     match args:
         case ["api", path, "--paginate", "--jq", expression] if re.fullmatch(
-                rf"repos/{re.escape(repo)}/issues/\d+/comments", path):
+            rf"repos/{re.escape(repo)}/issues/\d+/comments", path
+        ):
             number = int(path.split("/")[-2])
             listed = [c for c in data["comments"] if c["issue"] == number]
             for value in jq.compile(expression).input_value(listed).all():
                 print(value if isinstance(value, str) else json.dumps(value))
         case ["api", "--method", "PATCH", path, "-F", body] if re.fullmatch(
-                rf"repos/{re.escape(repo)}/issues/comments/\d+", path) and body.startswith("body=@"):
+            rf"repos/{re.escape(repo)}/issues/comments/\d+", path
+        ) and body.startswith("body=@"):
             [comment] = [c for c in data["comments"] if c["id"] == int(path.rsplit("/", 1)[1])]
             comment["body"] = Path(body.removeprefix("body=@")).read_text()
             comment["updates"] += 1
         case ["pr", "comment", number, "--body-file", file] if number.isdigit():
-            data["comments"].append({"id": data["next"], "issue": int(number), "updates": 0,
-                                     "body": Path(file).read_text()})
+            data["comments"].append(
+                {"id": data["next"], "issue": int(number), "updates": 0, "body": Path(file).read_text()}
+            )
             data["next"] += 1
         case _:
             return refuse(f"gh stand-in: no stand-in for `gh {' '.join(args)}`")

@@ -21,8 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TOKEN = re.compile(r"""\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>\d+(?:\.\d+)?)
-                       |(?P<op>&&|\|\||==|!=|!|\(|\)|\[|\]|,|\.)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))""", re.X)
+TOKEN = re.compile(
+    r"""\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>\d+(?:\.\d+)?)
+                       |(?P<op>&&|\|\||==|!=|!|\(|\)|\[|\]|,|\.)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*))""",
+    re.X,
+)
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 STATUS = ("success", "failure", "cancelled", "always")
 
@@ -188,19 +191,27 @@ def functions(workspace: Path, status: dict[str, bool]) -> dict[str, Callable[..
         return hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest() for p in files)).hexdigest()
 
     def format_(text: str, *args: Any) -> str:
-        return re.sub(r"\{(\d+)\}", lambda m: as_text(args[int(m[1])]), text.replace("{{", "\0").replace(
-            "}}", "\1")).replace("\0", "{").replace("\1", "}")
+        return (
+            re.sub(r"\{(\d+)\}", lambda m: as_text(args[int(m[1])]), text.replace("{{", "\0").replace("}}", "\1"))
+            .replace("\0", "{")
+            .replace("\1", "}")
+        )
 
     def contains(haystack: Any, needle: Any) -> bool:
         if isinstance(haystack, list):
             return any(equal(item, needle) for item in haystack)
         return as_text(needle).casefold() in as_text(haystack).casefold()
 
-    return {"fromJSON": json.loads, "toJSON": lambda value: json.dumps(value, indent=2), "format": format_,
-            "contains": contains, "hashFiles": hash_files,
-            "startsWith": lambda a, b: as_text(a).casefold().startswith(as_text(b).casefold()),
-            "endsWith": lambda a, b: as_text(a).casefold().endswith(as_text(b).casefold()),
-            **{name: (lambda name=name: status[name]) for name in STATUS}}
+    return {
+        "fromJSON": json.loads,
+        "toJSON": lambda value: json.dumps(value, indent=2),
+        "format": format_,
+        "contains": contains,
+        "hashFiles": hash_files,
+        "startsWith": lambda a, b: as_text(a).casefold().startswith(as_text(b).casefold()),
+        "endsWith": lambda a, b: as_text(a).casefold().endswith(as_text(b).casefold()),
+        **{name: (lambda name=name: status[name]) for name in STATUS},
+    }
 
 
 def substitute(value: Any, evaluator: Evaluator) -> Any:

@@ -96,8 +96,9 @@ class Job:
         return found
 
     def log(self) -> str:
-        return "\n".join(f"--- {self.workflow} {self.name} {self.matrix}: {s.name}: {s.outcome}\n{s.output}"
-                         for s in self.steps)
+        return "\n".join(
+            f"--- {self.workflow} {self.name} {self.matrix}: {s.name}: {s.outcome}\n{s.output}" for s in self.steps
+        )
 
 
 @dataclass
@@ -119,8 +120,10 @@ class Runner:
         jobs = []
         for job_name, job in spec["jobs"].items():
             if "needs" in job or "continue-on-error" in job or "services" in job or "container" in job:
-                raise Unevaluable(f"{workflow.name}: job {job_name}: this runner has no stand-in for "
-                                  f"{sorted(set(job) & {'needs', 'continue-on-error', 'services', 'container'})}")
+                raise Unevaluable(
+                    f"{workflow.name}: job {job_name}: this runner has no stand-in for "
+                    f"{sorted(set(job) & {'needs', 'continue-on-error', 'services', 'container'})}"
+                )
             for combination in self._matrix(spec, job, event):
                 jobs.append(self._job(workflow.name, spec, job_name, job, combination, event))
         return jobs
@@ -139,37 +142,66 @@ class Runner:
         if matrix is None:
             return [{}]
         evaluated = substitute(matrix, Evaluator(self.table(event, {}, {}, {}), functions(self.scratch, {})))
-        if not isinstance(evaluated, dict) or {"include", "exclude"} & set(evaluated) or not all(
-                isinstance(values, list) and values for values in evaluated.values()):
+        if (
+            not isinstance(evaluated, dict)
+            or {"include", "exclude"} & set(evaluated)
+            or not all(isinstance(values, list) and values for values in evaluated.values())
+        ):
             raise Unevaluable(f"a matrix this runner does not expand: {evaluated!r}")
         names = sorted(evaluated)
         return [dict(zip(names, values, strict=True)) for values in itertools.product(*(evaluated[n] for n in names))]
 
-    def table(self, event: Event, matrix: dict[str, Any], env: dict[str, str],
-              steps: dict[str, Any]) -> dict[str, Any]:
+    def table(self, event: Event, matrix: dict[str, Any], env: dict[str, str], steps: dict[str, Any]) -> dict[str, Any]:
         """What GitHub gives a job's expressions."""
-        github = {"event_name": event.name, "ref": event.ref, "ref_name": event.branch if event.name != "pull_request"
-                  else event.ref.removeprefix("refs/"), "sha": event.sha, "base_ref": event.base_ref,
-                  "head_ref": event.head_ref, "repository": REPOSITORY, "token": "ghs_stand-in-token",
-                  "workspace": "", "event": event.payload}
-        return {"github": github, "vars": self.vars, "secrets": self.secrets, "matrix": matrix, "env": env,
-                "steps": steps, "runner": {"os": "Linux", "temp": str(self.scratch)}}
+        github = {
+            "event_name": event.name,
+            "ref": event.ref,
+            "ref_name": event.branch if event.name != "pull_request" else event.ref.removeprefix("refs/"),
+            "sha": event.sha,
+            "base_ref": event.base_ref,
+            "head_ref": event.head_ref,
+            "repository": REPOSITORY,
+            "token": "ghs_stand-in-token",
+            "workspace": "",
+            "event": event.payload,
+        }
+        return {
+            "github": github,
+            "vars": self.vars,
+            "secrets": self.secrets,
+            "matrix": matrix,
+            "env": env,
+            "steps": steps,
+            "runner": {"os": "Linux", "temp": str(self.scratch)},
+        }
 
-    def _job(self, workflow: str, spec: dict[str, Any], name: str, job: dict[str, Any],
-             matrix: dict[str, Any], event: Event) -> Job:
+    def _job(
+        self, workflow: str, spec: dict[str, Any], name: str, job: dict[str, Any], matrix: dict[str, Any], event: Event
+    ) -> Job:
         self.runs += 1
         home = self.scratch / f"run-{self.runs}"
         workspace = home / "work" / REPOSITORY.split("/")[1]
         workspace.mkdir(parents=True)
-        files = {n: home / f"{n.lower()}.txt" for n in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT",
-                                                        "GITHUB_STEP_SUMMARY")}
+        files = {
+            n: home / f"{n.lower()}.txt" for n in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")
+        }
         for path in files.values():
             path.touch()
-        runner_env = {**self.environment, "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace),
-                      "GITHUB_EVENT_NAME": event.name, "GITHUB_REF": event.ref, "GITHUB_SHA": event.sha,
-                      "GITHUB_BASE_REF": event.base_ref, "GITHUB_HEAD_REF": event.head_ref,
-                      "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_JOB": name, "RUNNER_TEMP": str(home),
-                      **{n: str(p) for n, p in files.items()}}
+        runner_env = {
+            **self.environment,
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(workspace),
+            "GITHUB_EVENT_NAME": event.name,
+            "GITHUB_REF": event.ref,
+            "GITHUB_SHA": event.sha,
+            "GITHUB_BASE_REF": event.base_ref,
+            "GITHUB_HEAD_REF": event.head_ref,
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_JOB": name,
+            "RUNNER_TEMP": str(home),
+            **{n: str(p) for n, p in files.items()},
+        }
         status = {"success": True, "failure": False, "cancelled": False, "always": True}
         outputs: dict[str, Any] = {}
         result = Job(workflow, name, matrix, workspace)
@@ -202,8 +234,9 @@ class Runner:
                 outcome, output = self._action(str(step["uses"]), inputs, event, workspace, env, files)
             else:
                 script = substitute(str(step["run"]), evaluator(step_env))
-                outcome, output = _bash(script, workspace, env, home / f"step-{number}.sh",
-                                        int(job.get("timeout-minutes", 360)) * 60)
+                outcome, output = _bash(
+                    script, workspace, env, home / f"step-{number}.sh", int(job.get("timeout-minutes", 360)) * 60
+                )
             result.steps.append(Step(label, outcome, output))
             if "id" in step:
                 outputs[str(step["id"])] = {"outputs": _exports(files["GITHUB_OUTPUT"]), "outcome": outcome}
@@ -211,43 +244,65 @@ class Runner:
                 status.update(success=False, failure=True)
         return result
 
-    def _action(self, uses: str, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                files: dict[str, Path]) -> tuple[str, str]:
+    def _action(
+        self,
+        uses: str,
+        inputs: dict[str, Any],
+        event: Event,
+        workspace: Path,
+        env: dict[str, str],
+        files: dict[str, Path],
+    ) -> tuple[str, str]:
         action = uses.split("@", 1)[0]
-        stand_in = {"actions/checkout": self._checkout, "actions/setup-python": self._setup_python,
-                    "pulumi/actions": self._pulumi, "aws-actions/configure-aws-credentials": self._credentials,
-                    "actions/upload-artifact": self._upload,
-                    "github/codeql-action/upload-sarif": self._upload_sarif}.get(action)
+        stand_in = {
+            "actions/checkout": self._checkout,
+            "actions/setup-python": self._setup_python,
+            "pulumi/actions": self._pulumi,
+            "aws-actions/configure-aws-credentials": self._credentials,
+            "actions/upload-artifact": self._upload,
+            "github/codeql-action/upload-sarif": self._upload_sarif,
+        }.get(action)
         if stand_in is None:
             raise Unevaluable(f"no stand-in for the action {uses}")
         return stand_in(inputs, event, workspace, env, files)
 
-    def _checkout(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                  files: dict[str, Path]) -> tuple[str, str]:
+    def _checkout(
+        self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str], files: dict[str, Path]
+    ) -> tuple[str, str]:
         _known(inputs, {"fetch-depth"})
         depth = int(inputs.get("fetch-depth", 1))
         url = self.origin.as_uri()  # a file:// URL: git honours a depth there, as over the network
         commands = [["init", "-q"], ["remote", "add", "origin", url]]
         if depth == 0:  # what actions/checkout fetches for the whole history: every branch and tag
-            commands.append(["fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/remotes/origin/*",
-                             "+refs/tags/*:refs/tags/*"])
-        target = f"refs/remotes/pull/{event.ref.split('/')[2]}/merge" if event.name == "pull_request" \
+            commands.append(
+                ["fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+            )
+        target = (
+            f"refs/remotes/pull/{event.ref.split('/')[2]}/merge"
+            if event.name == "pull_request"
             else f"refs/remotes/origin/{event.branch}"
-        commands.append(["fetch", "-q", *([] if depth == 0 else [f"--depth={depth}"]), "origin",
-                         f"+{event.ref}:{target}"])
-        commands.append(["checkout", "-q", "--detach", target] if event.name == "pull_request"
-                        else ["checkout", "-q", "-B", event.branch, target])
+        )
+        commands.append(
+            ["fetch", "-q", *([] if depth == 0 else [f"--depth={depth}"]), "origin", f"+{event.ref}:{target}"]
+        )
+        commands.append(
+            ["checkout", "-q", "--detach", target]
+            if event.name == "pull_request"
+            else ["checkout", "-q", "-B", event.branch, target]
+        )
         output = []
         for command in commands:
-            done = subprocess.run(["git", *command], cwd=workspace, capture_output=True, text=True, check=False,
-                                  env=env)
+            done = subprocess.run(
+                ["git", *command], cwd=workspace, capture_output=True, text=True, check=False, env=env
+            )
             output.append(done.stdout + done.stderr)
             if done.returncode != 0:
                 return "failure", "".join(output)
         return "success", "".join(output)
 
-    def _setup_python(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                      files: dict[str, Path]) -> tuple[str, str]:
+    def _setup_python(
+        self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str], files: dict[str, Path]
+    ) -> tuple[str, str]:
         _known(inputs, {"python-version", "cache"})
         here = f"{sys.version_info.major}.{sys.version_info.minor}"
         if str(inputs.get("python-version")) != here:
@@ -256,8 +311,9 @@ class Runner:
             stream.write(f"{Path(sys.executable).parent}\n")
         return "success", ""
 
-    def _pulumi(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                files: dict[str, Path]) -> tuple[str, str]:
+    def _pulumi(
+        self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str], files: dict[str, Path]
+    ) -> tuple[str, str]:
         _known(inputs, {"pulumi-version"})
         done = subprocess.run(["pulumi", "version"], capture_output=True, text=True, check=False, env=env)
         wanted, here = str(inputs.get("pulumi-version")), done.stdout.strip()
@@ -268,24 +324,32 @@ class Runner:
             return "failure", f"the Pulumi CLI here is {here}, not {wanted}"
         return "success", done.stdout
 
-    def _credentials(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                     files: dict[str, Path]) -> tuple[str, str]:
+    def _credentials(
+        self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str], files: dict[str, Path]
+    ) -> tuple[str, str]:
         _known(inputs, {"role-to-assume", "aws-region"})
         role, region = str(inputs.get("role-to-assume") or ""), str(inputs.get("aws-region") or "")
         if not role.startswith("arn:aws:iam::") or not region:
             return "failure", f"role-to-assume {role!r} and aws-region {region!r} are needed"
-        sts = boto3.client("sts", endpoint_url=self.endpoint, region_name=region,
-                           aws_access_key_id=self.base_credentials["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=self.base_credentials["AWS_SECRET_ACCESS_KEY"])
+        sts = boto3.client(
+            "sts",
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=self.base_credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.base_credentials["AWS_SECRET_ACCESS_KEY"],
+        )
         got = sts.assume_role(RoleArn=role, RoleSessionName="GitHubActions")["Credentials"]
         with files["GITHUB_ENV"].open("a") as stream:
-            stream.write(f"AWS_ACCESS_KEY_ID={got['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={got['SecretAccessKey']}\n"
-                         f"AWS_SESSION_TOKEN={got['SessionToken']}\nAWS_REGION={region}\n"
-                         f"AWS_DEFAULT_REGION={region}\n")
+            stream.write(
+                f"AWS_ACCESS_KEY_ID={got['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={got['SecretAccessKey']}\n"
+                f"AWS_SESSION_TOKEN={got['SessionToken']}\nAWS_REGION={region}\n"
+                f"AWS_DEFAULT_REGION={region}\n"
+            )
         return "success", f"assumed {role}"
 
-    def _upload(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                files: dict[str, Path]) -> tuple[str, str]:
+    def _upload(
+        self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str], files: dict[str, Path]
+    ) -> tuple[str, str]:
         _known(inputs, {"name", "path"})
         source = workspace / str(inputs["path"])
         if not source.is_file():  # the action's default (if-no-files-found: warn) goes on
@@ -295,8 +359,9 @@ class Runner:
         shutil.copy(source, target / source.name)
         return "success", f"uploaded {source.name} as {inputs['name']}"
 
-    def _upload_sarif(self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str],
-                      files: dict[str, Path]) -> tuple[str, str]:
+    def _upload_sarif(
+        self, inputs: dict[str, Any], event: Event, workspace: Path, env: dict[str, str], files: dict[str, Path]
+    ) -> tuple[str, str]:
         """Code scanning takes only SARIF 2.1.0 that holds to its schema; kept aside by category."""
         _known(inputs, {"sarif_file", "category"})
         source = workspace / str(inputs["sarif_file"])
@@ -340,8 +405,15 @@ def _exports(path: Path) -> dict[str, str]:
 def _bash(script: str, cwd: Path, env: dict[str, str], file: Path, seconds: int) -> tuple[str, str]:
     """A `run:` step under `shell: bash`: GitHub runs `bash --noprofile --norc -eo pipefail {0}`."""
     file.write_text(script)
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(file)], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False, timeout=seconds)
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(file)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=seconds,
+    )
     output = f"exit {done.returncode}\n{done.stdout}{done.stderr}"
     file.with_suffix(".log").write_text(output)  # beside the script, for whoever reads a failed run
     return ("success" if done.returncode == 0 else "failure"), output

@@ -44,8 +44,14 @@ class Synthetic:
         group = "    certificates: devices/prod-us-east-1\n"
         fleet_yaml.write_text(text.replace(group, group + "    status: INACTIVE\n", 1))
         self.statuses["prod-us-east-1"] = "INACTIVE"
-        (self.manifests / "telemetry.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish"], "Resource": "*"}]}))
+        (self.manifests / "telemetry.json").write_text(
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish"], "Resource": "*"}],
+                }
+            )
+        )
 
     def assert_aws_equals_manifests(self) -> None:
         document = json.loads((self.manifests / "telemetry.json").read_text())
@@ -64,8 +70,9 @@ class Synthetic:
             targets: list[str] = []
             for page in iot.get_paginator("list_targets_for_policy").paginate(policyName="telemetry"):
                 targets += page["targets"]
-            assert sorted(targets) == sorted(c["certificateArn"] for c in listed), \
+            assert sorted(targets) == sorted(c["certificateArn"] for c in listed), (
                 f"{account}/{region}: {len(set(targets) ^ {c['certificateArn'] for c in listed})} without the policy"
+            )
             default = iot.get_policy(policyName="telemetry")
             assert json.loads(default["policyDocument"]) == document, f"{account}/{region}: policy document"
             versions = iot.list_policy_versions(policyName="telemetry")["policyVersions"]
@@ -74,7 +81,13 @@ class Synthetic:
     def assert_converged(self) -> None:
         """No change proposed on a refreshed preview, no drift by `fleet drift`, and AWS as declared."""
         self.project.preview("--refresh", "--expect-no-changes")
-        drift = subprocess.run([sys.executable, "-m", "fleet", "drift", "-m", str(self.manifests)],
-                               env=self.project.env(), capture_output=True, text=True, check=False, timeout=600)
+        drift = subprocess.run(
+            [sys.executable, "-m", "fleet", "drift", "-m", str(self.manifests)],
+            env=self.project.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
         assert drift.returncode == 0, drift.stdout + drift.stderr
         self.assert_aws_equals_manifests()

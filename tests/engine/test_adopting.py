@@ -40,14 +40,33 @@ def doc_blocks() -> list[list[str]]:
 
 
 def telemetry(account_id: str, region: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "iot:Publish",
-        "Resource": f"arn:aws:iot:{region}:{account_id}:topic/telemetry/${{iot:ClientId}}"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "iot:Publish",
+                    "Resource": f"arn:aws:iot:{region}:{account_id}:topic/telemetry/${{iot:ClientId}}",
+                }
+            ],
+        }
+    )
 
 
 def document(action: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": action, "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": action,
+                    "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}",
+                }
+            ],
+        }
+    )
 
 
 @dataclass
@@ -65,17 +84,28 @@ class Estate:
     def build(self) -> None:
         east, west, staging = self.iot(PROD), self.iot(PROD, "eu-west-1"), self.iot(STAGING)
         east.register_ca_certificate(
-            caCertificate=self.factory.cert_pem, verificationCertificate=verification_for(east, self.factory),
-            certificateMode="DEFAULT", setAsActive=True, allowAutoRegistration=True,
-            registrationConfig={"templateBody": '{"Resources": {}}', "roleArn": f"arn:aws:iam::{PROD}:role/jitp"})
+            caCertificate=self.factory.cert_pem,
+            verificationCertificate=verification_for(east, self.factory),
+            certificateMode="DEFAULT",
+            setAsActive=True,
+            allowAutoRegistration=True,
+            registrationConfig={"templateBody": '{"Resources": {}}', "roleArn": f"arn:aws:iam::{PROD}:role/jitp"},
+        )
         west_ca = west.register_ca_certificate(
-            caCertificate=self.factory.cert_pem, verificationCertificate=verification_for(west, self.factory),
-            certificateMode="DEFAULT", setAsActive=True)["certificateId"]
+            caCertificate=self.factory.cert_pem,
+            verificationCertificate=verification_for(west, self.factory),
+            certificateMode="DEFAULT",
+            setAsActive=True,
+        )["certificateId"]
         for iot in (east, staging):
-            iot.register_ca_certificate(caCertificate=self.partner.cert_pem, certificateMode="SNI_ONLY",
-                                        setAsActive=True)
-        for iot, account_id, region in ((east, PROD, "us-east-1"), (west, PROD, "eu-west-1"),
-                                        (staging, STAGING, "us-east-1")):
+            iot.register_ca_certificate(
+                caCertificate=self.partner.cert_pem, certificateMode="SNI_ONLY", setAsActive=True
+            )
+        for iot, account_id, region in (
+            (east, PROD, "us-east-1"),
+            (west, PROD, "eu-west-1"),
+            (staging, STAGING, "us-east-1"),
+        ):
             iot.create_policy(policyName="telemetry", policyDocument=telemetry(account_id, region))
         for iot in (east, staging):
             iot.create_policy(policyName="connect", policyDocument=document("iot:Connect"))
@@ -98,8 +128,9 @@ class Estate:
         for n in range(2):  # one device, registered in two accounts under the shared CA
             device = issue(self.partner, f"shared-{n}")
             for iot in (east, staging):
-                arn = iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=self.partner.cert_pem,
-                                               setAsActive=True)["certificateArn"]
+                arn = iot.register_certificate(
+                    certificatePem=device.cert_pem, caCertificatePem=self.partner.cert_pem, setAsActive=True
+                )["certificateArn"]
                 iot.attach_policy(policyName="connect", target=arn)
             self.ids[f"shared-{n}"] = pki.certificate_id(device.cert)
         loose = make_ca("Vendor CA, never registered")
@@ -110,20 +141,28 @@ class Estate:
         device = issue(ca, name)
         self.ids[name] = pki.certificate_id(device.cert)
         if without_ca:
-            return str(iot.register_certificate_without_ca(certificatePem=device.cert_pem,
-                                                           status=status)["certificateArn"])
-        return str(iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem,
-                                            status=status)["certificateArn"])
+            return str(
+                iot.register_certificate_without_ca(certificatePem=device.cert_pem, status=status)["certificateArn"]
+            )
+        return str(
+            iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem, status=status)[
+                "certificateArn"
+            ]
+        )
 
 
 def files_of(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.relative_to(root).parts and ".pulumi" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts and ".pulumi" not in p.parts
+    }
 
 
 def only_added(before: bytes, after: bytes) -> bool:
-    opcodes = difflib.SequenceMatcher(a=before.decode().splitlines(), b=after.decode().splitlines(),
-                                      autojunk=False).get_opcodes()
+    opcodes = difflib.SequenceMatcher(
+        a=before.decode().splitlines(), b=after.decode().splitlines(), autojunk=False
+    ).get_opcodes()
     return all(tag in ("equal", "insert") for tag, *_ in opcodes)
 
 
@@ -134,12 +173,21 @@ class Walkthrough:
         self.cwd = work
         self.aws = aws
         self.estate = estate
-        self.env = {**os.environ, **aws.environment(), "FLEET_AWS_RATE": "50",
-                    "PULUMI_BACKEND_URL": (work / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-                    "PULUMI_HOME": str(work / "pulumi-home"), "PULUMI_SKIP_UPDATE_CHECK": "1",
-                    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "1", "COLUMNS": "250",
-                    "GIT_AUTHOR_NAME": "team", "GIT_COMMITTER_NAME": "team",
-                    "GIT_AUTHOR_EMAIL": "team@example.com", "GIT_COMMITTER_EMAIL": "team@example.com"}
+        self.env = {
+            **os.environ,
+            **aws.environment(),
+            "FLEET_AWS_RATE": "50",
+            "PULUMI_BACKEND_URL": (work / "state").as_uri(),
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_HOME": str(work / "pulumi-home"),
+            "PULUMI_SKIP_UPDATE_CHECK": "1",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "1",
+            "COLUMNS": "250",
+            "GIT_AUTHOR_NAME": "team",
+            "GIT_COMMITTER_NAME": "team",
+            "GIT_AUTHOR_EMAIL": "team@example.com",
+            "GIT_COMMITTER_EMAIL": "team@example.com",
+        }
         (work / "state").mkdir()
         self.decided: list[tuple[str, str]] = []  # (what the AWS CLI line does, to which certificate)
 
@@ -150,8 +198,15 @@ class Walkthrough:
                 self._aws(line, (aws_lines_for or []).pop(0))
             else:
                 shell.append(line)
-        done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, timeout=900, check=False)
+        done = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + "\n".join(shell)],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         assert done.returncode == 0, f"{block}\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
         for line in shell:
             if line.startswith("cd "):
@@ -191,8 +246,10 @@ def test_adopting_an_estate_as_docs_adopting_md_says(tmp_path: Path, own_local_a
     assert aws.writes() == writes  # reads only
     out = done.stdout
     assert "Read 3 account(s) and region(s): 2 CA(s), 3 policies, 22 certificate(s)." in out
-    assert "Declared: 2 new CA(s) (0 declared CA(s) placed further), 3 new policies, 15 certificate(s) in 5 " \
-           "group(s), 1 revocation(s) into the ledger." in out
+    assert (
+        "Declared: 2 new CA(s) (0 declared CA(s) placed further), 3 new policies, 15 certificate(s) in 5 "
+        "group(s), 1 revocation(s) into the ledger." in out
+    )
     for device in ("device-9", "device-10"):
         assert re.search(rf"│ factory-root +│ prod +│ us-east-1 +│ {ids[device]} │ off +│ activate: signed by", out)
     for device, status in (("loose-2", "PENDING_TRANSFER"), ("loose-3", "REGISTER_INACTIVE")):
@@ -202,14 +259,16 @@ def test_adopting_an_estate_as_docs_adopting_md_says(tmp_path: Path, own_local_a
     assert "prod/us-east-1: 2 CA(s), 2 policies, 13 certificate(s)" in done.stderr  # a line per place
     manifests = walk.cwd / "manifests"
     cas = (manifests / "cas.yaml").read_text()
-    assert ("  factory-root:\n    certificate: pki/factory-root.pem\n    mode: DEFAULT\n    registered_in:\n"
-            "      - 111111111111/eu-west-1\n      - 111111111111/us-east-1\n    placements:\n"
-            "      - account: prod\n        regions: [us-east-1]\n"
-            "        status: ACTIVE\n        auto_registration: ENABLE\n        registration_config:\n"
-            "          role_arn: arn:aws:iam::111111111111:role/jitp\n"
-            "          template_body: '{\"Resources\": {}}'\n"
-            "      - account: prod\n        regions: [eu-west-1]\n        status: INACTIVE\n"
-            "        auto_registration: DISABLE\n") in cas
+    assert (
+        "  factory-root:\n    certificate: pki/factory-root.pem\n    mode: DEFAULT\n    registered_in:\n"
+        "      - 111111111111/eu-west-1\n      - 111111111111/us-east-1\n    placements:\n"
+        "      - account: prod\n        regions: [us-east-1]\n"
+        "        status: ACTIVE\n        auto_registration: ENABLE\n        registration_config:\n"
+        "          role_arn: arn:aws:iam::111111111111:role/jitp\n"
+        "          template_body: '{\"Resources\": {}}'\n"
+        "      - account: prod\n        regions: [eu-west-1]\n        status: INACTIVE\n"
+        "        auto_registration: DISABLE\n"
+    ) in cas
     assert "  partner-ca:\n    certificate: pki/partner-ca.pem\n    mode: SNI_ONLY\n    placements:\n" in cas
     assert "private_key" not in cas
     policies = (manifests / "policies.yaml").read_text()
@@ -217,16 +276,23 @@ def test_adopting_an_estate_as_docs_adopting_md_says(tmp_path: Path, own_local_a
     assert "{{region}}:{{account_id}}" in (walk.cwd / "policies" / "telemetry.json").read_text()
     assert "{{" not in (walk.cwd / "policies" / "connect.json").read_text()
     group = (manifests / "imported" / "factory-root-prod-us-east-1.yaml").read_text()
-    assert ("    status: ACTIVE\n    policies: [telemetry]\n    things: common-name\n    exceptions:\n" in group
-            and group.count("        status: INACTIVE\n") == 2)
-    assert ("  partner-ca-us-east-1:\n    ca: partner-ca\n    certificates: partner-ca-us-east-1\n    placements:\n"
-            "      - account: prod\n        regions: [us-east-1]\n      - account: staging\n"
-            "        regions: [us-east-1]\n") in (manifests / "imported" / "partner-ca-us-east-1.yaml").read_text()
+    assert (
+        "    status: ACTIVE\n    policies: [telemetry]\n    things: common-name\n    exceptions:\n" in group
+        and group.count("        status: INACTIVE\n") == 2
+    )
+    assert (
+        "  partner-ca-us-east-1:\n    ca: partner-ca\n    certificates: partner-ca-us-east-1\n    placements:\n"
+        "      - account: prod\n        regions: [us-east-1]\n      - account: staging\n"
+        "        regions: [us-east-1]\n"
+    ) in (manifests / "imported" / "partner-ca-us-east-1.yaml").read_text()
     ledger = (manifests / "revocations.yaml").read_text()
-    assert (f"      reason: revoked in AWS before import\n      ca: factory-root\n      places:\n"
-            f"        - 111111111111/us-east-1\n      certificates: |\n        {ids['device-8']}\n") in ledger
-    assert not any(ids[d] in path for d in ("device-9", "device-10", "loose-2", "loose-3")
-                   for path in files_of(walk.cwd))
+    assert (
+        f"      reason: revoked in AWS before import\n      ca: factory-root\n      places:\n"
+        f"        - 111111111111/us-east-1\n      certificates: |\n        {ids['device-8']}\n"
+    ) in ledger
+    assert not any(
+        ids[d] in path for d in ("device-9", "device-10", "loose-2", "loose-3") for path in files_of(walk.cwd)
+    )
 
     before = files_of(walk.cwd)
     done = walk.run(decisions, aws_lines_for=["device-9", "device-10"])  # the team's decisions, in AWS
@@ -235,7 +301,8 @@ def test_adopting_an_estate_as_docs_adopting_md_says(tmp_path: Path, own_local_a
     after = files_of(walk.cwd)
     assert sorted(set(after) - set(before)) == [
         "manifests/imported/factory-root-prod-us-east-1-3.yaml",
-        f"manifests/imported/factory-root-prod-us-east-1-3/{ids['device-9']}.pem"]
+        f"manifests/imported/factory-root-prod-us-east-1-3/{ids['device-9']}.pem",
+    ]
     assert all(after[path] == content for path, content in before.items())  # byte for byte
 
     assert "manifests: valid: 2 accounts, 2 CAs in 4 placements, 16 device certificates" in walk.run(validate).stdout
@@ -256,7 +323,9 @@ def test_adopting_an_estate_as_docs_adopting_md_says(tmp_path: Path, own_local_a
     after = files_of(walk.cwd)
     assert sorted(set(after) - set(before)) == [
         "manifests/imported/partner-ca-staging-us-east-1.yaml",
-        f"manifests/imported/partner-ca-staging-us-east-1/{ids['shared-new']}.pem", "policies/ota.json"]
+        f"manifests/imported/partner-ca-staging-us-east-1/{ids['shared-new']}.pem",
+        "policies/ota.json",
+    ]
     assert [path for path in before if after[path] != before[path]] == ["manifests/policies.yaml"]
     assert only_added(before["manifests/policies.yaml"], after["manifests/policies.yaml"])
     walk.run(["fleet validate"])

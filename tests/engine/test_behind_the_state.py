@@ -48,9 +48,15 @@ def devices(fleet: Fleet) -> Devices:
 
 def apply(fleet: Fleet, command: str) -> Result:
     """The command as the docs print it, in the project, on its stack."""
-    done = subprocess.run(["bash", "-c", command], cwd=fleet.project.workdir,
-                          env={**fleet.project.env(), "FLEET_STACK": fleet.project.stack},
-                          capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=fleet.project.workdir,
+        env={**fleet.project.env(), "FLEET_STACK": fleet.project.stack},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     return Result(command, done.returncode, done.stdout, done.stderr)
 
 
@@ -62,9 +68,11 @@ def aws_holds(fleet: Fleet) -> dict[str, Any]:
         cas = {}
         for ca in iot.list_ca_certificates()["certificates"]:
             described = iot.describe_ca_certificate(certificateId=ca["certificateId"])
-            cas[ca["certificateId"]] = (described["certificateDescription"]["status"],
-                                        described["certificateDescription"]["autoRegistrationStatus"],
-                                        described.get("registrationConfig", {}))
+            cas[ca["certificateId"]] = (
+                described["certificateDescription"]["status"],
+                described["certificateDescription"]["autoRegistrationStatus"],
+                described.get("registrationConfig", {}),
+            )
         certificates = {}
         for cert in iot.list_certificates(pageSize=250)["certificates"]:
             attached = iot.list_attached_policies(target=cert["certificateArn"])["policies"]
@@ -91,8 +99,13 @@ def change_behind_the_state(fleet: Fleet, devices: Devices) -> None:
     prod.update_certificate(certificateId=gone, newStatus="INACTIVE")
     prod.detach_policy(policyName="telemetry", target=arn)
     prod.delete_certificate(certificateId=gone)
-    prod.create_policy_version(policyName="telemetry", setAsDefault=True, policyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    prod.create_policy_version(
+        policyName="telemetry",
+        setAsDefault=True,
+        policyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+        ),
+    )
     europe = fleet.iot("prod", "eu-west-1")
     detached = europe.describe_certificate(certificateId=devices.fingerprint(1))["certificateDescription"]
     europe.detach_policy(policyName="telemetry", target=detached["certificateArn"])
@@ -127,7 +140,6 @@ def test_the_documented_apply_after_the_endpoint_restarted_empty_registers_every
     assert aws_holds(fleet) == declared
 
 
-
 @pytest.mark.parametrize("documented", sorted(COMMANDS))
 def test_a_revoked_certificate_registered_again_by_hand_is_revoked_again_by_the_documented_apply(
     devices: Devices, fleet: Fleet, documented: str
@@ -138,8 +150,9 @@ def test_a_revoked_certificate_registered_again_by_hand_is_revoked_again_by_the_
     # Its REVOKED record deleted by hand in one place, and registered there again: pending, then
     # activated by a just-in-time handler that does not know it was revoked.
     prod.delete_certificate(certificateId=stolen, forceDelete=True)
-    prod.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
-                              status="PENDING_ACTIVATION")
+    prod.register_certificate(
+        certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION"
+    )
     prod.update_certificate(certificateId=stolen, newStatus="ACTIVE")
 
     applied = apply(fleet, COMMANDS[documented]())

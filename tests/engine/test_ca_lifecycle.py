@@ -17,8 +17,10 @@ def test_up_registers_each_placement_with_its_mode_status_and_auto_registration(
 
     root = fleet.describe("root", "prod", "eu-west-1")
     assert (root["status"], root["certificateMode"], root["autoRegistrationStatus"]) == ("ACTIVE", "DEFAULT", "ENABLE")
-    assert root["registrationConfig"] == {"templateBody": '{"Resources": {}}',
-                                          "roleArn": "arn:aws:iam::111111111111:role/jitp"}
+    assert root["registrationConfig"] == {
+        "templateBody": '{"Resources": {}}',
+        "roleArn": "arn:aws:iam::111111111111:role/jitp",
+    }
     assert fleet.describe("partner", "prod")["status"] == "ACTIVE"
     staging = fleet.describe("partner", "staging")
     assert (staging["status"], staging["certificateMode"]) == ("INACTIVE", "SNI_ONLY")
@@ -38,8 +40,10 @@ def test_a_second_up_makes_no_aws_write_and_preview_sees_no_change(fleet: Fleet)
 def test_status_and_auto_registration_change_in_place(fleet: Fleet) -> None:
     fleet.project.up()
     created = fleet.describe("root", "prod")["creationDate"]
-    fleet.edit("        status: ACTIVE\n        auto_registration: ENABLE",
-               "        status: INACTIVE\n        auto_registration: DISABLE")
+    fleet.edit(
+        "        status: ACTIVE\n        auto_registration: ENABLE",
+        "        status: INACTIVE\n        auto_registration: DISABLE",
+    )
     before = fleet.aws.writes()
 
     fleet.project.up()
@@ -55,8 +59,9 @@ def test_status_and_auto_registration_change_in_place(fleet: Fleet) -> None:
 def test_drift_made_by_hand_is_detected_and_corrected(fleet: Fleet) -> None:
     fleet.project.up()
     fleet.project.preview("--expect-no-changes")
-    fleet.iot("prod").update_ca_certificate(certificateId=fleet.ca_id("root"), newStatus="INACTIVE",
-                                            newAutoRegistrationStatus="DISABLE")
+    fleet.iot("prod").update_ca_certificate(
+        certificateId=fleet.ca_id("root"), newStatus="INACTIVE", newAutoRegistrationStatus="DISABLE"
+    )
 
     drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert ENGINE.changes_proposed in drift.output
@@ -71,8 +76,7 @@ def test_drift_made_by_hand_is_detected_and_corrected(fleet: Fleet) -> None:
 
 def test_registration_config_drift_is_detected(fleet: Fleet) -> None:
     fleet.project.up()
-    fleet.iot("prod", "eu-west-1").update_ca_certificate(certificateId=fleet.ca_id("root"),
-                                                         removeAutoRegistration=True)
+    fleet.iot("prod", "eu-west-1").update_ca_certificate(certificateId=fleet.ca_id("root"), removeAutoRegistration=True)
     drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert "CaPlacement::root.prod.eu-west-1]" in drift.output
     fleet.project.up("--refresh")
@@ -86,15 +90,18 @@ def test_an_invalid_manifest_is_refused_before_any_aws_write(fleet: Fleet) -> No
 
     for run in (fleet.project.preview, fleet.project.up):
         refused = run(ok=(ENGINE.failed,))
-        assert ("cas.yaml:9:9: cas.root.placements[0].auto_registraton: unknown field 'auto_registraton' "
-                "(did you mean 'auto_registration'?)") in refused.output
+        assert (
+            "cas.yaml:9:9: cas.root.placements[0].auto_registraton: unknown field 'auto_registraton' "
+            "(did you mean 'auto_registration'?)"
+        ) in refused.output
     # Only the refresh before each (Pulumi.yaml: `refresh: always`) called AWS, to read it.
     assert fleet.aws.calls() != calls and fleet.aws.writes() == writes
 
 
 def test_a_ca_already_in_aws_is_adopted_not_registered_again(fleet: Fleet) -> None:
-    fleet.iot("staging").register_ca_certificate(caCertificate=fleet.partner.cert_pem, certificateMode="SNI_ONLY",
-                                                 setAsActive=True)
+    fleet.iot("staging").register_ca_certificate(
+        caCertificate=fleet.partner.cert_pem, certificateMode="SNI_ONLY", setAsActive=True
+    )
     by_hand = fleet.aws.writes()["iot:RegisterCACertificate"]
     fleet.project.up()
     assert fleet.describe("partner", "staging")["status"] == "INACTIVE"  # the manifest's state, by update
@@ -116,8 +123,9 @@ def test_removing_a_placement_deactivates_then_deletes_the_ca(fleet: Fleet) -> N
 def test_a_ca_with_device_certificates_under_it_is_not_deleted(fleet: Fleet) -> None:
     fleet.project.up()
     device = issue(fleet.partner, "device").cert_pem
-    fleet.iot("prod").register_certificate(certificatePem=device, caCertificatePem=fleet.partner.cert_pem,
-                                           setAsActive=True)
+    fleet.iot("prod").register_certificate(
+        certificatePem=device, caCertificatePem=fleet.partner.cert_pem, setAsActive=True
+    )
     fleet.edit("      - account: prod\n        regions: [us-east-1]\n", "")
 
     refused = fleet.project.up(ok=(ENGINE.failed,))

@@ -59,8 +59,9 @@ MOVED = """\
 def kms_issued(kms: Any, ca: KmsCa, common_name: str) -> Issued:
     """A device certificate the KMS-held CA key signs (as the factory's issuing service would)."""
     public = serialization.load_der_public_key(kms.get_public_key(KeyId=ca.arn)["PublicKey"])
-    signer = pki.remote_key(public, lambda data, _: kms.sign(KeyId=ca.arn, Message=data,
-                                                              SigningAlgorithm="ECDSA_SHA_256")["Signature"])
+    signer = pki.remote_key(
+        public, lambda data, _: kms.sign(KeyId=ca.arn, Message=data, SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    )
     return issue(Issued(ca.cert, signer), common_name)  # type: ignore[arg-type]
 
 
@@ -68,9 +69,21 @@ def review(fleet: Fleet) -> str:
     """A pull request's preview and its `fleet review` comment (with ACTIVE certificates counted in AWS)."""
     plan = fleet.project.run("preview", "--json")
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
-    done = subprocess.run([str(REPO / "scripts" / "fleet.sh"), "review", str(fleet.project.workdir / "plan.json"),
-                           "-m", str(fleet.manifests.root)], env=fleet.project.env(), cwd=fleet.project.workdir,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [
+            str(REPO / "scripts" / "fleet.sh"),
+            "review",
+            str(fleet.project.workdir / "plan.json"),
+            "-m",
+            str(fleet.manifests.root),
+        ],
+        env=fleet.project.env(),
+        cwd=fleet.project.workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -112,8 +125,10 @@ def test_a_ca_is_rotated_beside_the_old_one_and_the_old_one_retired(fleet: Fleet
 
     # 3. Deactivating the old CA too soon: the review says how many ACTIVE certificates remain under it.
     fleet.edit("        status: ACTIVE\n", "        status: INACTIVE\n")
-    assert "Deactivating CA `factory-2025` in prod/us-east-1 stops new registrations only: **3 ACTIVE " \
-           "certificates** it signed keep working until each is revoked" in review(fleet)
+    assert (
+        "Deactivating CA `factory-2025` in prod/us-east-1 stops new registrations only: **3 ACTIVE "
+        "certificates** it signed keep working until each is revoked" in review(fleet)
+    )
     fleet.edit("        status: INACTIVE\n", "        status: ACTIVE\n")
 
     # 4. Once the old certificates are out of use, AWS has no ACTIVE certificate under the old CA: then it goes.
@@ -121,8 +136,10 @@ def test_a_ca_is_rotated_beside_the_old_one_and_the_old_one_retired(fleet: Fleet
     fleet.project.up()
     assert active_under(fleet, old.cert) == []
     fleet.edit("        status: ACTIVE\n", "        status: INACTIVE\n")
-    assert "Deactivating CA `factory-2025` in prod/us-east-1 stops new registrations only: **0 ACTIVE " \
-           "certificates** it signed keep working" in review(fleet)
+    assert (
+        "Deactivating CA `factory-2025` in prod/us-east-1 stops new registrations only: **0 ACTIVE "
+        "certificates** it signed keep working" in review(fleet)
+    )
     fleet.project.up()
     old_ca = fleet.iot("prod").describe_ca_certificate(certificateId=pki.certificate_id(old.cert))
     assert old_ca["certificateDescription"]["status"] == "INACTIVE"
@@ -137,7 +154,13 @@ def test_a_ca_is_rotated_beside_the_old_one_and_the_old_one_retired(fleet: Fleet
     assert len(active_under(fleet, new.cert)) == 3
     assert fleet.aws.calls()["kms:Sign"] == 4  # its registration, and the three device certificates it issued
     fleet.project.preview("--refresh", "--expect-no-changes")
-    expiry = subprocess.run([str(REPO / "scripts" / "fleet.sh"), "expiry", "-m", str(fleet.manifests.root)],
-                            env=fleet.project.env(), capture_output=True, text=True, timeout=600, check=False)
+    expiry = subprocess.run(
+        [str(REPO / "scripts" / "fleet.sh"), "expiry", "-m", str(fleet.manifests.root)],
+        env=fleet.project.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert expiry.returncode == 0 and "No CA or device certificate expires within 30 days." in expiry.stdout
     assert datetime.datetime.now(datetime.UTC) < new.cert.not_valid_after_utc

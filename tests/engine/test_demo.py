@@ -13,10 +13,11 @@ pytestmark = pytest.mark.engine
 
 
 def test_the_demo_applies_drifts_corrects_and_cleans_up() -> None:
-    done = subprocess.run([sys.executable, "-m", "devtools.demo"], cwd=REPO, capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "devtools.demo"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert 'pulumi-python:dynamic/fleet:CaPlacement: (update)' in done.stdout
+    assert "pulumi-python:dynamic/fleet:CaPlacement: (update)" in done.stdout
     assert '~ status           : "INACTIVE" => "ACTIVE"' in done.stdout  # the key that drifted, AWS's value first
     assert "│ CA factory-root               │ ca-status            │ INACTIVE" in done.stdout
     assert "ACTIVE at manifests/cas.yaml:14" in done.stdout

@@ -18,8 +18,12 @@ from tests.engine.conftest import Fleet
 
 pytestmark = pytest.mark.engine
 
-POLICY = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:{{region}}:{{account_id}}:topic/t/*"}]}
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:{{region}}:{{account_id}}:topic/t/*"}
+    ],
+}
 DEVICES = """\
 policies:
   telemetry:
@@ -80,8 +84,11 @@ def test_certificates_are_spread_over_sixteen_resources_per_region_by_fingerprin
     devices: Devices, fleet: Fleet
 ) -> None:
     fleet.project.up()
-    shards = {r["urn"].split("::")[-1]: r for r in fleet.project.state()["deployment"]["resources"]
-              if r["type"] == "pulumi-python:dynamic/fleet:DeviceCertificates"}
+    shards = {
+        r["urn"].split("::")[-1]: r
+        for r in fleet.project.state()["deployment"]["resources"]
+        if r["type"] == "pulumi-python:dynamic/fleet:DeviceCertificates"
+    }
     # 16 per account and region fleet manages (3 here), whatever the number of certificates.
     assert len(shards) == 16 * 3
     # Each shard's groups are one compact JSON text in the state, not a map per certificate.
@@ -129,13 +136,18 @@ def test_a_drift_check_costs_list_calls_never_one_per_certificate(devices: Devic
 def test_flipping_a_revoked_certificate_to_active_is_refused_at_preview(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     writes = fleet.aws.writes()
-    fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
-               "        status: ACTIVE\n", filename="devices.yaml")
+    fleet.edit(
+        "        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "        status: ACTIVE\n",
+        filename="devices.yaml",
+    )
 
     for run in (fleet.project.preview, fleet.project.up):
         refused = run(ok=(ENGINE.failed,))
-        assert f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE at " \
-               "manifests/devices.yaml:11" in refused.output
+        assert (
+            f"certificate {devices.fingerprint(2)} (devices/device-2.pem) is declared ACTIVE at "
+            "manifests/devices.yaml:11" in refused.output
+        )
         assert "revoked on" in refused.output and "never reactivated" in refused.output
     assert fleet.aws.writes() == writes
     assert devices.status(2) == "REVOKED"
@@ -147,8 +159,12 @@ def test_deleting_the_entry_and_adding_it_back_is_refused(devices: Devices, flee
     revoked_pem = fleet.manifests.root / "devices" / "device-2.pem"
     kept = revoked_pem.read_text()
     revoked_pem.unlink()
-    fleet.edit("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
-               "        revocation: {reason: key leaked, date: 2026-11-01}\n", "", filename="devices.yaml")
+    fleet.edit(
+        "    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+        "        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "",
+        filename="devices.yaml",
+    )
     fleet.project.up()
     assert devices.status(2) == "REVOKED"  # removed from the manifests, still revoked in AWS
 
@@ -165,10 +181,12 @@ def test_another_name_account_or_region_without_a_ca_is_refused(devices: Devices
     moved = fleet.manifests.root / "elsewhere" / "device-2.pem"
     moved.parent.mkdir()
     (fleet.manifests.root / "devices" / "device-2.pem").rename(moved)
-    fleet.edit("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
-               "        revocation: {reason: key leaked, date: 2026-11-01}\n",
-               "  second-life:\n    certificates: elsewhere\n    placements: [{account: staging}]\n",
-               filename="devices.yaml")
+    fleet.edit(
+        "    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+        "        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "  second-life:\n    certificates: elsewhere\n    placements: [{account: staging}]\n",
+        filename="devices.yaml",
+    )
     refused = fleet.project.preview(ok=(ENGINE.failed,))
     assert f"certificate {devices.fingerprint(2)} (elsewhere/device-2.pem) is declared ACTIVE" in refused.output
     assert devices.status(2, account="staging") is None
@@ -177,10 +195,12 @@ def test_another_name_account_or_region_without_a_ca_is_refused(devices: Devices
 @pytest.mark.oldest
 def test_a_new_stack_cannot_reactivate_either(devices: Devices, fleet: Fleet, tmp_path: Path) -> None:
     fleet.project.up()
-    fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
-               "        status: ACTIVE\n", filename="devices.yaml")
-    fresh = scratch_project(tmp_path / "fresh", tmp_path / "fresh-state", stack="lost",
-                            **fleet.project.extra_env)
+    fleet.edit(
+        "        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "        status: ACTIVE\n",
+        filename="devices.yaml",
+    )
+    fresh = scratch_project(tmp_path / "fresh", tmp_path / "fresh-state", stack="lost", **fleet.project.extra_env)
     fresh.init(fleet.manifests.root)
     refused = fresh.preview(ok=(ENGINE.failed,))
     assert f"certificate {devices.fingerprint(2)}" in refused.output and "never reactivated" in refused.output
@@ -195,8 +215,9 @@ def test_a_revoked_certificate_back_through_just_in_time_registration_is_revoked
     iot = fleet.iot("prod")
     iot.delete_certificate(certificateId=devices.fingerprint(2))  # someone deletes the revoked record by hand...
     # ...and the stolen device connects: AWS registers it again, PENDING_ACTIVATION (JITR).
-    iot.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
-                             status="PENDING_ACTIVATION")
+    iot.register_certificate(
+        certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION"
+    )
     drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     shard = f"certs.prod.us-east-1.{devices.fingerprint(2)[0]}"
     assert f"DeviceCertificates::{shard}]" in drift.output
@@ -212,8 +233,12 @@ def test_removing_certificates_deactivates_detaches_and_deletes_but_leaves_revok
     fleet.project.up()
     for n in (0, 2):
         (fleet.manifests.root / "devices" / f"device-{n}.pem").unlink()
-    fleet.edit("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
-               "        revocation: {reason: key leaked, date: 2026-11-01}\n", "", filename="devices.yaml")
+    fleet.edit(
+        "    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+        "        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "",
+        filename="devices.yaml",
+    )
     fleet.project.up()
     assert devices.status(0) is None and devices.status(2) == "REVOKED" and devices.status(1) == "ACTIVE"
     assert len(fleet.iot("prod").list_targets_for_policy(policyName="telemetry")["targets"]) == 2
@@ -234,8 +259,9 @@ def test_a_policy_change_becomes_the_one_default_version_and_stays_attached(devi
 
 
 def test_certificates_are_attached_to_the_thing_named_by_their_common_name(devices: Devices, fleet: Fleet) -> None:
-    fleet.edit("    policies: [telemetry]\n", "    policies: [telemetry]\n    things: common-name\n",
-               filename="devices.yaml")
+    fleet.edit(
+        "    policies: [telemetry]\n", "    policies: [telemetry]\n    things: common-name\n", filename="devices.yaml"
+    )
     fleet.project.up()
     iot = fleet.iot("prod")
     arn = f"arn:aws:iot:us-east-1:111111111111:cert/{devices.fingerprint(0)}"
@@ -248,8 +274,14 @@ def test_certificates_are_attached_to_the_thing_named_by_their_common_name(devic
     assert f"DeviceCertificates::certs.prod.us-east-1.{devices.fingerprint(0)[0]}]" in drift.output
     if ENGINE.names_drifted_keys:
         assert f'{devices.fingerprint(0)}: "ACTIVE; no thing" => "ACTIVE"' in drift.output
-    report = subprocess.run([sys.executable, "-m", "fleet", "drift", "--json", "-m", str(fleet.manifests.root)],
-                            env=fleet.project.env(), capture_output=True, text=True, check=False, timeout=300)
+    report = subprocess.run(
+        [sys.executable, "-m", "fleet", "drift", "--json", "-m", str(fleet.manifests.root)],
+        env=fleet.project.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert report.returncode == 7 and json.loads(report.stdout)["counts"] == {"thing-detached": 1}, report.stderr
     fleet.project.up("--refresh")
     assert iot.list_thing_principals(thingName="device-0")["principals"] == [arn]
@@ -288,13 +320,19 @@ def test_moving_a_certificate_to_another_group_keeps_it_active(devices: Devices,
 def test_a_policy_changed_by_hand_is_drift_and_is_put_back(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     iot = fleet.iot("prod")
-    iot.create_policy_version(policyName="telemetry", setAsDefault=True, policyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    iot.create_policy_version(
+        policyName="telemetry",
+        setAsDefault=True,
+        policyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+        ),
+    )
     drift = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert "IotPolicy::policy.telemetry.prod.us-east-1]" in drift.output
     fleet.project.up("--refresh")
-    assert json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])["Statement"][0]["Action"] == \
-        "iot:Publish"
+    assert (
+        json.loads(iot.get_policy(policyName="telemetry")["policyDocument"])["Statement"][0]["Action"] == "iot:Publish"
+    )
     # The README's promise: the version made by hand is deleted, not left behind as a non-default one.
     versions = iot.list_policy_versions(policyName="telemetry")["policyVersions"]
     assert [v["isDefaultVersion"] for v in versions] == [True], versions

@@ -40,8 +40,15 @@ FAULTS: dict[str, list[dict[str, Any]]] = {
     # one of each write that fleet settles by reading, answer lost the first time
     "lost answers of each write": [
         {"kind": "reset-after", "path": path, "times": 1}
-        for path in ("^/certificate/register", "^/cacertificate$", "^/policies/[^/]+$", "^/policies/[^/]+/version",
-                     "^/target-policies/", "^/certificates/")],
+        for path in (
+            "^/certificate/register",
+            "^/cacertificate$",
+            "^/policies/[^/]+$",
+            "^/policies/[^/]+/version",
+            "^/target-policies/",
+            "^/certificates/",
+        )
+    ],
     # everything fails for a while, a few writes into the run
     "outage": [{"kind": "outage", "service": "*", "requests": "all", "after": 20, "seconds": OUTAGE_SECONDS}],
 }
@@ -55,7 +62,8 @@ def synthetic(tmp_path: Path) -> Iterator[Synthetic]:
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_up_through_a_fault_converges_in_one_run_and_exits_0_only_when_aws_is_right(
-        synthetic: Synthetic, fault: str) -> None:
+    synthetic: Synthetic, fault: str
+) -> None:
     fired = [0] * len(FAULTS[fault])
     for revision in ("first apply", "a change"):
         if revision == "a change":
@@ -69,8 +77,7 @@ def test_up_through_a_fault_converges_in_one_run_and_exits_0_only_when_aws_is_ri
     assert not never, f"{fault}: rules that never fired: {never}"
 
 
-def test_an_outage_longer_than_the_budget_fails_naming_the_call_then_the_next_run_converges(
-        tmp_path: Path) -> None:
+def test_an_outage_longer_than_the_budget_fails_naming_the_call_then_the_next_run_converges(tmp_path: Path) -> None:
     with LocalAws() as aws:
         synthetic = Synthetic(tmp_path, aws, 16, FLEET_AWS_RATE="50", FLEET_AWS_RETRY_SECONDS="4")
         aws.arm_faults({"kind": "outage", "requests": "writes", "path": "^/certificate/register", "seconds": 600})

@@ -38,15 +38,24 @@ class FleetLocal:
     """`fleet local` running in ``work``, its output read line by line as it comes."""
 
     def __init__(self, work: Path, environ: dict[str, str], port: int = 0):
-        self.process = subprocess.Popen([sys.executable, "-m", "fleet", "local", "--port", str(port)], cwd=work,
-                                        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fleet", "local", "--port", str(port)],
+            cwd=work,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.wait_for(lambda line: line.strip() == "ready")
-        self.url = next(re.search(r"listens on (http://\S+):", line)[1]  # type: ignore[index]
-                        for line in self.printed if "listens on" in line)
+        self.url = next(
+            re.search(r"listens on (http://\S+):", line)[1]  # type: ignore[index]
+            for line in self.printed
+            if "listens on" in line
+        )
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -82,9 +91,13 @@ class FleetLocal:
 @pytest.fixture
 def environ(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_"))}
-    return clean | {"PULUMI_HOME": str(tmp_path / "pulumi-home"), "GIT_AUTHOR_NAME": "team",
-                    "GIT_COMMITTER_NAME": "team", "GIT_AUTHOR_EMAIL": "team@example.com",
-                    "GIT_COMMITTER_EMAIL": "team@example.com"}
+    return clean | {
+        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+        "GIT_AUTHOR_NAME": "team",
+        "GIT_COMMITTER_NAME": "team",
+        "GIT_AUTHOR_EMAIL": "team@example.com",
+        "GIT_COMMITTER_EMAIL": "team@example.com",
+    }
 
 
 @pytest.fixture
@@ -130,8 +143,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_an_account_added_while_it_runs_gets_its_profile_without_a_restart(work: Path,
-                                                                           running: FleetLocal) -> None:
+def test_an_account_added_while_it_runs_gets_its_profile_without_a_restart(work: Path, running: FleetLocal) -> None:
     accounts = work / "manifests/accounts.yaml"
     with pytest.raises(Exception, match="staging"):
         session(work, "staging")
@@ -179,8 +191,7 @@ def test_role_credentials_an_earlier_endpoint_issued_are_refused_never_answered_
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_a_signal_ends_it_and_its_endpoint_with_nothing_left_holding_the_port(running: FleetLocal,
-                                                                             how: int) -> None:
+def test_a_signal_ends_it_and_its_endpoint_with_nothing_left_holding_the_port(running: FleetLocal, how: int) -> None:
     assert not port_is_free(running.port)
     assert running.end(how) == 0
     assert running.printed[-1] == "the local endpoint stopped; everything it held is gone\n"
@@ -200,8 +211,15 @@ def test_a_state_an_earlier_endpoint_left_is_pointed_out_and_what_it_says_to_run
     work: Path, environ: dict[str, str]
 ) -> None:
     def shell(*commands: str) -> None:
-        done = subprocess.run(["bash", "-c", "set -euo pipefail\nsource .fleet-local/env\n" + "\n".join(commands)],
-                              cwd=work, env=environ, capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\nsource .fleet-local/env\n" + "\n".join(commands)],
+            cwd=work,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     first = FleetLocal(work, environ)

@@ -25,8 +25,12 @@ pytestmark = pytest.mark.engine
 
 BRANCH = "trunk"  # not main, nor git's master: nothing may assume either
 CI_ACCOUNT = "999999999999"
-NAMES = {"GIT_AUTHOR_NAME": "team", "GIT_AUTHOR_EMAIL": "team@example.com", "GIT_COMMITTER_NAME": "team",
-         "GIT_COMMITTER_EMAIL": "team@example.com"}
+NAMES = {
+    "GIT_AUTHOR_NAME": "team",
+    "GIT_AUTHOR_EMAIL": "team@example.com",
+    "GIT_COMMITTER_NAME": "team",
+    "GIT_COMMITTER_EMAIL": "team@example.com",
+}
 FACTORY = """\
   factory-root:
     certificate: pki/factory-root.pem
@@ -60,8 +64,15 @@ class Team:
         self.root = tmp_path / "team-fleet"
 
     def run(self, *command: str, env: dict[str, str] | None = None) -> str:
-        done = subprocess.run(command, cwd=self.root, env={**self.environ, **(env or {})}, capture_output=True,
-                              text=True, check=False, timeout=300)
+        done = subprocess.run(
+            command,
+            cwd=self.root,
+            env={**self.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
         return done.stdout
 
@@ -85,14 +96,26 @@ class Team:
         merge = self.git("rev-parse", "HEAD")
         self.git("push", "-q", "--force", "origin", f"HEAD:refs/pull/{number}/merge")
         self.git("checkout", "-q", branch)
-        return Event("pull_request", f"refs/pull/{number}/merge", merge, base_ref=BRANCH, head_ref=branch,
-                     payload={"pull_request": {"number": number, "base": {"ref": BRANCH}, "head": {"ref": branch}},
-                              "repository": {"full_name": REPOSITORY, "default_branch": BRANCH}})
+        return Event(
+            "pull_request",
+            f"refs/pull/{number}/merge",
+            merge,
+            base_ref=BRANCH,
+            head_ref=branch,
+            payload={
+                "pull_request": {"number": number, "base": {"ref": BRANCH}, "head": {"ref": branch}},
+                "repository": {"full_name": REPOSITORY, "default_branch": BRANCH},
+            },
+        )
 
     def push(self, branch: str) -> Event:
         self.git("push", "-q", "origin", branch)
-        return Event("push", f"refs/heads/{branch}", self.git("rev-parse", branch),
-                     payload={"repository": {"full_name": REPOSITORY, "default_branch": BRANCH}})
+        return Event(
+            "push",
+            f"refs/heads/{branch}",
+            self.git("rev-parse", branch),
+            payload={"repository": {"full_name": REPOSITORY, "default_branch": BRANCH}},
+        )
 
 
 def succeeded(jobs: list[Job], count: int) -> list[Job]:
@@ -106,10 +129,15 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     tmp_path: Path, own_local_aws: LocalAws
 ) -> None:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_", "PIP_"))}
-    environ |= {**NAMES, "HOME": str(tmp_path / "home"), "PULUMI_HOME": str(tmp_path / "pulumi-home"),
-                "PULUMI_SKIP_UPDATE_CHECK": "1", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "1",
-                "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials")}
+    environ |= {
+        **NAMES,
+        "HOME": str(tmp_path / "home"),
+        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+        "PULUMI_SKIP_UPDATE_CHECK": "1",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "1",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
     (tmp_path / "home").mkdir()
     # `fleet local`'s environment: its credentials, a file backend for the state and its passphrase.
     backend = local.environment(own_local_aws.url, tmp_path / "backend")
@@ -117,14 +145,38 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     team = Team(tmp_path, environ)
 
     # README "Start a fleet of your own", then docs/production.md "The first stack".
-    subprocess.run([sys.executable, "-m", "fleet", "init", "team-fleet", "--account", "prod", "--account-id",
-                    "111111111111", "--default-branch", BRANCH], cwd=tmp_path, env=environ, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fleet",
+            "init",
+            "team-fleet",
+            "--account",
+            "prod",
+            "--account-id",
+            "111111111111",
+            "--default-branch",
+            BRANCH,
+        ],
+        cwd=tmp_path,
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
     team.git("init", "-q", "-b", BRANCH)
     team.git("add", "-A")
     team.git("commit", "-qm", "A new fleet")
-    team.run("pulumi", "stack", "init", "prod", "--secrets-provider", "passphrase", "--non-interactive",
-             env={k: backend[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")})
+    team.run(
+        "pulumi",
+        "stack",
+        "init",
+        "prod",
+        "--secrets-provider",
+        "passphrase",
+        "--non-interactive",
+        env={k: backend[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")},
+    )
     team.git("add", "Pulumi.prod.yaml")
     team.git("commit", "-qm", "The prod stack")
     subprocess.run(["git", "init", "-q", "--bare", "-b", BRANCH, str(team.origin)], check=True, env=environ)
@@ -136,21 +188,36 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     store = tmp_path / "github.json"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "gh").write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / 'gh_stand_in.py'} "
-                                f"{store} \"$@\"\n")
+    (bin_dir / "gh").write_text(
+        f'#!/bin/sh\nexec {sys.executable} {Path(__file__).parent / "gh_stand_in.py"} {store} "$@"\n'
+    )
     (bin_dir / "gh").chmod(0o755)
     runner = Runner(
-        origin=team.origin, scratch=tmp_path / "runner", endpoint=own_local_aws.url,
+        origin=team.origin,
+        scratch=tmp_path / "runner",
+        endpoint=own_local_aws.url,
         base_credentials=local.CREDENTIALS,
-        environment={**environ, "PATH": f"{bin_dir}:{environ['PATH']}", "FLEET_AWS_ENDPOINT_URL": own_local_aws.url,
-                     # setup-python's stand-in is this virtualenv, which holds what requirements.txt pins.
-                     "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        vars={"PULUMI_BACKEND_URL": backend["PULUMI_BACKEND_URL"], "FLEET_STACKS": '["prod"]',
-              "FLEET_PLAN_ROLE_ARN": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan",
-              "FLEET_CI_ROLE_ARN": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply",
-              "FLEET_READER_ROLE": "fleet-reader", "AWS_REGION": "us-east-1"},
-        secrets={"PULUMI_CONFIG_PASSPHRASE": backend["PULUMI_CONFIG_PASSPHRASE"],
-                 "FLEET_CA_KEY_FACTORY_ROOT": factory.key_pem})
+        environment={
+            **environ,
+            "PATH": f"{bin_dir}:{environ['PATH']}",
+            "FLEET_AWS_ENDPOINT_URL": own_local_aws.url,
+            # setup-python's stand-in is this virtualenv, which holds what requirements.txt pins.
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        },
+        vars={
+            "PULUMI_BACKEND_URL": backend["PULUMI_BACKEND_URL"],
+            "FLEET_STACKS": '["prod"]',
+            "FLEET_PLAN_ROLE_ARN": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-plan",
+            "FLEET_CI_ROLE_ARN": f"arn:aws:iam::{CI_ACCOUNT}:role/fleet-ci-apply",
+            "FLEET_READER_ROLE": "fleet-reader",
+            "AWS_REGION": "us-east-1",
+        },
+        secrets={
+            "PULUMI_CONFIG_PASSPHRASE": backend["PULUMI_CONFIG_PASSPHRASE"],
+            "FLEET_CA_KEY_FACTORY_ROOT": factory.key_pem,
+        },
+    )
     workflows = team.root / ".github" / "workflows"
 
     # A pull request: a DEFAULT-mode CA of the team's own, and devices under it, one revoked.
@@ -170,8 +237,10 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     assert (audit.name, plan.name, plan.matrix) == ("audit", "plan", {"stack": "prod"})
     [scan] = runner.code_scanning("fleet-audit")["runs"]
     assert scan["results"] == [], scan["results"]  # a sound fleet: no finding, and the SARIF is valid
-    assert "manifests: valid: 1 account, 2 CAs in 2 placements, 3 device certificates in 1 group" in \
-        plan.step("Validate the manifests (and that the revocation ledger only grew)").output
+    assert (
+        "manifests: valid: 1 account, 2 CAs in 2 placements, 3 device certificates in 1 group"
+        in plan.step("Validate the manifests (and that the revocation ledger only grew)").output
+    )
     [comment] = comments(store)
     review = (plan.workspace / "review.md").read_text()
     assert comment["body"] == review and comment["issue"] == 1 and comment["updates"] == 0
@@ -205,15 +274,21 @@ def test_the_generated_workflows_run_as_written_from_a_pull_request_to_its_apply
     assert ids[2] in json.dumps(jitr)
 
     # The scheduled drift check, on the default branch: nothing drifted.
-    schedule = Event("schedule", f"refs/heads/{BRANCH}", team.git("rev-parse", BRANCH),
-                     payload={"repository": {"full_name": REPOSITORY, "default_branch": BRANCH}})
+    schedule = Event(
+        "schedule",
+        f"refs/heads/{BRANCH}",
+        team.git("rev-parse", BRANCH),
+        payload={"repository": {"full_name": REPOSITORY, "default_branch": BRANCH}},
+    )
     drift, state = succeeded(runner.run(workflows / "drift.yml", schedule), 2)
     assert (drift.name, state.name, state.matrix) == ("drift", "state", {"stack": "prod"})
     assert "exit 0" in drift.step("AWS against the manifests").output
     summary = (drift.workspace.parent.parent / "github_step_summary.txt").read_text()  # its GITHUB_STEP_SUMMARY
     # The drift report first, the audit of what AWS holds, and last the certificates about to expire.
-    assert summary == ("```\nNo drift: AWS matches the manifests.\n```\n```\nAWS: no findings\n```\n"
-                       "```\nNo CA or device certificate expires within 30 days.\n```\n"), summary
+    assert summary == (
+        "```\nNo drift: AWS matches the manifests.\n```\n```\nAWS: no findings\n```\n"
+        "```\nNo CA or device certificate expires within 30 days.\n```\n"
+    ), summary
     assert "exit 0" in drift.step("Certificates about to expire").output
 
     # A push to a branch that is not the default one applies nothing.

@@ -29,10 +29,18 @@ def devices(fleet: Fleet) -> Devices:
     return Devices(fleet)
 
 
-def script(fleet: Fleet, name: str, *args: str, ok: tuple[int, ...] = (0,),
-           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([str(REPO / "scripts" / name), *args], env={**fleet.project.env(), **(env or {})},
-                          cwd=fleet.project.workdir, capture_output=True, text=True, timeout=600, check=False)
+def script(
+    fleet: Fleet, name: str, *args: str, ok: tuple[int, ...] = (0,), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(REPO / "scripts" / name), *args],
+        env={**fleet.project.env(), **(env or {})},
+        cwd=fleet.project.workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode in ok, f"{name} {args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done
 
@@ -45,7 +53,8 @@ def drift_kinds(fleet: Fleet, ok: tuple[int, ...] = (7,)) -> dict[str, int]:
 def register_pending(fleet: Fleet, device: Issued, region: str = "us-east-1") -> str:
     """What AWS does at a device's first connection under a CA with auto-registration."""
     reply = fleet.iot("prod", region).register_certificate(
-        certificatePem=device.cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION")
+        certificatePem=device.cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION"
+    )
     return str(reply["certificateId"])
 
 
@@ -66,20 +75,34 @@ def test_every_kind_of_drift_is_named_then_put_back(devices: Devices, fleet: Fle
     stranger = register_pending(fleet, issue(fleet.root, "jitr-device"))
     iot.update_ca_certificate(certificateId=fleet.ca_id("root"), newStatus="INACTIVE")
     iot.update_certificate(certificateId=devices.fingerprint(0), newStatus="INACTIVE")
-    iot.create_policy_version(policyName="telemetry", policyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}))
+    iot.create_policy_version(
+        policyName="telemetry",
+        policyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+        ),
+    )
     iot.detach_policy(policyName="telemetry", target=arn[devices.fingerprint(1)])
     iot.attach_policy(policyName="telemetry", target=f"arn:aws:iot:us-east-1:111111111111:cert/{stranger}")
 
     # As the scheduled workflow runs it.
-    preview = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
-                     "--diff", "--expect-no-changes", ok=(ENGINE.changes,))
+    preview = script(
+        fleet,
+        "pulumi.sh",
+        "preview",
+        "--stack",
+        fleet.project.stack,
+        "--non-interactive",
+        "--refresh",
+        "--diff",
+        "--expect-no-changes",
+        ok=(ENGINE.changes,),
+    )
     preview_output = preview.stdout + preview.stderr
     # Each resource that holds a difference is named, and nothing else (progress lines may interleave).
     shards = {f"certs.prod.us-east-1.{fp[0]}" for fp in (devices.fingerprint(0), devices.fingerprint(1), stranger)}
     assert set(re.findall(r"fleet:\w+ (\S+) update\b", preview_output)) | set(
-        re.findall(r"fleet:\w+::(\S+)\]", preview_output)) >= {*shards, "policy.telemetry.prod.us-east-1",
-                                                                  "root.prod.us-east-1"}
+        re.findall(r"fleet:\w+::(\S+)\]", preview_output)
+    ) >= {*shards, "policy.telemetry.prod.us-east-1", "root.prod.us-east-1"}
     assert f"~ {len(shards) + 2} to update" in preview_output
     if ENGINE.names_drifted_keys:  # and the key that drifted, AWS's value first
         for named in (
@@ -93,8 +116,14 @@ def test_every_kind_of_drift_is_named_then_put_back(devices: Devices, fleet: Fle
 
     table = script(fleet, "fleet.sh", "drift", "-m", str(fleet.manifests.root), ok=(7,)).stdout
     assert "Drift: 6 difference(s)" in table and "pending-activation" in table
-    assert drift_kinds(fleet) == {"ca-status": 1, "certificate-status": 1, "pending-activation": 1,
-                                  "policy-attached": 1, "policy-detached": 1, "policy-versions": 1}
+    assert drift_kinds(fleet) == {
+        "ca-status": 1,
+        "certificate-status": 1,
+        "pending-activation": 1,
+        "policy-attached": 1,
+        "policy-detached": 1,
+        "policy-versions": 1,
+    }
 
     fleet.project.up("--refresh")
     assert fleet.describe("root", "prod")["status"] == "ACTIVE"
@@ -117,8 +146,9 @@ def test_pending_registrations_are_listed_and_adopted_into_the_manifests(devices
 
     after = (fleet.manifests.root / "devices.yaml").read_text()
     assert after.startswith(before.rstrip("\n"))  # round-trip: what was there is untouched
-    assert "  root-jitr-prod-us-east-1:\n    ca: root\n    certificates: pki/adopted/root-jitr-prod-us-east-1\n" \
-        in after
+    assert (
+        "  root-jitr-prod-us-east-1:\n    ca: root\n    certificates: pki/adopted/root-jitr-prod-us-east-1\n" in after
+    )
     assert (fleet.manifests.root / "pki" / "adopted" / "root-jitr-prod-us-east-1" / f"{pending}.pem").exists()
     script(fleet, "fleet.sh", "validate", "-m", str(fleet.manifests.root))
     fleet.project.up()
@@ -160,8 +190,9 @@ def test_auto_activation_activates_only_what_the_decision_allows(devices: Device
     # ...until adopted: as REVOKED, with the reason the decision gave.
     script(fleet, "fleet.sh", "pending", "--adopt", "-m", str(fleet.manifests.root))
     adopted = (fleet.manifests.root / "devices.yaml").read_text()
-    assert f"      - certificate: pki/adopted/root-jitr-prod-us-east-1/{listed}.pem\n        status: REVOKED\n" \
-           in adopted
+    assert (
+        f"      - certificate: pki/adopted/root-jitr-prod-us-east-1/{listed}.pem\n        status: REVOKED\n" in adopted
+    )
     assert "refused at adoption: serial" in adopted and "is on the CA's revocation list" in adopted
     fleet.project.up()
     assert status_and_policies(fleet, listed) == ("REVOKED", [])
@@ -187,10 +218,11 @@ def test_a_revocation_by_hand_is_drift_the_manifests_must_adopt(devices: Devices
     script(fleet, "fleet.sh", "drift", "--adopt-revocations", "-m", str(fleet.manifests.root))  # 0: written
     after = (fleet.manifests.root / "devices.yaml").read_text()
     assert after.startswith(before.rstrip("\n"))  # the existing exception and everything else kept
-    assert after[len(before.rstrip("\n")):].startswith(
+    assert after[len(before.rstrip("\n")) :].startswith(
         "\n      - certificate: devices/device-1.pem\n        status: REVOKED\n        revocation:\n"
         "          reason: revoked in AWS outside fleet; adopted by `fleet drift --adopt-revocations`\n"
-        f"          date: {found['aws'][len('REVOKED since '):]}\n")
+        f"          date: {found['aws'][len('REVOKED since ') :]}\n"
+    )
     fleet.project.up("--refresh")
     assert devices.status(1) == "REVOKED" and drift_kinds(fleet, ok=(0,)) == {}
 
@@ -210,8 +242,7 @@ def test_an_emergency_revocation_by_hand_is_adopted_and_reviewed_step_by_step(de
     # registered, adopted, activated, deactivated, revoked, deleted, attached, detached
     assert table(review) == ["| prod | eu-west-1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |"], review
     assert "**Irreversible: 1 revocation(s).**" in review
-    assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/eu-west-1" \
-        in review
+    assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/eu-west-1" in review
 
     fleet.project.up()  # as the apply workflow runs it
     assert devices.status(1) == "REVOKED" and devices.status(1, region="eu-west-1") == "REVOKED"
@@ -235,11 +266,15 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
     """Also writes the golden-file test's fixtures when FLEET_WRITE_REVIEW_FIXTURES=1."""
     fleet.project.up()
     # One more ACTIVE certificate under root in prod/us-east-1 that no manifest lists: it counts too.
-    fleet.iot("prod").register_certificate(certificatePem=issue(fleet.root, "by-hand").cert_pem,
-                                           caCertificatePem=fleet.root.cert_pem, setAsActive=True)
-    fleet.edit("    exceptions:\n", "    exceptions:\n      - certificate: devices/device-1.pem\n"
-               "        status: REVOKED\n        revocation: {reason: returned broken, date: 2026-11-22}\n",
-               filename="devices.yaml")
+    fleet.iot("prod").register_certificate(
+        certificatePem=issue(fleet.root, "by-hand").cert_pem, caCertificatePem=fleet.root.cert_pem, setAsActive=True
+    )
+    fleet.edit(
+        "    exceptions:\n",
+        "    exceptions:\n      - certificate: devices/device-1.pem\n"
+        "        status: REVOKED\n        revocation: {reason: returned broken, date: 2026-11-22}\n",
+        filename="devices.yaml",
+    )
     fleet.edit("      - account: prod\n        status: ACTIVE\n", "      - account: prod\n        status: INACTIVE\n")
     script(fleet, "fleet.sh", "record-revocations", "-m", str(fleet.manifests.root))  # its ledger entry
     for n in range(7):
@@ -248,20 +283,39 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
 
     # As the pull-request workflow runs it: through a reader role in each account, which cannot write.
     writes = fleet.aws.writes()
-    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
-                  "--json", env=READER)
+    plan = script(
+        fleet,
+        "pulumi.sh",
+        "preview",
+        "--stack",
+        fleet.project.stack,
+        "--non-interactive",
+        "--refresh",
+        "--json",
+        env=READER,
+    )
     assert fleet.aws.writes() == writes
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
-    script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-o",
-           str(fleet.project.workdir / "review.md"), "-m", str(fleet.manifests.root))
+    script(
+        fleet,
+        "fleet.sh",
+        "review",
+        str(fleet.project.workdir / "plan.json"),
+        "-o",
+        str(fleet.project.workdir / "review.md"),
+        "-m",
+        str(fleet.manifests.root),
+    )
     review = (fleet.project.workdir / "review.md").read_text()
 
     head = review.split("| account |")[0]  # what comes before the per-region detail
     assert "**Irreversible: 2 revocation(s).**" in head
     assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/us-east-1" in head
     # After the change: device-0 and -3 in both regions, and the one made by hand in us-east-1.
-    assert "Deactivating CA `root` in prod/eu-west-1 stops new registrations only: **2 ACTIVE certificates** it " \
-           "signed keep working" in head
+    assert (
+        "Deactivating CA `root` in prod/eu-west-1 stops new registrations only: **2 ACTIVE certificates** it "
+        "signed keep working" in head
+    )
     assert "Deactivating CA `root` in prod/us-east-1 stops new registrations only: **3 ACTIVE certificates**" in head
     assert "| prod | us-east-1 | 7 | 0 | 0 | 0 | 1 | 0 | 7 | 0 |" in review  # 7 sensors registered and attached
     assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 1 | 0 | 0 | 0 |" in review
@@ -269,8 +323,18 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
     assert "  <details><summary>7 items</summary>" in review  # the long list is folded
 
     # The same change applied with the reader role is refused before anything is written.
-    refused = script(fleet, "pulumi.sh", "up", "--stack", fleet.project.stack, "--non-interactive", "--yes",
-                     "--skip-preview", ok=(ENGINE.failed,), env=READER)
+    refused = script(
+        fleet,
+        "pulumi.sh",
+        "up",
+        "--stack",
+        fleet.project.stack,
+        "--non-interactive",
+        "--yes",
+        "--skip-preview",
+        ok=(ENGINE.failed,),
+        env=READER,
+    )
     assert "fleet runs read-only as arn:aws:iam::111111111111:role/fleet-reader" in refused.stdout + refused.stderr
     assert fleet.aws.writes() == writes
 
@@ -284,11 +348,16 @@ def test_the_review_of_a_real_plan_calls_out_revocations_and_blast_radius(device
 
 def trimmed(plan: str) -> str:
     """The plan without what the review never reads (PEMs, paths of this machine), to keep the fixture small."""
+
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if k not in (
-                "config", "sourcePosition", "duration", "__provider", "stackTrace", "created", "modified")}
+            return {
+                k: clean(v)
+                for k, v in value.items()
+                if k not in ("config", "sourcePosition", "duration", "__provider", "stackTrace", "created", "modified")
+            }
         return [clean(v) for v in value] if isinstance(value, list) else value
+
     document = clean(json.loads(plan))
     document["steps"] = [step for step in document["steps"] if step["op"] not in ("same", "refresh")]
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
@@ -297,10 +366,21 @@ def trimmed(plan: str) -> str:
 @pytest.mark.oldest
 def test_a_refused_plan_is_reviewed_as_refused(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
-    fleet.edit("        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
-               "        status: ACTIVE\n", filename="devices.yaml")
-    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
-                  ok=(ENGINE.failed,))
+    fleet.edit(
+        "        status: REVOKED\n        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "        status: ACTIVE\n",
+        filename="devices.yaml",
+    )
+    plan = script(
+        fleet,
+        "pulumi.sh",
+        "preview",
+        "--stack",
+        fleet.project.stack,
+        "--non-interactive",
+        "--json",
+        ok=(ENGINE.failed,),
+    )
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
     review = script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json")).stdout
     assert "**The preview failed; nothing will be applied until this is fixed:**" in review
@@ -314,19 +394,25 @@ def test_every_word_of_a_change_and_its_review_is_true(devices: Devices, fleet: 
     already revoked, attachments of the new registration, the things), and the runs that make
     the change call none of it drift and say each warning once."""
     fleet.project.up()
-    fleet.edit("    exceptions:\n", "    things: common-name\n    exceptions:\n"
-               "      - certificate: devices/device-1.pem\n        status: REVOKED\n"
-               "        revocation: {reason: returned broken, date: 2026-11-22}\n", filename="devices.yaml")
+    fleet.edit(
+        "    exceptions:\n",
+        "    things: common-name\n    exceptions:\n"
+        "      - certificate: devices/device-1.pem\n        status: REVOKED\n"
+        "        revocation: {reason: returned broken, date: 2026-11-22}\n",
+        filename="devices.yaml",
+    )
     script(fleet, "fleet.sh", "record-revocations", "-m", str(fleet.manifests.root))
     (fleet.manifests.root / "devices" / "device-3.pem").unlink()
     issue(fleet.root, "device-4").write(fleet.manifests.root / "devices" / "device-4.pem")
     new = pki.certificate_id(pki.load_certificate((fleet.manifests.root / "devices" / "device-4.pem").read_bytes()))
 
-    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh",
-                  "--json")
+    plan = script(
+        fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--refresh", "--json"
+    )
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
-    review = script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-m",
-                    str(fleet.manifests.root)).stdout
+    review = script(
+        fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-m", str(fleet.manifests.root)
+    ).stdout
     head = review.split("| account |")[0]
     assert "**Irreversible: 2 revocation(s).**" in head  # device-1 in each region; device-2 was revoked already
     assert devices.fingerprint(2)[:16] not in review
@@ -359,16 +445,25 @@ def test_every_word_of_a_change_and_its_review_is_true(devices: Devices, fleet: 
         assert [p["policyName"] for p in iot.list_attached_policies(target=arn)["policies"]] == ["telemetry"]
         for thing, fingerprint in (("device-0", devices.fingerprint(0)), ("device-4", new)):
             assert iot.list_thing_principals(thingName=thing)["principals"] == [
-                f"arn:aws:iot:{region}:111111111111:cert/{fingerprint}"]
+                f"arn:aws:iot:{region}:111111111111:cert/{fingerprint}"
+            ]
     fleet.project.preview("--refresh", "--expect-no-changes")
 
 
 def review_of(fleet: Fleet, *preview: str, aws: bool = True) -> str:
-    plan = script(fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json",
-                  *preview)
+    plan = script(
+        fleet, "pulumi.sh", "preview", "--stack", fleet.project.stack, "--non-interactive", "--json", *preview
+    )
     (fleet.project.workdir / "plan.json").write_text(plan.stdout)
-    return script(fleet, "fleet.sh", "review", str(fleet.project.workdir / "plan.json"), "-m",
-                  str(fleet.manifests.root), *(() if aws else ("--no-aws",))).stdout
+    return script(
+        fleet,
+        "fleet.sh",
+        "review",
+        str(fleet.project.workdir / "plan.json"),
+        "-m",
+        str(fleet.manifests.root),
+        *(() if aws else ("--no-aws",)),
+    ).stdout
 
 
 def table(review: str) -> list[str]:
@@ -392,24 +487,31 @@ def test_the_review_tells_adopted_from_registered_and_revokes_only_what_aws_has_
     iot.register_certificate_without_ca(certificatePem=adopted.cert_pem, status="ACTIVE")
     iot.register_certificate(certificatePem=record.cert_pem, caCertificatePem=fleet.root.cert_pem, status="REVOKED")
     iot.update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
-    fleet.edit("    exceptions:\n", "    exceptions:\n"
-               "      - certificate: devices/device-1.pem\n        status: REVOKED\n"
-               "        revocation: {reason: revoked in an emergency, date: 2026-11-22}\n"
-               "      - certificate: devices/device-5.pem\n        status: REVOKED\n"
-               "        revocation: {reason: returned broken, date: 2026-11-20}\n", filename="devices.yaml")
+    fleet.edit(
+        "    exceptions:\n",
+        "    exceptions:\n"
+        "      - certificate: devices/device-1.pem\n        status: REVOKED\n"
+        "        revocation: {reason: revoked in an emergency, date: 2026-11-22}\n"
+        "      - certificate: devices/device-5.pem\n        status: REVOKED\n"
+        "        revocation: {reason: returned broken, date: 2026-11-20}\n",
+        filename="devices.yaml",
+    )
     script(fleet, "fleet.sh", "record-revocations", "-m", str(fleet.manifests.root))
 
     # registered, adopted, activated, deactivated, revoked, deleted, attached, detached
-    truth = ["| prod | eu-west-1 | 2 | 0 | 0 | 0 | 1 | 0 | 1 | 0 |",
-             "| prod | us-east-1 | 0 | 2 | 0 | 0 | 0 | 0 | 1 | 0 |"]
+    truth = [
+        "| prod | eu-west-1 | 2 | 0 | 0 | 0 | 1 | 0 | 1 | 0 |",
+        "| prod | us-east-1 | 0 | 2 | 0 | 0 | 0 | 0 | 1 | 0 |",
+    ]
     # Pulumi.yaml refreshes every run (options.refresh: always); a plan made by hand may opt out.
     for preview in (("--refresh",), ("--refresh=false",)):
         review = review_of(fleet, *preview)
         assert table(review) == truth, review
         head = review.split("| account |")[0]
         assert "**Irreversible: 1 revocation(s).**" in head
-        assert f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/eu-west-1" \
-            in head
+        assert (
+            f"revoke `{devices.fingerprint(1)[:16]}…` devices/device-1.pem (group `line-1`) in prod/eu-west-1" in head
+        )
         us_east = review.split("### prod / us-east-1\n\n")[1].split("\n\n")[0]
         assert "- group `line-1`: 2 certificate(s) adopted (AWS has them already: not registered again)\n" in us_east
         assert "registered" not in us_east.replace("not registered again", "") and "revoked" not in us_east
@@ -426,8 +528,9 @@ def test_the_review_tells_adopted_from_registered_and_revokes_only_what_aws_has_
     assert made.get("iot:AttachPolicy", 0) == 2
     for region in ("us-east-1", "eu-west-1"):
         assert devices.status(1, region=region) == "REVOKED"
-        statuses = {c["certificateId"]: c["status"] for c in fleet.iot("prod", region).list_certificates()[
-            "certificates"]}
+        statuses = {
+            c["certificateId"]: c["status"] for c in fleet.iot("prod", region).list_certificates()["certificates"]
+        }
         assert statuses[pki.certificate_id(adopted.cert)] == "ACTIVE"
         assert statuses[pki.certificate_id(record.cert)] == "REVOKED"
     fleet.project.preview("--refresh", "--expect-no-changes")

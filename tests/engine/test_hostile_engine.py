@@ -20,8 +20,11 @@ pytestmark = pytest.mark.engine
 
 def alias_bomb(fleet: Fleet) -> None:
     lines = ["x-bomb: &l0 [a, a, a, a, a, a, a, a, a, a]"]
-    lines += [f"x-bomb{n}: &l{n} [*l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, "
-              f"*l{n - 1}, *l{n - 1}, *l{n - 1}]" for n in range(1, 9)]
+    lines += [
+        f"x-bomb{n}: &l{n} [*l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, *l{n - 1}, "
+        f"*l{n - 1}, *l{n - 1}, *l{n - 1}]"
+        for n in range(1, 9)
+    ]
     fleet.manifests.text("bomb.yaml", "\n".join(lines) + "\n")
 
 
@@ -51,14 +54,19 @@ def revocation_in_the_future(fleet: Fleet) -> None:
 
 
 def duplicate_certificate(fleet: Fleet) -> None:
-    fleet.manifests.text("again.yaml", "device_certificates:\n  line-2:\n    ca: root\n"
-                                       "    certificates: devices/device-0.pem\n")
+    fleet.manifests.text(
+        "again.yaml", "device_certificates:\n  line-2:\n    ca: root\n    certificates: devices/device-0.pem\n"
+    )
 
 
 CASES: dict[str, Callable[[Fleet], None]] = {
-    "alias bomb": alias_bomb, "NUL byte": nul_byte, "deep nesting": deep_nesting,
-    "unreadable CA key": unreadable_key, "path outside the repository": path_outside,
-    "policy document not an object": policy_is_a_list, "revocation dated in the future": revocation_in_the_future,
+    "alias bomb": alias_bomb,
+    "NUL byte": nul_byte,
+    "deep nesting": deep_nesting,
+    "unreadable CA key": unreadable_key,
+    "path outside the repository": path_outside,
+    "policy document not an object": policy_is_a_list,
+    "revocation dated in the future": revocation_in_the_future,
     "certificate declared twice": duplicate_certificate,
 }
 WHERE = re.compile(r"\w+\.yaml:\d+|ROOT_CA_KEY")
@@ -80,6 +88,5 @@ def test_refused_by_preview_and_up_with_no_aws_write(with_devices: Fleet, case: 
     for run in (fleet.project.up,) if case == "unreadable CA key" else (fleet.project.preview, fleet.project.up):
         result = run(ok=(ENGINE.failed,))
         assert WHERE.search(result.output), result.output  # the manifest and line (or the key) named
-        assert "Traceback" not in result.output and "Exception calling application" not in result.output, \
-            result.output
+        assert "Traceback" not in result.output and "Exception calling application" not in result.output, result.output
     assert fleet.aws.writes() == {}, fleet.aws.writes()  # counted by the endpoint: nothing was written

@@ -40,8 +40,9 @@ accounts:
 """
 PLACES = (("111111111111", "us-east-1"), ("111111111111", "eu-west-1"), ("222222222222", "us-east-1"))
 PER_PLACE = 12
-POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect",
-                                                             "Resource": "*"}]})
+POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+)
 
 
 @pytest.fixture
@@ -56,12 +57,14 @@ def estate(own_local_aws: LocalAws) -> dict[str, str]:
         for n in range(PER_PLACE):
             device = issue(ca, f"{region}-{account_id}-{n}")
             status = {0: "INACTIVE", 1: "REVOKED"}.get(n, "ACTIVE")
-            arn = iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem,
-                                           status=status)["certificateArn"]
+            arn = iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem, status=status)[
+                "certificateArn"
+            ]
             iot.attach_policy(policyName="connect", target=arn)
     twice = issue(make_ca("Vendor"), "twice")
     client_in(own_local_aws, "iot", "222222222222").register_certificate_without_ca(
-        certificatePem=twice.cert_pem * 2, status="ACTIVE")
+        certificatePem=twice.cert_pem * 2, status="ACTIVE"
+    )
     return {"twice": pki.certificate_id(twice.cert)}
 
 
@@ -73,9 +76,14 @@ def repository(root: Path) -> Path:
 
 
 def fleet_import(manifests: Path, aws: LocalAws, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fleet", "import", "-m", str(manifests)],
-                          env={**os.environ, **aws.environment(), "FLEET_AWS_RATE": "200", "COLUMNS": "200", **env},
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", "import", "-m", str(manifests)],
+        env={**os.environ, **aws.environment(), "FLEET_AWS_RATE": "200", "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -83,16 +91,21 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 
 def test_through_the_reader_role_and_throttled_an_import_writes_the_same_files_and_nothing_to_aws(
-        tmp_path: Path, own_local_aws: LocalAws, estate: dict[str, str]) -> None:
+    tmp_path: Path, own_local_aws: LocalAws, estate: dict[str, str]
+) -> None:
     aws = own_local_aws
     writes = aws.writes()  # the estate's making
     plain = repository(tmp_path / "plain")
     done = fleet_import(plain, aws)
     assert done.returncode == 0, done.stderr
-    assert f"certificate {estate['twice']} (staging/us-east-1): AWS gave a PEM fleet cannot read (expected exactly " \
-           "one PEM certificate" in done.stdout
-    assert "Declared: 1 new CA(s) (0 declared CA(s) placed further), 1 new policies, 33 certificate(s) in 3 " \
-           "group(s), 3 revocation(s) into the ledger." in done.stdout
+    assert (
+        f"certificate {estate['twice']} (staging/us-east-1): AWS gave a PEM fleet cannot read (expected exactly "
+        "one PEM certificate" in done.stdout
+    )
+    assert (
+        "Declared: 1 new CA(s) (0 declared CA(s) placed further), 1 new policies, 33 certificate(s) in 3 "
+        "group(s), 3 revocation(s) into the ledger." in done.stdout
+    )
 
     throttled = repository(tmp_path / "throttled")
     aws.arm_faults({"kind": "throttle", "service": "*", "requests": "all", "every": 3})
@@ -104,7 +117,8 @@ def test_through_the_reader_role_and_throttled_an_import_writes_the_same_files_a
 
 
 def test_a_place_that_cannot_be_reached_stops_the_import_naming_it_with_the_manifests_as_they_were(
-        tmp_path: Path, own_local_aws: LocalAws, estate: dict[str, str]) -> None:
+    tmp_path: Path, own_local_aws: LocalAws, estate: dict[str, str]
+) -> None:
     manifests = repository(tmp_path / "repo")
     before = files_of(manifests.parent)
     own_local_aws.arm_faults({"kind": "error", "requests": "all", "region": "eu-west-1"})
@@ -117,7 +131,8 @@ def test_a_place_that_cannot_be_reached_stops_the_import_naming_it_with_the_mani
 
 
 def test_an_import_killed_while_it_fetches_and_run_again_ends_with_the_same_files_fetching_only_the_rest(
-        tmp_path: Path, own_local_aws: LocalAws, estate: dict[str, str]) -> None:
+    tmp_path: Path, own_local_aws: LocalAws, estate: dict[str, str]
+) -> None:
     aws = own_local_aws
     uninterrupted = repository(tmp_path / "uninterrupted")
     assert fleet_import(uninterrupted, aws).returncode == 0
@@ -127,9 +142,13 @@ def test_an_import_killed_while_it_fetches_and_run_again_ends_with_the_same_file
     before = files_of(killed.parent)
     staging = killed / STAGING
     # Slow enough to be caught fetching: 2 PEMs a second per account and region.
-    process = subprocess.Popen([sys.executable, "-m", "fleet", "import", "-m", str(killed)],
-                               env={**os.environ, **aws.environment(), "FLEET_AWS_RATE": "2"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "import", "-m", str(killed)],
+        env={**os.environ, **aws.environment(), "FLEET_AWS_RATE": "2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while len(list(staging.glob("*.pem"))) < 8 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -138,8 +157,9 @@ def test_an_import_killed_while_it_fetches_and_run_again_ends_with_the_same_file
     fetched = len(list(staging.glob("*.pem")))
     assert 8 <= fetched < 3 * PER_PLACE
     left = files_of(killed.parent)
-    assert {path: content for path, content in left.items() if not path.startswith("manifests/imported/.")} \
-        == before  # only the fetched PEMs and their journal: no manifest half-written
+    assert {
+        path: content for path, content in left.items() if not path.startswith("manifests/imported/.")
+    } == before  # only the fetched PEMs and their journal: no manifest half-written
 
     described = aws.calls().get("iot:DescribeCertificate", 0)
     done = fleet_import(killed, aws)

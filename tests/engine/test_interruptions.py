@@ -58,9 +58,15 @@ def descendants(pid: int) -> dict[int, str]:
 
 def start_up(synthetic: Synthetic) -> subprocess.Popen[str]:
     project = synthetic.project
-    return subprocess.Popen(["pulumi", "up", "--yes", "--skip-preview", "--stack", project.stack, "--non-interactive"],
-                            cwd=project.workdir, env=project.env(), text=True, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--stack", project.stack, "--non-interactive"],
+        cwd=project.workdir,
+        env=project.env(),
+        text=True,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def registered(synthetic: Synthetic) -> int:
@@ -76,9 +82,15 @@ def wait_for(condition: object, seconds: float, what: str) -> None:
 
 def recover(synthetic: Synthetic, *args: str) -> subprocess.CompletedProcess[str]:
     project = synthetic.project
-    return subprocess.run([sys.executable, "-m", "fleet", "recover", "--stack", project.stack, *args],
-                          cwd=project.workdir, env=project.env(), capture_output=True, text=True, check=False,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", "recover", "--stack", project.stack, *args],
+        cwd=project.workdir,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def kill_tree(pid: int) -> None:
@@ -145,8 +157,9 @@ def test_a_long_run_says_how_far_it_has_got(tmp_path: Path) -> None:
         slow = Synthetic(tmp_path, aws, 40, FLEET_AWS_RATE="2", FLEET_PROGRESS_SECONDS="1")
         output = slow.project.up().output
     lines = [line for line in output.splitlines() if "certificates done" in line]
-    assert lines and all(re.search(r"fleet: certs\.\w+\.[\w-]+\.[0-9a-f]: \d+ of \d+ certificates done", line)
-                         for line in lines), output
+    assert lines and all(
+        re.search(r"fleet: certs\.\w+\.[\w-]+\.[0-9a-f]: \d+ of \d+ certificates done", line) for line in lines
+    ), output
 
 
 def test_scripts_pulumi_up_recovers_by_itself_after_a_kill(synthetic: Synthetic) -> None:
@@ -156,9 +169,15 @@ def test_scripts_pulumi_up_recovers_by_itself_after_a_kill(synthetic: Synthetic)
     kill_tree(up.pid)
     up.wait(timeout=60)
     project = synthetic.project
-    done = subprocess.run([str(REPO / "scripts" / "pulumi.sh"), "up", "--yes", "--stack", project.stack,
-                           "--non-interactive"], cwd=project.workdir, env=project.env(), capture_output=True,
-                          text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [str(REPO / "scripts" / "pulumi.sh"), "up", "--yes", "--stack", project.stack, "--non-interactive"],
+        cwd=project.workdir,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "removing the stale lock" in done.stderr and "currently locked" not in done.stdout + done.stderr
     synthetic.assert_converged()

@@ -51,19 +51,24 @@ def client(fleet: Fleet, service: str, region: str = "us-east-1", account: str =
 
 def deployed(fleet: Fleet, region: str, account: str = "prod") -> dict[str, Any]:
     """What AWS has of the just-in-time activation in one place: {} for each part it lacks."""
-    lam, iot, iam = client(fleet, "lambda", region, account), client(fleet, "iot", region, account), client(
-        fleet, "iam", region, account)
+    lam, iot, iam = (
+        client(fleet, "lambda", region, account),
+        client(fleet, "iot", region, account),
+        client(fleet, "iam", region, account),
+    )
     found: dict[str, Any] = {}
     names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
     if "fleet-jitr" in names:
         found["function"] = lam.get_function_configuration(FunctionName="fleet-jitr")
-        found["permissions"] = [s["Sid"] for s in json.loads(lam.get_policy(FunctionName="fleet-jitr")["Policy"])[
-            "Statement"]]
+        found["permissions"] = [
+            s["Sid"] for s in json.loads(lam.get_policy(FunctionName="fleet-jitr")["Policy"])["Statement"]
+        ]
     found["rules"] = [r["ruleName"] for r in iot.list_topic_rules()["rules"]]
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
     if f"fleet-jitr-{region}" in roles:
         found["role_policy"] = iam.get_role_policy(RoleName=f"fleet-jitr-{region}", PolicyName="fleet-jitr")[
-            "PolicyDocument"]
+            "PolicyDocument"
+        ]
     return found
 
 
@@ -78,10 +83,14 @@ def test_deployed_where_asked_drift_named_and_put_back_removed_with_auto_activat
         found = deployed(fleet, region)
         function = found["function"]
         assert (function["Runtime"], function["Handler"], function["Role"]) == (
-            "python3.13", "fleet.jitr_lambda.handler", f"arn:aws:iam::{PROD}:role/fleet-jitr-{region}")
+            "python3.13",
+            "fleet.jitr_lambda.handler",
+            f"arn:aws:iam::{PROD}:role/fleet-jitr-{region}",
+        )
         assert found["permissions"] == [f"fleet-jitr-{ca_id}"] and found["rules"] == [rule]
-        assert found["role_policy"] == role.policy("aws", PROD, region, [f"arn:aws:iam::{STAGING}:role/"
-                                                                         "fleet-jitr-reader"])
+        assert found["role_policy"] == role.policy(
+            "aws", PROD, region, [f"arn:aws:iam::{STAGING}:role/fleet-jitr-reader"]
+        )
         got = client(fleet, "iot", region).get_topic_rule(ruleName=rule)["rule"]
         assert got["sql"] == f"SELECT * FROM '$aws/events/certificates/registered/{ca_id}'"  # noqa: S608
         assert got["actions"] == [{"lambda": {"functionArn": function["FunctionArn"]}}]
@@ -90,10 +99,21 @@ def test_deployed_where_asked_drift_named_and_put_back_removed_with_auto_activat
     # The deployed function activates a device that registers itself, as Lambda would run it.
     device = issue(fleet.root, "new-device")
     pending = register_pending(fleet, device)
-    code, logged = run_deployed(deployed_package(fleet.aws, PROD, "us-east-1"), tmp_path / "task",
-                                registration_event(pending, ca_id, PROD), fleet.aws, PROD, "us-east-1")
-    assert code == 0 and logged == [{"certificateId": pending, "activated": True, "reason": "signed by the CA, "
-                                     "revoked nowhere, not on its revocation list"}]
+    code, logged = run_deployed(
+        deployed_package(fleet.aws, PROD, "us-east-1"),
+        tmp_path / "task",
+        registration_event(pending, ca_id, PROD),
+        fleet.aws,
+        PROD,
+        "us-east-1",
+    )
+    assert code == 0 and logged == [
+        {
+            "certificateId": pending,
+            "activated": True,
+            "reason": "signed by the CA, revoked nowhere, not on its revocation list",
+        }
+    ]
     assert status_and_policies(fleet, pending) == ("ACTIVE", ["telemetry"])
 
     # By hand: a rule disabled, another edited, a permission removed, a function's code and settings changed.
@@ -110,8 +130,13 @@ def test_deployed_where_asked_drift_named_and_put_back_removed_with_auto_activat
     preview = fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     assert "jitr.prod.us-east-1" in preview.output and "jitr.prod.eu-west-1" in preview.output
     if ENGINE.names_drifted_keys:
-        for named in ('enabled: "false" => "true"', '"SELECT * FROM \'anything\'" =>', 'timeout: "3" => "60"',
-                      "code_sha256: ", f"fleet-jitr-{ca_id}"):
+        for named in (
+            'enabled: "false" => "true"',
+            "\"SELECT * FROM 'anything'\" =>",
+            'timeout: "3" => "60"',
+            "code_sha256: ",
+            f"fleet-jitr-{ca_id}",
+        ):
             assert named in preview.output, named
     assert drift_kinds(fleet) == {"jitr-function": 2, "jitr-permission": 1, "jitr-rule": 2}
 
@@ -153,15 +178,23 @@ def test_a_revocation_reaches_every_function_first_and_a_stale_configuration_is_
     stolen = devices.fingerprint(1)
     assert stolen not in deployed_configuration(before)["revoked"]
 
-    fleet.edit("        revocation: {reason: key leaked, date: 2026-11-01}\n",
-               "        revocation: {reason: key leaked, date: 2026-11-01}\n" + REVOKE_DEVICE_1, "devices.yaml")
+    fleet.edit(
+        "        revocation: {reason: key leaked, date: 2026-11-01}\n",
+        "        revocation: {reason: key leaked, date: 2026-11-01}\n" + REVOKE_DEVICE_1,
+        "devices.yaml",
+    )
     record_ledger(fleet.manifests)
     # The pull request's review says the functions change with the revocation.
     plan = tmp_path / "plan.json"
     plan.write_text(fleet.project.run("preview", "--json").stdout)
     review = script(fleet, "fleet.sh", "review", str(plan), "--no-aws", "-m", str(fleet.manifests.root)).stdout
-    assert review.count("just-in-time activation (function `fleet-jitr`): new package (its code, or its "
-                        "configuration: the revocation ledger") == 2, review
+    assert (
+        review.count(
+            "just-in-time activation (function `fleet-jitr`): new package (its code, or its "
+            "configuration: the revocation ledger"
+        )
+        == 2
+    ), review
     served = len(fleet.aws.calls_in_order())
     fleet.project.up()
     after = deployed_package(fleet.aws, PROD, "us-east-1")
@@ -183,10 +216,26 @@ def test_a_revocation_reaches_every_function_first_and_a_stale_configuration_is_
     again = register_pending(fleet, devices.certs[1])
     event = registration_event(again, fleet.ca_id("root"), PROD)
     code, logged = run_deployed(after, tmp_path / "after", event, fleet.aws, PROD, "us-east-1")
-    assert (code, logged) == (0, [{"certificateId": stolen, "activated": False, "reason": "it is revoked (by the "
-                                   "revocation ledger, in AWS or in the manifests)"}])
+    assert (code, logged) == (
+        0,
+        [
+            {
+                "certificateId": stolen,
+                "activated": False,
+                "reason": "it is revoked (by the revocation ledger, in AWS or in the manifests)",
+            }
+        ],
+    )
     # The configuration from before the revocation does not know; AWS's record in eu-west-1 does.
     code, logged = run_deployed(before, tmp_path / "before", event, fleet.aws, PROD, "us-east-1")
-    assert (code, logged) == (0, [{"certificateId": stolen, "activated": False,
-                                   "reason": f"it is REVOKED in account {PROD}, eu-west-1 (AWS's record)"}])
+    assert (code, logged) == (
+        0,
+        [
+            {
+                "certificateId": stolen,
+                "activated": False,
+                "reason": f"it is REVOKED in account {PROD}, eu-west-1 (AWS's record)",
+            }
+        ],
+    )
     assert status_and_policies(fleet, stolen)[0] == "PENDING_ACTIVATION"

@@ -23,8 +23,10 @@ from tests.engine.test_revocation_memory import erase_records, forget_ledger, re
 
 pytestmark = [pytest.mark.engine, pytest.mark.oldest]
 
-NEVER = ("a revoked certificate is never reactivated. Adopt the revocation: set it REVOKED in the manifests, with "
-         "its revocation (reason, date).")
+NEVER = (
+    "a revoked certificate is never reactivated. Adopt the revocation: set it REVOKED in the manifests, with "
+    "its revocation (reason, date)."
+)
 
 
 @pytest.fixture
@@ -38,7 +40,8 @@ def devices(fleet: Fleet) -> Devices:
 # beside the check failure (seen once in several runs of these tests, on 3.272 only).
 CANCELLED_REGISTRATION = re.compile(
     r"error: Program failed with an unhandled exception:\n\s*Traceback \(most recent call last\):\n"
-    r"(?:.*\n)*?\s*Exception: context canceled\n")
+    r"(?:.*\n)*?\s*Exception: context canceled\n"
+)
 
 
 def in_fleets_words(result: Result, check_failure: bool = False) -> str:
@@ -53,17 +56,18 @@ def in_fleets_words(result: Result, check_failure: bool = False) -> str:
     return result.output
 
 
-def test_a_revocation_by_hand_is_refused_by_a_refreshed_preview_in_fleets_words(devices: Devices,
-                                                                                fleet: Fleet) -> None:
+def test_a_revocation_by_hand_is_refused_by_a_refreshed_preview_in_fleets_words(devices: Devices, fleet: Fleet) -> None:
     fleet.project.up()
     fleet.iot("prod").update_certificate(certificateId=devices.fingerprint(1), newStatus="REVOKED")
     today = datetime.datetime.now(datetime.UTC).date().isoformat()  # the record's date in AWS
     for run in (fleet.project.preview, fleet.project.up):
         output = in_fleets_words(run("--refresh", ok=(ENGINE.failed,)))
         assert "error: refusing to run; nothing was changed:\n" in output
-        assert (f"certificate {devices.fingerprint(1)} (devices/device-1.pem) is declared ACTIVE at "
-                f"manifests/devices.yaml:6, but it was revoked on {today} in account prod (111111111111), "
-                f"us-east-1; {NEVER}\n") in output, output
+        assert (
+            f"certificate {devices.fingerprint(1)} (devices/device-1.pem) is declared ACTIVE at "
+            f"manifests/devices.yaml:6, but it was revoked on {today} in account prod (111111111111), "
+            f"us-east-1; {NEVER}\n"
+        ) in output, output
     assert devices.status(1) == "REVOKED"
 
 
@@ -82,14 +86,16 @@ def run_without_the_cli_on_path(fleet: Fleet, tmp_path: Path, *args: str) -> Res
     path = [str(plugins), *(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "pulumi").exists())]
     command = [cli, *args, "--stack", fleet.project.stack, "--non-interactive"]
     env = {**fleet.project.env(), "PATH": os.pathsep.join(path)}
-    done = subprocess.run(command, cwd=fleet.project.workdir, env=env, capture_output=True, text=True, timeout=900,
-                          check=False)
+    done = subprocess.run(
+        command, cwd=fleet.project.workdir, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     assert done.returncode == ENGINE.failed, done.stdout + done.stderr
     return Result(" ".join(command), done.returncode, done.stdout, done.stderr)
 
 
-def test_the_providers_check_refuses_what_only_the_state_recorded_in_fleets_words(devices: Devices, fleet: Fleet,
-                                                                                   tmp_path: Path) -> None:
+def test_the_providers_check_refuses_what_only_the_state_recorded_in_fleets_words(
+    devices: Devices, fleet: Fleet, tmp_path: Path
+) -> None:
     """Every other memory gone (the records erased in AWS, the ledger entry removed, no git history) and
     the stacks' state unread by the program: the certificate resource's check still refuses, at preview."""
     fleet.project.up()
@@ -102,16 +108,21 @@ def test_the_providers_check_refuses_what_only_the_state_recorded_in_fleets_word
         output = in_fleets_words(run_without_the_cli_on_path(fleet, tmp_path, *command), check_failure=True)
         assert "the stacks' recorded state could not be read" in output
         # The engine stops at the first check failure: the shard of one region or the other.
-        assert any(f"error: pulumi-python:dynamic/fleet:DeviceCertificates resource 'certs.prod.{region}."
-                   f"{stolen[0]}' has a problem: certificate {stolen} (group line-1) is declared ACTIVE at "
-                   f"manifests/devices.yaml:6, but it was revoked at an unknown date in account prod "
-                   f"(111111111111), {region}; {NEVER}" in output for region in ("us-east-1", "eu-west-1")), output
+        assert any(
+            f"error: pulumi-python:dynamic/fleet:DeviceCertificates resource 'certs.prod.{region}."
+            f"{stolen[0]}' has a problem: certificate {stolen} (group line-1) is declared ACTIVE at "
+            f"manifests/devices.yaml:6, but it was revoked at an unknown date in account prod "
+            f"(111111111111), {region}; {NEVER}" in output
+            for region in ("us-east-1", "eu-west-1")
+        ), output
     assert fleet.aws.writes() == writes
     assert usable_anywhere(fleet, stolen) == []
 
 
-MODE_CONFLICT = ("CA root (manifests/cas.yaml:7) in account prod (111111111111), us-east-1: the CA is already "
-                 "registered in mode SNI_ONLY, the manifest says DEFAULT; deregister it first or change the manifest")
+MODE_CONFLICT = (
+    "CA root (manifests/cas.yaml:7) in account prod (111111111111), us-east-1: the CA is already "
+    "registered in mode SNI_ONLY, the manifest says DEFAULT; deregister it first or change the manifest"
+)
 
 
 def test_a_ca_registered_in_the_other_mode_is_refused_by_the_program_in_fleets_words(fleet: Fleet) -> None:
@@ -126,13 +137,15 @@ def test_a_ca_registered_in_the_other_mode_is_refused_by_the_program_in_fleets_w
 
 
 def test_a_ca_registered_in_the_other_mode_is_refused_by_its_check_when_the_state_is_unread(
-        fleet: Fleet, tmp_path: Path) -> None:
+    fleet: Fleet, tmp_path: Path
+) -> None:
     """The program tells an adoption from a replacement by the stack's state; unread, the placement's
     check (which sees whether the state holds it) refuses it at preview."""
     fleet.iot("prod").register_ca_certificate(caCertificate=fleet.root.cert_pem, certificateMode="SNI_ONLY")
     writes = fleet.aws.writes()
     output = in_fleets_words(run_without_the_cli_on_path(fleet, tmp_path, "preview", "--diff"), check_failure=True)
     assert "the stacks' recorded state could not be read" in output
-    assert ("error: pulumi-python:dynamic/fleet:CaPlacement resource 'root.prod.us-east-1' has a problem: "
-            f"{MODE_CONFLICT}") in output, output
+    assert (
+        f"error: pulumi-python:dynamic/fleet:CaPlacement resource 'root.prod.us-east-1' has a problem: {MODE_CONFLICT}"
+    ) in output, output
     assert fleet.aws.writes() == writes

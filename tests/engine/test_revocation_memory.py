@@ -34,10 +34,17 @@ from tests.jitr_support import config_of, records_on, registration_event
 pytestmark = pytest.mark.engine
 
 REGIONS = ("us-east-1", "eu-west-1")
-GIT = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-       "GIT_COMMITTER_EMAIL": "t@example.com"}
-UNREVOKE = ("    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
-            "        revocation: {reason: key leaked, date: 2026-11-01}\n")
+GIT = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+UNREVOKE = (
+    "    exceptions:\n      - certificate: devices/device-2.pem\n        status: REVOKED\n"
+    "        revocation: {reason: key leaked, date: 2026-11-01}\n"
+)
 
 
 @pytest.fixture
@@ -86,33 +93,46 @@ def git(cwd: Path, *args: str) -> None:
 
 # --- Out of sight ----------------------------------------------------------------------------
 
+
 def test_a_record_in_an_account_the_manifests_dropped_still_refuses(devices: Devices, fleet: Fleet) -> None:
     """Revoked by hand (no ledger entry) in staging; the change drops staging and declares it ACTIVE in prod."""
     device = issue(fleet.partner, "partner-device")
     device.write(fleet.manifests.root / "partner-devices" / "d.pem")
     fleet.edit("      - account: staging\n        status: INACTIVE\n", "      - account: staging\n")
-    fleet.manifests.text("partner.yaml", "device_certificates:\n  partner-line:\n    ca: partner\n"
-                                         "    certificates: partner-devices\n    placements: [{account: staging}]\n")
+    fleet.manifests.text(
+        "partner.yaml",
+        "device_certificates:\n  partner-line:\n    ca: partner\n"
+        "    certificates: partner-devices\n    placements: [{account: staging}]\n",
+    )
     fleet.project.up()
     fingerprint = pki.certificate_id(device.cert)
     fleet.iot("staging").update_certificate(certificateId=fingerprint, newStatus="REVOKED")
     writes = fleet.aws.writes()
 
-    fleet.edit("  staging:\n    id: \"222222222222\"\n    deployer_role_arn: "
-               "arn:aws:iam::222222222222:role/fleet-deployer\n    regions: [us-east-1]\n", "",
-               filename="accounts.yaml")
+    fleet.edit(
+        '  staging:\n    id: "222222222222"\n    deployer_role_arn: '
+        "arn:aws:iam::222222222222:role/fleet-deployer\n    regions: [us-east-1]\n",
+        "",
+        filename="accounts.yaml",
+    )
     fleet.edit("      - account: staging\n", "")
-    fleet.manifests.text("partner.yaml", "device_certificates:\n  partner-line:\n    ca: partner\n"
-                                         "    certificates: partner-devices\n"
-                                         "    placements: [{account: prod, regions: [us-east-1]}]\n")
+    fleet.manifests.text(
+        "partner.yaml",
+        "device_certificates:\n  partner-line:\n    ca: partner\n"
+        "    certificates: partner-devices\n"
+        "    placements: [{account: prod, regions: [us-east-1]}]\n",
+    )
     for run in (fleet.project.preview, fleet.project.up):
         refused = run(ok=(ENGINE.failed,))
         assert f"certificate {fingerprint}" in refused.output and "never reactivated" in refused.output
         # Found where the state pointed: by the program's guard, or before it by the refresh every run makes
         # (engines >= 3.216 diff what a refresh read, here REVOKED, against the inputs the last run recorded).
         # AWS's record carries the date it was revoked (its lastModifiedDate), where the endpoint keeps it.
-        assert re.search(r"revoked (at an unknown date|on \d{4}-\d\d-\d\d) in account (staging \()?222222222222\)?, "
-                         r"us-east-1", refused.output), refused.output
+        assert re.search(
+            r"revoked (at an unknown date|on \d{4}-\d\d-\d\d) in account (staging \()?222222222222\)?, "
+            r"us-east-1",
+            refused.output,
+        ), refused.output
     assert fleet.aws.writes() == writes  # refused before anything was declared: nothing half-applied
     assert usable_anywhere(fleet, fingerprint) == []
 
@@ -130,8 +150,10 @@ def test_a_record_in_a_region_the_account_no_longer_lists_still_refuses(devices:
 
 # --- Erased ----------------------------------------------------------------------------------
 
-def test_erased_records_and_a_new_stack_refuse_and_up_registers_them_again(devices: Devices, fleet: Fleet,
-                                                                          tmp_path: Path) -> None:
+
+def test_erased_records_and_a_new_stack_refuse_and_up_registers_them_again(
+    devices: Devices, fleet: Fleet, tmp_path: Path
+) -> None:
     fleet.project.up()
     stolen = devices.fingerprint(2)
     erase_records(fleet, stolen)
@@ -139,8 +161,10 @@ def test_erased_records_and_a_new_stack_refuse_and_up_registers_them_again(devic
     fresh = scratch_project(tmp_path / "fresh", tmp_path / "fresh-state", stack="lost", **fleet.project.extra_env)
     fresh.init(fleet.manifests.root)
     refused = fresh.preview(ok=(ENGINE.failed,))
-    assert f"certificate {stolen}" in refused.output and "(the revocation ledger, manifests/revocations.yaml:" \
-        in refused.output
+    assert (
+        f"certificate {stolen}" in refused.output
+        and "(the revocation ledger, manifests/revocations.yaml:" in refused.output
+    )
     assert usable_anywhere(fleet, stolen) == []
 
     # The manifests as they were: `up --refresh` sees the records gone and registers them again, REVOKED.
@@ -181,29 +205,35 @@ def test_erased_records_and_a_device_registering_itself_is_revoked_by_up(devices
     stolen = devices.fingerprint(2)
     erase_records(fleet, stolen)
     # The stolen device connects: AWS registers it again under its CA, PENDING_ACTIVATION.
-    fleet.iot("prod").register_certificate(certificatePem=devices.certs[2].cert_pem,
-                                           caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION")
+    fleet.iot("prod").register_certificate(
+        certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION"
+    )
     fleet.project.up("--refresh")
     assert status(fleet, stolen) == "REVOKED"  # never activated: revoked again
     assert status(fleet, stolen, "eu-west-1") == "REVOKED"  # its record registered again there too
     assert usable_anywhere(fleet, stolen) == []
 
 
-def test_erased_records_and_a_device_registering_itself_is_refused_by_the_lambda(devices: Devices,
-                                                                               fleet: Fleet) -> None:
+def test_erased_records_and_a_device_registering_itself_is_refused_by_the_lambda(
+    devices: Devices, fleet: Fleet
+) -> None:
     fleet.edit("        auto_registration: ENABLE\n", AUTO_ACTIVATION)
     fleet.project.up()
     stolen = devices.fingerprint(2)
     erase_records(fleet, stolen)
     iot = fleet.iot("prod")
-    reply = iot.register_certificate(certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem,
-                                     status="PENDING_ACTIVATION")
+    reply = iot.register_certificate(
+        certificatePem=devices.certs[2].cert_pem, caCertificatePem=fleet.root.cert_pem, status="PENDING_ACTIVATION"
+    )
     fleet_spec = load_fleet(fleet.manifests.root, known_regions=set(REGIONS))
     config = config_of(fleet_spec)  # what `fleet jitr-config` writes
     event = registration_event(reply["certificateId"], fleet.ca_id("root"), "111111111111")
     result = handle(event, config, "us-east-1", records_on(fleet.aws))
-    assert result == {"certificateId": stolen, "activated": False,
-                      "reason": "it is revoked (by the revocation ledger, in AWS or in the manifests)"}
+    assert result == {
+        "certificateId": stolen,
+        "activated": False,
+        "reason": "it is revoked (by the revocation ledger, in AWS or in the manifests)",
+    }
     assert status(fleet, stolen) == "PENDING_ACTIVATION"
 
 
@@ -258,8 +288,9 @@ def a_merged_removal_cloned_shallow(devices: Devices, fleet: Fleet, clone: Path)
     return stolen, fresh
 
 
-def test_a_shallow_clone_out_of_reach_of_its_remote_stops_the_run(devices: Devices, fleet: Fleet,
-                                                                 tmp_path: Path) -> None:
+def test_a_shallow_clone_out_of_reach_of_its_remote_stops_the_run(
+    devices: Devices, fleet: Fleet, tmp_path: Path
+) -> None:
     stolen, fresh = a_merged_removal_cloned_shallow(devices, fleet, tmp_path / "ci")
     git(tmp_path / "ci", "remote", "set-url", "origin", (tmp_path / "gone").as_uri())
     for refused in (fresh.preview(ok=(ENGINE.failed,)), fresh.up(ok=(ENGINE.failed,))):
@@ -273,8 +304,9 @@ def test_a_shallow_clone_out_of_reach_of_its_remote_stops_the_run(devices: Devic
     assert kept <= {"pulumi:pulumi:Stack"}, kept  # no resource of fleet's was ever declared
 
 
-def test_a_shallow_clone_is_deepened_and_the_history_refuses_the_reactivation(devices: Devices, fleet: Fleet,
-                                                                              tmp_path: Path) -> None:
+def test_a_shallow_clone_is_deepened_and_the_history_refuses_the_reactivation(
+    devices: Devices, fleet: Fleet, tmp_path: Path
+) -> None:
     stolen, fresh = a_merged_removal_cloned_shallow(devices, fleet, tmp_path / "ci")
     refused = fresh.up(ok=(ENGINE.failed,))
     assert f"certificate {stolen}" in refused.output
@@ -283,8 +315,9 @@ def test_a_shallow_clone_is_deepened_and_the_history_refuses_the_reactivation(de
     assert usable_anywhere(fleet, stolen) == []
 
 
-def test_erased_records_and_two_stacks_at_once_the_other_stacks_state_refuses(devices: Devices, fleet: Fleet,
-                                                                              tmp_path: Path) -> None:
+def test_erased_records_and_two_stacks_at_once_the_other_stacks_state_refuses(
+    devices: Devices, fleet: Fleet, tmp_path: Path
+) -> None:
     fleet.project.up()
     stolen = devices.fingerprint(2)
     erase_records(fleet, stolen)
@@ -307,9 +340,14 @@ def test_erased_records_and_two_stacks_at_once_the_other_stacks_state_refuses(de
 
 
 def _start_up(project: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen(["pulumi", "up", "--yes", "--skip-preview", "--refresh", "--stack", project.stack,
-                             "--non-interactive"], cwd=project.workdir, env=project.env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--refresh", "--stack", project.stack, "--non-interactive"],
+        cwd=project.workdir,
+        env=project.env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_the_ledger_is_written_where_the_manifests_revoke(devices: Devices, fleet: Fleet) -> None:

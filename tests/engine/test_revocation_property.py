@@ -45,8 +45,9 @@ class Revocations(RuleBasedStateMachine):
         self.aws = LocalAws().start()
         manifests = Manifests(self.scratch / "manifests")
         self.stacks = 0
-        project = scratch_project(self.scratch / "project", self.scratch / "state", stack="s0",
-                                  **self.aws.environment())
+        project = scratch_project(
+            self.scratch / "project", self.scratch / "state", stack="s0", **self.aws.environment()
+        )
         self.fleet = Fleet(manifests, project, self.aws)
         project.init(manifests.root)
         self.devices = Devices(self.fleet)  # device-2 is REVOKED, and in the ledger
@@ -68,9 +69,13 @@ class Revocations(RuleBasedStateMachine):
         exceptions = "".join(
             f"      - certificate: devices/device-{n}.pem\n        status: REVOKED\n"
             "        revocation: {reason: stolen, date: 2026-11-01}\n"
-            for n in sorted(self.declared) if self.declared[n] == "revoked")
-        text = "policies:\n  telemetry:\n    document: telemetry.json\n\ndevice_certificates:\n  line-1:\n" \
-               "    ca: root\n    certificates: devices\n    policies: [telemetry]\n"
+            for n in sorted(self.declared)
+            if self.declared[n] == "revoked"
+        )
+        text = (
+            "policies:\n  telemetry:\n    document: telemetry.json\n\ndevice_certificates:\n  line-1:\n"
+            "    ca: root\n    certificates: devices\n    policies: [telemetry]\n"
+        )
         root.joinpath("devices.yaml").write_text(text + (f"    exceptions:\n{exceptions}" if exceptions else ""))
         for n in range(DEVICES):
             pem = root / "devices" / f"device-{n}.pem"
@@ -92,8 +97,9 @@ class Revocations(RuleBasedStateMachine):
     def status(self, n: int, region: str) -> str | None:
         iot = self.fleet.iot("prod", region)
         try:
-            return str(iot.describe_certificate(certificateId=self.devices.fingerprint(n))
-                       ["certificateDescription"]["status"])
+            return str(
+                iot.describe_certificate(certificateId=self.devices.fingerprint(n))["certificateDescription"]["status"]
+            )
         except iot.exceptions.ResourceNotFoundException:
             return None
 
@@ -140,23 +146,31 @@ class Revocations(RuleBasedStateMachine):
             iot = self.fleet.iot("prod", region)
             try:
                 iot.delete_certificate(certificateId=self.devices.fingerprint(n), forceDelete=True)
-            except (iot.exceptions.ResourceNotFoundException, iot.exceptions.DeleteConflictException,
-                    iot.exceptions.CertificateStateException):
+            except (
+                iot.exceptions.ResourceNotFoundException,
+                iot.exceptions.DeleteConflictException,
+                iot.exceptions.CertificateStateException,
+            ):
                 pass  # gone already, or ACTIVE (AWS refuses: nothing erased)
 
     @rule(n=st.integers(0, DEVICES - 1))
     def device_registers_itself(self, n: int) -> None:
         if self.status(n, "us-east-1") is None:
             self.fleet.iot("prod").register_certificate(
-                certificatePem=self.kept[n], caCertificatePem=self.fleet.root.cert_pem, status="PENDING_ACTIVATION")
+                certificatePem=self.kept[n], caCertificatePem=self.fleet.root.cert_pem, status="PENDING_ACTIVATION"
+            )
 
     @rule()
     def lose_the_state(self) -> None:
         old = self.fleet.project
         old.run("stack", "rm", "--force", "--yes")  # the state is gone; AWS is as it was
         self.stacks += 1
-        fresh = scratch_project(self.scratch / f"project-{self.stacks}", self.scratch / "state",
-                                stack=f"s{self.stacks}", **self.aws.environment())
+        fresh = scratch_project(
+            self.scratch / f"project-{self.stacks}",
+            self.scratch / "state",
+            stack=f"s{self.stacks}",
+            **self.aws.environment(),
+        )
         fresh.init(self.fleet.manifests.root)
         self.fleet.project = fresh
 
@@ -176,6 +190,7 @@ class Revocations(RuleBasedStateMachine):
 
 def test_no_sequence_of_losses_and_edits_makes_a_revoked_certificate_usable() -> None:
     run: Any = Revocations.TestCase
-    run.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                            suppress_health_check=list(HealthCheck))
+    run.settings = settings(
+        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     run().runTest()

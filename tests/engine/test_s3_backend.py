@@ -21,9 +21,13 @@ pytestmark = pytest.mark.engine
 
 
 def objects(synthetic: Synthetic, prefix: str) -> list[str]:
-    s3 = boto3.client("s3", endpoint_url=synthetic.aws.url, region_name="us-east-1",
-                      aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=synthetic.aws.url,
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
 
 
@@ -51,11 +55,18 @@ def test_a_killed_run_on_the_s3_backend_is_recovered(on_s3: Synthetic) -> None:
     time.sleep(1)
     assert objects(on_s3, "fleet/.pulumi/locks/"), "the killed run left no lock to recover"
     project = on_s3.project
-    recovered = subprocess.run([sys.executable, "-m", "fleet", "recover", "--stack", project.stack],
-                               cwd=project.workdir, env=project.env(), capture_output=True, text=True, timeout=300,
-                               check=False)
-    assert recovered.returncode == 0 and "removing the stale lock" in recovered.stdout, \
+    recovered = subprocess.run(
+        [sys.executable, "-m", "fleet", "recover", "--stack", project.stack],
+        cwd=project.workdir,
+        env=project.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert recovered.returncode == 0 and "removing the stale lock" in recovered.stdout, (
         recovered.stdout + recovered.stderr
+    )
     assert not objects(on_s3, "fleet/.pulumi/locks/")
     result = project.up()
     assert "pending operation" not in result.output and "interrupted while" not in result.output, result.output

@@ -28,8 +28,9 @@ def test_the_ca_private_key_is_nowhere_in_state_or_output(fleet: Fleet, tmp_path
     fleet.project.preview("--refresh", "--expect-no-changes", ok=(ENGINE.changes,))
     fleet.project.run("destroy", "--yes", "--skip-preview")
 
-    written = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
-               and "manifests" not in p.parts]  # the state, its backups and history, Pulumi's own files
+    written = [
+        p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and "manifests" not in p.parts
+    ]  # the state, its backups and history, Pulumi's own files
     printed = [result.output for result in fleet.project.history]
     assert len(printed) >= 7 and any("root.prod.us-east-1" in text for text in printed)
     for line in key_material(fleet.root.key_pem):
@@ -56,8 +57,11 @@ def test_no_ca_key_reaches_fleet_when_kms_and_an_offline_ceremony_sign(fleet: Fl
     for region in ("us-east-1", "eu-west-1"):
         code = fleet.iot("prod", region).get_registration_code()["registrationCode"]
         (fleet.manifests.root / f"verify-{region}.pem").write_text(
-            pki.verification_certificate(offline_root.cert, offline_root.key, code, now))
-    fleet.manifests.text("cas.yaml", f"""\
+            pki.verification_certificate(offline_root.cert, offline_root.key, code, now)
+        )
+    fleet.manifests.text(
+        "cas.yaml",
+        f"""\
 cas:
   root:
     certificate: pki/root.pem
@@ -69,14 +73,14 @@ cas:
     certificate: pki/kms.pem
     private_key: {{kms: "{signer.arn}"}}
     placements: [{{account: staging}}]
-""")
+""",
+    )
     fleet.project.up()
     fleet.project.preview("--refresh", "--diff", "--expect-no-changes")
     fleet.project.run("stack", "export", "--show-secrets")
     fleet.project.run("destroy", "--yes", "--skip-preview")
 
-    written = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
-               and "manifests" not in p.parts]
+    written = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and "manifests" not in p.parts]
     printed = [result.output for result in fleet.project.history]
     assert any("signer.staging.us-east-1" in text for text in printed)
     assert fleet.aws.calls()["kms:Sign"] == 1

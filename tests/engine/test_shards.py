@@ -37,13 +37,19 @@ def set_places(project: PulumiProject, *places: str) -> None:
 
 def resources_of(project: PulumiProject) -> set[str]:
     resources = project.state()["deployment"].get("resources") or []
-    return {r["urn"].split("::")[-1] for r in resources
-            if "dynamic/fleet:" in r["urn"] and "dynamic/fleet:Stack::" not in r["urn"]}
+    return {
+        r["urn"].split("::")[-1]
+        for r in resources
+        if "dynamic/fleet:" in r["urn"] and "dynamic/fleet:Stack::" not in r["urn"]
+    }
 
 
 def iot_writes(on_s3: Synthetic) -> dict[str, int]:
-    return {name: n for name, n in on_s3.aws.calls().items()
-            if name.startswith("iot:") and name.removeprefix("iot:").startswith(IOT_WRITES)}
+    return {
+        name: n
+        for name, n in on_s3.aws.calls().items()
+        if name.startswith("iot:") and name.removeprefix("iot:").startswith(IOT_WRITES)
+    }
 
 
 @pytest.fixture
@@ -52,7 +58,8 @@ def shards(on_s3: Synthetic) -> tuple[PulumiProject, PulumiProject]:
 
 
 def test_two_shards_apply_side_by_side_and_together_make_the_fleet(
-        on_s3: Synthetic, shards: tuple[PulumiProject, PulumiProject]) -> None:
+    on_s3: Synthetic, shards: tuple[PulumiProject, PulumiProject]
+) -> None:
     with ThreadPoolExecutor(2) as pool:
         for done in [pool.submit(project.up) for project in shards]:
             done.result()  # each with its own lock: neither waits for, nor is refused by, the other
@@ -74,13 +81,15 @@ def test_two_shards_apply_side_by_side_and_together_make_the_fleet(
     writes = iot_writes(on_s3)
     set_places(shards[0], "prd")
     refused = shards[0].up(ok=(255, 1))
-    assert "Pulumi.test.yaml: places: 'prd': no account 'prd' in the manifests (known: prod, staging)" \
-        in refused.output, refused.output
+    assert (
+        "Pulumi.test.yaml: places: 'prd': no account 'prd' in the manifests (known: prod, staging)" in refused.output
+    ), refused.output
     assert iot_writes(on_s3) == writes
 
 
 def test_a_place_moves_between_shards_without_a_write_to_aws(
-        on_s3: Synthetic, shards: tuple[PulumiProject, PulumiProject]) -> None:
+    on_s3: Synthetic, shards: tuple[PulumiProject, PulumiProject]
+) -> None:
     test, staging = shards
     for project in shards:
         project.up()
@@ -90,12 +99,30 @@ def test_a_place_moves_between_shards_without_a_write_to_aws(
 
     plan = staging.run("preview", "--json")
     (on_s3.root / "plan.json").write_text(plan.stdout)
-    review = subprocess.run([sys.executable, "-m", "fleet", "review", str(on_s3.root / "plan.json"), "--no-aws",
-                             "--stack", "staging", "-m", str(on_s3.manifests)], capture_output=True, text=True,
-                            env=staging.env(), check=True, timeout=300).stdout
+    review = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fleet",
+            "review",
+            str(on_s3.root / "plan.json"),
+            "--no-aws",
+            "--stack",
+            "staging",
+            "-m",
+            str(on_s3.manifests),
+        ],
+        capture_output=True,
+        text=True,
+        env=staging.env(),
+        check=True,
+        timeout=300,
+    ).stdout
     assert review.startswith("<!-- fleet-review:staging -->\n## fleet: planned changes to stack `staging`\n")
-    assert "### staging / eu-west-1\n\n- handed over to stack `test`: this stack forgets its resources here; " \
-           "nothing is deleted in AWS\n" in review, review
+    assert (
+        "### staging / eu-west-1\n\n- handed over to stack `test`: this stack forgets its resources here; "
+        "nothing is deleted in AWS\n" in review
+    ), review
     assert "| staging | eu-west-1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in review
 
     before = iot_writes(on_s3)
@@ -111,5 +138,7 @@ def test_a_place_moves_between_shards_without_a_write_to_aws(
     # Narrowing a stack without another stack naming the place would delete what the manifests want: refused.
     set_places(test, "prod/eu-west-1", "staging/eu-west-1")
     refused = test.preview(ok=(255, 1))
-    assert "prod/us-east-1: this stack `test` manages it, but neither its places nor any other stack's name it" \
-        in refused.output, refused.output
+    assert (
+        "prod/us-east-1: this stack `test` manages it, but neither its places nor any other stack's name it"
+        in refused.output
+    ), refused.output

@@ -37,8 +37,15 @@ def start_a_fleet(work: Path, environ: dict[str, str]) -> Path:
     [steps] = readme_blocks("Start a fleet of your own")
     assert steps[0] == f"pip install '{wheel.DISTRIBUTION}[local]=={wheel.VERSION}'"
     shell = "set -euo pipefail\n" + "\n".join(steps) + "\ngit branch --show-current\npwd\n"
-    done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ | {"PIP_NO_INDEX": "1"},
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        cwd=work,
+        env=environ | {"PIP_NO_INDEX": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "manifests: valid: 1 account, 1 CA in 1 placement" in done.stdout, done.stdout
     *_, branch, folder = done.stdout.splitlines()
@@ -54,28 +61,49 @@ def user_environment(tmp_path: Path, installed: Path) -> dict[str, str]:
     Python language host used here (3.79) ignores Pulumi.yaml's `virtualenv:` and runs `python` from PATH."""
     ours = str(Path(sys.executable).parent)
     path = [str(installed), *(p for p in os.environ["PATH"].split(os.pathsep) if p != ours)]
-    environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_", "PIP_", "PYTHON")) and k != "VIRTUAL_ENV"}
-    return environ | {"PATH": os.pathsep.join(path), "PULUMI_HOME": str(tmp_path / "pulumi-home"),
-                      "GIT_AUTHOR_NAME": "team", "GIT_COMMITTER_NAME": "team",
-                      "GIT_AUTHOR_EMAIL": "team@example.com", "GIT_COMMITTER_EMAIL": "team@example.com"}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "PULUMI_", "FLEET_", "GIT_", "PIP_", "PYTHON")) and k != "VIRTUAL_ENV"
+    }
+    return environ | {
+        "PATH": os.pathsep.join(path),
+        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+        "GIT_AUTHOR_NAME": "team",
+        "GIT_COMMITTER_NAME": "team",
+        "GIT_AUTHOR_EMAIL": "team@example.com",
+        "GIT_COMMITTER_EMAIL": "team@example.com",
+    }
 
 
 def test_try_it_locally_as_the_readme_says_with_fleet_installed_from_its_wheel(
-        tmp_path: Path, installed_fleet: Path) -> None:
+    tmp_path: Path, installed_fleet: Path
+) -> None:
     [[start], steps] = readme_blocks("Try it locally")
     assert start == "fleet local"
     environ = user_environment(tmp_path, installed_fleet)
     work = start_a_fleet(tmp_path, environ)
-    where = subprocess.run(["python", "-c", "import fleet; print(fleet.__file__)"], cwd=work, env=environ,
-                           capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        ["python", "-c", "import fleet; print(fleet.__file__)"],
+        cwd=work,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert Path(where.stdout.strip()).is_relative_to(installed_fleet.parent), where.stdout  # not this checkout
     assert not list(work.rglob("__pycache__")) and not list(work.rglob("*.pyc"))
     command = shutil.which("fleet", path=environ["PATH"])
     assert command == str(installed_fleet / "fleet")
     # As a user leaves it running in another shell; port 0 instead of 4566: the test may not own that port.
-    endpoint = subprocess.Popen([command, "local", "--port", "0"], cwd=work, env=environ,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    endpoint = subprocess.Popen(
+        [command, "local", "--port", "0"],
+        cwd=work,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert endpoint.stdout is not None
         printed = []
@@ -88,8 +116,9 @@ def test_try_it_locally_as_the_readme_says_with_fleet_installed_from_its_wheel(
 
         [aws] = [s for s in steps if s.startswith("aws ")]
         shell = "set -euo pipefail\n" + "\n".join(s for s in steps if s is not aws) + "\nenv\n"
-        done = subprocess.run(["bash", "-c", shell], cwd=work, env=environ, capture_output=True, text=True,
-                              timeout=600, check=False)
+        done = subprocess.run(
+            ["bash", "-c", shell], cwd=work, env=environ, capture_output=True, text=True, timeout=600, check=False
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         exported = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
@@ -104,8 +133,9 @@ def test_try_it_locally_as_the_readme_says_with_fleet_installed_from_its_wheel(
             identity = session.client("sts").get_caller_identity()
         assert identity["Account"] == "111111111111"  # the profile lands in the account it is named after
         example = (work / "manifests/pki/example-ca.pem").read_bytes()
-        assert [(c["certificateId"], c["status"]) for c in cas] == [(certificate_id(load_certificate(example)),
-                                                                    "ACTIVE")]
+        assert [(c["certificateId"], c["status"]) for c in cas] == [
+            (certificate_id(load_certificate(example)), "ACTIVE")
+        ]
     finally:
         endpoint.send_signal(signal.SIGINT)  # Ctrl-C, as the README says to end it (it ends its endpoint)
         endpoint.wait(timeout=120)  # a guard against a hang (a loaded machine ends it in seconds)

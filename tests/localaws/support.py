@@ -29,8 +29,13 @@ def verification_for(iot: Any, ca: Issued, signer: Issued | None = None, code: s
 
 
 def register_default(iot: Any, ca: Issued, **extra: Any) -> str:
-    reply = iot.register_ca_certificate(caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca),
-                                        certificateMode="DEFAULT", setAsActive=True, **extra)
+    reply = iot.register_ca_certificate(
+        caCertificate=ca.cert_pem,
+        verificationCertificate=verification_for(iot, ca),
+        certificateMode="DEFAULT",
+        setAsActive=True,
+        **extra,
+    )
     return str(reply["certificateId"])
 
 
@@ -50,8 +55,6 @@ def clients_on(endpoint: LocalAws) -> Callable[..., Any]:
         return client
 
     return iot_in
-
-
 
 
 def fix_tests(checks: list[Check]) -> tuple[Callable[..., None], Callable[..., None]]:

@@ -38,8 +38,9 @@ def lists_ca_certificates(iot_in: Callable[..., Any]) -> None:
 def pages_list_certificates(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     for n in range(3):
-        iot.register_certificate_without_ca(certificatePem=make_ca(f"device {n}", is_ca=False).cert_pem,
-                                            status="ACTIVE")
+        iot.register_certificate_without_ca(
+            certificatePem=make_ca(f"device {n}", is_ca=False).cert_pem, status="ACTIVE"
+        )
     first = iot.list_certificates(pageSize=2)
     assert len(first["certificates"]) == 2 and first.get("nextMarker")
     second = iot.list_certificates(pageSize=2, marker=first["nextMarker"])
@@ -54,8 +55,9 @@ def refuses_page_size_over_250(iot_in: Callable[..., Any]) -> None:
 # API_CACertificateDescription.html: autoRegistrationStatus, certificateMode
 def describes_mode_and_auto_registration(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
-    ca_id = iot.register_ca_certificate(caCertificate=make_ca("sni").cert_pem, certificateMode="SNI_ONLY",
-                                        allowAutoRegistration=True)["certificateId"]
+    ca_id = iot.register_ca_certificate(
+        caCertificate=make_ca("sni").cert_pem, certificateMode="SNI_ONLY", allowAutoRegistration=True
+    )["certificateId"]
     description = iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]
     assert (description.get("certificateMode"), description.get("autoRegistrationStatus")) == ("SNI_ONLY", "ENABLE")
 
@@ -74,8 +76,11 @@ def updates_auto_registration(iot_in: Callable[..., Any]) -> None:
 def refuses_verification_signed_by_another_key(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     ca, impostor = make_ca("victim"), make_ca("impostor")
-    code = error_code(lambda: iot.register_ca_certificate(
-        caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca, signer=impostor)))
+    code = error_code(
+        lambda: iot.register_ca_certificate(
+            caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca, signer=impostor)
+        )
+    )
     assert code == "CertificateValidationException"
 
 
@@ -83,8 +88,11 @@ def refuses_verification_signed_by_another_key(iot_in: Callable[..., Any]) -> No
 def refuses_verification_with_wrong_code(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     ca = make_ca("wrong code")
-    code = error_code(lambda: iot.register_ca_certificate(
-        caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca, code="0" * 64)))
+    code = error_code(
+        lambda: iot.register_ca_certificate(
+            caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca, code="0" * 64)
+        )
+    )
     assert code == "RegistrationCodeValidationException"
 
 
@@ -93,8 +101,11 @@ def refuses_verification_with_wrong_code(iot_in: Callable[..., Any]) -> None:
 def refuses_verification_in_sni_only_mode(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     ca = make_ca("sni with verification")
-    code = error_code(lambda: iot.register_ca_certificate(
-        caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca), certificateMode="SNI_ONLY"))
+    code = error_code(
+        lambda: iot.register_ca_certificate(
+            caCertificate=ca.cert_pem, verificationCertificate=verification_for(iot, ca), certificateMode="SNI_ONLY"
+        )
+    )
     assert code == "InvalidRequestException"
 
 

@@ -11,8 +11,9 @@ from typing import Any
 from devtools.pki import issue, make_ca
 from tests.localaws.support import ACCOUNT_A, error_code, fix_tests, register_default
 
-POLICY = json.dumps({"Version": "2012-10-17",
-                     "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
+POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
+)
 
 
 def device_under_ca(iot: Any) -> tuple[str, str]:
@@ -29,8 +30,10 @@ def keeps_revoked_certificates_revoked(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     _, device_id = device_under_ca(iot)
     iot.update_certificate(certificateId=device_id, newStatus="REVOKED")
-    assert error_code(lambda: iot.update_certificate(certificateId=device_id, newStatus="ACTIVE")) \
+    assert (
+        error_code(lambda: iot.update_certificate(certificateId=device_id, newStatus="ACTIVE"))
         == "CertificateStateException"
+    )
 
 
 # API_CertificateDescription.html: lastModifiedDate moves when the status changes (fleet dates revocations by it).
@@ -48,8 +51,10 @@ def dates_a_change_of_status(iot_in: Callable[..., Any]) -> None:
 def refuses_internal_statuses(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     _, device_id = device_under_ca(iot)
-    assert error_code(lambda: iot.update_certificate(certificateId=device_id, newStatus="PENDING_ACTIVATION")) \
+    assert (
+        error_code(lambda: iot.update_certificate(certificateId=device_id, newStatus="PENDING_ACTIVATION"))
         == "InvalidRequestException"
+    )
 
 
 # API_RegisterCertificate.html: the certificate must chain to a registered CA.
@@ -58,9 +63,12 @@ def refuses_a_certificate_signed_by_another_ca(iot_in: Callable[..., Any]) -> No
     registered, stranger = make_ca("registered"), make_ca("stranger")
     register_default(iot, registered)
     device = issue(stranger, "device-x")
-    assert error_code(lambda: iot.register_certificate(certificatePem=device.cert_pem,
-                                                       caCertificatePem=registered.cert_pem)) \
+    assert (
+        error_code(
+            lambda: iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=registered.cert_pem)
+        )
         == "CertificateValidationException"
+    )
 
 
 # developerguide/register-device-cert.html: the CA must be ACTIVE.
@@ -70,8 +78,10 @@ def refuses_registration_under_an_inactive_ca(iot_in: Callable[..., Any]) -> Non
     ca_id = register_default(iot, ca)
     iot.update_ca_certificate(certificateId=ca_id, newStatus="INACTIVE")
     device = issue(ca, "device-y")
-    assert error_code(lambda: iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem)) \
+    assert (
+        error_code(lambda: iot.register_certificate(certificatePem=device.cert_pem, caCertificatePem=ca.cert_pem))
         == "CertificateValidationException"
+    )
 
 
 # API_CertificateDescription.html: caCertificateId.
@@ -87,8 +97,9 @@ def force_delete_leaves_no_attachment_behind(iot_in: Callable[..., Any]) -> None
     iot.create_policy(policyName="p", policyDocument=POLICY)
     arns = []
     for n in range(2):
-        reply = iot.register_certificate_without_ca(certificatePem=make_ca(f"d{n}", is_ca=False).cert_pem,
-                                                    status="INACTIVE")
+        reply = iot.register_certificate_without_ca(
+            certificatePem=make_ca(f"d{n}", is_ca=False).cert_pem, status="INACTIVE"
+        )
         iot.attach_policy(policyName="p", target=reply["certificateArn"])
         arns.append(reply)
     iot.delete_certificate(certificateId=arns[0]["certificateId"], forceDelete=True)
@@ -100,8 +111,10 @@ def force_delete_leaves_no_attachment_behind(iot_in: Callable[..., Any]) -> None
 def refuses_an_unknown_default_policy_version(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     iot.create_policy(policyName="q", policyDocument=POLICY)
-    assert error_code(lambda: iot.set_default_policy_version(policyName="q", policyVersionId="7")) \
+    assert (
+        error_code(lambda: iot.set_default_policy_version(policyName="q", policyVersionId="7"))
         == "ResourceNotFoundException"
+    )
     assert iot.get_policy(policyName="q")["defaultVersionId"] == "1"
 
 
@@ -110,8 +123,9 @@ def pages_policy_targets(iot_in: Callable[..., Any]) -> None:
     iot = iot_in(ACCOUNT_A)
     iot.create_policy(policyName="paged", policyDocument=POLICY)
     for n in range(3):
-        reply = iot.register_certificate_without_ca(certificatePem=make_ca(f"t{n}", is_ca=False).cert_pem,
-                                                    status="ACTIVE")
+        reply = iot.register_certificate_without_ca(
+            certificatePem=make_ca(f"t{n}", is_ca=False).cert_pem, status="ACTIVE"
+        )
         iot.attach_policy(policyName="paged", target=reply["certificateArn"])
     first = iot.list_targets_for_policy(policyName="paged", pageSize=2)
     assert len(first["targets"]) == 2 and first.get("nextMarker")

@@ -34,8 +34,11 @@ def client(endpoint: LocalAws, service: str, **credentials: str) -> Any:
 def assumed(endpoint: LocalAws) -> dict[str, str]:
     """Credentials of the deployer role, as the endpoint's STS issues them to the accepted key."""
     found = client(endpoint, "sts").assume_role(RoleArn=ROLE, RoleSessionName="test")["Credentials"]
-    return {"aws_access_key_id": found["AccessKeyId"], "aws_secret_access_key": found["SecretAccessKey"],
-            "aws_session_token": found["SessionToken"]}
+    return {
+        "aws_access_key_id": found["AccessKeyId"],
+        "aws_secret_access_key": found["SecretAccessKey"],
+        "aws_session_token": found["SessionToken"],
+    }
 
 
 def refused(call: Any) -> tuple[str, str, int]:
@@ -57,14 +60,20 @@ def test_credentials_an_ended_endpoint_issued_are_refused_with_the_hint(strict: 
         stale = assumed(earlier)
     code, message, status = refused(lambda: client(strict, "iot", **stale).list_ca_certificates())
     assert (code, status) == ("UnrecognizedClientException", 403)
-    assert message == ("The security token included in the request is invalid: this local endpoint did not issue "
-                       f"access key {stale['aws_access_key_id']} (credentials of an endpoint that has ended, with "
-                       f"everything it held?). {HINT}")
+    assert message == (
+        "The security token included in the request is invalid: this local endpoint did not issue "
+        f"access key {stale['aws_access_key_id']} (credentials of an endpoint that has ended, with "
+        f"everything it held?). {HINT}"
+    )
     code, message, status = refused(lambda: client(strict, "sts", **stale).get_caller_identity())
     assert (code, status) == ("InvalidClientTokenId", 403) and message.endswith(HINT)
     assert refused(lambda: client(strict, "s3", **stale).list_buckets())[0] == "InvalidAccessKeyId"
-    assert refused(lambda: client(strict, "iot", aws_access_key_id="other", aws_secret_access_key="x")
-                   .list_ca_certificates())[0] == "UnrecognizedClientException"
+    assert (
+        refused(
+            lambda: client(strict, "iot", aws_access_key_id="other", aws_secret_access_key="x").list_ca_certificates()
+        )[0]
+        == "UnrecognizedClientException"
+    )
 
 
 def test_plain_moto_answers_such_credentials_as_another_account() -> None:
@@ -76,8 +85,13 @@ def test_plain_moto_answers_such_credentials_as_another_account() -> None:
 
 
 def test_the_endpoint_ends_when_its_standard_input_closes_and_frees_its_port() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "localaws", "--port", "0", "--exit-with-stdin"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localaws", "--port", "0", "--exit-with-stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert process.stdin is not None and process.stdout is not None
     port = int(process.stdout.readline().rsplit(":", 1)[1])
     process.stdin.close()  # what the death of the process that started it does, however it died

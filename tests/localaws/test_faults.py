@@ -25,16 +25,23 @@ def aws() -> Iterator[LocalAws]:
 @pytest.fixture
 def iot(aws: LocalAws) -> Any:
     aws.reset()
-    return boto3.client("iot", region_name="us-east-1", endpoint_url=aws.url, aws_access_key_id="a",
-                        aws_secret_access_key="b", config=Config(retries={"total_max_attempts": 1}))
+    return boto3.client(
+        "iot",
+        region_name="us-east-1",
+        endpoint_url=aws.url,
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
 
 
 def policies(iot: Any) -> list[str]:
     return [p["policyName"] for p in iot.list_policies()["policies"]]
 
 
-@pytest.mark.parametrize(("kind", "code"), [("throttle", "ThrottlingException"),
-                                            ("error", "ServiceUnavailableException")])
+@pytest.mark.parametrize(
+    ("kind", "code"), [("throttle", "ThrottlingException"), ("error", "ServiceUnavailableException")]
+)
 def test_an_error_answer_and_nothing_done(aws: LocalAws, iot: Any, kind: str, code: str) -> None:
     aws.arm_faults({"kind": kind, "path": "^/policies/"})
     with pytest.raises(ClientError) as raised:
@@ -45,8 +52,9 @@ def test_an_error_answer_and_nothing_done(aws: LocalAws, iot: Any, kind: str, co
 
 
 @pytest.mark.parametrize(("kind", "applied"), [("reset-before", False), ("reset-after", True)])
-def test_a_reset_connection_before_or_after_the_write_happened(aws: LocalAws, iot: Any, kind: str,
-                                                               applied: bool) -> None:
+def test_a_reset_connection_before_or_after_the_write_happened(
+    aws: LocalAws, iot: Any, kind: str, applied: bool
+) -> None:
     aws.arm_faults({"kind": kind, "path": "^/policies/"})
     with pytest.raises(ConnectionClosedError):
         iot.create_policy(policyName="p", policyDocument=DOCUMENT)
@@ -70,8 +78,14 @@ def test_a_rule_with_a_region_fails_that_region_only(aws: LocalAws, iot: Any) ->
     """An account and region that cannot be reached, while the others answer."""
     aws.arm_faults({"kind": "error", "requests": "all", "region": "eu-west-1"})
     assert policies(iot) == []  # us-east-1
-    west = boto3.client("iot", region_name="eu-west-1", endpoint_url=aws.url, aws_access_key_id="a",
-                        aws_secret_access_key="b", config=Config(retries={"total_max_attempts": 1}))
+    west = boto3.client(
+        "iot",
+        region_name="eu-west-1",
+        endpoint_url=aws.url,
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
     with pytest.raises(ClientError) as raised:
         policies(west)
     assert raised.value.response["Error"]["Code"] == "ServiceUnavailableException"

@@ -7,7 +7,6 @@ https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,8 +21,12 @@ from tests.conftest import client_in
 from tests.localaws.support import ACCOUNT_A, error_code
 
 MESSAGE = b"a TBSCertificate, say"
-KEYS = [("ECC_NIST_P256", "ECDSA_SHA_256"), ("ECC_NIST_P384", "ECDSA_SHA_384"),
-        ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256"), ("RSA_3072", "RSASSA_PKCS1_V1_5_SHA_256")]
+KEYS = [
+    ("ECC_NIST_P256", "ECDSA_SHA_256"),
+    ("ECC_NIST_P384", "ECDSA_SHA_384"),
+    ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256"),
+    ("RSA_3072", "RSASSA_PKCS1_V1_5_SHA_256"),
+]
 
 
 def signs_the_digest_given(kms: Any, spec: str, algorithm: str) -> None:
@@ -58,8 +61,15 @@ def test_plain_moto_signs_the_digest_again(spec: str, algorithm: str, plain_moto
 def test_a_digest_of_the_wrong_length_is_refused(local_aws: LocalAws) -> None:
     kms: Any = kms_on(local_aws)
     key_id = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-    sign: Callable[[], Any] = lambda: kms.sign(KeyId=key_id, Message=hashlib.sha256(MESSAGE).digest(),  # noqa: E731
-                                               MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_384")
+
+    def sign() -> Any:  # a SHA-256 digest, for a key that signs SHA-384 digests
+        return kms.sign(
+            KeyId=key_id,
+            Message=hashlib.sha256(MESSAGE).digest(),
+            MessageType="DIGEST",
+            SigningAlgorithm="ECDSA_SHA_384",
+        )
+
     assert error_code(sign) == "ValidationException"
 
 
@@ -76,5 +86,9 @@ def test_an_encryption_key_cannot_sign(local_aws: LocalAws) -> None:
     kms: Any = kms_on(local_aws)
     key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["KeyId"]
     with pytest.raises(ClientError):
-        kms.sign(KeyId=key_id, Message=hashlib.sha256(MESSAGE).digest(), MessageType="DIGEST",
-                 SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256")
+        kms.sign(
+            KeyId=key_id,
+            Message=hashlib.sha256(MESSAGE).digest(),
+            MessageType="DIGEST",
+            SigningAlgorithm="RSASSA_PKCS1_V1_5_SHA_256",
+        )

@@ -19,14 +19,27 @@ from tests.localaws.support import ACCOUNT_A
 def deploy(endpoint: LocalAws) -> tuple[bytes, str]:
     """A function with a small package; the package and its Code.Location."""
     iam, lam = client_in(endpoint, "iam", ACCOUNT_A), client_in(endpoint, "lambda", ACCOUNT_A, "eu-west-1")
-    role = iam.create_role(RoleName="runs-it", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    role = iam.create_role(
+        RoleName="runs-it",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
-    lam.create_function(FunctionName="echo", Runtime="python3.13", Role=role, Handler="handler.handler",
-                        Code={"ZipFile": package.getvalue()})
+    lam.create_function(
+        FunctionName="echo",
+        Runtime="python3.13",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": package.getvalue()},
+    )
     return package.getvalue(), str(lam.get_function(FunctionName="echo")["Code"]["Location"])
 
 

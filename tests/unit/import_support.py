@@ -51,20 +51,42 @@ class Estate:
         self.things: dict[tuple[str, str], list[str]] = {}  # (ARN, thing) attachments
         self.calls = 0
 
-    def ca(self, issued: Issued, place: Place, mode: str = "SNI_ONLY", status: str = "ACTIVE",
-           auto_registration: str = "DISABLE", config: Mapping[str, str] | None = None) -> str:
+    def ca(
+        self,
+        issued: Issued,
+        place: Place,
+        mode: str = "SNI_ONLY",
+        status: str = "ACTIVE",
+        auto_registration: str = "DISABLE",
+        config: Mapping[str, str] | None = None,
+    ) -> str:
         ca_id = pki.certificate_id(issued.cert)
         self.places[place].cas[ca_id] = CaFound(
-            CaState(ca_id, f"arn:aws:iot:{place.region}:{place.account_id}:cacert/{ca_id}", status,
-                    auto_registration, mode, dict(config or {})), issued.cert_pem)
+            CaState(
+                ca_id,
+                f"arn:aws:iot:{place.region}:{place.account_id}:cacert/{ca_id}",
+                status,
+                auto_registration,
+                mode,
+                dict(config or {}),
+            ),
+            issued.cert_pem,
+        )
         return ca_id
 
     def policy(self, name: str, document: Mapping[str, Any] | str, place: Place, others: tuple[str, ...] = ()) -> None:
         text = document if isinstance(document, str) else json.dumps(document)
         self.places[place].policies[name] = PolicyFound(name, text, others, frozenset())
 
-    def certificate(self, issued: Issued, place: Place, status: str = "ACTIVE", ca: Issued | None = None,
-                    policies: tuple[str, ...] = (), things: tuple[str, ...] = ()) -> str:
+    def certificate(
+        self,
+        issued: Issued,
+        place: Place,
+        status: str = "ACTIVE",
+        ca: Issued | None = None,
+        policies: tuple[str, ...] = (),
+        things: tuple[str, ...] = (),
+    ) -> str:
         fp = pki.certificate_id(issued.cert)
         arn = arn_of(place, fp)
         ca_id = pki.certificate_id(ca.cert) if ca is not None else None
@@ -86,6 +108,7 @@ class Estate:
     def fetcher(self, manifests: Path) -> Any:
         def fetched(jobs: Mapping[Place, list[Job]]) -> Fetched:
             return fetch(manifests, jobs, self.iot, rate=1000.0, every=3600.0, say=lambda _: None)
+
         return fetched
 
 
@@ -98,8 +121,12 @@ class FakeIot:
 
     def describe_certificate(self, certificateId: str) -> dict[str, Any]:  # noqa: N803 (boto3's name)
         self.estate.calls += 1
-        return {"certificateDescription": {"certificatePem": self.estate.pems[certificateId],
-                                           "lastModifiedDate": REVOKED_ON}}
+        return {
+            "certificateDescription": {
+                "certificatePem": self.estate.pems[certificateId],
+                "lastModifiedDate": REVOKED_ON,
+            }
+        }
 
     def get_paginator(self, operation: str) -> Any:
         assert operation == "list_principal_things"
@@ -109,6 +136,7 @@ class FakeIot:
             def paginate(self, principal: str, **_: Any) -> Iterator[dict[str, Any]]:
                 estate.calls += 1
                 yield {"things": [thing for (arn, thing) in estate.things if arn == principal]}
+
         return Pages()
 
 
@@ -122,8 +150,9 @@ def fleet_of(manifests: Manifests) -> Fleet:
 
 def prepare(manifests: Manifests, estate: Estate, things: bool = False) -> tuple[run.Outcome, list[Step]]:
     now = datetime.datetime.now(datetime.UTC)
-    return run.prepare(manifests.root, fleet_of(manifests), estate.estates(), estate.fetcher(manifests.root),
-                       things, now)
+    return run.prepare(
+        manifests.root, fleet_of(manifests), estate.estates(), estate.fetcher(manifests.root), things, now
+    )
 
 
 def imported(manifests: Manifests, estate: Estate, things: bool = False) -> run.Outcome:

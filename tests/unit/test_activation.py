@@ -19,8 +19,13 @@ LISTED = issue(CA, "device-2")
 CRL = make_crl(CA, [LISTED]).decode()
 
 
-def verdict(device: Issued = DEVICE, status: str = "PENDING_ACTIVATION", crl: str | None = CRL,
-            revoked: frozenset[str] = frozenset(), ca_status: str = "ACTIVE") -> tuple[bool, str]:
+def verdict(
+    device: Issued = DEVICE,
+    status: str = "PENDING_ACTIVATION",
+    crl: str | None = CRL,
+    revoked: frozenset[str] = frozenset(),
+    ca_status: str = "ACTIVE",
+) -> tuple[bool, str]:
     found = decide(device.cert_pem, status, CA.cert_pem, ca_status, crl, revoked)
     return found.activate, found.reason
 

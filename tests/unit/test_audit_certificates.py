@@ -39,6 +39,7 @@ def test_a_sound_fleet_has_no_finding(manifests: Manifests) -> None:
 
 # --- expiry ------------------------------------------------------------------------------------------------------
 
+
 def test_a_device_certificate_expiring_within_30_days_is_reported_at_its_line(manifests: Manifests) -> None:
     small_fleet(manifests, devices=1, days=20)
     [finding] = audit(manifests)
@@ -46,8 +47,10 @@ def test_a_device_certificate_expiring_within_30_days_is_reported_at_its_line(ma
     assert finding.reason_code == "CERTIFICATE_APPROACHING_EXPIRATION"
     assert finding.resource == "certificate:devices/device-0.pem"
     assert (finding.location.file, finding.location.line) == ("manifests/devices.yaml", 5)  # the group's line
-    assert set(finding.places) == {Place("prod", "111111111111", "us-east-1"), Place("prod", "111111111111",
-                                                                                      "eu-west-1")}
+    assert set(finding.places) == {
+        Place("prod", "111111111111", "us-east-1"),
+        Place("prod", "111111111111", "eu-west-1"),
+    }
     assert "in 18 days" in finding.message
 
 
@@ -85,13 +88,15 @@ def test_certificates_expired_in_aws_are_reported_past_expiration() -> None:
     """`fleet validate` refuses an expired certificate in the manifests; in AWS it can be ACTIVE still."""
     ca = make_ca("root CA")
     old = issue(ca, "old", not_before=NOW - datetime.timedelta(days=400), days=365)
-    inventory = Inventory(certificates=(DeviceRecord("ab" * 32, "ab" * 32, "ACTIVE", (PROD,), HERE,
-                                                     facts=CertificateFacts.of(old.cert)),))
+    inventory = Inventory(
+        certificates=(DeviceRecord("ab" * 32, "ab" * 32, "ACTIVE", (PROD,), HERE, facts=CertificateFacts.of(old.cert)),)
+    )
     [finding] = run(inventory, AuditSpec(), NOW)
     assert (finding.check, finding.reason_code) == ("DEVICE_CERTIFICATE_EXPIRING_CHECK", "CERTIFICATE_PAST_EXPIRATION")
 
 
 # --- key quality ------------------------------------------------------------------------------------------------
+
 
 def test_a_device_key_made_by_infineons_flawed_generator_is_critical(manifests: Manifests) -> None:
     small_fleet(manifests, devices=1, key=roca_key())
@@ -117,6 +122,7 @@ def test_a_ca_key_made_by_infineons_flawed_generator_is_critical_where_the_ca_is
 
 # --- age ---------------------------------------------------------------------------------------------------------
 
+
 def test_the_age_check_is_off_unless_the_manifests_set_a_threshold(manifests: Manifests) -> None:
     small_fleet(manifests, devices=1, not_before=NOW - datetime.timedelta(days=400), days=800)
     assert audit(manifests) == []  # as in Device Defender, where it is disabled by default
@@ -134,6 +140,7 @@ def test_a_certificate_younger_than_the_age_threshold_is_not_reported(manifests:
 
 # --- revocation lists ---------------------------------------------------------------------------------------------
 
+
 def test_a_device_certificate_on_its_cas_list_but_active_in_aws_is_reported() -> None:
     """`fleet validate` refuses it in the manifests; AWS may still hold it ACTIVE."""
     ca = make_ca("root CA")
@@ -142,16 +149,18 @@ def test_a_device_certificate_on_its_cas_list_but_active_in_aws_is_reported() ->
 
     crl = pki.load_crl(make_crl(ca, [revoked]))
     root = CaRecord("root", ca.cert, (PROD,), Location("manifests/cas.yaml", 3), crl=crl)
-    devices = tuple(DeviceRecord(str(n) * 64, name, "ACTIVE", (PROD,), HERE, ca="root",
-                                 facts=CertificateFacts.of(cert.cert))
-                    for n, (name, cert) in enumerate((("revoked.pem", revoked), ("fine.pem", fine))))
+    devices = tuple(
+        DeviceRecord(str(n) * 64, name, "ACTIVE", (PROD,), HERE, ca="root", facts=CertificateFacts.of(cert.cert))
+        for n, (name, cert) in enumerate((("revoked.pem", revoked), ("fine.pem", fine)))
+    )
     [finding] = run(Inventory(cas=(root,), certificates=devices), AuditSpec(), NOW)
     assert finding.check == "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK"
     assert finding.resource == "certificate:revoked.pem"
 
 
 def test_an_intermediate_ca_on_its_roots_list_is_reported_with_the_active_certificates_it_signed(
-        manifests: Manifests) -> None:
+    manifests: Manifests,
+) -> None:
     root = manifests.ca("root")
     intermediate = issue(root, "intermediate CA", is_ca=True, days=3000)
     intermediate.write(manifests.root / "pki" / "intermediate.pem")
@@ -159,7 +168,9 @@ def test_an_intermediate_ca_on_its_roots_list_is_reported_with_the_active_certif
         issue(intermediate, f"device-{n}").write(manifests.root / "devices" / f"device-{n}.pem")
     (manifests.root / "pki" / "root.crl").write_bytes(make_crl(root, [intermediate]))
     manifests.text("accounts.yaml", _accounts())
-    manifests.text("cas.yaml", """\
+    manifests.text(
+        "cas.yaml",
+        """\
 cas:
   root:
     certificate: pki/root.pem
@@ -173,7 +184,8 @@ cas:
     placements:
       - account: prod
         status: INACTIVE
-""")
+""",
+    )
     manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: intermediate\n    certificates: devices\n")
     [finding] = audit(manifests)
     assert finding.check == "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK"
@@ -181,11 +193,16 @@ cas:
     assert finding.location.line == 2  # the group's line, where its status is set
     # The intermediate is INACTIVE, so it is not "still active"; placed ACTIVE, it is that too.
     manifests.text("cas.yaml", (manifests.root / "cas.yaml").read_text().replace("status: INACTIVE", "status: ACTIVE"))
-    assert sorted(checks(audit(manifests))) == ["INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK",
-                                                "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK"]
+    assert sorted(checks(audit(manifests))) == [
+        "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK",
+        "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
+    ]
     # Once the group is revoked, nothing signed by the revoked intermediate is in use.
-    manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: intermediate\n    certificates: devices\n"
-                   "    status: REVOKED\n    revocation: {reason: intermediate revoked, date: 2026-01-02}\n")
+    manifests.text(
+        "devices.yaml",
+        "device_certificates:\n  line-1:\n    ca: intermediate\n    certificates: devices\n"
+        "    status: REVOKED\n    revocation: {reason: intermediate revoked, date: 2026-01-02}\n",
+    )
     from tests.conftest import record_ledger
 
     record_ledger(manifests)
@@ -200,20 +217,27 @@ def test_an_intermediate_on_no_list_is_not_reported(manifests: Manifests) -> Non
     other = issue(root, "another intermediate CA", is_ca=True)
     (manifests.root / "pki" / "root.crl").write_bytes(make_crl(root, [other]))  # the list names another one
     manifests.text("accounts.yaml", _accounts())
-    manifests.text("cas.yaml", "cas:\n  root:\n    certificate: pki/root.pem\n    mode: SNI_ONLY\n"
-                   "    revocation_list: pki/root.crl\n    placements: [{account: prod}]\n"
-                   "  intermediate:\n    certificate: pki/intermediate.pem\n    mode: SNI_ONLY\n"
-                   "    placements: [{account: prod}]\n")
+    manifests.text(
+        "cas.yaml",
+        "cas:\n  root:\n    certificate: pki/root.pem\n    mode: SNI_ONLY\n"
+        "    revocation_list: pki/root.crl\n    placements: [{account: prod}]\n"
+        "  intermediate:\n    certificate: pki/intermediate.pem\n    mode: SNI_ONLY\n"
+        "    placements: [{account: prod}]\n",
+    )
     manifests.text("devices.yaml", "device_certificates:\n  line-1:\n    ca: intermediate\n    certificates: devices\n")
     assert audit(manifests) == []
 
 
 # --- a revoked key re-issued ---------------------------------------------------------------------------------------
 
+
 def test_a_new_certificate_for_the_key_of_a_revoked_one_is_critical(manifests: Manifests) -> None:
     [leaked] = small_fleet(manifests, devices=1)
-    manifests.text("devices.yaml", (manifests.root / "devices.yaml").read_text()
-                   + "    status: REVOKED\n    revocation: {reason: key leaked, date: 2026-01-02}\n")
+    manifests.text(
+        "devices.yaml",
+        (manifests.root / "devices.yaml").read_text()
+        + "    status: REVOKED\n    revocation: {reason: key leaked, date: 2026-01-02}\n",
+    )
     from tests.conftest import record_ledger
 
     record_ledger(manifests)
@@ -233,8 +257,11 @@ def test_a_key_kept_only_in_the_ledgers_archive_is_still_known(manifests: Manife
     (manifests.root / "devices" / "device-0.pem").unlink()
     fingerprint = __import__("fleet.pki", fromlist=["certificate_id"]).certificate_id(leaked.cert)
     leaked.write(manifests.root / "revoked" / f"{fingerprint}.pem")
-    manifests.text("revocations.yaml", f"revocations:\n  entries:\n    - date: 2026-01-02\n      reason: key leaked\n"
-                   f"      places: [111111111111/us-east-1]\n      certificates: |\n        {fingerprint}\n")
+    manifests.text(
+        "revocations.yaml",
+        f"revocations:\n  entries:\n    - date: 2026-01-02\n      reason: key leaked\n"
+        f"      places: [111111111111/us-east-1]\n      certificates: |\n        {fingerprint}\n",
+    )
     assert audit(manifests) == []
     issue(manifests.cas["root"], "reissued", key=leaked.key).write(manifests.root / "devices" / "device-9.pem")
     assert checks(audit(manifests)) == ["REVOKED_KEY_REISSUED_CHECK"]
@@ -242,8 +269,11 @@ def test_a_key_kept_only_in_the_ledgers_archive_is_still_known(manifests: Manife
 
 def test_a_new_key_for_the_same_device_is_not_reported(manifests: Manifests) -> None:
     small_fleet(manifests, devices=1)
-    manifests.text("devices.yaml", (manifests.root / "devices.yaml").read_text()
-                   + "    status: REVOKED\n    revocation: {reason: key leaked, date: 2026-01-02}\n")
+    manifests.text(
+        "devices.yaml",
+        (manifests.root / "devices.yaml").read_text()
+        + "    status: REVOKED\n    revocation: {reason: key leaked, date: 2026-01-02}\n",
+    )
     from tests.conftest import record_ledger
 
     record_ledger(manifests)

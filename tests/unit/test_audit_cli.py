@@ -19,15 +19,18 @@ from tests.conftest import Manifests
 
 REPO = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = json.loads((REPO / "schema/sarif-2.1.0.json").read_text())
-PERMISSIVE = {"Version": "2012-10-17", "Statement": [
-    SOUND_POLICY["Statement"][0], {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+PERMISSIVE = {
+    "Version": "2012-10-17",
+    "Statement": [SOUND_POLICY["Statement"][0], {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+}
 TOMORROW = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
 YESTERDAY = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
 
 
 def fleet(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fleet", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "fleet", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+    )
 
 
 def valid_sarif(path: Path) -> dict[str, Any]:
@@ -66,11 +69,14 @@ def test_each_finding_is_a_line_with_its_file_severity_check_resource_and_places
     done = fleet("audit", "-m", str(risky.root), cwd=risky.root.parent)
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("manifests/telemetry.json:9:1: critical IOT_POLICY_OVERLY_PERMISSIVE_CHECK: "
-                               "policy:telemetry in prod (111111111111), eu-west-1; prod (111111111111), us-east-1: "
-                               "policy telemetry: Statement[1] lets a device connect with any client ID")
-    assert lines[1].startswith("manifests/devices.yaml:5:3: medium DEVICE_CERTIFICATE_EXPIRING_CHECK: "
-                               "certificate:devices/device-0.pem in ")
+    assert lines[0].startswith(
+        "manifests/telemetry.json:9:1: critical IOT_POLICY_OVERLY_PERMISSIVE_CHECK: "
+        "policy:telemetry in prod (111111111111), eu-west-1; prod (111111111111), us-east-1: "
+        "policy telemetry: Statement[1] lets a device connect with any client ID"
+    )
+    assert lines[1].startswith(
+        "manifests/devices.yaml:5:3: medium DEVICE_CERTIFICATE_EXPIRING_CHECK: certificate:devices/device-0.pem in "
+    )
     assert lines[2] == f"{risky.root}: 2 findings (1 critical, 1 medium)"
 
 
@@ -79,12 +85,20 @@ def test_json_lists_every_finding_located(risky: Manifests) -> None:
     assert done.returncode == 1
     critical, medium = json.loads(done.stdout)
     assert critical == {
-        "check": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "severity": "critical",
-        "reason_code": "ALLOWS_BROAD_ACCESS_TO_IOT_DATA_PLANE_ACTIONS", "resource": "policy:telemetry",
-        "message": critical["message"], "file": "manifests/telemetry.json", "line": 9, "column": 1,
-        "places": [{"account": "prod", "account_id": "111111111111", "region": "eu-west-1"},
-                   {"account": "prod", "account_id": "111111111111", "region": "us-east-1"}],
-        "suppressed": None}
+        "check": "IOT_POLICY_OVERLY_PERMISSIVE_CHECK",
+        "severity": "critical",
+        "reason_code": "ALLOWS_BROAD_ACCESS_TO_IOT_DATA_PLANE_ACTIONS",
+        "resource": "policy:telemetry",
+        "message": critical["message"],
+        "file": "manifests/telemetry.json",
+        "line": 9,
+        "column": 1,
+        "places": [
+            {"account": "prod", "account_id": "111111111111", "region": "eu-west-1"},
+            {"account": "prod", "account_id": "111111111111", "region": "us-east-1"},
+        ],
+        "suppressed": None,
+    }
     assert medium["check"] == "DEVICE_CERTIFICATE_EXPIRING_CHECK" and medium["line"] == 5
 
 
@@ -110,38 +124,54 @@ def test_sarif_has_one_result_per_finding_at_its_file_and_line(risky: Manifests,
     assert critical["level"] == "error" and medium["level"] == "warning"
     assert critical["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "manifests/telemetry.json", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": 9, "startColumn": 1}}
+        "region": {"startLine": 9, "startColumn": 1},
+    }
     assert medium["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "manifests/devices.yaml"
     assert "suppressions" not in critical
 
 
-def test_a_suppression_with_a_reason_and_a_future_expiry_silences_exactly_its_finding(risky: Manifests,
-                                                                                     tmp_path: Path) -> None:
-    risky.text("audit.yaml", f"audit:\n  suppressions:\n    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n"
-                             f"      resource: policy:telemetry\n      reason: lab devices, isolated account\n"
-                             f"      expires: {TOMORROW}\n")
+def test_a_suppression_with_a_reason_and_a_future_expiry_silences_exactly_its_finding(
+    risky: Manifests, tmp_path: Path
+) -> None:
+    risky.text(
+        "audit.yaml",
+        f"audit:\n  suppressions:\n    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n"
+        f"      resource: policy:telemetry\n      reason: lab devices, isolated account\n"
+        f"      expires: {TOMORROW}\n",
+    )
     args = ("audit", "-m", str(risky.root), "--fail-on", "high")
     done = fleet(*args, "--sarif", str(tmp_path / "a.sarif"), cwd=risky.root.parent)
     assert done.returncode == 0, done.stdout
     assert done.stdout.splitlines()[0].endswith(f"[suppressed until {TOMORROW}: lab devices, isolated account]")
     assert done.stdout.splitlines()[-1] == f"{risky.root}: 1 finding (1 medium), 1 suppressed"
     listed = json.loads(fleet(*args, "--json", cwd=risky.root.parent).stdout)
-    assert listed[0]["suppressed"] == {"reason": "lab devices, isolated account", "expires": TOMORROW,
-                                       "file": "manifests/audit.yaml", "line": 3}
+    assert listed[0]["suppressed"] == {
+        "reason": "lab devices, isolated account",
+        "expires": TOMORROW,
+        "file": "manifests/audit.yaml",
+        "line": 3,
+    }
     assert listed[1]["suppressed"] is None  # another check, same fleet: still reported
     [run] = valid_sarif(tmp_path / "a.sarif")["runs"]
     assert run["results"][0]["suppressions"][0]["kind"] == "inSource"
 
 
-@pytest.mark.parametrize(("entry", "why"), [
-    (f"reason: accepted\n      expires: {YESTERDAY}", f"expired on {YESTERDAY}"),
-    (f"expires: {TOMORROW}", "gives no reason"),
-    ("reason: accepted", "has no expiry date"),
-])
-def test_an_expired_or_reasonless_suppression_silences_nothing_and_is_a_finding(risky: Manifests, entry: str,
-                                                                               why: str) -> None:
-    risky.text("audit.yaml", "audit:\n  suppressions:\n    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n"
-                             f"      resource: policy:telemetry\n      {entry}\n")
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        (f"reason: accepted\n      expires: {YESTERDAY}", f"expired on {YESTERDAY}"),
+        (f"expires: {TOMORROW}", "gives no reason"),
+        ("reason: accepted", "has no expiry date"),
+    ],
+)
+def test_an_expired_or_reasonless_suppression_silences_nothing_and_is_a_finding(
+    risky: Manifests, entry: str, why: str
+) -> None:
+    risky.text(
+        "audit.yaml",
+        "audit:\n  suppressions:\n    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n"
+        f"      resource: policy:telemetry\n      {entry}\n",
+    )
     done = fleet("audit", "-m", str(risky.root), "--json", "--fail-on", "high", cwd=risky.root.parent)
     assert done.returncode == 1
     found = {f["check"]: f for f in json.loads(done.stdout)}
@@ -151,10 +181,13 @@ def test_an_expired_or_reasonless_suppression_silences_nothing_and_is_a_finding(
 
 
 def test_a_suppression_of_another_resource_or_an_unknown_check_silences_nothing(risky: Manifests) -> None:
-    risky.text("audit.yaml", f"audit:\n  suppressions:\n    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n"
-                             f"      resource: policy:other\n      reason: r\n      expires: {TOMORROW}\n"
-                             f"    - check: IOT_POLICY_OVERLY_PERMISIVE_CHECK\n"
-                             f"      resource: policy:telemetry\n      reason: r\n      expires: {TOMORROW}\n")
+    risky.text(
+        "audit.yaml",
+        f"audit:\n  suppressions:\n    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n"
+        f"      resource: policy:other\n      reason: r\n      expires: {TOMORROW}\n"
+        f"    - check: IOT_POLICY_OVERLY_PERMISIVE_CHECK\n"
+        f"      resource: policy:telemetry\n      reason: r\n      expires: {TOMORROW}\n",
+    )
     found = json.loads(fleet("audit", "-m", str(risky.root), "--json", cwd=risky.root.parent).stdout)
     assert all(f["suppressed"] is None for f in found)
     [unknown] = [f for f in found if f["check"] == "AUDIT_SUPPRESSION_CHECK"]
@@ -167,19 +200,23 @@ def test_bad_manifests_are_refused_with_their_lines_and_nothing_else(manifests: 
     manifests.text("audit.yaml", "audit:\n  device_certificate_age_days: 5\n  suppresions: []\n")
     done = fleet("audit", "-m", str(manifests.root), cwd=manifests.root.parent)
     assert done.returncode == 1 and done.stdout == ""
-    assert "manifests/audit.yaml:2:32: audit.device_certificate_age_days: Input should be greater than or equal " \
-           "to 30" in done.stderr
+    assert (
+        "manifests/audit.yaml:2:32: audit.device_certificate_age_days: Input should be greater than or equal "
+        "to 30" in done.stderr
+    )
     assert "unknown field 'suppresions' (did you mean 'suppressions'?)" in done.stderr
 
 
 def _commit(root: Path, message: str) -> None:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", message],
-                   cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", message],
+        cwd=root,
+        check=True,
+    )
 
 
-def test_review_with_a_base_shows_only_the_findings_the_change_introduces(manifests: Manifests,
-                                                                         tmp_path: Path) -> None:
+def test_review_with_a_base_shows_only_the_findings_the_change_introduces(manifests: Manifests, tmp_path: Path) -> None:
     small_fleet(manifests, devices=1, days=11)  # a medium finding the base already has
     subprocess.run(["git", "init", "-q", "-b", "main", str(manifests.root.parent)], check=True)
     _commit(manifests.root.parent, "base")
@@ -194,8 +231,10 @@ def test_review_with_a_base_shows_only_the_findings_the_change_introduces(manife
     _commit(manifests.root.parent, "a permissive policy")
     review = fleet(*args, cwd=manifests.root.parent).stdout
     lines = review.splitlines()
-    assert lines[3:5] == ["> [!CAUTION]", "> **`fleet audit`: this change introduces 1 finding(s), high or critical "
-                                          "among them:**"]  # at the top, right under the heading
+    assert lines[3:5] == [
+        "> [!CAUTION]",
+        "> **`fleet audit`: this change introduces 1 finding(s), high or critical among them:**",
+    ]  # at the top, right under the heading
     assert lines[5].startswith("> - **critical** `IOT_POLICY_OVERLY_PERMISSIVE_CHECK` policy:telemetry in ")
     assert lines[5].endswith("(`manifests/telemetry.json:9`)")
     assert "DEVICE_CERTIFICATE_EXPIRING_CHECK" not in review
@@ -207,8 +246,16 @@ def test_review_lists_new_medium_findings_after_the_changes(manifests: Manifests
     _commit(manifests.root.parent, "base")
     subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=manifests.root.parent, check=True)
     small_fleet(manifests, devices=1, days=11)  # a new certificate that expires in 10 days
-    review = fleet("review", str(REPO / "tests/fixtures/review/plan.json"), "--no-aws", "--base", "main", "-m",
-                   str(manifests.root), cwd=manifests.root.parent).stdout
+    review = fleet(
+        "review",
+        str(REPO / "tests/fixtures/review/plan.json"),
+        "--no-aws",
+        "--base",
+        "main",
+        "-m",
+        str(manifests.root),
+        cwd=manifests.root.parent,
+    ).stdout
     assert "[!CAUTION]\n> **`fleet audit`" not in review
     section = review.index("`fleet audit`: this change introduces 1 finding(s):")
     assert review.index("### ") < section < review.index("<sub>Pulumi resources")

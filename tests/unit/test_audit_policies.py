@@ -19,8 +19,13 @@ ARN = "arn:aws:iot:us-east-1:111111111111:"
 
 
 def findings_of(*statements: dict[str, Any]) -> list[tuple[str, str]]:
-    record = PolicyRecord("p", {"Version": "2012-10-17", "Statement": list(statements)}, (PROD,),
-                          Location("policies/p.json", 1), tuple(range(10, 10 + len(statements))))
+    record = PolicyRecord(
+        "p",
+        {"Version": "2012-10-17", "Statement": list(statements)},
+        (PROD,),
+        Location("policies/p.json", 1),
+        tuple(range(10, 10 + len(statements))),
+    )
     return sorted((f.check, f.reason_code) for f in policies.check((record,)))
 
 
@@ -36,49 +41,79 @@ BROAD = [("IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "ALLOWS_BROAD_ACCESS_TO_IOT_DATA
 
 
 # Device Defender's noncompliant examples (audit-chk-iot-policy-permissive.html), and iot:* on * (issue 25).
-@pytest.mark.parametrize("statement", [
-    allow("iot:*", "*"),
-    allow("*", "*"),
-    allow("iot:Connect", ARN + "client/*"),
-    allow("iot:Connect", ARN + "client/${iot:ClientId}"),
-    allow("iot:Publish", ARN + "topic/$aws/things/*/shadow/update"),
-    allow("iot:Publish", ARN + "topic/$aws/things/*"),
-    allow("iot:Subscribe", ARN + "topicfilter/$aws/things/*"),
-    allow("iot:Subscribe", ARN + "topicfilter/$aws/things/+/shadow/update"),
-    allow("iot:Subscribe", ARN + "topicfilter/$aws/things/#"),
-    allow("iot:UpdateThingShadow", ARN + "thing/*"),
-    allow("iot:Get*", ARN + "thing/*"),
-    allow(["iot:Publish", "iot:Receive"], "arn:aws:iot:*:*:topic/*"),
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        allow("iot:*", "*"),
+        allow("*", "*"),
+        allow("iot:Connect", ARN + "client/*"),
+        allow("iot:Connect", ARN + "client/${iot:ClientId}"),
+        allow("iot:Publish", ARN + "topic/$aws/things/*/shadow/update"),
+        allow("iot:Publish", ARN + "topic/$aws/things/*"),
+        allow("iot:Subscribe", ARN + "topicfilter/$aws/things/*"),
+        allow("iot:Subscribe", ARN + "topicfilter/$aws/things/+/shadow/update"),
+        allow("iot:Subscribe", ARN + "topicfilter/$aws/things/#"),
+        allow("iot:UpdateThingShadow", ARN + "thing/*"),
+        allow("iot:Get*", ARN + "thing/*"),
+        allow(["iot:Publish", "iot:Receive"], "arn:aws:iot:*:*:topic/*"),
+    ],
+)
 def test_device_defenders_noncompliant_examples_are_overly_permissive(statement: dict[str, Any]) -> None:
     assert findings_of(statement) == BROAD
 
 
 # Its compliant examples, and near misses: the device's own resources only.
-@pytest.mark.parametrize("statements", [
-    [allow("iot:Connect", ARN + "client/${iot:Connection.Thing.ThingName}",
-           Condition={"Bool": {"iot:Connection.Thing.IsAttached": "true"}})],
-    [allow("iot:Connect", ARN + "client/${iot:ClientId}",
-           Condition={"Bool": {"iot:Connection.Thing.IsAttached": "true"}})],
-    [allow("iot:Connect", ARN + "client/${iot:Connection.Thing.ThingName}")],
-    [allow("iot:Publish", ARN + "topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*")],
-    [allow("iot:Subscribe", [ARN + "topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*",
-                             ARN + "topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*"])],
-    [allow("iot:Receive", ARN + "topic/$aws/things/*")],  # compliant: a device receives only what it may subscribe
-    [allow("iot:UpdateThingShadow", [ARN + "thing/MyThing1", ARN + "thing/MyThing2"])],
-    [allow("iot:Publish", ARN + "topic/telemetry/${iot:ClientId}")],
-    [allow("iot:Connect", "arn:aws:iot:eu-west-1:111111111111:client/*")],  # another region's clients
-    [allow("iot:*", "*"), deny("iot:*", "*")],  # everything allowed is denied
-    [allow("iot:Connect", "*", Condition={"Bool": {"iot:Connection.Thing.IsAttached": ["true"]}})],
-])
+@pytest.mark.parametrize(
+    "statements",
+    [
+        [
+            allow(
+                "iot:Connect",
+                ARN + "client/${iot:Connection.Thing.ThingName}",
+                Condition={"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
+            )
+        ],
+        [
+            allow(
+                "iot:Connect",
+                ARN + "client/${iot:ClientId}",
+                Condition={"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
+            )
+        ],
+        [allow("iot:Connect", ARN + "client/${iot:Connection.Thing.ThingName}")],
+        [allow("iot:Publish", ARN + "topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*")],
+        [
+            allow(
+                "iot:Subscribe",
+                [
+                    ARN + "topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*",
+                    ARN + "topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+                ],
+            )
+        ],
+        [allow("iot:Receive", ARN + "topic/$aws/things/*")],  # compliant: a device receives only what it may subscribe
+        [allow("iot:UpdateThingShadow", [ARN + "thing/MyThing1", ARN + "thing/MyThing2"])],
+        [allow("iot:Publish", ARN + "topic/telemetry/${iot:ClientId}")],
+        [allow("iot:Connect", "arn:aws:iot:eu-west-1:111111111111:client/*")],  # another region's clients
+        [allow("iot:*", "*"), deny("iot:*", "*")],  # everything allowed is denied
+        [allow("iot:Connect", "*", Condition={"Bool": {"iot:Connection.Thing.IsAttached": ["true"]}})],
+    ],
+)
 def test_policies_limited_to_the_devices_own_resources_are_not(statements: list[dict[str, Any]]) -> None:
     assert findings_of(*statements) == []
 
 
 def test_the_finding_names_the_statement_and_what_it_allows() -> None:
-    record = PolicyRecord("p", {"Version": "2012-10-17", "Statement": [
-        allow("iot:Connect", ARN + "client/${iot:Connection.Thing.ThingName}"), allow("iot:*", "*")]},
-        (PROD,), Location("policies/p.json", 3), (4, 8))
+    record = PolicyRecord(
+        "p",
+        {
+            "Version": "2012-10-17",
+            "Statement": [allow("iot:Connect", ARN + "client/${iot:Connection.Thing.ThingName}"), allow("iot:*", "*")],
+        },
+        (PROD,),
+        Location("policies/p.json", 3),
+        (4, 8),
+    )
     [finding] = policies.check((record,))
     assert finding.severity == Severity.CRITICAL and finding.resource == "policy:p"
     assert finding.location == Location("policies/p.json", 8)  # the statement's line in the document
@@ -105,12 +140,15 @@ def test_a_deny_that_a_wider_mqtt_filter_gets_around_is_potentially_misconfigure
 
 def test_the_documented_correct_policy_is_not() -> None:
     """The page's correct version: the device may neither subscribe to nor receive building/control_room/*."""
-    assert findings_of(
-        allow("iot:Subscribe", ARN + "topicfilter/building/*"),
-        deny("iot:Subscribe", ARN + "topicfilter/building/control_room/*"),
-        allow("iot:Receive", ARN + "topic/building/*"),
-        deny("iot:Receive", ARN + "topic/building/control_room/*"),
-    ) == []
+    assert (
+        findings_of(
+            allow("iot:Subscribe", ARN + "topicfilter/building/*"),
+            deny("iot:Subscribe", ARN + "topicfilter/building/control_room/*"),
+            allow("iot:Receive", ARN + "topic/building/*"),
+            deny("iot:Receive", ARN + "topic/building/control_room/*"),
+        )
+        == []
+    )
 
 
 def test_an_mqtt_wildcard_in_an_allow_is_not_a_misconfigured_deny() -> None:
@@ -118,17 +156,22 @@ def test_an_mqtt_wildcard_in_an_allow_is_not_a_misconfigured_deny() -> None:
 
 
 def test_a_deny_with_no_wider_subscription_allowed_is_not() -> None:
-    assert findings_of(
-        allow("iot:Subscribe", ARN + "topicfilter/building/lobby/*"),
-        deny("iot:Subscribe", ARN + "topicfilter/building/control_room/*"),
-        allow("iot:Receive", ARN + "topic/building/*"),
-    ) == []
+    assert (
+        findings_of(
+            allow("iot:Subscribe", ARN + "topicfilter/building/lobby/*"),
+            deny("iot:Subscribe", ARN + "topicfilter/building/control_room/*"),
+            allow("iot:Receive", ARN + "topic/building/*"),
+        )
+        == []
+    )
 
 
 # Through the manifests: per account and region, at the document's line.
 def test_a_permissive_policy_in_the_manifests_is_located_in_its_document(manifests: Manifests) -> None:
-    permissive = {"Version": "2012-10-17", "Statement": [
-        SOUND_POLICY["Statement"][0], {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}
+    permissive = {
+        "Version": "2012-10-17",
+        "Statement": [SOUND_POLICY["Statement"][0], {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
     small_fleet(manifests, policy=permissive)
     [finding] = audit(manifests)
     assert finding.check == "IOT_POLICY_OVERLY_PERMISSIVE_CHECK"

@@ -13,21 +13,23 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def fleet(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fleet", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run([sys.executable, "-m", "fleet", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def test_validate_accepts_the_example_fleet() -> None:
     done = fleet("validate")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ("manifests: valid: 2 accounts, 2 CAs in 5 placements, "
-                                   "5 device certificates in 1 group (2 placements), 1 policy, "
-                                   "1 revocation in the ledger")
+    assert done.stdout.strip() == (
+        "manifests: valid: 2 accounts, 2 CAs in 5 placements, "
+        "5 device certificates in 1 group (2 placements), 1 policy, "
+        "1 revocation in the ledger"
+    )
 
 
 def test_validate_lists_every_problem_with_file_and_line_and_fails(manifests: Manifests) -> None:
-    manifests.text("accounts.yaml", "accounts:\n  prod:\n    id: '12'\n    deployer_role_arn: nope\n"
-                                    "    regions: [us-east-1]\n")
+    manifests.text(
+        "accounts.yaml", "accounts:\n  prod:\n    id: '12'\n    deployer_role_arn: nope\n    regions: [us-east-1]\n"
+    )
     done = fleet("validate", "-m", str(manifests.root), cwd=manifests.root.parent)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
@@ -57,12 +59,20 @@ def test_jitr_config_carries_the_manifests_revocations(tmp_path: Path) -> None:
     done = fleet("jitr-config", "--output", str(tmp_path / "fleet-jitr.json"))
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "fleet-jitr.json").read_text())
-    stolen = pki.certificate_id(pki.load_certificate(
-        (REPO / "manifests/pki/devices/line-1/device-0003.pem").read_bytes()))
+    stolen = pki.certificate_id(
+        pki.load_certificate((REPO / "manifests/pki/devices/line-1/device-0003.pem").read_bytes())
+    )
     # No placement of the example auto-activates; every account and region, with the role read there.
-    assert config == {"version": 1, "placements": {}, "revoked": [stolen], "places": {
-        f"{account}/{region}": f"arn:aws:iam::{account}:role/fleet-jitr-reader"
-        for account in ("111111111111", "222222222222") for region in ("eu-west-1", "us-east-1")}}
+    assert config == {
+        "version": 1,
+        "placements": {},
+        "revoked": [stolen],
+        "places": {
+            f"{account}/{region}": f"arn:aws:iam::{account}:role/fleet-jitr-reader"
+            for account in ("111111111111", "222222222222")
+            for region in ("eu-west-1", "us-east-1")
+        },
+    }
 
 
 def test_validate_reports_every_mistake_in_one_run(tmp_path: Path) -> None:
@@ -73,11 +83,17 @@ def test_validate_reports_every_mistake_in_one_run(tmp_path: Path) -> None:
 
     shutil.copytree(REPO / "manifests", tmp_path / "manifests")
     shutil.copytree(REPO / "policies", tmp_path / "policies")
-    edits = {"accounts.yaml": ("222222222222:role/fleet-deployer\n    regions:",
-                               "222222222222:role/fleet-deployer\n    regoins:"),
-             "cas.yaml": ("      - account: prod\n        regions: [us-east-1]",
-                          "      - account: prd\n        regions: [us-east-1]"),
-             "devices.yaml": ("policies: [telemetry]", "policies: [telemtry]")}
+    edits = {
+        "accounts.yaml": (
+            "222222222222:role/fleet-deployer\n    regions:",
+            "222222222222:role/fleet-deployer\n    regoins:",
+        ),
+        "cas.yaml": (
+            "      - account: prod\n        regions: [us-east-1]",
+            "      - account: prd\n        regions: [us-east-1]",
+        ),
+        "devices.yaml": ("policies: [telemetry]", "policies: [telemtry]"),
+    }
     for name, (old, new) in edits.items():
         path = tmp_path / "manifests" / name
         assert path.read_text().count(old) == 1, name

@@ -22,11 +22,25 @@ FP = "ab" * 32
 
 
 def props(status: str) -> dict[str, Any]:
-    group = GroupInputs(ca="root", ca_id="cd" * 32, pem="devices", policies=("telemetry",), things="none",
-                        source="manifests/devices.yaml:5", certificates={FP: status})
-    return ShardInputs(account="prod", account_id="111111111111", role_arn="arn:aws:iam::111111111111:role/r",
-                       region="us-east-1", shard="a", policies=("telemetry",), cas=("cd" * 32,),
-                       groups={"line-1": group}).props()
+    group = GroupInputs(
+        ca="root",
+        ca_id="cd" * 32,
+        pem="devices",
+        policies=("telemetry",),
+        things="none",
+        source="manifests/devices.yaml:5",
+        certificates={FP: status},
+    )
+    return ShardInputs(
+        account="prod",
+        account_id="111111111111",
+        role_arn="arn:aws:iam::111111111111:role/r",
+        region="us-east-1",
+        shard="a",
+        policies=("telemetry",),
+        cas=("cd" * 32,),
+        groups={"line-1": group},
+    ).props()
 
 
 @pytest.fixture(autouse=True)
@@ -36,9 +50,11 @@ def fresh_run(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def refused(new_status: str) -> str:
-    return (f"certificate {FP} (group line-1) is declared {new_status} at manifests/devices.yaml:5, but it was "
-            "revoked at an unknown date in account prod (111111111111), us-east-1; a revoked certificate is never "
-            "reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date).")
+    return (
+        f"certificate {FP} (group line-1) is declared {new_status} at manifests/devices.yaml:5, but it was "
+        "revoked at an unknown date in account prod (111111111111), us-east-1; a revoked certificate is never "
+        "reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date)."
+    )
 
 
 @pytest.mark.parametrize("new_status", ["ACTIVE", "INACTIVE"])
@@ -95,12 +111,20 @@ def test_diff_sees_a_status_change_and_no_change() -> None:
     assert provider.diff("id", props("ACTIVE"), props("ACTIVE")).changes is False
 
 
-@pytest.mark.parametrize("entry", [
-    Entry("ACTIVE"), Entry("ABSENT"), Entry("INACTIVE", missing=("telemetry",)),
-    Entry("ACTIVE", missing=("a", "b"), extra=("c",)), Entry("PENDING_ACTIVATION"),
-    Entry("ACTIVE", thingless=True), Entry("INACTIVE", missing=("a",), extra=("c",), thingless=True),
-    Entry("ABSENT", was_revoked=True), Entry("ACTIVE", missing=("a",), was_revoked=True),
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        Entry("ACTIVE"),
+        Entry("ABSENT"),
+        Entry("INACTIVE", missing=("telemetry",)),
+        Entry("ACTIVE", missing=("a", "b"), extra=("c",)),
+        Entry("PENDING_ACTIVATION"),
+        Entry("ACTIVE", thingless=True),
+        Entry("INACTIVE", missing=("a",), extra=("c",), thingless=True),
+        Entry("ABSENT", was_revoked=True),
+        Entry("ACTIVE", missing=("a",), was_revoked=True),
+    ],
+)
 def test_an_entry_reads_back_as_it_was_written(entry: Entry) -> None:
     assert Entry.decode(entry.encode()) == entry
 
@@ -148,8 +172,9 @@ def test_a_refresh_keeps_a_revocation_the_state_recorded_whatever_aws_has_now(aw
     assert read_over(f"{aws_has}; was REVOKED", aws_has) == refreshed  # and the next refresh keeps it too
     # The provider still refuses to make it usable (at check and before any write), and sees that AWS
     # must be put back.
-    assert [f.reason for f in DeviceCertificatesProvider().check(refreshed, props("ACTIVE")).failures] == \
-        [refused("ACTIVE")]
+    assert [f.reason for f in DeviceCertificatesProvider().check(refreshed, props("ACTIVE")).failures] == [
+        refused("ACTIVE")
+    ]
     with pytest.raises(ProviderFailure, match="a revoked certificate is never reactivated"):
         DeviceCertificatesProvider().update("id", refreshed, props("ACTIVE"))
     assert DeviceCertificatesProvider().diff("id", refreshed, props("REVOKED")).changes is not False
@@ -169,6 +194,11 @@ def test_the_engines_refresh_diff_of_a_remembered_revocation_is_no_reactivation(
 
 
 def test_every_stacks_recorded_state_still_holds_a_revocation_a_refresh_found_gone() -> None:
-    exported = {"deployment": {"resources": [{"type": "pulumi-python:dynamic/fleet:DeviceCertificates",
-                                              "outputs": read_over("REVOKED", "ABSENT")}]}}
+    exported = {
+        "deployment": {
+            "resources": [
+                {"type": "pulumi-python:dynamic/fleet:DeviceCertificates", "outputs": read_over("REVOKED", "ABSENT")}
+            ]
+        }
+    }
     assert _recorded("organization/fleet/prod", exported).revoked == {("111111111111", "us-east-1"): {FP}}

@@ -66,8 +66,13 @@ class World:
     def listing_for(self, inputs: Inputs) -> FakeListing:
         return self.listings[inputs.place]
 
-    def add(self, place: tuple[str, str], summary: CertificateSummary, ca_id: str | None = None,
-            policies: tuple[str, ...] = ()) -> None:
+    def add(
+        self,
+        place: tuple[str, str],
+        summary: CertificateSummary,
+        ca_id: str | None = None,
+        policies: tuple[str, ...] = (),
+    ) -> None:
         listing = self.listings[place]
         listing.everything[summary.certificate_id] = summary
         survey_place = self.survey.places[place]
@@ -112,8 +117,13 @@ def root(manifests: Manifests) -> Issued:
 def fleet(manifests: Manifests, root: Issued) -> Fleet:
     for n in range(3):
         issue(root, f"device-{n}").write(manifests.root / "devices" / f"device-{n}.pem")
-    for name, text in (("accounts.yaml", ACCOUNTS), ("cas.yaml", CAS), ("policies.yaml", POLICIES),
-                       ("telemetry.json", json.dumps(TELEMETRY)), ("devices.yaml", GROUP)):
+    for name, text in (
+        ("accounts.yaml", ACCOUNTS),
+        ("cas.yaml", CAS),
+        ("policies.yaml", POLICIES),
+        ("telemetry.json", json.dumps(TELEMETRY)),
+        ("devices.yaml", GROUP),
+    ):
         manifests.text(name, text)
     return load(manifests)
 
@@ -137,14 +147,18 @@ def test_each_difference_goes_to_the_resource_that_puts_it_back(fleet: Fleet) ->
     listing.everything[first] = CertificateSummary(first, ARN + first, "INACTIVE")
     telemetry = listing.policies["telemetry"]
     listing.policies["telemetry"] = replace(
-        telemetry, versions=[(1, True), (2, False)],
-        targets=telemetry.targets - {ARN + second} | {"arn:aws:iot:us-east-1:111111111111:thinggroup/by-hand"})
-    assert sorted(kinds(fleet, world)) == sorted([
-        ("us-east-1", "certificate-status", f"certs.prod.us-east-1.{first[0]}"),
-        ("us-east-1", "policy-detached", f"certs.prod.us-east-1.{second[0]}"),
-        ("us-east-1", "policy-attached", "policy.telemetry.prod.us-east-1"),
-        ("us-east-1", "policy-versions", "policy.telemetry.prod.us-east-1"),
-    ])
+        telemetry,
+        versions=[(1, True), (2, False)],
+        targets=telemetry.targets - {ARN + second} | {"arn:aws:iot:us-east-1:111111111111:thinggroup/by-hand"},
+    )
+    assert sorted(kinds(fleet, world)) == sorted(
+        [
+            ("us-east-1", "certificate-status", f"certs.prod.us-east-1.{first[0]}"),
+            ("us-east-1", "policy-detached", f"certs.prod.us-east-1.{second[0]}"),
+            ("us-east-1", "policy-attached", "policy.telemetry.prod.us-east-1"),
+            ("us-east-1", "policy-versions", "policy.telemetry.prod.us-east-1"),
+        ]
+    )
 
 
 def test_any_version_besides_the_default_is_drift_the_policy_removes(fleet: Fleet) -> None:
@@ -172,8 +186,12 @@ def unlisted(fleet: Fleet, world: World, status: str, root: Issued, policies: tu
     """A certificate under root in prod/us-east-1 that no manifest lists."""
     device = issue(root, "self-registered")
     fingerprint = pki.certificate_id(device.cert)
-    world.add(PROD_EAST, CertificateSummary(fingerprint, ARN + fingerprint, status),
-              fleet.ca_placements[0].certificate_id, policies)
+    world.add(
+        PROD_EAST,
+        CertificateSummary(fingerprint, ARN + fingerprint, status),
+        fleet.ca_placements[0].certificate_id,
+        policies,
+    )
     world.survey.places[PROD_EAST].pending_pems[fingerprint] = device.cert_pem
     return fingerprint
 
@@ -186,11 +204,13 @@ def test_certificates_no_manifest_lists_are_drift_of_the_resource_of_their_finge
     active = unlisted(fleet, world, "ACTIVE", root, policies=("telemetry",))
     unlisted(fleet, world, "REVOKED", root)  # fleet's own record of a revocation: not drift
     found = drift(fleet, world)
-    assert sorted((d.kind, d.resource) for d in found) == sorted([
-        ("pending-activation", f"certs.prod.us-east-1.{pending[0]}"),
-        ("policy-attached", f"certs.prod.us-east-1.{active[0]}"),  # detached by up: no manifest wants it there
-        ("unlisted-certificate", f"certs.prod.us-east-1.{active[0]}"),
-    ])
+    assert sorted((d.kind, d.resource) for d in found) == sorted(
+        [
+            ("pending-activation", f"certs.prod.us-east-1.{pending[0]}"),
+            ("policy-attached", f"certs.prod.us-east-1.{active[0]}"),  # detached by up: no manifest wants it there
+            ("unlisted-certificate", f"certs.prod.us-east-1.{active[0]}"),
+        ]
+    )
     [said] = [d.manifests for d in found if d.subject == f"certificate {pending[:16]}…"]
     assert said == "not listed, no auto_activation at manifests/cas.yaml:6: `fleet pending --adopt`"
 
@@ -207,16 +227,21 @@ def test_a_revocation_in_aws_is_drift_the_manifests_must_adopt(fleet: Fleet) -> 
 
 
 def auto_activating(fleet: Fleet) -> Fleet:
-    placements = tuple(replace(p, auto_registration="ENABLE", activation_policies=("telemetry",))
-                       for p in fleet.ca_placements)
+    placements = tuple(
+        replace(p, auto_registration="ENABLE", activation_policies=("telemetry",)) for p in fleet.ca_placements
+    )
     return replace(fleet, ca_placements=placements)
 
 
 def auto_group(fleet: Fleet, world: World) -> dict[str, str]:
     """What the program declares for auto_activation in prod/us-east-1, every shard together."""
     shards = declare(fleet, world.survey, Path.cwd()).shards
-    return {fp: status for s in shards if s.place == PROD_EAST
-            for fp, status in s.groups.get(AUTO_GROUP + "root", _empty()).certificates.items()}
+    return {
+        fp: status
+        for s in shards
+        if s.place == PROD_EAST
+        for fp, status in s.groups.get(AUTO_GROUP + "root", _empty()).certificates.items()
+    }
 
 
 def _empty() -> object:
@@ -247,7 +272,8 @@ def test_under_auto_activation_nothing_revoked_elsewhere_is_activated_or_excused
     assert sorted(d.kind for d in found) == ["pending-activation", "unlisted-certificate"]
     [refused] = [d for d in found if d.kind == "pending-activation"]
     assert refused.manifests.endswith(
-        "refuses it: it is revoked (by the revocation ledger, in AWS or in the manifests)")
+        "refuses it: it is revoked (by the revocation ledger, in AWS or in the manifests)"
+    )
 
 
 def test_nothing_is_activated_under_a_ca_the_manifests_deactivate(fleet: Fleet, root: Issued) -> None:

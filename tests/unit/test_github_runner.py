@@ -14,11 +14,17 @@ from tests.engine.github_runner import Event, NotTriggered, Runner
 
 
 def evaluator(tmp_path: Path, **status: bool) -> Evaluator:
-    contexts = {"vars": {"FLEET_STACKS": '["a", "b"]', "AWS_REGION": "us-east-1"}, "secrets": {"KEY": "s"},
-                "matrix": {"stack": "a"}, "github": {"event": {"pull_request": {"number": 7}}, "base_ref": "trunk"},
-                "env": {}, "steps": {}}
-    return Evaluator(contexts, functions(tmp_path, {"success": True, "failure": False, "cancelled": False,
-                                                    "always": True, **status}))
+    contexts = {
+        "vars": {"FLEET_STACKS": '["a", "b"]', "AWS_REGION": "us-east-1"},
+        "secrets": {"KEY": "s"},
+        "matrix": {"stack": "a"},
+        "github": {"event": {"pull_request": {"number": 7}}, "base_ref": "trunk"},
+        "env": {},
+        "steps": {},
+    }
+    return Evaluator(
+        contexts, functions(tmp_path, {"success": True, "failure": False, "cancelled": False, "always": True, **status})
+    )
 
 
 def test_the_expressions_the_workflows_use_evaluate_as_github_would(tmp_path: Path) -> None:
@@ -37,8 +43,19 @@ def test_the_expressions_the_workflows_use_evaluate_as_github_would(tmp_path: Pa
     assert condition("always()", evaluator(tmp_path, success=False, failure=True)) is True
 
 
-@pytest.mark.parametrize("expression", ["vars.NOT_SET", "secrets.NOPE", "github.event.issue.number", "nope.x",
-                                        "toLower('A')", "matrix.stack ==", "1 == '1'", "vars.AWS_REGION <"])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "vars.NOT_SET",
+        "secrets.NOPE",
+        "github.event.issue.number",
+        "nope.x",
+        "toLower('A')",
+        "matrix.stack ==",
+        "1 == '1'",
+        "vars.AWS_REGION <",
+    ],
+)
 def test_what_the_table_does_not_hold_fails_instead_of_reading_empty(tmp_path: Path, expression: str) -> None:
     with pytest.raises(Unevaluable):
         substitute(f"x ${{{{ {expression} }}}}", evaluator(tmp_path))
@@ -78,15 +95,26 @@ jobs:
 
 
 def runner(tmp_path: Path) -> Runner:
-    return Runner(origin=tmp_path / "origin.git", scratch=tmp_path / "runner",
-                  environment={"PATH": os.environ["PATH"]}, vars={"AWS_REGION": "us-east-1",
-                                                                  "FLEET_STACKS": '["a", "b"]'},
-                  secrets={}, endpoint="http://127.0.0.1:9", base_credentials={})
+    return Runner(
+        origin=tmp_path / "origin.git",
+        scratch=tmp_path / "runner",
+        environment={"PATH": os.environ["PATH"]},
+        vars={"AWS_REGION": "us-east-1", "FLEET_STACKS": '["a", "b"]'},
+        secrets={},
+        endpoint="http://127.0.0.1:9",
+        base_credentials={},
+    )
 
 
 def pull_request() -> Event:
-    return Event("pull_request", "refs/pull/7/merge", "0" * 40, base_ref="trunk", head_ref="topic",
-                 payload={"pull_request": {"number": 7}})
+    return Event(
+        "pull_request",
+        "refs/pull/7/merge",
+        "0" * 40,
+        base_ref="trunk",
+        head_ref="topic",
+        payload={"pull_request": {"number": 7}},
+    )
 
 
 def test_a_job_runs_its_steps_in_order_with_githubs_environment_and_stops_at_a_failure(tmp_path: Path) -> None:
@@ -95,19 +123,26 @@ def test_a_job_runs_its_steps_in_order_with_githubs_environment_and_stops_at_a_f
     jobs = runner(tmp_path).run(workflow, pull_request())
     assert [job.matrix for job in jobs] == [{"stack": "a"}, {"stack": "b"}]
     one = jobs[0]
-    assert [(s.name, s.outcome) for s in one.steps] == [("says", "success"), ("fails", "failure"),
-                                                        ("skipped", "skipped"), ("always", "success")]
+    assert [(s.name, s.outcome) for s in one.steps] == [
+        ("says", "success"),
+        ("fails", "failure"),
+        ("skipped", "skipped"),
+        ("always", "success"),
+    ]
     assert f"base=trunk stack=a region=us-east-1 step=7 pwd={one.workspace}\n" in one.step("says").output
     # pipefail: `false | true` fails (without it the pipe succeeds and the step exits 3).
     assert one.step("fails").output == "exit 1\n"
     assert "still yes" in one.step("always").output
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ("      - name: says\n", "      - uses: actions/cache@v4\n      - name: says\n"),
-    ("${{ github.event.pull_request.number }}", "${{ github.event.pull_request.title }}"),
-    ("    shell: bash\n", "    shell: sh\n"),
-])
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ("      - name: says\n", "      - uses: actions/cache@v4\n      - name: says\n"),
+        ("${{ github.event.pull_request.number }}", "${{ github.event.pull_request.title }}"),
+        ("    shell: bash\n", "    shell: sh\n"),
+    ],
+)
 def test_a_step_the_runner_cannot_stand_in_for_fails_the_run(tmp_path: Path, change: str, error: str) -> None:
     workflow = tmp_path / "w.yml"
     workflow.write_text(WORKFLOW.replace(change, error))
@@ -125,13 +160,19 @@ def test_an_event_the_workflow_does_not_listen_to_runs_nothing(tmp_path: Path) -
 
 
 def test_the_checkout_stand_in_fetches_the_base_branch_and_the_whole_history_only_when_asked(tmp_path: Path) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     work = tmp_path / "work"
 
     def git(*args: str, cwd: Path = work) -> str:
-        return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     subprocess.run(["git", "init", "-q", "--bare", "-b", "trunk", str(tmp_path / "origin.git")], check=True)
     work.mkdir()
@@ -141,9 +182,11 @@ def test_the_checkout_stand_in_fetches_the_base_branch_and_the_whole_history_onl
         git("add", "f")
         git("commit", "-qm", str(n))
     git("push", "-q", (tmp_path / "origin.git").as_uri(), "trunk", "HEAD:refs/pull/7/merge")
-    steps = ("      - uses: actions/checkout@v5\n        with:\n          fetch-depth: {depth}\n"
-             "      - name: look\n        run: |\n          git rev-parse --is-shallow-repository\n"
-             "          git rev-list --count HEAD\n          git rev-parse --verify -q origin/trunk || echo none\n")
+    steps = (
+        "      - uses: actions/checkout@v5\n        with:\n          fetch-depth: {depth}\n"
+        "      - name: look\n        run: |\n          git rev-parse --is-shallow-repository\n"
+        "          git rev-list --count HEAD\n          git rev-parse --verify -q origin/trunk || echo none\n"
+    )
     run = runner(tmp_path)
     for depth, seen in ((0, "false\n3\n" + git("rev-parse", "HEAD")), (1, "true\n1\nnone")):
         workflow = tmp_path / f"depth-{depth}.yml"

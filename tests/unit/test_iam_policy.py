@@ -18,8 +18,10 @@ from fleet import iam, production
 
 REPO = Path(__file__).resolve().parents[2]
 # How fleet.aws names an operation: a direct client call, its _call/_pages helpers, or a paginator.
-CALLS = re.compile(r"self\._iot\.(?!get_paginator)(\w+)\(|_call\(\s*\"(\w+)\"|_pages\(\s*\"(\w+)\""
-                   r"|get_paginator\(\"(\w+)\"\)")
+CALLS = re.compile(
+    r"self\._iot\.(?!get_paginator)(\w+)\(|_call\(\s*\"(\w+)\"|_pages\(\s*\"(\w+)\""
+    r"|get_paginator\(\"(\w+)\"\)"
+)
 
 
 def iot_operations_called() -> set[str]:
@@ -41,8 +43,9 @@ def test_the_documented_policies_are_what_fleet_iam_prints() -> None:
     assert (REPO / "docs/iam-deployer-policy.json").read_text() == iam.as_text(iam.deployer_policy())
     assert (REPO / "docs/iam-reader-policy.json").read_text() == iam.as_text(iam.reader_policy())
     assert (REPO / "docs/iam-guardrail-scp.json").read_text() == iam.as_text(production.guardrail_scp())
-    printed = subprocess.run([sys.executable, "-m", "fleet", "iam", "--guardrail"], capture_output=True, text=True,
-                             check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "fleet", "iam", "--guardrail"], capture_output=True, text=True, check=True
+    ).stdout
     assert printed == iam.as_text(production.guardrail_scp())
 
 
@@ -56,8 +59,10 @@ def test_the_declared_actions_are_exactly_the_iot_calls_the_code_makes() -> None
 def test_the_lambdas_role_allows_exactly_the_calls_its_handler_makes() -> None:
     """The accounts template's fleet-jitr, for a handler a team deploys itself."""
     to_api = boto3.client("iot", region_name="us-east-1").meta.method_to_api_mapping
-    called = {f"iot:{to_api[name]}" for name in re.findall(r"self\._iot\.(\w+)\(",
-                                                           (REPO / "fleet/aws/registrations.py").read_text())}
+    called = {
+        f"iot:{to_api[name]}"
+        for name in re.findall(r"self\._iot\.(\w+)\(", (REPO / "fleet/aws/registrations.py").read_text())
+    }
     assert called == set(iam.JITR) == allowed(iam.jitr_policy())
     [assume] = [s for s in iam.jitr_policy()["Statement"] if s["Action"] == "sts:AssumeRole"]
     assert assume["Resource"] == "arn:aws:iam::*:role/fleet-jitr-reader"
@@ -69,15 +74,20 @@ def allowed(policy: dict[str, Any]) -> set[str]:
 
 
 # From the Service Authorization Reference (list_awsiot.html), "Resource types defined by AWS IoT".
-ARN_FORMATS = {"cert": "arn:${Partition}:iot:${Region}:${Account}:cert/${Certificate}",
-               "cacert": "arn:${Partition}:iot:${Region}:${Account}:cacert/${CACertificate}",
-               "policy": "arn:${Partition}:iot:${Region}:${Account}:policy/${PolicyName}",
-               "thing": "arn:${Partition}:iot:${Region}:${Account}:thing/${ThingName}",
-               "rule": "arn:${Partition}:iot:${Region}:${Account}:rule/${RuleName}"}
+ARN_FORMATS = {
+    "cert": "arn:${Partition}:iot:${Region}:${Account}:cert/${Certificate}",
+    "cacert": "arn:${Partition}:iot:${Region}:${Account}:cacert/${CACertificate}",
+    "policy": "arn:${Partition}:iot:${Region}:${Account}:policy/${PolicyName}",
+    "thing": "arn:${Partition}:iot:${Region}:${Account}:thing/${ThingName}",
+    "rule": "arn:${Partition}:iot:${Region}:${Account}:rule/${RuleName}",
+}
 
 
-@pytest.mark.parametrize("policy", [iam.deployer_policy(), iam.reader_policy(), iam.jitr_policy(),
-                                    iam.break_glass_policy()], ids=["deployer", "reader", "jitr", "break-glass"])
+@pytest.mark.parametrize(
+    "policy",
+    [iam.deployer_policy(), iam.reader_policy(), iam.jitr_policy(), iam.break_glass_policy()],
+    ids=["deployer", "reader", "jitr", "break-glass"],
+)
 def test_each_action_is_allowed_only_on_the_resources_aws_authorizes_it_on(policy: dict[str, Any]) -> None:
     for statement in policy["Statement"]:
         if statement["Action"] == "iam:PassRole":  # the JITP role to AWS IoT, fleet's just-in-time roles to Lambda
@@ -87,8 +97,10 @@ def test_each_action_is_allowed_only_on_the_resources_aws_authorizes_it_on(polic
             assert statement["Resource"] == "arn:aws:iam::*:role/fleet-jitr-reader"
             continue
         if statement["Sid"].startswith("FleetJustInTime"):  # Lambda's and IAM's, on fleet's function and roles
-            assert statement["Resource"] in ("arn:aws:lambda:*:*:function:fleet-jitr",
-                                             "arn:aws:iam::*:role/fleet-jitr-*")
+            assert statement["Resource"] in (
+                "arn:aws:lambda:*:*:function:fleet-jitr",
+                "arn:aws:iam::*:role/fleet-jitr-*",
+            )
             continue
         kinds = {iam.RESOURCE_TYPES[action] for action in statement["Action"]}
         assert len(kinds) == 1, statement
@@ -103,13 +115,20 @@ def test_fleet_iam_pins_the_account_and_region_and_refuses_what_is_neither() -> 
     pinned = iam.deployer_policy(iam.Arns(account="111111111111", region="eu-west-1"))
     resources = {s["Sid"]: s["Resource"] for s in pinned["Statement"]}
     assert resources["FleetIoTCertificates"] == "arn:aws:iot:eu-west-1:111111111111:cert/*"
-    assert resources["FleetIoTUnscoped"] == "*" and resources["PassTheJitpRoleToIot"] == \
-        "arn:aws:iam::111111111111:role/fleet-jitp"
-    printed = subprocess.run([sys.executable, "-m", "fleet", "iam", "--account-id", "111111111111", "--region",
-                              "eu-west-1"], capture_output=True, text=True, check=True).stdout
+    assert (
+        resources["FleetIoTUnscoped"] == "*"
+        and resources["PassTheJitpRoleToIot"] == "arn:aws:iam::111111111111:role/fleet-jitp"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-m", "fleet", "iam", "--account-id", "111111111111", "--region", "eu-west-1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert json.loads(printed) == pinned
-    refused = subprocess.run([sys.executable, "-m", "fleet", "iam", "--account-id", "1111"], capture_output=True,
-                             text=True, check=False)
+    refused = subprocess.run(
+        [sys.executable, "-m", "fleet", "iam", "--account-id", "1111"], capture_output=True, text=True, check=False
+    )
     assert refused.returncode == 1 and "--account-id is 12 digits" in refused.stderr and not refused.stdout
 
 
@@ -121,8 +140,12 @@ def test_the_reader_policy_allows_only_reads() -> None:
     jitr = {s["Sid"]: s for s in iam.reader_policy()["Statement"] if s["Sid"].startswith("FleetJustInTime")}
     assert jitr["FleetJustInTimeFunction"]["Action"] == ["lambda:GetFunctionConfiguration", "lambda:GetPolicy"]
     assert jitr["FleetJustInTimeFunction"]["Resource"] == "arn:aws:lambda:*:*:function:fleet-jitr"
-    assert jitr["FleetJustInTimeRole"]["Action"] == ["iam:GetRole", "iam:GetRolePolicy",
-                                                     "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"]
+    assert jitr["FleetJustInTimeRole"]["Action"] == [
+        "iam:GetRole",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListRolePolicies",
+    ]
     assert jitr["FleetJustInTimeRole"]["Resource"] == "arn:aws:iam::*:role/fleet-jitr-*"
     assert json.loads(iam.as_text(iam.reader_policy())) == iam.reader_policy()
 
@@ -130,15 +153,21 @@ def test_the_reader_policy_allows_only_reads() -> None:
 def template_roles(template: dict[str, Any]) -> set[str]:
     """The names of the roles a template makes (their parameters' defaults)."""
     parameters = template["Parameters"]
-    return {parameters[r["Properties"]["RoleName"]["Ref"]]["Default"] for r in template["Resources"].values()
-            if r["Type"] == "AWS::IAM::Role"}
+    return {
+        parameters[r["Properties"]["RoleName"]["Ref"]]["Default"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role"
+    }
 
 
 def test_every_role_the_guardrail_exempts_is_one_a_template_makes() -> None:
     """So the two cannot drift apart again (the guardrail once exempted a fleet-jitr no template made)."""
     scp = json.loads((REPO / "docs/iam-guardrail-scp.json").read_text())
-    exempt = {arn.removeprefix("arn:aws:iam::*:role/") for s in scp["Statement"]
-              for arn in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]}
+    exempt = {
+        arn.removeprefix("arn:aws:iam::*:role/")
+        for s in scp["Statement"]
+        for arn in s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    }
     made = template_roles(production.accounts_template())
     deployed = "fleet-jitr-*"  # the execution roles of the just-in-time functions fleet deploys (fleet.jitr.role)
     assert exempt - {deployed} <= made, exempt - made
@@ -151,7 +180,8 @@ def test_the_guardrail_lets_only_the_deployer_delete_and_fleets_roles_change_a_s
     assert set(statements) == {"iot:DeleteCertificate", "iot:UpdateCertificate"}
     assert all(s["Effect"] == "Deny" and s["Resource"] == "*" for s in statements.values())
     assert statements["iot:DeleteCertificate"]["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
-        "arn:aws:iam::*:role/fleet-deployer"]
+        "arn:aws:iam::*:role/fleet-deployer"
+    ]
     # The deployer role the example manifests name is the one exempted.
     assert ":role/fleet-deployer" in (REPO / "manifests/accounts.yaml").read_text()
 
@@ -160,8 +190,11 @@ def test_the_kms_actions_fleet_iam_grants_are_exactly_the_kms_calls_the_code_mak
     from fleet.aws import kms
 
     to_api = boto3.client("kms", region_name="us-east-1").meta.method_to_api_mapping
-    called = {f"kms:{to_api[name]}" for path in (REPO / "fleet").rglob("*.py")
-              for name in re.findall(r"self\._kms\.(\w+)\(", path.read_text())}
+    called = {
+        f"kms:{to_api[name]}"
+        for path in (REPO / "fleet").rglob("*.py")
+        for name in re.findall(r"self\._kms\.(\w+)\(", path.read_text())
+    }
     assert called == kms.ACTIONS == {"kms:GetPublicKey", "kms:Sign"}
     granted = iam.deployer_policy(ca_keys=["arn:aws:kms:us-east-1:111111111111:key/k"])["Statement"][-1]
     assert set(granted["Action"]) == kms.ACTIONS and granted["Resource"] == ["arn:aws:kms:us-east-1:111111111111:key/k"]
@@ -190,8 +223,10 @@ def test_the_just_in_time_role_allows_exactly_the_calls_its_handler_makes() -> N
     from fleet.jitr import role
 
     to_api = boto3.client("iot", region_name="us-east-1").meta.method_to_api_mapping
-    called = {f"iot:{to_api[m]}" for m in re.findall(r"self\._iot\.(\w+)\(",
-                                                      (REPO / "fleet/aws/registrations.py").read_text())}
+    called = {
+        f"iot:{to_api[m]}"
+        for m in re.findall(r"self\._iot\.(\w+)\(", (REPO / "fleet/aws/registrations.py").read_text())
+    }
     assert called == role.HANDLER_ACTIONS
     policy = role.policy("aws", "111111111111", "us-east-1", ["arn:aws:iam::222222222222:role/fleet-jitr-reader"])
     granted = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}

@@ -50,13 +50,24 @@ Summary = tuple[str, str | None, tuple[str, ...], tuple[str, ...], str, str, int
 def summary(outcome: object) -> list[Summary]:
     """Each group: name, CA, places, policies, things, status, size, and how many of each status."""
     groups = outcome.grouped.groups  # type: ignore[attr-defined]
-    return [(g.name, g.ca, tuple(p.label for p in g.places), g.policies, g.things, g.status, len(g.certificates),
-             {s: list(g.certificates.values()).count(s) for s in sorted(set(g.certificates.values()))})
-            for g in groups]
+    return [
+        (
+            g.name,
+            g.ca,
+            tuple(p.label for p in g.places),
+            g.policies,
+            g.things,
+            g.status,
+            len(g.certificates),
+            {s: list(g.certificates.values()).count(s) for s in sorted(set(g.certificates.values()))},
+        )
+        for g in groups
+    ]
 
 
 def test_a_group_takes_the_most_common_status_and_the_others_are_exceptions(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     estate = Estate()
     estate.ca(factory, PROD_EAST)
     estate.policy("telemetry", TELEMETRY, PROD_EAST)
@@ -64,16 +75,29 @@ def test_a_group_takes_the_most_common_status_and_the_others_are_exceptions(
     for n, device in enumerate(made):
         estate.certificate(device, PROD_EAST, "INACTIVE" if n == 3 else "ACTIVE", ca=factory, policies=("telemetry",))
     outcome = imported(manifests, estate)
-    assert summary(outcome) == [("factory-root-prod-us-east-1", "factory-root", ("prod/us-east-1",), ("telemetry",),
-                                 "none", "ACTIVE", 5, {"ACTIVE": 4, "INACTIVE": 1})]
+    assert summary(outcome) == [
+        (
+            "factory-root-prod-us-east-1",
+            "factory-root",
+            ("prod/us-east-1",),
+            ("telemetry",),
+            "none",
+            "ACTIVE",
+            5,
+            {"ACTIVE": 4, "INACTIVE": 1},
+        )
+    ]
     text = (manifests.root / "imported" / "factory-root-prod-us-east-1.yaml").read_text()
     inactive = pki.certificate_id(made[3].cert)
-    assert ("    status: ACTIVE\n    policies: [telemetry]\n    exceptions:\n"
-            f"      - certificate: factory-root-prod-us-east-1/{inactive}.pem\n        status: INACTIVE\n") in text
+    assert (
+        "    status: ACTIVE\n    policies: [telemetry]\n    exceptions:\n"
+        f"      - certificate: factory-root-prod-us-east-1/{inactive}.pem\n        status: INACTIVE\n"
+    ) in text
 
 
 def test_groups_are_by_ca_and_place_and_certificates_without_a_ca_are_groups_without_one(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     partner, loose = make_ca("Partner CA"), make_ca("Loose CA")
     estate = Estate()
     for place in (PROD_EAST, PROD_WEST):
@@ -94,12 +118,15 @@ def test_groups_are_by_ca_and_place_and_certificates_without_a_ca_are_groups_wit
         ("partner-ca-prod-us-east-1", "partner-ca", ("prod/us-east-1",), 1),
     ]
     text = (manifests.root / "imported" / "no-ca-staging-us-east-1.yaml").read_text()
-    assert "  no-ca-staging-us-east-1:\n    certificates: no-ca-staging-us-east-1\n    placements:\n" \
-           "      - account: staging\n        regions: [us-east-1]\n    status: INACTIVE\n" in text
+    assert (
+        "  no-ca-staging-us-east-1:\n    certificates: no-ca-staging-us-east-1\n    placements:\n"
+        "      - account: staging\n        regions: [us-east-1]\n    status: INACTIVE\n" in text
+    )
 
 
 def test_a_certificate_registered_alike_in_several_places_is_one_group_placed_in_all(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     estate = Estate()
     for place in (PROD_EAST, STAGING_EAST):
         estate.ca(factory, place)
@@ -108,13 +135,24 @@ def test_a_certificate_registered_alike_in_several_places_is_one_group_placed_in
         for place in (PROD_EAST, STAGING_EAST):
             estate.certificate(device, place, ca=factory, policies=("telemetry",))
     outcome = imported(manifests, estate)
-    assert summary(outcome) == [("factory-root-us-east-1", "factory-root", ("prod/us-east-1", "staging/us-east-1"),
-                                 ("telemetry",), "none", "ACTIVE", 2, {"ACTIVE": 2})]
+    assert summary(outcome) == [
+        (
+            "factory-root-us-east-1",
+            "factory-root",
+            ("prod/us-east-1", "staging/us-east-1"),
+            ("telemetry",),
+            "none",
+            "ACTIVE",
+            2,
+            {"ACTIVE": 2},
+        )
+    ]
     assert estate.calls == 2  # one PEM per certificate, however many places hold it
 
 
 def test_a_certificate_registered_differently_in_its_places_is_left_out_and_said(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     estate = Estate()
     for place in (PROD_EAST, STAGING_EAST):
         estate.ca(factory, place)
@@ -124,8 +162,10 @@ def test_a_certificate_registered_differently_in_its_places_is_left_out_and_said
     outcome = imported(manifests, estate)
     assert summary(outcome) == []
     [note] = [n for n in outcome.notes if n.kind == LEFT_OUT]
-    assert note.text.startswith("registered differently in its places (prod/us-east-1: ACTIVE, CA factory-root, "
-                                "policies none; staging/us-east-1: INACTIVE, CA factory-root, policies none)")
+    assert note.text.startswith(
+        "registered differently in its places (prod/us-east-1: ACTIVE, CA factory-root, "
+        "policies none; staging/us-east-1: INACTIVE, CA factory-root, policies none)"
+    )
 
 
 def test_policies_attached_split_a_place_into_groups_the_largest_first(manifests: Manifests, factory: Issued) -> None:
@@ -138,11 +178,13 @@ def test_policies_attached_split_a_place_into_groups_the_largest_first(manifests
     outcome = imported(manifests, estate)
     assert [(name, policies, size) for name, _, _, policies, _, _, size, _ in summary(outcome)] == [
         ("factory-root-prod-us-east-1", ("telemetry",), 3),
-        ("factory-root-prod-us-east-1-2", ("debug", "telemetry"), 2)]
+        ("factory-root-prod-us-east-1-2", ("debug", "telemetry"), 2),
+    ]
 
 
 def test_with_things_a_certificate_on_the_thing_its_common_name_names_is_declared_so(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     estate = Estate()
     estate.ca(factory, PROD_EAST)
     named, other, none = issue(factory, "sensor-1"), issue(factory, "sensor-2"), issue(factory, "sensor-3")
@@ -158,7 +200,8 @@ def test_with_things_a_certificate_on_the_thing_its_common_name_names_is_declare
 
 
 def test_a_group_whose_exceptions_would_be_too_many_is_split_by_status(
-        manifests: Manifests, factory: Issued, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifests: Manifests, factory: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(certificates, "MAX_EXCEPTIONS", 1)
     estate = Estate()
     estate.ca(factory, PROD_EAST)
@@ -167,11 +210,13 @@ def test_a_group_whose_exceptions_would_be_too_many_is_split_by_status(
     outcome = imported(manifests, estate)
     assert [(name, status, counts) for name, _, _, _, _, status, _, counts in summary(outcome)] == [
         ("factory-root-prod-us-east-1", "ACTIVE", {"ACTIVE": 3}),
-        ("factory-root-prod-us-east-1-2", "INACTIVE", {"INACTIVE": 2})]
+        ("factory-root-prod-us-east-1-2", "INACTIVE", {"INACTIVE": 2}),
+    ]
 
 
 def test_revoked_certificates_go_into_the_ledger_with_aws_date_and_pending_ones_are_only_reported(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     estate = Estate()
     estate.ca(factory, PROD_EAST, auto_registration="ENABLE")
     active, revoked, pending = issue(factory, "a"), issue(factory, "r"), issue(factory, "p")
@@ -182,18 +227,27 @@ def test_revoked_certificates_go_into_the_ledger_with_aws_date_and_pending_ones_
     outcome = imported(manifests, estate)
     assert [size for *_, size, _ in summary(outcome)] == [1]
     ledger = (manifests.root / "revocations.yaml").read_text()
-    assert ("  entries:\n    - date: 2026-10-01\n      reason: revoked in AWS before import\n      ca: factory-root\n"
-            f"      places:\n        - 111111111111/us-east-1\n      certificates: |\n        {revoked_id}\n") in ledger
+    assert (
+        "  entries:\n    - date: 2026-10-01\n      reason: revoked in AWS before import\n      ca: factory-root\n"
+        f"      places:\n        - 111111111111/us-east-1\n      certificates: |\n        {revoked_id}\n"
+    ) in ledger
     assert (manifests.root / "revoked" / f"{revoked_id}.pem").read_text() == pki.to_pem(revoked.cert)
     assert [(p.ca, p.place.label, p.fingerprint, p.auto_activation, p.decision) for p in outcome.grouped.pending] == [
-        ("factory-root", "prod/us-east-1", pending_id, "off",
-         "activate: signed by the CA, revoked nowhere, not on its revocation list"),
-        ("none", "staging/us-east-1", transfer_id, "off", "PENDING_TRANSFER: not imported")]
+        (
+            "factory-root",
+            "prod/us-east-1",
+            pending_id,
+            "off",
+            "activate: signed by the CA, revoked nowhere, not on its revocation list",
+        ),
+        ("none", "staging/us-east-1", transfer_id, "off", "PENDING_TRANSFER: not imported"),
+    ]
     assert not any(pending_id in str(p) or transfer_id in str(p) for p in files_of(manifests.root))
 
 
 def test_a_certificate_revoked_in_one_place_and_usable_in_another_is_said_to_be_revoked_by_the_first_up(
-        manifests: Manifests, factory: Issued) -> None:
+    manifests: Manifests, factory: Issued
+) -> None:
     estate = Estate()
     for place in (PROD_EAST, STAGING_EAST):
         estate.ca(factory, place)
@@ -203,8 +257,10 @@ def test_a_certificate_revoked_in_one_place_and_usable_in_another_is_said_to_be_
     outcome = imported(manifests, estate)
     assert summary(outcome) == []
     [note] = [n for n in outcome.notes if n.kind == FIRST_UP]
-    assert note.text == ("REVOKED in prod/us-east-1 and ACTIVE in staging/us-east-1: `pulumi up` revokes it there "
-                         "too (a revoked certificate is usable nowhere)")
+    assert note.text == (
+        "REVOKED in prod/us-east-1 and ACTIVE in staging/us-east-1: `pulumi up` revokes it there "
+        "too (a revoked certificate is usable nowhere)"
+    )
     assert fp in (manifests.root / "revocations.yaml").read_text()
 
 
@@ -219,9 +275,11 @@ def test_what_fleet_validate_would_refuse_is_left_out_and_said(manifests: Manife
     outcome = imported(manifests, estate)
     assert summary(outcome) == [] and not outcome.cas.imported[1:]
     said = {(n.subject, n.text.split(":")[0].split(" (")[0]) for n in outcome.notes if n.kind == LEFT_OUT}
-    assert said == {("CA " + pki.certificate_id(expired_ca.cert), "it is expired on 2011-01-01 00"),
-                    (f"certificate {old_id}", "it is expired on 2020-01-31 00"),
-                    (f"certificate {orphan_id}", f"its CA {pki.certificate_id(expired_ca.cert)} is left out")}
+    assert said == {
+        ("CA " + pki.certificate_id(expired_ca.cert), "it is expired on 2011-01-01 00"),
+        (f"certificate {old_id}", "it is expired on 2020-01-31 00"),
+        (f"certificate {orphan_id}", f"its CA {pki.certificate_id(expired_ca.cert)} is left out"),
+    }
 
 
 def test_what_the_manifests_declare_is_compared_never_imported_again(manifests: Manifests, factory: Issued) -> None:

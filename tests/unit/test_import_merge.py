@@ -48,8 +48,12 @@ policies:
 
 
 def document(account_id: str, region: str) -> dict[str, object]:
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Publish",
-                                                     "Resource": f"arn:aws:iot:{region}:{account_id}:topic/t/*"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"arn:aws:iot:{region}:{account_id}:topic/t/*"}
+        ],
+    }
 
 
 CONNECT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}
@@ -74,14 +78,23 @@ class World:
             estate.ca(self.partner, place)
             estate.policy("connect", CONNECT, place)
             estate.policy("telemetry", document(place.account_id, place.region), place, others=("1",))
-        estate.ca(self.factory, PROD_EAST, mode="DEFAULT", auto_registration="ENABLE",
-                  config={"template_body": '{"Resources": {}}', "role_arn": "arn:aws:iam::111111111111:role/jitp"})
+        estate.ca(
+            self.factory,
+            PROD_EAST,
+            mode="DEFAULT",
+            auto_registration="ENABLE",
+            config={"template_body": '{"Resources": {}}', "role_arn": "arn:aws:iam::111111111111:role/jitp"},
+        )
         estate.ca(self.factory, PROD_WEST, mode="DEFAULT")
         estate.policy("telemetry", document("111111111111", "eu-west-1"), PROD_WEST)
         for n in range(6):
-            estate.certificate(issue(self.factory, f"device-{n}"), PROD_EAST if n < 4 else PROD_WEST,
-                               ("ACTIVE", "INACTIVE", "REVOKED", "ACTIVE", "ACTIVE", "ACTIVE")[n], ca=self.factory,
-                               policies=("telemetry",) if n != 2 else ())
+            estate.certificate(
+                issue(self.factory, f"device-{n}"),
+                PROD_EAST if n < 4 else PROD_WEST,
+                ("ACTIVE", "INACTIVE", "REVOKED", "ACTIVE", "ACTIVE", "ACTIVE")[n],
+                ca=self.factory,
+                policies=("telemetry",) if n != 2 else (),
+            )
         shared = issue(self.partner, "partner-0")
         for place in (PROD_EAST, STAGING_EAST):
             estate.certificate(shared, place, ca=self.partner, policies=("connect",))
@@ -107,11 +120,15 @@ def test_an_import_adds_to_hand_written_manifests_and_keeps_their_comments_order
     imported(world.manifests, world.estate)
     cas = (world.manifests.root / "cas.yaml").read_text()
     assert only_added(HAND_WRITTEN_CAS, cas), cas
-    assert "      - {account: prod, regions: [us-east-1]}\n      - account: staging\n        regions: [us-east-1]\n" \
-           "        status: ACTIVE\n        auto_registration: DISABLE\n" in cas  # the partner's new placement
-    assert ("  # imported from AWS by `fleet import` (registered in prod/eu-west-1, prod/us-east-1)\n"
-            "  factory-root:\n    certificate: pki/factory-root.pem\n    mode: DEFAULT\n    registered_in:\n"
-            "      - 111111111111/eu-west-1\n      - 111111111111/us-east-1\n    placements:\n") in cas
+    assert (
+        "      - {account: prod, regions: [us-east-1]}\n      - account: staging\n        regions: [us-east-1]\n"
+        "        status: ACTIVE\n        auto_registration: DISABLE\n" in cas
+    )  # the partner's new placement
+    assert (
+        "  # imported from AWS by `fleet import` (registered in prod/eu-west-1, prod/us-east-1)\n"
+        "  factory-root:\n    certificate: pki/factory-root.pem\n    mode: DEFAULT\n    registered_in:\n"
+        "      - 111111111111/eu-west-1\n      - 111111111111/us-east-1\n    placements:\n"
+    ) in cas
     policies = (world.manifests.root / "policies.yaml").read_text()
     assert only_added(HAND_WRITTEN_POLICIES, policies), policies
     assert "  telemetry:\n    document: ../policies/telemetry.json\n    other_versions: keep\n" in policies
@@ -121,8 +138,10 @@ def test_an_import_adds_to_hand_written_manifests_and_keeps_their_comments_order
     assert {(g.group, g.account, g.region, len(g.certificates)) for g in fleet.certificate_groups} == {
         ("factory-root-prod-us-east-1", "prod", "us-east-1", 3),
         ("factory-root-prod-eu-west-1", "prod", "eu-west-1", 2),
-        ("partner-us-east-1", "prod", "us-east-1", 1), ("partner-us-east-1", "staging", "us-east-1", 1),
-        ("no-ca-staging-us-east-1", "staging", "us-east-1", 1)}
+        ("partner-us-east-1", "prod", "us-east-1", 1),
+        ("partner-us-east-1", "staging", "us-east-1", 1),
+        ("no-ca-staging-us-east-1", "staging", "us-east-1", 1),
+    }
     assert len(fleet.ledger.revocations) == 1
     assert not (world.manifests.root / STAGING).exists()  # the import's leftovers are gone
 
@@ -140,8 +159,9 @@ def test_a_second_import_after_aws_changed_adds_only_what_is_new(world: World) -
     imported(world.manifests, world.estate)
     before = files_of(world.root)
     world.estate.ca(world.factory, STAGING_EAST, mode="SNI_ONLY")  # not possible in DEFAULT mode: said, not placed
-    newcomer = world.estate.certificate(issue(world.factory, "device-new"), PROD_EAST, "INACTIVE", ca=world.factory,
-                                        policies=("telemetry",))
+    newcomer = world.estate.certificate(
+        issue(world.factory, "device-new"), PROD_EAST, "INACTIVE", ca=world.factory, policies=("telemetry",)
+    )
     world.estate.ca(world.partner, PROD_WEST)
     imported(world.manifests, world.estate)
     after = files_of(world.root)
@@ -149,13 +169,16 @@ def test_a_second_import_after_aws_changed_adds_only_what_is_new(world: World) -
         if after[path] != content:
             assert path.endswith(".yaml") and only_added(content.decode(), after[path].decode()), path
     added = sorted(set(after) - set(before))
-    assert added == ["manifests/imported/factory-root-prod-us-east-1-2.yaml",
-                     f"manifests/imported/factory-root-prod-us-east-1-2/{newcomer}.pem"]
+    assert added == [
+        "manifests/imported/factory-root-prod-us-east-1-2.yaml",
+        f"manifests/imported/factory-root-prod-us-east-1-2/{newcomer}.pem",
+    ]
     assert [p for p in before if after[p] != before[p]] == ["manifests/cas.yaml"]  # the partner in prod/eu-west-1
 
 
 def test_an_import_stopped_between_any_two_writes_leaves_valid_manifests_and_the_next_ends_the_same(
-        world: World, tmp_path: Path) -> None:
+    world: World, tmp_path: Path
+) -> None:
     reference = world.copy(tmp_path / "uninterrupted")
     imported(reference, world.estate)
     expected = files_of(reference.root.parent)
@@ -189,6 +212,7 @@ def test_a_pem_aws_gives_that_does_not_parse_is_said_and_skipped(world: World) -
     world.estate.pems[fp] = broken.cert_pem * 2  # two certificates where one is expected
     outcome = imported(world.manifests, world.estate)
     [note] = [n for n in outcome.notes if n.subject == f"certificate {fp}"]
-    assert note.text == ("AWS gave a PEM fleet cannot read (expected exactly one PEM certificate (-----BEGIN "
-                         "CERTIFICATE-----))")
+    assert note.text == (
+        "AWS gave a PEM fleet cannot read (expected exactly one PEM certificate (-----BEGIN CERTIFICATE-----))"
+    )
     assert fp not in {c.fingerprint for g in fleet_of(world.manifests).certificate_groups for c in g.certificates}

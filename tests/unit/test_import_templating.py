@@ -17,14 +17,22 @@ STAGING_EAST = Where("222222222222", "us-east-1", "staging")
 
 
 def telemetry(where: Where, topic: str = "telemetry") -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
-        "Resource": f"arn:aws:iot:{where.region}:{where.account_id}:topic/{topic}/${{iot:ClientId}}"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["iot:Publish", "iot:Receive"],
+                    "Resource": f"arn:aws:iot:{where.region}:{where.account_id}:topic/{topic}/${{iot:ClientId}}",
+                }
+            ],
+        }
+    )
 
 
 def filled(text: str, where: Where) -> object:
-    return json.loads(substitute(text, AccountSpec(where.account, where.account_id, "", (where.region,)),
-                                 where.region))
+    return json.loads(substitute(text, AccountSpec(where.account, where.account_id, "", (where.region,)), where.region))
 
 
 def test_documents_that_differ_by_account_id_and_region_become_one_with_placeholders() -> None:
@@ -52,27 +60,45 @@ def test_one_place_is_kept_as_it_is_account_id_and_all() -> None:
 def test_documents_that_really_differ_give_no_document_and_say_where() -> None:
     made = template({PROD_EAST: telemetry(PROD_EAST), STAGING_EAST: telemetry(STAGING_EAST, topic="debug")})
     assert made.text is None
-    assert made.why == "its documents in prod/us-east-1 and staging/us-east-1 differ beyond the account id and " \
-                       "the region"
+    assert (
+        made.why == "its documents in prod/us-east-1 and staging/us-east-1 differ beyond the account id and the region"
+    )
 
 
 def test_an_account_id_inside_a_longer_number_is_not_a_placeholder() -> None:
     def document(where: Where) -> str:
-        return json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": "iot:Publish",
-            "Resource": f"arn:aws:iot:{where.region}:{where.account_id}:topic/{where.account_id}0/x"}]})
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "iot:Publish",
+                        "Resource": f"arn:aws:iot:{where.region}:{where.account_id}:topic/{where.account_id}0/x",
+                    }
+                ],
+            }
+        )
+
     made = template({PROD_EAST: document(PROD_EAST), STAGING_EAST: document(STAGING_EAST)})
     assert made.text is None  # 1111111111110 vs 2222222222220: a real difference
 
 
 def test_a_document_with_text_fleet_would_fill_in_is_refused() -> None:
-    literal = json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:*:*:topic/{{region}}/x"}]})
+    literal = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:*:*:topic/{{region}}/x"}
+            ],
+        }
+    )
     made = template({PROD_EAST: literal})
     assert made.text is None and "fleet would fill in" in made.why
     unknown = literal.replace("{{region}}", "{{site}}")
-    assert template({PROD_EAST: unknown}).why == ("its document in prod/us-east-1 holds {{site}}, which fleet would "
-                                                  "read as a placeholder")
+    assert template({PROD_EAST: unknown}).why == (
+        "its document in prod/us-east-1 holds {{site}}, which fleet would read as a placeholder"
+    )
 
 
 def test_a_document_that_is_not_json_gives_no_document() -> None:

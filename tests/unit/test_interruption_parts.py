@@ -27,15 +27,25 @@ class Clock:
         return self.now
 
 
-def needs_retry(context: dict[str, Any], attempt: int, code: str | None = "ThrottlingException",
-                status: int = 400) -> dict[str, Any]:
+def needs_retry(
+    context: dict[str, Any], attempt: int, code: str | None = "ThrottlingException", status: int = 400
+) -> dict[str, Any]:
     """The keyword arguments botocore passes a needs-retry handler."""
-    response = None if code is None else (
-        SimpleNamespace(status_code=status, headers={}, content=b""),
-        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}})
-    return {"attempts": attempt, "response": response, "caught_exception": None if code else ConnectionResetError(),
-            "operation": SimpleNamespace(name="RegisterCertificate", error_shapes=[]),
-            "request_dict": {"context": context}}
+    response = (
+        None
+        if code is None
+        else (
+            SimpleNamespace(status_code=status, headers={}, content=b""),
+            {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        )
+    )
+    return {
+        "attempts": attempt,
+        "response": response,
+        "caught_exception": None if code else ConnectionResetError(),
+        "operation": SimpleNamespace(name="RegisterCertificate", error_shapes=[]),
+        "request_dict": {"context": context},
+    }
 
 
 def test_retries_wait_out_an_outage_until_the_budget_is_spent() -> None:
@@ -87,8 +97,9 @@ def test_an_engine_that_listens_is_reachable_and_a_closed_port_is_not() -> None:
 def write_lock(backend: Path, stack: str, pid: int, hostname: str, stamp: str) -> None:
     folder = backend / ".pulumi" / "locks" / "organization" / "fleet" / stack
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{pid}.json").write_text(json.dumps({"pid": pid, "username": "ci", "hostname": hostname,
-                                                    "timestamp": stamp}))
+    (folder / f"{pid}.json").write_text(
+        json.dumps({"pid": pid, "username": "ci", "hostname": hostname, "timestamp": stamp})
+    )
 
 
 def test_locks_are_read_for_the_stack_only(tmp_path: Path) -> None:
@@ -108,10 +119,16 @@ def test_a_lock_is_stale_only_when_its_holder_is_known_to_be_gone() -> None:
     running = {42}  # the pulumi processes of this machine
 
     def stale(held: recovery.Lock, exclusive: bool = False) -> str | None:
-        return recovery.stale(held, exclusive=exclusive, stale_after=3600, now=now, hostname="here",
-                              alive=lambda pid, _name: pid in running)
+        return recovery.stale(
+            held,
+            exclusive=exclusive,
+            stale_after=3600,
+            now=now,
+            hostname="here",
+            alive=lambda pid, _name: pid in running,
+        )
 
-    assert stale(lock(42, "here", 10 ** 6)) is None  # however old: its process runs
+    assert stale(lock(42, "here", 10**6)) is None  # however old: its process runs
     assert stale(lock(43, "here", 5)) == "its process 43 is gone"
     assert stale(lock(42, "here", 5), exclusive=True) is None  # --exclusive never overrides what is seen here
     assert stale(lock(5, "elsewhere", 60)) is None  # another machine, recent: may still be running
@@ -123,7 +140,7 @@ def test_a_process_counts_as_the_lock_holder_only_under_the_holder_s_name() -> N
     me = Path("/proc/self/comm").read_text().strip()
     assert recovery.alive_here(os.getpid(), me)
     assert not recovery.alive_here(os.getpid(), "pulumi")  # a pid reused by another program: the holder is gone
-    assert not recovery.alive_here(2 ** 22 + 7, me)  # above Linux's pid_max default: no such process
+    assert not recovery.alive_here(2**22 + 7, me)  # above Linux's pid_max default: no such process
 
 
 def test_an_unknown_backend_is_refused_with_what_to_do() -> None:

@@ -36,8 +36,9 @@ class Lambda:
         self.calls.append("create")
         if self.refusals:
             self.refusals -= 1
-            raise ClientError({"Error": {"Code": "InvalidParameterValueException", "Message": self.message}},
-                              "CreateFunction")
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterValueException", "Message": self.message}}, "CreateFunction"
+            )
 
 
 def functions(client: Lambda) -> Functions:
@@ -56,8 +57,9 @@ def test_an_update_waits_while_the_function_is_made_or_updated() -> None:
 
 
 def test_a_role_iam_has_not_propagated_is_waited_out() -> None:
-    client = Lambda([("Active", "Successful")], refusals=3,
-                    message="The role defined for the function cannot be assumed by Lambda.")
+    client = Lambda(
+        [("Active", "Successful")], refusals=3, message="The role defined for the function cannot be assumed by Lambda."
+    )
     functions(client).create("fleet-jitr", b"zip", SETTINGS)
     assert client.calls == ["create"] * 4
 

@@ -49,8 +49,9 @@ def test_the_same_configuration_gives_the_same_bytes_and_another_changes_only_it
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))]  # nothing compiled travels
 
 
-def test_a_kept_package_is_found_by_its_digest_and_a_tampered_one_is_not(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_kept_package_is_found_by_its_digest_and_a_tampered_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
     built = package.build('{"b":1}')
@@ -61,7 +62,9 @@ def test_a_kept_package_is_found_by_its_digest_and_a_tampered_one_is_not(tmp_pat
     assert package.kept(digest) is None
 
 
-CHECK = SANDBOX + """
+CHECK = (
+    SANDBOX
+    + """
 import json
 import fleet.jitr_lambda
 from fleet.activation import judge
@@ -73,6 +76,7 @@ outside = sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, "_
                  and m.__name__.split(".")[0] in ("fleet", "asn1crypto") and not m.__file__.startswith(sys.argv[1]))
 print(json.dumps({"reason": verdict.reason, "outside": outside, "cryptography": "cryptography" in sys.modules}))
 """
+)
 
 
 def test_the_handler_imports_and_decides_from_the_package_alone(tmp_path: Path) -> None:
@@ -80,28 +84,53 @@ def test_the_handler_imports_and_decides_from_the_package_alone(tmp_path: Path) 
     with zipfile.ZipFile(io.BytesIO(package.build(json.dumps(config)))) as archive:
         archive.extractall(tmp_path / "task")
     device = issue(CA, "device-1")
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", CHECK, str(tmp_path / "task"),
-                           sysconfig.get_paths()["purelib"], device.cert_pem],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            CHECK,
+            str(tmp_path / "task"),
+            sysconfig.get_paths()["purelib"],
+            device.cert_pem,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"reason": f"serial {device.cert.serial_number:x} is on the CA's revocation "
-                                                 "list", "outside": [], "cryptography": False}
+    assert json.loads(done.stdout) == {
+        "reason": f"serial {device.cert.serial_number:x} is on the CA's revocation list",
+        "outside": [],
+        "cryptography": False,
+    }
 
 
 def read_with_cryptography(pem: str) -> Presented:
     cert = pki.load_certificate(pem.encode())
-    return Presented(pki.certificate_id(cert), cert.serial_number, pki.is_ca(cert), cert.not_valid_before_utc,
-                     cert.not_valid_after_utc)
+    return Presented(
+        pki.certificate_id(cert),
+        cert.serial_number,
+        pki.is_ca(cert),
+        cert.not_valid_before_utc,
+        cert.not_valid_after_utc,
+    )
 
 
-@pytest.mark.parametrize("certificate", [
-    issue(CA, "device"),
-    issue(CA, "sub-ca", is_ca=True),
-    issue(CA, "rsa-device", key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-    issue(CA, "expired", not_before=datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC), days=30),
-    issue(CA, "far-future", not_before=datetime.datetime(2060, 6, 1, 12, 30, tzinfo=datetime.UTC), days=10),
-    CA,
-], ids=["device", "subordinate-ca", "rsa", "expired", "after-2049", "self-signed-ca"])
+@pytest.mark.parametrize(
+    "certificate",
+    [
+        issue(CA, "device"),
+        issue(CA, "sub-ca", is_ca=True),
+        issue(CA, "rsa-device", key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        issue(CA, "expired", not_before=datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC), days=30),
+        issue(CA, "far-future", not_before=datetime.datetime(2060, 6, 1, 12, 30, tzinfo=datetime.UTC), days=10),
+        CA,
+    ],
+    ids=["device", "subordinate-ca", "rsa", "expired", "after-2049", "self-signed-ca"],
+)
 def test_the_lambda_reads_a_certificate_as_cryptography_does(certificate: object) -> None:
     pem = certificate.cert_pem  # type: ignore[attr-defined]
     assert presented(pem) == read_with_cryptography(pem)

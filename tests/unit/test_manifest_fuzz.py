@@ -32,9 +32,31 @@ SECONDS = 10.0  # a load of the example fleet takes well under a second
 REGIONS = frozenset({"us-east-1", "eu-west-1", "eu-central-1"})
 FILES = sorted(p.name for p in (REPO / "manifests").glob("*.yaml"))
 
-VALUES: list[Any] = [None, 0, -1, 2 ** 70, 1.5e308, True, "", "x" * 5000, "../../../etc/passwd", "/etc/passwd",
-                     "*", "REVOKED", "ACTIVE", "\u202e\u0000", [], {}, [[[[[[[[[[[]]]]]]]]]]], {"a": {"b": {"c": 1}}},
-                     "2099-01-01", "env:", {"env": "NOT_SET_ANYWHERE"}, {"file": "/dev/zero"}, ["us-east-1"] * 50]
+VALUES: list[Any] = [
+    None,
+    0,
+    -1,
+    2**70,
+    1.5e308,
+    True,
+    "",
+    "x" * 5000,
+    "../../../etc/passwd",
+    "/etc/passwd",
+    "*",
+    "REVOKED",
+    "ACTIVE",
+    "\u202e\u0000",
+    [],
+    {},
+    [[[[[[[[[[[]]]]]]]]]]],
+    {"a": {"b": {"c": 1}}},
+    "2099-01-01",
+    "env:",
+    {"env": "NOT_SET_ANYWHERE"},
+    {"file": "/dev/zero"},
+    ["us-east-1"] * 50,
+]
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -87,11 +109,11 @@ def _bytes(raw: bytes, data: st.DataObject) -> bytes:
         at = data.draw(st.integers(0, len(raw)), label="at")
         edit = data.draw(st.sampled_from(["flip", "insert", "delete", "nul", "invalid-utf8", "truncate"]))
         if edit == "flip" and at < len(raw):
-            raw = raw[:at] + bytes([raw[at] ^ data.draw(st.integers(1, 255))]) + raw[at + 1:]
+            raw = raw[:at] + bytes([raw[at] ^ data.draw(st.integers(1, 255))]) + raw[at + 1 :]
         elif edit == "insert":
             raw = raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
         elif edit == "delete":
-            raw = raw[:at] + raw[at + 8:]
+            raw = raw[:at] + raw[at + 8 :]
         elif edit == "nul":
             raw = raw[:at] + b"\x00" + raw[at:]
         elif edit == "invalid-utf8":
@@ -107,8 +129,7 @@ def _load_within_bound(root: Path) -> BaseException | None:
 
     def load() -> None:
         try:
-            load_fleet(root / "manifests", known_regions=REGIONS, repository=root,
-                       display_root=root)
+            load_fleet(root / "manifests", known_regions=REGIONS, repository=root, display_root=root)
             outcome.append(None)
         except BaseException as error:  # noqa: BLE001 (judged below: only ManifestError is clean)
             outcome.append(error)
@@ -121,8 +142,12 @@ def _load_within_bound(root: Path) -> BaseException | None:
     return outcome[0]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_mutated_manifests_are_accepted_or_refused_cleanly(data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory(prefix="fleet-fuzz-") as scratch:
@@ -144,8 +169,12 @@ def test_mutated_manifests_are_accepted_or_refused_cleanly(data: st.DataObject) 
         assert str(error).startswith(f"{len(error.problems)} problem")
 
 
-@settings(max_examples=max(3, EXAMPLES // 20), deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=max(3, EXAMPLES // 20),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_fleet_validate_never_prints_a_traceback(data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory(prefix="fleet-fuzz-") as scratch:
@@ -154,7 +183,13 @@ def test_fleet_validate_never_prints_a_traceback(data: st.DataObject) -> None:
         shutil.copytree(REPO / "policies", root / "policies")
         target = root / "manifests" / data.draw(st.sampled_from(FILES), label="file")
         target.write_bytes(_bytes(target.read_bytes(), data))
-        done = subprocess.run([sys.executable, "-m", "fleet", "validate", "-m", "manifests"], cwd=root,
-                              capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "fleet", "validate", "-m", "manifests"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode in (0, 1), done.stdout + done.stderr
         assert "Traceback" not in done.stdout + done.stderr, done.stderr

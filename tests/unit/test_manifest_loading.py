@@ -28,8 +28,12 @@ def problems_of(manifests: Manifests) -> list[str]:
 def basic_fleet(manifests: Manifests, **ca_fields: Any) -> None:
     manifests.ca("root")
     manifests.write("accounts.yaml", {"accounts": {"prod": dict(PROD), "staging": dict(STAGING)}})
-    ca = {"certificate": "pki/root.pem", "mode": "SNI_ONLY",
-          "placements": [{"account": "prod", "regions": ["us-east-1"]}], **ca_fields}
+    ca = {
+        "certificate": "pki/root.pem",
+        "mode": "SNI_ONLY",
+        "placements": [{"account": "prod", "regions": ["us-east-1"]}],
+        **ca_fields,
+    }
     manifests.write("cas.yaml", {"cas": {"root": ca}})
 
 
@@ -37,7 +41,11 @@ def test_a_valid_fleet_expands_to_sorted_placements(manifests: Manifests) -> Non
     basic_fleet(manifests, placements=[{"account": "staging"}, {"account": "prod", "status": "INACTIVE"}])
     fleet = load(manifests)
     assert [p.resource_name for p in fleet.ca_placements] == [
-        "root.prod.eu-west-1", "root.prod.us-east-1", "root.staging.eu-west-1", "root.staging.us-east-1"]
+        "root.prod.eu-west-1",
+        "root.prod.us-east-1",
+        "root.staging.eu-west-1",
+        "root.staging.us-east-1",
+    ]
     prod = fleet.ca_placements[0]
     assert (prod.status, prod.auto_registration, prod.account_id) == ("INACTIVE", "DISABLE", "111111111111")
     assert prod.certificate_id == manifests.cas["root"].cert.fingerprint(hashes.SHA256()).hex()
@@ -77,25 +85,41 @@ cas:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("    mode: SNI\n    placements: [{account: prod}]\n",
-         "cas.yaml:4:11: cas.root.mode: must be one of 'DEFAULT' or 'SNI_ONLY', got 'SNI'"),
-        ("    mode: SNI_ONLY\n    placements:\n      - account: prd\n",
-         "cas.yaml:6:18: cas.root.placements[0].account: unknown account 'prd' (did you mean 'prod'?)"),
-        ("    mode: SNI_ONLY\n    placements:\n      - account: prod\n        regions: [us-east-1, ap-south-1]\n",
-         "cas.yaml:7:30: cas.root.placements[0].regions[1]: region 'ap-south-1' is not one of account "
-         "'prod''s regions (us-east-1, eu-west-1)"),
-        ("    mode: SNI_ONLY\n    placements:\n      - account: prod\n        status: REVOKED\n",
-         "cas.yaml:7:17: cas.root.placements[0].status: must be one of 'ACTIVE' or 'INACTIVE', got 'REVOKED'"),
-        ("    mode: SNI_ONLY\n    placements:\n      - account: prod\n        registration_config:\n"
-         "          template_body: '{not json'\n",
-         "cas.yaml:8:11: cas.root.placements[0].registration_config: template_body is not valid JSON"),
-        ("    placements: [{account: prod}]\n",
-         "cas.yaml:2:3: cas.root: mode DEFAULT needs private_key (kms: recommended; to sign the verification "
-         "certificate) or verification_certificates signed offline; or use mode SNI_ONLY"),
-        ("    private_key: {env: A, file: b}\n    placements: [{account: prod}]\n",
-         "cas.yaml:4:18: cas.root.private_key: give exactly one of kms, env or file"),
-        ("    mode: SNI_ONLY\n    placement: []\n",
-         "cas.yaml:5:5: cas.root.placement: unknown field 'placement' (did you mean 'placements'?)"),
+        (
+            "    mode: SNI\n    placements: [{account: prod}]\n",
+            "cas.yaml:4:11: cas.root.mode: must be one of 'DEFAULT' or 'SNI_ONLY', got 'SNI'",
+        ),
+        (
+            "    mode: SNI_ONLY\n    placements:\n      - account: prd\n",
+            "cas.yaml:6:18: cas.root.placements[0].account: unknown account 'prd' (did you mean 'prod'?)",
+        ),
+        (
+            "    mode: SNI_ONLY\n    placements:\n      - account: prod\n        regions: [us-east-1, ap-south-1]\n",
+            "cas.yaml:7:30: cas.root.placements[0].regions[1]: region 'ap-south-1' is not one of account "
+            "'prod''s regions (us-east-1, eu-west-1)",
+        ),
+        (
+            "    mode: SNI_ONLY\n    placements:\n      - account: prod\n        status: REVOKED\n",
+            "cas.yaml:7:17: cas.root.placements[0].status: must be one of 'ACTIVE' or 'INACTIVE', got 'REVOKED'",
+        ),
+        (
+            "    mode: SNI_ONLY\n    placements:\n      - account: prod\n        registration_config:\n"
+            "          template_body: '{not json'\n",
+            "cas.yaml:8:11: cas.root.placements[0].registration_config: template_body is not valid JSON",
+        ),
+        (
+            "    placements: [{account: prod}]\n",
+            "cas.yaml:2:3: cas.root: mode DEFAULT needs private_key (kms: recommended; to sign the verification "
+            "certificate) or verification_certificates signed offline; or use mode SNI_ONLY",
+        ),
+        (
+            "    private_key: {env: A, file: b}\n    placements: [{account: prod}]\n",
+            "cas.yaml:4:18: cas.root.private_key: give exactly one of kms, env or file",
+        ),
+        (
+            "    mode: SNI_ONLY\n    placement: []\n",
+            "cas.yaml:5:5: cas.root.placement: unknown field 'placement' (did you mean 'placements'?)",
+        ),
     ],
 )
 def test_bad_ca_fields_are_explained(manifests: Manifests, body: str, expected: str) -> None:
@@ -107,12 +131,23 @@ def test_bad_ca_fields_are_explained(manifests: Manifests, body: str, expected: 
 
 def test_an_unknown_region_suggests_a_known_one(manifests: Manifests) -> None:
     basic_fleet(manifests)
-    manifests.write("more.yaml", {"accounts": {"dev": {**PROD, "id": "333333333333",
-                                                       "deployer_role_arn": "arn:aws:iam::333333333333:role/x",
-                                                       "regions": ["us-east-1", "us-eats-1"]}}})
+    manifests.write(
+        "more.yaml",
+        {
+            "accounts": {
+                "dev": {
+                    **PROD,
+                    "id": "333333333333",
+                    "deployer_role_arn": "arn:aws:iam::333333333333:role/x",
+                    "regions": ["us-east-1", "us-eats-1"],
+                }
+            }
+        },
+    )
     assert problems_of(manifests) == [
         "manifests/more.yaml:7:7: accounts.dev.regions[1]: unknown AWS IoT region 'us-eats-1' "
-        "(did you mean 'us-east-1'?)"]
+        "(did you mean 'us-east-1'?)"
+    ]
 
 
 def test_a_role_in_another_account_is_refused(manifests: Manifests) -> None:
@@ -133,8 +168,9 @@ def test_malformed_pem_is_refused(manifests: Manifests) -> None:
 def test_a_missing_certificate_file_is_refused(manifests: Manifests) -> None:
     basic_fleet(manifests, certificate="pki/nope.pem")
     (problem,) = problems_of(manifests)
-    assert problem == ("manifests/cas.yaml:3:18: cas.root.certificate: "
-                       "cannot read pki/nope.pem: No such file or directory")
+    assert problem == (
+        "manifests/cas.yaml:3:18: cas.root.certificate: cannot read pki/nope.pem: No such file or directory"
+    )
 
 
 def test_a_certificate_that_is_not_a_ca_is_refused(manifests: Manifests) -> None:
@@ -146,8 +182,10 @@ def test_a_certificate_that_is_not_a_ca_is_refused(manifests: Manifests) -> None
 
 @pytest.mark.parametrize(
     ("start", "days", "expected"),
-    [(datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC), 30, "is expired on 2001-01-31"),
-     (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3), 30, "is not valid before")],
+    [
+        (datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC), 30, "is expired on 2001-01-31"),
+        (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3), 30, "is not valid before"),
+    ],
 )
 def test_certificates_outside_their_validity_are_refused(
     manifests: Manifests, start: datetime.datetime, days: int, expected: str
@@ -159,11 +197,17 @@ def test_certificates_outside_their_validity_are_refused(
 
 
 def test_a_default_mode_ca_in_two_accounts_of_one_region_is_refused(manifests: Manifests) -> None:
-    basic_fleet(manifests, mode="DEFAULT", private_key={"env": "UNSET_IN_TESTS"},
-                placements=[{"account": "prod"}, {"account": "staging", "regions": ["eu-west-1"]}])
+    basic_fleet(
+        manifests,
+        mode="DEFAULT",
+        private_key={"env": "UNSET_IN_TESTS"},
+        placements=[{"account": "prod"}, {"account": "staging", "regions": ["eu-west-1"]}],
+    )
     (problem,) = problems_of(manifests)
-    assert problem.startswith("manifests/cas.yaml:4:11: cas.root.mode: a CA in DEFAULT mode can be registered by "
-                              "only one account per region; 'root' is placed in eu-west-1 for accounts prod, staging")
+    assert problem.startswith(
+        "manifests/cas.yaml:4:11: cas.root.mode: a CA in DEFAULT mode can be registered by "
+        "only one account per region; 'root' is placed in eu-west-1 for accounts prod, staging"
+    )
 
 
 def test_a_wrong_private_key_is_refused_without_showing_it(
@@ -179,8 +223,10 @@ def test_a_wrong_private_key_is_refused_without_showing_it(
 
 def test_the_same_certificate_under_two_names_is_refused(manifests: Manifests) -> None:
     basic_fleet(manifests)
-    manifests.write("twin.yaml", {"cas": {"twin": {"certificate": "pki/root.pem", "mode": "SNI_ONLY",
-                                                   "placements": [{"account": "staging"}]}}})
+    manifests.write(
+        "twin.yaml",
+        {"cas": {"twin": {"certificate": "pki/root.pem", "mode": "SNI_ONLY", "placements": [{"account": "staging"}]}}},
+    )
     (problem,) = problems_of(manifests)
     assert "is already declared as CA 'root'" in problem and problem.startswith("manifests/twin.yaml:3:")
 
@@ -190,8 +236,11 @@ def test_more_than_ten_cas_with_one_subject_per_account_and_region_are_refused(m
     cas = {}
     for n in range(11):
         make_ca("same subject").write(manifests.root / "pki" / f"same-{n}.pem")
-        cas[f"same-{n}"] = {"certificate": f"pki/same-{n}.pem", "mode": "SNI_ONLY",
-                            "placements": [{"account": "prod", "regions": ["us-east-1"]}]}
+        cas[f"same-{n}"] = {
+            "certificate": f"pki/same-{n}.pem",
+            "mode": "SNI_ONLY",
+            "placements": [{"account": "prod", "regions": ["us-east-1"]}],
+        }
     manifests.write("many.yaml", {"cas": cas})
     (problem,) = problems_of(manifests)
     assert "more than 10 CAs with subject" in problem and "account 'prod', region us-east-1" in problem
@@ -218,11 +267,17 @@ def test_a_default_mode_ca_without_its_key_is_valid_where_it_is_registered_alrea
 
 
 def test_a_default_mode_ca_without_its_key_is_refused_where_it_would_be_registered(manifests: Manifests) -> None:
-    said = ("CA 'root' has no private_key, and its registered_in does not name 111111111111/eu-west-1 (account "
-            "'prod'): registering it there in mode DEFAULT needs the key (or use mode SNI_ONLY; where it is "
-            "registered already goes under registered_in)")
-    basic_fleet(manifests, mode="DEFAULT", registered_in=["111111111111/us-east-1"],
-                placements=[{"account": "prod", "regions": ["us-east-1", "eu-west-1"]}])
+    said = (
+        "CA 'root' has no private_key, and its registered_in does not name 111111111111/eu-west-1 (account "
+        "'prod'): registering it there in mode DEFAULT needs the key (or use mode SNI_ONLY; where it is "
+        "registered already goes under registered_in)"
+    )
+    basic_fleet(
+        manifests,
+        mode="DEFAULT",
+        registered_in=["111111111111/us-east-1"],
+        placements=[{"account": "prod", "regions": ["us-east-1", "eu-west-1"]}],
+    )
     assert problems_of(manifests) == [f"manifests/cas.yaml:9:9: cas.root.placements[0].regions[1]: {said}"]
     basic_fleet(manifests, mode="DEFAULT", registered_in=["111111111111/us-east-1"], placements=[{"account": "prod"}])
     assert problems_of(manifests) == [f"manifests/cas.yaml:6:16: cas.root.placements[0].account: {said}"]

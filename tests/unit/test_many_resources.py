@@ -28,8 +28,15 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_constructing_3000_resources_leaves_pickle_as_it_was(no_engine: Any) -> None:
     pickler: Any = pickle._Pickler  # noqa: SLF001
     before = (pickler._batch_setitems, pickler.save_dict)
-    declared = PolicyInputs(policy="p", account="prod", account_id="111111111111", region="us-east-1",
-                            role_arn="arn:aws:iam::111111111111:role/r", document="{}", source="x:1")
+    declared = PolicyInputs(
+        policy="p",
+        account="prod",
+        account_id="111111111111",
+        region="us-east-1",
+        role_arn="arn:aws:iam::111111111111:role/r",
+        document="{}",
+        source="x:1",
+    )
     for _ in range(3000):
         IotPolicy(declared)
     assert (pickler._batch_setitems, pickler.save_dict) == before

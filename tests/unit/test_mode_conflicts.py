@@ -35,7 +35,8 @@ def surveyed(fleet: Fleet, mode_in_aws: str) -> Survey:
 def test_a_new_placement_whose_ca_aws_holds_in_the_other_mode_is_refused(example: Fleet) -> None:
     assert mode_conflicts(example, surveyed(example, "SNI_ONLY"), Recorded("prod")) == [
         "CA factory-root (manifests/cas.yaml:14) in account prod (111111111111), us-east-1: the CA is already "
-        "registered in mode SNI_ONLY, the manifest says DEFAULT; deregister it first or change the manifest"]
+        "registered in mode SNI_ONLY, the manifest says DEFAULT; deregister it first or change the manifest"
+    ]
 
 
 def test_the_same_mode_a_placement_the_state_holds_or_another_stacks_place_is_no_conflict(example: Fleet) -> None:
@@ -43,17 +44,34 @@ def test_the_same_mode_a_placement_the_state_holds_or_another_stacks_place_is_no
     root_id = next(s.certificate_id for s in example.ca_placements if s.ca == "factory-root")
     holds = Recorded("prod", cas={(PROD, "us-east-1"): {root_id}})
     assert mode_conflicts(example, surveyed(example, "SNI_ONLY"), holds) == []  # a replacement
-    assert mode_conflicts(example, surveyed(example, "SNI_ONLY"), Recorded("prod"),
-                          frozenset({(PROD, "eu-west-1")})) == []
+    assert (
+        mode_conflicts(example, surveyed(example, "SNI_ONLY"), Recorded("prod"), frozenset({(PROD, "eu-west-1")})) == []
+    )
 
 
 def test_the_recorded_state_names_each_stacks_ca_placements() -> None:
-    exported = {"deployment": {"resources": [
-        {"type": "pulumi-python:dynamic/fleet:CaPlacement",
-         "outputs": {"account": "prod", "account_id": PROD, "region": "us-east-1", "ca": "root",
-                     "certificate_id": "ab" * 32, "mode": "DEFAULT", "role_arn": "arn:aws:iam::1:role/r",
-                     "certificate_pem": "-----BEGIN CERTIFICATE-----", "status": "ACTIVE",
-                     "auto_registration": "DISABLE", "registration_config": {}, "source": "manifests/cas.yaml:7"}},
-        {"type": "pulumi:pulumi:Stack", "outputs": {}},
-    ]}}
+    exported = {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "pulumi-python:dynamic/fleet:CaPlacement",
+                    "outputs": {
+                        "account": "prod",
+                        "account_id": PROD,
+                        "region": "us-east-1",
+                        "ca": "root",
+                        "certificate_id": "ab" * 32,
+                        "mode": "DEFAULT",
+                        "role_arn": "arn:aws:iam::1:role/r",
+                        "certificate_pem": "-----BEGIN CERTIFICATE-----",
+                        "status": "ACTIVE",
+                        "auto_registration": "DISABLE",
+                        "registration_config": {},
+                        "source": "manifests/cas.yaml:7",
+                    },
+                },
+                {"type": "pulumi:pulumi:Stack", "outputs": {}},
+            ]
+        }
+    }
     assert _recorded("org/project/prod", exported).cas == {(PROD, "us-east-1"): {"ab" * 32}}

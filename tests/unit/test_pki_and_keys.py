@@ -25,8 +25,9 @@ def test_the_verification_certificate_carries_the_code_and_the_cas_signature() -
     verification = x509.load_pem_x509_certificate(pki.verification_certificate(ca.cert, ca.key, code, NOW).encode())
     assert verification.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == code
     assert verification.issuer == ca.cert.subject
-    ca.key.public_key().verify(verification.signature, verification.tbs_certificate_bytes,
-                               ec.ECDSA(verification.signature_hash_algorithm))  # raises if not the CA's
+    ca.key.public_key().verify(
+        verification.signature, verification.tbs_certificate_bytes, ec.ECDSA(verification.signature_hash_algorithm)
+    )  # raises if not the CA's
 
 
 def test_the_certificate_id_is_the_sha256_of_the_der_encoding() -> None:
@@ -43,8 +44,10 @@ def test_two_certificates_in_one_file_are_refused() -> None:
 def test_a_key_is_loaded_from_an_environment_variable_or_a_file(tmp_path: Path) -> None:
     ca = make_ca("root")
     (tmp_path / "root.key").write_text(ca.key_pem)
-    for ref, environ in ((keys.KeyRef(env="ROOT_KEY"), {"ROOT_KEY": ca.key_pem}),
-                         (keys.KeyRef(file=str(tmp_path / "root.key")), {})):
+    for ref, environ in (
+        (keys.KeyRef(env="ROOT_KEY"), {"ROOT_KEY": ca.key_pem}),
+        (keys.KeyRef(file=str(tmp_path / "root.key")), {}),
+    ):
         assert pki.key_matches(ca.cert, keys.load_private_key(ref, environ))
 
 
@@ -52,8 +55,11 @@ def test_a_key_is_loaded_from_an_environment_variable_or_a_file(tmp_path: Path) 
     ("ref", "environ", "message"),
     [
         (keys.KeyRef(env="ROOT_KEY"), {}, "the CA private key's environment variable ROOT_KEY is not set"),
-        (keys.KeyRef(file="/nonexistent/root.key"), {},
-         "cannot read the CA private key file /nonexistent/root.key: No such file or directory"),
+        (
+            keys.KeyRef(file="/nonexistent/root.key"),
+            {},
+            "cannot read the CA private key file /nonexistent/root.key: No such file or directory",
+        ),
     ],
 )
 def test_a_missing_key_is_named_by_its_reference(ref: keys.KeyRef, environ: dict[str, str], message: str) -> None:

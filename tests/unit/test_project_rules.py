@@ -63,8 +63,9 @@ def test_both_locks_differ_only_where_the_pulumi_version_does() -> None:
     # What later pulumi releases added (OpenTelemetry, debugpy) is all that may differ, and pulumi-aws's SDK (it
     # needs pulumi >= 3.231; only a test on the current toolchain imports it: tests/aws/test_component_mocks.py).
     extra = names("requirements.txt") - names("requirements-oldest.txt")
-    assert all(name.startswith(("opentelemetry", "debugpy", "googleapis-common-protos", "pulumi_aws"))
-               for name in extra), extra
+    assert all(
+        name.startswith(("opentelemetry", "debugpy", "googleapis-common-protos", "pulumi_aws")) for name in extra
+    ), extra
     assert names("requirements-oldest.txt") <= names("requirements.txt")
 
 
@@ -76,8 +77,10 @@ def test_pyproject_declares_a_range_that_holds_both_ends() -> None:
 def test_the_engine_on_path_is_the_toolchain_in_use() -> None:
     oldest = os.environ.get("FLEET_PULUMI") == "oldest"
     # The engine module's version, or the SDK's (a CLI of that version on PATH is used as it is).
-    wanted = {_module("pulumi-3.79" if oldest else "pulumi", "pkg/v3"),
-              _pulumi("requirements-oldest.txt" if oldest else "requirements.txt")}
+    wanted = {
+        _module("pulumi-3.79" if oldest else "pulumi", "pkg/v3"),
+        _pulumi("requirements-oldest.txt" if oldest else "requirements.txt"),
+    }
     version = subprocess.run(["pulumi", "version"], capture_output=True, text=True, check=True).stdout.strip()
     assert version.removeprefix("v") in wanted
     assert os.environ["PULUMI_VERSION"] == version.removeprefix("v")
@@ -95,8 +98,9 @@ def test_example_manifests_point_editors_at_the_schema() -> None:
 
 def test_layers_hold() -> None:
     """manifest code imports neither boto3 nor pulumi; only fleet.aws imports boto3."""
-    done = subprocess.run([str(Path(sys.executable).parent / "lint-imports")], cwd=REPO,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports")], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -114,8 +118,13 @@ def test_an_unknown_aws_error_code_stays_a_plain_aws_error() -> None:
     assert type(errors.translate(error, "x")) is errors.AwsError
 
 
-@pytest.mark.parametrize("tool", [["ruff", "check", "."], ["mypy"]], ids=["ruff", "mypy-strict"])
+@pytest.mark.parametrize(
+    "tool",
+    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
+    ids=["ruff", "ruff-format", "mypy-strict"],
+)
 def test_static_checks_pass(tool: list[str]) -> None:
-    done = subprocess.run([str(Path(sys.executable).parent / tool[0]), *tool[1:]], cwd=REPO,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / tool[0]), *tool[1:]], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr

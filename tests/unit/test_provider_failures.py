@@ -25,8 +25,11 @@ def reaching_into_pulumi(source: str) -> list[str]:
     """Where ``source`` walks stack frames or imports grpc, by line."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr in FRAME_WALKING and (
-                node.attr != "stack" or isinstance(node.value, ast.Name) and node.value.id == "inspect"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in FRAME_WALKING
+            and (node.attr != "stack" or isinstance(node.value, ast.Name) and node.value.id == "inspect")
+        ):
             found.append(f"{node.lineno}: .{node.attr}")
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
@@ -35,8 +38,10 @@ def reaching_into_pulumi(source: str) -> list[str]:
 
 
 def test_no_module_of_fleet_walks_stack_frames_or_imports_grpc() -> None:
-    found = {str(path.relative_to(FLEET)): reaching_into_pulumi(path.read_text(encoding="utf-8"))
-             for path in sorted(FLEET.rglob("*.py"))}
+    found = {
+        str(path.relative_to(FLEET)): reaching_into_pulumi(path.read_text(encoding="utf-8"))
+        for path in sorted(FLEET.rglob("*.py"))
+    }
     assert {path: lines for path, lines in found.items() if lines} == {}
 
 
@@ -49,7 +54,8 @@ def test_the_probe_sees_the_way_fleet_found_the_grpc_context_before() -> None:
         "        candidate = frame.f_locals.get('context')\n"
         "        if isinstance(candidate, grpc.ServicerContext):\n"
         "            return candidate\n"
-        "        frame = frame.f_back\n")
+        "        frame = frame.f_back\n"
+    )
     assert sorted(reaching_into_pulumi(before)) == ["10: .f_back", "2: import grpc", "5: ._getframe", "7: .f_locals"]
 
 
@@ -76,16 +82,17 @@ def test_a_failure_is_raised_as_fleets_sentence_and_reads_well_as_a_tracebacks_l
         Provider().create("refused")
     last = traceback.format_exception_only(caught.value)[-1].rstrip("\n")
     # SDKs from 3.260 show the provider's traceback; this is its last line.
-    assert last == "fleet.ProviderFailure: CA root in account prod (111111111111), us-east-1: AWS does not hold " \
-                   "what was written"
+    assert (
+        last == "fleet.ProviderFailure: CA root in account prod (111111111111), us-east-1: AWS does not hold "
+        "what was written"
+    )
     assert Provider().create("fine") == "created"
 
 
 def test_an_aws_error_and_an_unexpected_one_become_fleets_failure_with_nothing_chained() -> None:
     with pytest.raises(ProviderFailure) as caught:
         Provider().create("throttled")
-    assert str(caught.value) == "registering CA root: AWS said ThrottlingException to RegisterCACertificate: " \
-                                "slow down"
+    assert str(caught.value) == "registering CA root: AWS said ThrottlingException to RegisterCACertificate: slow down"
     assert caught.value.__suppress_context__  # the traceback shows fleet's failure, not the translation too
     with pytest.raises(ProviderFailure) as caught:
         Provider().create("bug")

@@ -77,8 +77,11 @@ def test_what_aws_has_already_is_adopted_and_what_it_revoked_already_is_not_revo
     plan = (FIXTURES / "plan.json").read_text()
     sensors = sorted(fp for fp in readings(plan)[1].wanted if fp != device_1())
     us_east = {device_1(): "REVOKED", **{fp: "ACTIVE" for fp in sensors[:3]}, sensors[3]: "PENDING_ACTIVATION"}
-    review = render(plan, labels=labels(), observed={("111111111111", "us-east-1"): us_east,
-                                                     ("111111111111", "eu-west-1"): {device_1(): "ACTIVE"}})
+    review = render(
+        plan,
+        labels=labels(),
+        observed={("111111111111", "us-east-1"): us_east, ("111111111111", "eu-west-1"): {device_1(): "ACTIVE"}},
+    )
     # registered, adopted, activated, deactivated, revoked, deleted, attached, detached: the 3 sensors AWS
     # lacks are registered, the 4 it has adopted (the pending one activated), all given their policy but
     # the 3 that hold it; device-1 is revoked in eu-west-1 only.
@@ -96,16 +99,24 @@ def test_a_ca_aws_has_already_is_adopted_and_only_what_differs_is_changed() -> N
     [step] = [s for s in steps_of(plan, "CaPlacement") if "root.prod.eu-west-1" in s["urn"]]
     step["op"], step["oldState"] = "create", None  # the state forgot it; AWS did not
     [created] = created_cas(json.dumps(plan))
-    assert (created.ca, created.account_id, created.region, created.status) == ("root", "111111111111", "eu-west-1",
-                                                                                 "INACTIVE")
+    assert (created.ca, created.account_id, created.region, created.status) == (
+        "root",
+        "111111111111",
+        "eu-west-1",
+        "INACTIVE",
+    )
     key = (created.certificate_id, created.account_id, created.region)
     section = render(json.dumps(plan), cas_now={key: replace(created, status="ACTIVE")}).split(
-        "### prod / eu-west-1\n\n")[1]
-    assert section.startswith("- CA `root`: adopted (AWS has it already: not registered again)\n"
-                              "- CA `root`: ACTIVE → INACTIVE (deactivated)\n")
+        "### prod / eu-west-1\n\n"
+    )[1]
+    assert section.startswith(
+        "- CA `root`: adopted (AWS has it already: not registered again)\n"
+        "- CA `root`: ACTIVE → INACTIVE (deactivated)\n"
+    )
     assert "- CA `root`: registered (DEFAULT), INACTIVE" in render(json.dumps(plan), cas_now={key: None})
     assert "mode SNI_ONLY, declared DEFAULT: the apply stops there" in render(
-        json.dumps(plan), cas_now={key: replace(created, mode="SNI_ONLY")})
+        json.dumps(plan), cas_now={key: replace(created, mode="SNI_ONLY")}
+    )
 
 
 def test_a_replacement_is_called_out_first() -> None:
@@ -114,8 +125,10 @@ def test_a_replacement_is_called_out_first() -> None:
     ca["op"] = "replace"
     ca["newState"]["inputs"]["mode"] = "SNI_ONLY"
     review = render(json.dumps(plan))
-    assert "> **Replaced (deleted, then made again):**\n> - `root.prod.eu-west-1` in prod/eu-west-1 is deleted and " \
-           "made again (mode changed)" in review.split("| account |")[0]
+    assert (
+        "> **Replaced (deleted, then made again):**\n> - `root.prod.eu-west-1` in prod/eu-west-1 is deleted and "
+        "made again (mode changed)" in review.split("| account |")[0]
+    )
 
 
 def test_a_long_list_is_folded_and_capped() -> None:
@@ -141,8 +154,11 @@ def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing()
     """A sharded stack whose place moved to another stack: the engine plans a delete of each of its
     resources there; the review says what really happens (nothing in AWS), once for the place."""
     plan = json.loads((FIXTURES / "plan.json").read_text())
-    in_place = [s for s in plan["steps"] if s["urn"].split("::")[-1].endswith(".prod.eu-west-1")
-                or ".prod.eu-west-1." in s["urn"].split("::")[-1]]
+    in_place = [
+        s
+        for s in plan["steps"]
+        if s["urn"].split("::")[-1].endswith(".prod.eu-west-1") or ".prod.eu-west-1." in s["urn"].split("::")[-1]
+    ]
     assert in_place
     state = in_place[0].get("oldState") or in_place[0]["newState"]
     place_key = f"{state.get('outputs', state.get('inputs'))['account_id']}/eu-west-1"
@@ -152,14 +168,28 @@ def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing()
         step["oldState"].setdefault("outputs", step["newState"]["inputs"])
     # A refreshed plan (options.refresh: always) lists first what the refresh read: the scope before the move.
     stack = "urn:pulumi:shard-a::fleet::fleet:index:Fleet$pulumi-python:dynamic/fleet:Stack::stack"
-    plan["steps"].insert(0, {"op": "refresh", "urn": stack, "oldState": {"outputs": {"others": {}}},
-                             "newState": {"inputs": {"others": {}}}})
-    plan["steps"].append({"op": "update", "urn": stack, "oldState": {"outputs": {"others": {}}},
-                          "newState": {"inputs": {"others": {place_key: "shard-b"}}}})
+    plan["steps"].insert(
+        0,
+        {
+            "op": "refresh",
+            "urn": stack,
+            "oldState": {"outputs": {"others": {}}},
+            "newState": {"inputs": {"others": {}}},
+        },
+    )
+    plan["steps"].append(
+        {
+            "op": "update",
+            "urn": stack,
+            "oldState": {"outputs": {"others": {}}},
+            "newState": {"inputs": {"others": {place_key: "shard-b"}}},
+        }
+    )
     review = render(json.dumps(plan), stack="shard-a")
     section = review.split("### prod / eu-west-1\n\n")[1].split("\n\n")[0]
-    assert section == ("- handed over to stack `shard-b`: this stack forgets its resources here; "
-                       "nothing is deleted in AWS")
+    assert section == (
+        "- handed over to stack `shard-b`: this stack forgets its resources here; nothing is deleted in AWS"
+    )
     assert "| prod | eu-west-1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in review
     assert review.startswith("<!-- fleet-review:shard-a -->\n## fleet: planned changes to stack `shard-a`\n")
 
@@ -167,8 +197,13 @@ def test_a_place_handed_over_to_another_stack_is_said_once_and_deletes_nothing()
 @pytest.mark.parametrize("others", [None, [], "111111111111/eu-west-1", 7])
 def test_a_stack_step_of_another_shape_hands_nothing_over(others: object) -> None:
     plan = json.loads((FIXTURES / "plan.json").read_text())
-    plan["steps"].append({"op": "same", "urn": "urn:pulumi:a::fleet::pulumi-python:dynamic/fleet:Stack::stack",
-                          "newState": {"inputs": {"others": others}}})
+    plan["steps"].append(
+        {
+            "op": "same",
+            "urn": "urn:pulumi:a::fleet::pulumi-python:dynamic/fleet:Stack::stack",
+            "newState": {"inputs": {"others": others}},
+        }
+    )
     assert render(json.dumps(plan), labels=labels()) == (FIXTURES / "review.md").read_text()
 
 
@@ -202,9 +237,16 @@ def test_certificates_the_change_registers_or_changes_that_expire_soon_are_named
     registered = "09f15e2a44eb54131a2f25846fdea6669b23dfc07bdd709c3841d0c07d4a0433"  # group line-2, us-east-1
     revoked = "4263bc659c6d8449a85d63a8a5c1a78fde923712663d45bf412a8c531e1395b6"  # revoked: nothing to renew
     root = "4c52228dd89d9a06ff229c8887d3f38de7b7902c1314e7fc109b5a77c6f49a0e"  # deactivated by the plan
-    review = render((FIXTURES / "plan.json").read_text(), labels=labels(), expiring={
-        registered: "expires on 2031-01-02", revoked: "expires on 2031-01-03", root: "expires on 2031-01-04",
-        "f" * 64: "expired on 2030-12-01"})
+    review = render(
+        (FIXTURES / "plan.json").read_text(),
+        labels=labels(),
+        expiring={
+            registered: "expires on 2031-01-02",
+            revoked: "expires on 2031-01-03",
+            root: "expires on 2031-01-04",
+            "f" * 64: "expired on 2030-12-01",
+        },
+    )
     section = review.split("> **Expiring within 30 days: ")[1].split("\n\n")[0].splitlines()
     assert section == [
         "3 certificate(s) this change registers or changes** (`fleet expiry` lists them all):",

@@ -46,8 +46,10 @@ def test_a_place_in_two_stacks_places_is_refused_naming_the_other(example: Fleet
     also = scope_of("also", ["prod/eu-west-1"], "Pulumi.also.yaml", example)
     staging = scope_of("staging", ["staging"], "Pulumi.staging.yaml", example)
     decision = decide(example, prod, [also, staging], [])
-    assert decision.refusals == ("  prod/eu-west-1 is in the places of stack `also` (Pulumi.also.yaml) and of this "
-                                 "stack `prod`: a place belongs to one stack",)
+    assert decision.refusals == (
+        "  prod/eu-west-1 is in the places of stack `also` (Pulumi.also.yaml) and of this "
+        "stack `prod`: a place belongs to one stack",
+    )
 
 
 def test_a_stack_without_places_beside_sharded_ones_is_refused_naming_them(example: Fleet) -> None:
@@ -61,8 +63,10 @@ def test_a_stack_without_places_beside_sharded_ones_is_refused_naming_them(examp
 def test_a_new_stack_never_takes_over_what_an_unsharded_stack_holds(example: Fleet) -> None:
     new = scope_of("new", ["staging"], "Pulumi.new.yaml", example)
     refusals = decide(example, new, [Scope("old", None)], [held("old", (STAGING, "eu-west-1"))]).refusals
-    assert refusals == ("  staging/eu-west-1 is managed by stack `old` (its state holds it, and its configuration "
-                        "names no places): to move it to this stack, give `old` places without it",)
+    assert refusals == (
+        "  staging/eu-west-1 is managed by stack `old` (its state holds it, and its configuration "
+        "names no places): to move it to this stack, give `old` places without it",
+    )
 
 
 def test_a_place_moves_between_shards_whichever_stack_runs_first(example: Fleet) -> None:
@@ -80,29 +84,39 @@ def test_dropping_a_place_no_stack_names_is_refused(example: Fleet) -> None:
     a = scope_of("a", ["prod"], "Pulumi.a.yaml", example)
     b = scope_of("b", ["staging/eu-west-1"], "Pulumi.b.yaml", example)
     refusals = decide(example, a, [b], [held("a", (PROD, "us-east-1"), (STAGING, "us-east-1"))]).refusals
-    assert refusals == ("  staging/us-east-1: this stack `a` manages it, but neither its places nor any other "
-                        "stack's name it; to move it, name it in another stack's places; to delete what is there, "
-                        "remove it from the manifests",)
+    assert refusals == (
+        "  staging/us-east-1: this stack `a` manages it, but neither its places nor any other "
+        "stack's name it; to move it, name it in another stack's places; to delete what is there, "
+        "remove it from the manifests",
+    )
 
 
 def test_a_place_no_stack_names_is_refused_by_every_sharded_stack(example: Fleet) -> None:
     """A new account in the manifests that no stack's places name would never be reconciled."""
     a = scope_of("a", ["prod"], "Pulumi.a.yaml", example)
     b = scope_of("b", ["staging/us-east-1"], "Pulumi.b.yaml", example)
-    expected = ("  staging/eu-west-1 is in the manifests but in no stack's places: nothing would manage it; "
-                "name it in one stack's places",)
+    expected = (
+        "  staging/eu-west-1 is in the manifests but in no stack's places: nothing would manage it; "
+        "name it in one stack's places",
+    )
     assert decide(example, a, [b], []).refusals == expected
     assert decide(example, b, [a], []).refusals == expected
     assert not decide(example, a, [b, Scope("everything", None)], []).refusals  # covered, if by another rule's refusal
 
 
-@pytest.mark.parametrize(("entries", "message"), [
-    (["prd"], "Pulumi.a.yaml: places: 'prd': no account 'prd' in the manifests (known: prod, staging)"),
-    (["prod/ap-south-1"], "Pulumi.a.yaml: places: 'prod/ap-south-1': account prod has no region 'ap-south-1' "
-                          "(its regions: us-east-1, eu-west-1)"),
-    ("prod", "Pulumi.a.yaml: places must be a list of ACCOUNT or ACCOUNT/REGION, got 'prod'"),
-    ([], "Pulumi.a.yaml: places must be a list of ACCOUNT or ACCOUNT/REGION, got []"),
-])
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (["prd"], "Pulumi.a.yaml: places: 'prd': no account 'prd' in the manifests (known: prod, staging)"),
+        (
+            ["prod/ap-south-1"],
+            "Pulumi.a.yaml: places: 'prod/ap-south-1': account prod has no region 'ap-south-1' "
+            "(its regions: us-east-1, eu-west-1)",
+        ),
+        ("prod", "Pulumi.a.yaml: places must be a list of ACCOUNT or ACCOUNT/REGION, got 'prod'"),
+        ([], "Pulumi.a.yaml: places must be a list of ACCOUNT or ACCOUNT/REGION, got []"),
+    ],
+)
 def test_places_that_name_nothing_are_refused_naming_the_file(example: Fleet, entries: object, message: str) -> None:
     with pytest.raises(ScopeError) as caught:
         scope_of("a", entries, "Pulumi.a.yaml", example)
@@ -114,6 +128,8 @@ def test_other_stacks_places_are_read_from_their_configuration_files(example: Fl
     (tmp_path / "Pulumi.b.yaml").write_text("config:\n  fleet:manifests: manifests\n")
     (tmp_path / "Pulumi.c.yaml").write_text("config:\n  fleet:places: [nowhere]\n")
     assert other_scopes(tmp_path, "fleet", "c", example) == [
-        Scope("a", ("prod",), "Pulumi.a.yaml"), Scope("b", None, "Pulumi.b.yaml")]
+        Scope("a", ("prod",), "Pulumi.a.yaml"),
+        Scope("b", None, "Pulumi.b.yaml"),
+    ]
     with pytest.raises(ScopeError, match="Pulumi.c.yaml: places: 'nowhere'"):
         other_scopes(tmp_path, "fleet", "a", example)

@@ -22,14 +22,27 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github/workflows"
 NAMES = ("pull-request.yml", "main.yml", "drift.yml")
-FLEET_PATHS = ["manifests/**", "policies/**", "Pulumi.yaml", "__main__.py", "fleet/**", "requirements.txt",
-               "pyproject.toml"]
+FLEET_PATHS = [
+    "manifests/**",
+    "policies/**",
+    "Pulumi.yaml",
+    "__main__.py",
+    "fleet/**",
+    "requirements.txt",
+    "pyproject.toml",
+]
 
 
 def actionlint(*args: str) -> subprocess.CompletedProcess[str]:
     # The first run builds actionlint from the Go module proxy (about half a minute).
-    return subprocess.run([str(REPO / "scripts/actionlint.sh"), "-no-color", *args], cwd=REPO,
-                          capture_output=True, text=True, check=False, timeout=900)
+    return subprocess.run(
+        [str(REPO / "scripts/actionlint.sh"), "-no-color", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
 
 
 def load(name: str) -> dict[str, Any]:
@@ -45,8 +58,10 @@ def test_actionlint_accepts_the_workflows() -> None:
 
 def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    timeout-minute: 5\n"
-                      "    steps:\n      - run: echo '${{ github.event.nope( }}'\n")
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    timeout-minute: 5\n"
+        "    steps:\n      - run: echo '${{ github.event.nope( }}'\n"
+    )
     done = actionlint(str(broken))
     assert done.returncode == 1, done.stdout + done.stderr
     assert 'unexpected key "timeout-minute"' in done.stdout
@@ -71,12 +86,20 @@ def test_applies_never_overlap_and_a_drift_check_never_displaces_one() -> None:
 def test_the_plan_and_the_apply_run_in_protectable_environments_with_their_own_roles() -> None:
     plan, apply = (load(name)["jobs"] for name in ("pull-request.yml", "main.yml"))
     assert plan["plan"]["environment"] == "fleet-plan" and apply["apply"]["environment"] == "fleet-production"
-    roles = [step["with"]["role-to-assume"] for job in (plan["plan"], apply["apply"]) for step in job["steps"]
-             if "role-to-assume" in step.get("with", {})]
+    roles = [
+        step["with"]["role-to-assume"]
+        for job in (plan["plan"], apply["apply"])
+        for step in job["steps"]
+        if "role-to-assume" in step.get("with", {})
+    ]
     assert roles == ["${{ vars.FLEET_PLAN_ROLE_ARN }}", "${{ vars.FLEET_CI_ROLE_ARN }}"]
     # A drift check only reads: the read-only role (docs/production.md trusts it for main's schedule).
-    drift = [step["with"]["role-to-assume"] for job in load("drift.yml")["jobs"].values() for step in job["steps"]
-             if "role-to-assume" in step.get("with", {})]
+    drift = [
+        step["with"]["role-to-assume"]
+        for job in load("drift.yml")["jobs"].values()
+        for step in job["steps"]
+        if "role-to-assume" in step.get("with", {})
+    ]
     assert drift == ["${{ vars.FLEET_PLAN_ROLE_ARN }}"] * 2
 
 
@@ -114,7 +137,8 @@ def _test_sources() -> str:
 @pytest.mark.parametrize("command", _fleet_commands())
 def test_each_fleet_command_a_workflow_runs_is_run_by_the_tests(command: str) -> None:
     assert re.search(rf"[\"']{re.escape(command)}[\"']", _test_sources()), (
-        f"`fleet {command}` is run by a workflow but by no test under tests/")
+        f"`fleet {command}` is run by a workflow but by no test under tests/"
+    )
 
 
 def test_previews_and_drift_checks_read_through_the_reader_role() -> None:
@@ -143,24 +167,37 @@ def test_every_stack_runs_in_its_own_job_and_gets_its_own_comment() -> None:
     comment, found by the marker `fleet review --stack` writes."""
     from fleet.review import marker
 
-    pulumi_jobs = {(name, job_name): job for name in NAMES for job_name, job in load(name)["jobs"].items()
-                   if any("pulumi " in str(step.get("run", "")) for step in job["steps"])}
+    pulumi_jobs = {
+        (name, job_name): job
+        for name in NAMES
+        for job_name, job in load(name)["jobs"].items()
+        if any("pulumi " in str(step.get("run", "")) for step in job["steps"])
+    }
     assert set(pulumi_jobs) == {("pull-request.yml", "plan"), ("main.yml", "apply"), ("drift.yml", "state")}
     for job in pulumi_jobs.values():
         assert job["strategy"] == {"fail-fast": False, "matrix": {"stack": "${{ fromJSON(vars.FLEET_STACKS) }}"}}
         assert job["env"]["FLEET_STACK"] == "${{ matrix.stack }}"
-        assert all("--stack \"$FLEET_STACK\"" in str(step["run"]) for step in job["steps"]
-                   if "pulumi " in str(step.get("run", "")))
+        assert all(
+            '--stack "$FLEET_STACK"' in str(step["run"])
+            for step in job["steps"]
+            if "pulumi " in str(step.get("run", ""))
+        )
     drift = load("drift.yml")["jobs"]["drift"]
     assert "strategy" not in drift and any("fleet drift" in str(step.get("run", "")) for step in drift["steps"])
     plan = load("pull-request.yml")["jobs"]["plan"]["steps"]
-    assert any('--stack "$FLEET_STACK"' in str(step.get("run", "")) for step in plan
-               if str(step.get("run", "")).startswith("fleet review"))
+    assert any(
+        '--stack "$FLEET_STACK"' in str(step.get("run", ""))
+        for step in plan
+        if str(step.get("run", "")).startswith("fleet review")
+    )
     comment = next(str(step["run"]) for step in plan if step.get("name") == "Comment on the pull request")
     jq_marker = re.search(r'startswith\(("<!-- fleet-review:" \+ env.FLEET_STACK \+ " -->")\)', comment)
     assert jq_marker and marker("shard-a") == "<!-- fleet-review:" + "shard-a" + " -->"
-    [upload] = [step for step in load("main.yml")["jobs"]["apply"]["steps"]
-                if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
+    [upload] = [
+        step
+        for step in load("main.yml")["jobs"]["apply"]["steps"]
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
     assert upload["with"]["name"] == "fleet-jitr-${{ matrix.stack }}"  # one artifact per stack, no clash
 
 
@@ -186,8 +223,11 @@ def test_every_apply_reads_aws_first() -> None:
     """Exit 0 means AWS equals the manifests also after changes behind the state's back: the apply
     workflow refreshes, and so does every `pulumi up` and `pulumi preview` of this repository's
     project and of every project `fleet init` writes (tests/engine/test_behind_the_state.py runs them)."""
-    ups = [str(step["run"]) for step in load("main.yml")["jobs"]["apply"]["steps"]
-           if str(step.get("run", "")).startswith("pulumi up")]
+    ups = [
+        str(step["run"])
+        for step in load("main.yml")["jobs"]["apply"]["steps"]
+        if str(step.get("run", "")).startswith("pulumi up")
+    ]
     assert ups and all("--refresh" in up.split() for up in ups)
     for project in (REPO / "Pulumi.yaml", REPO / "fleet/templates/project/Pulumi.yaml"):
         text = project.read_text().replace("%%NAME%%", "fleet")
