@@ -16,6 +16,8 @@ if [ $# -gt 0 ]; then
 fi
 workers="${FLEET_TEST_WORKERS:-4}"
 ( . scripts/bootstrap.sh ) || exit 1
+# The tools the tests use are built here, once, not by the first test that needs them.
+scripts/actionlint.sh -version > /dev/null || exit 1
 # The oldest toolchain installs while the current one's tests run: a cold
 # machine saves the few minutes its build takes.
 mkdir -p .cache
