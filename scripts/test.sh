@@ -30,7 +30,11 @@ if ! ( . scripts/bootstrap.sh && exec python -m pytest -n 2 tests/unit tests/aws
   exit 1
 fi
 echo "fleet: the engine tests, $workers at a time" >&2
-( . scripts/bootstrap.sh && exec python -m pytest -n "$workers" --dist load tests/engine ); current=$?
+( . scripts/bootstrap.sh && exec python -m pytest -n "$workers" --dist load -m "not serial" tests/engine ); parallel=$?
+# `fleet local` is signalled and waited on: beside four engines at once it twice did not end within two
+# minutes of a SIGINT (not understood yet; alone it ends in seconds), so those tests run alone.
+( . scripts/bootstrap.sh && exec python -m pytest -m serial tests/engine ); serial=$?
+[ "$parallel" -eq 0 ] && [ "$serial" -eq 0 ]; current=$?
 echo "fleet: the oldest supported Pulumi (3.79.0): the tests marked 'oldest'" >&2
 if wait "$oldest_setup"; then
   ( export FLEET_PULUMI=oldest && . scripts/bootstrap.sh && exec python -m pytest -n "$workers" --dist load -m oldest ); oldest=$?

@@ -26,6 +26,9 @@ from botocore.exceptions import ClientError
 
 from tests.engine.test_try_locally import start_a_fleet
 
+# Alone, after the tests that run side by side (scripts/test.sh): each signals `fleet local` and waits on it.
+pytestmark = pytest.mark.serial
+
 STAGING = """\
   staging:
     id: "222222222222"

@@ -22,7 +22,8 @@ from devtools.pulumi_cli import REPO
 from fleet.pki import certificate_id, load_certificate
 from tests import wheel
 
-pytestmark = pytest.mark.engine
+# Alone, after the tests that run side by side (scripts/test.sh): it signals `fleet local` and waits on it.
+pytestmark = [pytest.mark.engine, pytest.mark.serial]
 
 
 def readme_blocks(section: str) -> list[list[str]]:
