@@ -221,44 +221,31 @@ class PolicyInputs(Inputs):
 
 # --- Device certificates ------------------------------------------------------------
 
+# What bringing a shard's certificates to their declaration may call.
+_CONVERGE = actions(
+    "ListCertificates",
+    "ListTargetsForPolicy",
+    "DescribeCertificate",
+    "DescribeCACertificate",
+    "RegisterCertificate",
+    "RegisterCertificateWithoutCA",
+    "UpdateCertificate",
+    "AttachPolicy",
+    "DetachPolicy",
+    "CreateThing",
+    "AttachThingPrincipal",
+    "ListAttachedPolicies",
+    "ListPrincipalThings",
+)
 CERTIFICATES_SPEC = Spec(
     name="DeviceCertificates",
     replace_on=("account_id", "region", "shard"),
     delete_before_replace=False,
     actions={
         "read": actions("ListCertificates", "ListCertificatesByCA", "ListTargetsForPolicy"),
-        "create": actions(
-            "ListCertificates",
-            "ListTargetsForPolicy",
-            "DescribeCertificate",
-            "DescribeCACertificate",
-            "RegisterCertificate",
-            "RegisterCertificateWithoutCA",
-            "UpdateCertificate",
-            "AttachPolicy",
-            "DetachPolicy",
-            "CreateThing",
-            "AttachThingPrincipal",
-            "ListAttachedPolicies",
-            "ListPrincipalThings",
-        ),
-        "update": actions(
-            "ListCertificates",
-            "ListTargetsForPolicy",
-            "DescribeCertificate",
-            "DescribeCACertificate",
-            "RegisterCertificate",
-            "RegisterCertificateWithoutCA",
-            "UpdateCertificate",
-            "AttachPolicy",
-            "DetachPolicy",
-            "CreateThing",
-            "AttachThingPrincipal",
-            "DetachThingPrincipal",
-            "ListAttachedPolicies",
-            "ListPrincipalThings",
-            "DeleteCertificate",
-        ),
+        "create": _CONVERGE,
+        # An update also retires what the declaration no longer lists.
+        "update": _CONVERGE | actions("DetachThingPrincipal", "DeleteCertificate"),
         "delete": actions(
             "ListCertificates",
             "UpdateCertificate",
