@@ -55,6 +55,19 @@ _fleet_sdk_dir() {  # where the Go module cache holds sdk/v3 as module $1 requir
   (cd "$1" && go list -mod=readonly -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
 }
 
+# The Python host (both toolchains use the same one): built once into
+# .cache/pulumi/host-VERSION, under a lock, since CI builds both toolchains at once.
+_fleet_build_host() {
+  local dir="$FLEET_ROOT/.cache/pulumi/host-$1"
+  mkdir -p "$dir"
+  (
+    flock 9
+    [ -f "$dir/.built" ] && exit 0
+    PULUMI_HOME_BIN="$dir" _fleet_go_build "$_fleet_host_module" \
+      github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python "$1" && touch "$dir/.built"
+  ) 9>"$dir/.lock"
+}
+
 _fleet_build_pulumi() {
   local stamp="$PULUMI_HOME_BIN/.built" host_version engine_sdk host_sdk
   [ -f "$stamp" ] && return 0
@@ -62,8 +75,8 @@ _fleet_build_pulumi() {
   mkdir -p "$PULUMI_HOME_BIN"
   host_version="$(_fleet_module_version "$_fleet_host_module" github.com/pulumi/pulumi/sdk/v3)"
   _fleet_go_build "$_fleet_engine_module" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$PULUMI_VERSION" || return 1
-  _fleet_go_build "$_fleet_host_module" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python \
-    "${host_version#v}" || return 1
+  _fleet_build_host "${host_version#v}" || return 1
+  install -m 0755 "$FLEET_ROOT/.cache/pulumi/host-${host_version#v}/pulumi-language-python" "$PULUMI_HOME_BIN/" || return 1
   # The shims ship in the sdk module (module zips drop their exec bit): the
   # exec shim belongs to the host; the dynamic-provider shim to the engine's SDK.
   engine_sdk="$(_fleet_sdk_dir "$_fleet_engine_module")" || return 1
