@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, make_ca
+from fleet.aws import session
 
 PROD = {
     "id": "111111111111",
@@ -35,6 +36,9 @@ def no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("FLEET_AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    # The process's one session factory reads the environment once, when first asked: a test that asked
+    # before (here, the dead endpoint) would leave every later test of this worker calling its endpoint.
+    monkeypatch.setattr(session, "_shared", [])
 
 
 @pytest.fixture(scope="session")

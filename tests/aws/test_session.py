@@ -6,7 +6,7 @@ import pytest
 
 from devtools.endpoint import LocalAws
 from fleet.aws.errors import AccessDenied
-from fleet.aws.session import SessionFactory
+from fleet.aws.session import SessionFactory, shared_factory
 from fleet.settings import Settings
 
 
@@ -120,3 +120,14 @@ def test_a_role_waiting_out_an_outage_never_stalls_the_other_accounts(local_aws:
     finally:
         slow.join()
         local_aws.clear_faults()
+
+
+def test_a_test_asking_for_the_shared_factory_first_leaves_none_to_the_next() -> None:
+    """The process's one factory reads the environment once: without tests/conftest.py's reset, a
+    test that asked first (on the dead endpoint) left every later test of its worker retrying that
+    endpoint as an outage, for minutes."""
+    assert shared_factory()._settings.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_the_next_test_gets_a_factory_of_its_own_environment(local_aws: LocalAws) -> None:
+    assert shared_factory()._settings.endpoint_url == local_aws.url
