@@ -41,7 +41,7 @@ import boto3
 from devtools.endpoint import LOCAL_CREDENTIALS, LocalAws
 from devtools.pki import Issued, issue, make_ca
 from devtools.pulumi_cli import REPO, scratch_project
-from fleet import pki
+from fleet.crypto import pki
 
 ACCOUNTS = {"prod": "111111111111", "staging": "222222222222"}
 REGIONS = ("us-east-1", "eu-west-1")

@@ -15,7 +15,7 @@ from rich.console import Console
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, issue
 from devtools.pulumi_cli import ENGINE, REPO, PulumiProject, Result
-from fleet import pki
+from fleet.crypto import pki
 
 say = Console(highlight=False, soft_wrap=True)
 DEMO = REPO / ".cache" / "demo"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from fleet.local import CREDENTIALS as LOCAL_CREDENTIALS  # accepted by the local endpoint only
+from fleet.operations.local import CREDENTIALS as LOCAL_CREDENTIALS  # accepted by the local endpoint only
 
 READS = ("Describe", "List", "Get")
 

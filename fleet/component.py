@@ -8,7 +8,7 @@ is a fleet project's whole program. ``places`` is, per account and region
 ("ACCOUNT/REGION", the manifests' account name), the CAs placed there (id and
 ARN), the policies (ARN) and the just-in-time activation function's ARN
 where a placement has auto_activation; each value resolves once the
-resource that holds it is in AWS. The resources fleet declares (fleet.program)
+resource that holds it is in AWS. The resources fleet declares (fleet.program.declare)
 are its children, aliased to the top-level resources they were before, so a
 stack made by an earlier fleet changes nothing but gaining the component.
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 import pulumi
 
-from fleet.declarations import CaPlacementInputs, Inputs, JitrInputs, PolicyInputs
 from fleet.jitr.role import function_arn
-from fleet.program import decide, declare_resources
+from fleet.model.declarations import CaPlacementInputs, Inputs, JitrInputs, PolicyInputs
+from fleet.program.declare import decide, declare_resources
 
 TYPE = "fleet:index:Fleet"
 OUTPUT = "places"  # the stack output export() writes

@@ -21,12 +21,12 @@ class UnreadableFile(ValueError):
 def read_bounded(path: Path, limit: int) -> bytes:
     """The bytes of ``path``; UnreadableFile when it is not a regular file or holds more
     than ``limit`` bytes; OSError when the system cannot read it."""
-    status = path.stat()
+    status = os.stat(path)  # os's calls, not Path's: a tenth of loading 10^5 certificates went to pathlib
     if not stat.S_ISREG(status.st_mode):
         raise UnreadableFile("not a regular file")
     if status.st_size > limit:
         raise UnreadableFile(f"{status.st_size:,} bytes, more than a file of this kind holds ({limit:,})")
-    with path.open("rb") as stream:
+    with open(path, "rb") as stream:
         data = stream.read(limit + 1)
     if len(data) > limit:  # it grew while being read
         raise UnreadableFile(f"more than {limit:,} bytes, more than a file of this kind holds")

@@ -20,7 +20,7 @@ import boto3
 from devtools.endpoint import LocalAws
 from fleet.aws.registrations import Registrations
 from fleet.jitr import configuration
-from fleet.jitr_lambda import Configuration, RegistrationsIn
+from fleet.jitr.handler import Configuration, RegistrationsIn
 from fleet.manifest.desired import Fleet
 from tests.conftest import client_in
 
@@ -75,7 +75,7 @@ RUN_HANDLER = (
     SANDBOX
     + """
 import json
-from fleet.jitr_lambda import handler
+from fleet.jitr.handler import handler
 handler(json.loads(sys.argv[3]))
 """
 )

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from fleet import pki
 from fleet.audit.findings import Location, Place
 from fleet.audit.from_manifests import location
 from fleet.audit.inventory import CaRecord, CertificateFacts, DeviceRecord, Inventory, PolicyRecord
@@ -27,6 +26,7 @@ from fleet.aws.ca import CaCertificates
 from fleet.aws.certificates import Certificates
 from fleet.aws.policies import Policies
 from fleet.aws.session import SessionFactory
+from fleet.crypto import pki
 from fleet.manifest.desired import Fleet
 
 

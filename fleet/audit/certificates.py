@@ -22,9 +22,9 @@ from collections.abc import Iterator
 import badkeys
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fleet import pki
 from fleet.audit.findings import Finding
 from fleet.audit.inventory import USABLE, CaRecord, CertificateFacts, DeviceRecord, Inventory
+from fleet.crypto import pki
 
 IN_USE = ("ACTIVE", "PENDING_TRANSFER")  # the statuses Device Defender's certificate checks apply to
 CA_EXPIRING_DAYS = 30  # audit-chk-ca-cert-approaching-expiration.html: "within 30 days or has expired"

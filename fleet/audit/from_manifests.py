@@ -19,9 +19,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from fleet import pki
 from fleet.audit.findings import Location, Place
 from fleet.audit.inventory import CaRecord, CertificateFacts, DeviceRecord, Inventory, PolicyRecord, RevokedKey
+from fleet.crypto import pki
 from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest.desired import Fleet
 

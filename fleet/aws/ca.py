@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import pki
 from fleet.aws.errors import Conflict, NotFound, calling
+from fleet.crypto import pki
 
 # registration config: manifest key <-> AWS key
 CONFIG_KEYS = {"template_body": "templateBody", "template_name": "templateName", "role_arn": "roleArn"}

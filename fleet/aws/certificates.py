@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.aws.errors import AwsError, Conflict, NotFound, RuleViolation, calling
+from fleet.aws.status import CertificateStatus
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Certificates:
         self._iot = iot
         self._where = where
         self._page_size = page_size
+        self.writes = 0  # write calls this object has sent (answered or not): who wrote what, for fleet.aws.listing
 
     @property
     def client(self) -> Any:
@@ -103,9 +105,9 @@ class Certificates:
                     )
                     return self._settled(certificate_id)
                 except RuleViolation:
-                    if status != "REVOKED":
+                    if status != CertificateStatus.REVOKED:
                         raise
-            first = "INACTIVE" if status == "REVOKED" else status
+            first = CertificateStatus.INACTIVE if status == CertificateStatus.REVOKED else status
             self._call(
                 "register_certificate_without_ca",
                 f"registering certificate {certificate_id} without a CA",
@@ -197,10 +199,10 @@ class Certificates:
         """Remove a certificate from AWS in the order AWS requires: deactivate,
         detach its policies and things, delete. A revoked certificate stays,
         revoked: that is its record."""
-        if certificate.status == "REVOKED":
+        if certificate.status == CertificateStatus.REVOKED:
             return
-        if certificate.status == "ACTIVE":
-            self.set_status(certificate.certificate_id, "INACTIVE")
+        if certificate.status == CertificateStatus.ACTIVE:
+            self.set_status(certificate.certificate_id, CertificateStatus.INACTIVE)
         for policy in self.attached_policies(certificate.arn):
             self.detach(policy, certificate.arn)
         for thing in self.things_of(certificate.arn):
@@ -216,6 +218,8 @@ class Certificates:
             return
 
     def _call(self, operation: str, doing: str, **request: Any) -> dict[str, Any]:
+        """Every write goes through here (reads page or describe)."""
+        self.writes += 1
         with calling(f"{doing} in {self._where}"):
             return dict(getattr(self._iot, operation)(**request))
 

@@ -4,11 +4,15 @@ the same listing, so a refresh costs one listing per account and region
 however many resources there are.
 
 ``Listings`` keeps one ``PlaceListing`` per account and region for the
-provider process, and drops it as soon as this process writes there: a
-listing never outlives a change fleet itself made. Converging and verifying
-always list afresh. ``FewCertificates`` answers the same questions about a
-few certificates, read one by one, where that costs fewer calls
-(``cheaper_one_by_one``).
+provider process. A refresh's read (``of``) drops it as soon as this process
+writes there: a listing never outlives a change fleet itself made. A write's
+reads (``converging``) ask less: that the listing began after this process
+last wrote any of the certificates they read. The shards of a place write
+disjoint certificates, so every shard reads what it is about to change from
+the one listing of the place, and only what a shard itself wrote needs a
+listing begun after its writes (or reading again one by one).
+``FewCertificates`` answers the same questions about a few certificates,
+read one by one, where that costs fewer calls (``cheaper_one_by_one``).
 """
 
 from __future__ import annotations
@@ -26,13 +30,17 @@ from fleet.aws.policies import Policies, PolicyState
 PAGE = 250  # what a list call returns at most (pageSize)
 
 
-def cheaper_one_by_one(wanted: int, held: int, policies: int) -> bool:
+def cheaper_one_by_one(wanted: int, held: int, policies: int, attachments: bool = True) -> bool:
     """Whether reading ``wanted`` certificates one by one (a describe and a listing of
     its policies each) costs fewer calls than listing the place (every certificate, and
     the targets of each of its ``policies`` fleet policies); ``held``: the certificates
     the place holds, as far as fleet knows. A small change in a large fleet reads one by
-    one, a large one lists."""
-    return 2 * wanted <= (1 + policies) * max(1, math.ceil(held / PAGE))
+    one, a large one lists. ``attachments`` False: only statuses are wanted (a certificate
+    to be revoked or retired), so neither its policies nor the policies' targets are read."""
+    pages = max(1, math.ceil(held / PAGE))
+    if not attachments:
+        return wanted <= pages
+    return 2 * wanted <= (1 + policies) * pages
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,9 @@ class PolicyListing:
 class PlaceListing:
     """Lazily listed, thread-safe: each listing is made once, by whichever reader asks first."""
 
-    def __init__(self, iot: Any, where: str):
+    def __init__(self, iot: Any, where: str, begun: int = 0):
         self.where = where
+        self.begun = begun  # the Listings clock when it was made: every page is read after that
         self._certificates = Certificates(iot, where)
         self._cas = CaCertificates(iot, where)
         self._policies = Policies(iot, where)
@@ -108,7 +117,7 @@ class PlaceListing:
 
 class FewCertificates:
     """What AWS has of a few certificates of one account and region, read one by one,
-    answering about them what a PlaceListing answers (fleet.observe reads either):
+    answering about them what a PlaceListing answers (fleet.model.observe reads either):
     for a look at a handful of certificates in a large fleet (`fleet review`)."""
 
     def __init__(self, iot: Any, where: str, fingerprints: Iterable[str]):
@@ -137,19 +146,76 @@ class FewCertificates:
 
 
 class Listings:
-    """One listing per account and region, until this process writes there."""
+    """One listing per account and region: a refresh's until this process writes there, a
+    write's until this process writes one of the certificates it reads.
+
+    Freshness is told by a clock of this process: a listing is stamped when it is made
+    (its pages are all read later), a certificate when a write about it has ended (answered,
+    failed or lost). A listing stamped after a certificate's last write shows that write, or
+    AWS's later state; one stamped before may not. The provider runs several resources at
+    once (4 threads): the checks happen under one lock, and a listing is made once, by
+    whichever reader asks first."""
 
     def __init__(self, iot_for: Callable[[str, str, str], Any], writes: Callable[[str, str], int]):
         self._iot_for = iot_for  # (role ARN, account id, region) -> IoT client
         self._writes = writes  # (account id, region) -> writes this process sent there
         self._lock = threading.Lock()
+        self._clock = 0
         self._kept: dict[tuple[str, str], tuple[int, PlaceListing]] = {}
+        self._written: dict[tuple[str, str], dict[str, int]] = {}  # place -> certificate -> stamp of its last write
+        self._changes: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}  # place -> resource -> (change, held)
 
     def of(self, role_arn: str, account_id: str, region: str, where: str) -> PlaceListing:
         generation = self._writes(account_id, region)
         with self._lock:
             kept = self._kept.get((account_id, region))
             if kept is None or kept[0] != generation:
-                kept = (generation, PlaceListing(self._iot_for(role_arn, account_id, region), where))
+                kept = (generation, self._make(role_arn, account_id, region, where))
                 self._kept[(account_id, region)] = kept
             return kept[1]
+
+    def converging(
+        self, role_arn: str, account_id: str, region: str, where: str, certificates: Iterable[str], make: bool
+    ) -> PlaceListing | None:
+        """The place's listing when it began after this process last wrote any of
+        ``certificates``; else a new one (kept for the place's other readers) when ``make``,
+        else None (the caller reads them one by one)."""
+        wanted = set(certificates)
+        with self._lock:
+            kept = self._kept.get((account_id, region))
+            written = self._written.get((account_id, region), {})
+            last = max((written.get(fp, -1) for fp in wanted), default=-1)
+            if kept is not None and kept[1].begun > last:
+                return kept[1]
+            if not make:
+                return None
+            generation = self._writes(account_id, region)  # before it is made: the refresh's check stays safe
+            made = self._make(role_arn, account_id, region, where)
+            self._kept[(account_id, region)] = (generation, made)
+            return made
+
+    def wrote(self, account_id: str, region: str, certificates: Iterable[str]) -> None:
+        """A write about each of ``certificates`` has ended (called once it answered, failed or was lost)."""
+        with self._lock:
+            self._clock += 1
+            written = self._written.setdefault((account_id, region), {})
+            for fp in certificates:
+                written[fp] = self._clock
+
+    def note_change(self, account_id: str, region: str, resource: str, change: int, held: int) -> None:
+        """What one resource of the place is about to change, and how many certificates it holds
+        (noted when the engine checks it): a write's reads are chosen for the place as a whole."""
+        with self._lock:
+            self._changes.setdefault((account_id, region), {})[resource] = (change, held)
+
+    def change(self, account_id: str, region: str) -> tuple[int, int]:
+        """(certificates the place's resources are about to change, certificates they hold), as noted."""
+        with self._lock:
+            noted = self._changes.get((account_id, region), {}).values()
+            return sum(c for c, _ in noted), sum(h for _, h in noted)
+
+    def _make(self, role_arn: str, account_id: str, region: str, where: str) -> PlaceListing:
+        """Under the lock; the client is made first, the stamp last (a client may wait for STS)."""
+        iot = self._iot_for(role_arn, account_id, region)
+        self._clock += 1
+        return PlaceListing(iot, where, self._clock)

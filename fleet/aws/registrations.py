@@ -1,4 +1,4 @@
-"""The calls the just-in-time activation function makes (fleet.jitr_lambda), in
+"""The calls the just-in-time activation function makes (fleet.jitr.handler), in
 fleet's terms. Its execution role allows exactly these (fleet.jitr.role; a
 test holds the two together). Imports nothing that needs the cryptography
 package: this module travels in the function's package (fleet.jitr.package)."""

@@ -113,7 +113,7 @@ def introduced_since(base: str, manifests: Path) -> list[Finding] | str:
     import tempfile
 
     from fleet.manifest import ManifestError
-    from fleet.revocation import history
+    from fleet.manifest import ledger_history as history
 
     top = history.work_tree(manifests)
     if top is None:
@@ -175,7 +175,7 @@ def _write_sarif(path: Path, findings: list[Finding], root: Path, manifests: Pat
     from importlib import metadata
 
     from fleet.audit import sarif
-    from fleet.revocation import history
+    from fleet.manifest import ledger_history as history
 
     top = history.work_tree(manifests) or root
 

@@ -67,7 +67,7 @@ def read(
 ) -> Fleet:
     """As ``load``, raising ManifestsUnreadable instead of exiting (for a command that goes on running)."""
     from fleet.aws.regions import iot_regions  # botocore's region data; makes no call
-    from fleet.revocation import history
+    from fleet.manifest import ledger_history as history
 
     try:
         past = history.fingerprints(manifests, note=lambda text: say(f"note: {text}", to_err=True))
@@ -90,7 +90,7 @@ def read(
 
 
 def in_git(manifests: Path) -> bool:
-    from fleet.revocation import history
+    from fleet.manifest import ledger_history as history
 
     return history.work_tree(manifests) is not None
 
@@ -99,7 +99,7 @@ def survey_of(fleet: Fleet, all_pending_pems: bool = False) -> Any:
     """The program's look at AWS (read-only calls), or a clear failure."""
     from fleet.aws.errors import AwsError
     from fleet.aws.session import shared_factory
-    from fleet.survey import survey
+    from fleet.model.survey import survey
 
     try:
         return survey(fleet, shared_factory(), all_pending_pems, elsewhere=ledger_places(fleet))

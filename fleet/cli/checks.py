@@ -84,8 +84,8 @@ def validate(
 
 def kms_keys_unusable(fleet: Fleet) -> list[str]:
     """Each KMS key a DEFAULT-mode CA names that cannot sign for it, asked of KMS (GetPublicKey)."""
-    from fleet import custody
     from fleet.aws.session import shared_factory
+    from fleet.providers import custody
 
     return custody.kms_problems(fleet, shared_factory())
 
@@ -100,7 +100,7 @@ def expiry(
     account and region, from the manifests alone (no AWS call); exit 1 when there is any, 0 when none."""
     import datetime
 
-    from fleet import expiry as expiring
+    from fleet.reports import expiry as expiring
 
     now = datetime.datetime.now(datetime.UTC)
     until = expiring.horizon(now, days)
@@ -121,7 +121,7 @@ def expiry(
 
 def ledger_changes(base: str, manifests: Path) -> list[str]:
     """What the change removes or alters of the ledger at ``base``; a failure if git cannot tell."""
-    from fleet.revocation import history
+    from fleet.manifest import ledger_history as history
 
     try:
         return history.removed_since(base, manifests)
@@ -171,8 +171,8 @@ def iam(
     resources AWS lets a policy name for it, in any account and region (the accounts template pins
     the account); with the KMS keys the manifests name as CA keys (`private_key: {kms: ARN}`), use
     of exactly those."""
-    from fleet import iam as policies
-    from fleet import production
+    from fleet.scaffold import iam as policies
+    from fleet.scaffold import production
 
     if guardrail:
         sys.stdout.write(policies.as_text(production.guardrail_scp()))

@@ -1,4 +1,4 @@
-"""`fleet local`: try a fleet against a local AWS endpoint (fleet.local)."""
+"""`fleet local`: try a fleet against a local AWS endpoint (fleet.operations.local)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def local(
     """Start a local AWS endpoint (in memory; Ctrl-C ends it) and print how to run `pulumi` and the AWS CLI
     against it, in each account of the manifests. Accounts added to the manifests while it runs get their
     AWS CLI profile at once."""
-    from fleet import local as endpoint
+    from fleet.operations import local as endpoint
 
     fleet = load(manifests)
     left = endpoint.stale_state(folder)
@@ -93,7 +93,7 @@ def _serve(
 ) -> None:
     """Until the endpoint ends (or a signal ends this): each time the manifests change, the
     AWS CLI profiles follow their accounts."""
-    from fleet import local as endpoint
+    from fleet.operations import local as endpoint
 
     stamp = endpoint.manifests_stamp(manifests)
     while process.poll() is None:

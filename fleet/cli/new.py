@@ -1,4 +1,4 @@
-"""`fleet init` and `fleet workflows`: a fleet repository of a team's own (fleet.new_fleet)."""
+"""`fleet init` and `fleet workflows`: a fleet repository of a team's own (fleet.scaffold.new_fleet)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def init(
     import shutil
     import tempfile
 
-    from fleet import new_fleet
     from fleet.cli.checks import json_schema
+    from fleet.scaffold import new_fleet
 
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         fail(f"fleet init: {target} is not an empty folder; fleet init writes only into a new one")
@@ -79,7 +79,7 @@ def workflows(
 ) -> None:
     """Write the CI workflows of this fleet (after an upgrade of fleet, or a new CA private key) into
     .github/workflows, from fleet's templates and the CA keys the manifests name."""
-    from fleet import new_fleet
+    from fleet.scaffold import new_fleet
 
     branch = default_branch or new_fleet.current_branch(root) or "main"
     problem = new_fleet.branch_problem(branch)

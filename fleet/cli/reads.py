@@ -29,16 +29,17 @@ def drift(
 ) -> None:
     """Compare AWS with the manifests, as `pulumi preview --refresh` does; exit 7 on drift, 0 without
     (and 0 once --adopt-revocations has written its change)."""
-    from fleet import drift_report, observe, revocation_adoption
     from fleet.aws.errors import AwsError
     from fleet.aws.functions import Functions
     from fleet.aws.listing import Listings
     from fleet.aws.roles import Roles
     from fleet.aws.session import shared_factory
     from fleet.aws.topic_rules import TopicRules
-    from fleet.declarations import JitrInputs
-    from fleet.drift import find
-    from fleet.revocation import ledger
+    from fleet.model import observe
+    from fleet.model.declarations import JitrInputs
+    from fleet.reports import drift_report
+    from fleet.reports.drift import find
+    from fleet.revocation import adoption, ledger
 
     fleet = load(manifests)
     seen = survey_of(fleet)
@@ -77,9 +78,9 @@ def drift(
     else:
         drift_report.print_report(out, found)
     if adopt_revocations:
-        revoked = revocation_adoption.found(fleet, seen)
-        changed = revocation_adoption.adopt(manifests, revoked)
-        changed += ledger.record(manifests, fleet, revocation_adoption.batches(manifests, revoked))
+        revoked = adoption.found(fleet, seen)
+        changed = adoption.adopt(manifests, revoked)
+        changed += ledger.record(manifests, fleet, adoption.batches(manifests, revoked))
         wrote(sorted(set(changed)))
         raise typer.Exit(0)
     raise typer.Exit(7 if found else 0)
@@ -92,7 +93,7 @@ def pending(
 ) -> None:
     """List certificates devices registered themselves (PENDING_ACTIVATION) under
     each managed CA, account and region, with fleet's activation decision."""
-    from fleet import pending as pending_registrations
+    from fleet.reports import pending as pending_registrations
     from fleet.revocation import ledger
 
     fleet = load(manifests)
@@ -123,10 +124,10 @@ def registration_codes(
     """List, for each account and region where a DEFAULT-mode CA is still to be registered, the
     registration code its verification certificate must carry: what an offline ceremony signs
     (`verification_certificates:` in the CA's manifest). Read-only."""
-    from fleet import custody
     from fleet.aws.errors import AwsError
     from fleet.aws.session import shared_factory
-    from fleet.console_table import print_table
+    from fleet.providers import custody
+    from fleet.reports.console_table import print_table
 
     fleet = load(manifests)
     try:
@@ -164,7 +165,7 @@ def jitr_config(
     output: Annotated[Path, typer.Option("--output", "-o", help="where to write it")] = Path("fleet-jitr.json"),
     manifests: ManifestsOption = Path("manifests"),
 ) -> None:
-    """Write the configuration of the just-in-time activation function (fleet.jitr_lambda) as `pulumi up`
+    """Write the configuration of the just-in-time activation function (fleet.jitr.handler) as `pulumi up`
     deploys it: CAs with auto_activation, their policies and revocation lists, the revocation ledger's
     fingerprints (its history's too) and every account and region's reader role (docs/just-in-time.md)."""
     from fleet.jitr import configuration

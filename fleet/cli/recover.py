@@ -1,4 +1,4 @@
-"""`fleet recover`: make a stack usable again after an interrupted apply (fleet.recovery)."""
+"""`fleet recover`: make a stack usable again after an interrupted apply (fleet.operations.recovery)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def recover(
     """After an interrupted `pulumi up`: once nothing still works on the stack, remove its stale lock and the
     operations it left pending, so the next `pulumi up` converges in one run. Safe to run before every up:
     with nothing to clear it changes nothing. Exit 1, clearing nothing, while a run may still hold the stack."""
-    from fleet.recovery import Pulumi, RecoveryRefused
-    from fleet.recovery import recover as run_recovery
+    from fleet.operations.recovery import Pulumi, RecoveryRefused
+    from fleet.operations.recovery import recover as run_recovery
 
     try:
         done = run_recovery(Pulumi(cwd, stack), exclusive=exclusive, stale_after=stale_after, wait=wait, say=say)

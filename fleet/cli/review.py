@@ -12,7 +12,7 @@ from fleet.cli.base import ManifestsOption, app, fail, say
 from fleet.cli.checks import BaseOption, ledger_changes
 
 if TYPE_CHECKING:
-    from fleet.declarations import CaPlacementInputs
+    from fleet.model.declarations import CaPlacementInputs
 
 
 @app.command()
@@ -42,7 +42,7 @@ def review(
     Certificates are named by their PEM files when the manifests load; with --base, a change
     that removes or alters a revocation ledger entry comes first, and the `fleet audit` findings
     the change introduces are listed (at the top when one is high or critical)."""
-    from fleet.review import PlanError, render
+    from fleet.reports.review import PlanError, render
 
     changes = ledger_changes(base, manifests) if base is not None else []
     findings = _introduced(base, manifests) if base is not None else None
@@ -85,7 +85,7 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
     from fleet.aws.certificates import Certificates
     from fleet.aws.errors import AwsError
     from fleet.aws.session import shared_factory
-    from fleet.review import PlanError, deactivated_cas
+    from fleet.reports.review import PlanError, deactivated_cas
 
     try:
         wanted = deactivated_cas(plan)
@@ -103,14 +103,14 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
 
 
 def _observed(plan: str) -> dict[tuple[str, str], dict[str, str]] | None:
-    """What AWS has now of the certificates the apply would converge (fleet.review.readings),
+    """What AWS has now of the certificates the apply would converge (fleet.reports.review.readings),
     read as the apply reads them: one by one when few, else by listing the place. None when
     the plan cannot be read or AWS cannot be."""
-    from fleet import observe
     from fleet.aws.errors import AwsError
     from fleet.aws.listing import FewCertificates, PlaceListing, cheaper_one_by_one
     from fleet.aws.session import shared_factory
-    from fleet.review import PlanError, readings
+    from fleet.model import observe
+    from fleet.reports.review import PlanError, readings
 
     try:
         wanted = readings(plan)
@@ -139,11 +139,11 @@ def _observed(plan: str) -> dict[tuple[str, str], dict[str, str]] | None:
 def _cas_now(plan: str) -> dict[tuple[str, str, str], CaPlacementInputs | None] | None:
     """Each CA placement the plan creates as AWS has it (one describe each), None where AWS has
     none; None when the plan cannot be read or AWS cannot be."""
-    from fleet import observe
     from fleet.aws.errors import AwsError
     from fleet.aws.listing import PlaceListing
     from fleet.aws.session import shared_factory
-    from fleet.review import PlanError, created_cas
+    from fleet.model import observe
+    from fleet.reports.review import PlanError, created_cas
 
     try:
         wanted = created_cas(plan)
@@ -166,9 +166,9 @@ def _labels(manifests: Path) -> tuple[dict[str, str], dict[str, str]]:
     -> when it expires, for those that expire within 30 days; none when the manifests do not load."""
     import datetime
 
-    from fleet import expiry
     from fleet.aws.regions import iot_regions
     from fleet.manifest import ManifestError, load_fleet
+    from fleet.reports import expiry
 
     now = datetime.datetime.now(datetime.UTC)
     dates: dict[str, datetime.datetime] = {}

@@ -26,12 +26,12 @@ def revoke_ca(
     """Write the manifest change for a compromised CA: deactivate it everywhere and
     revoke every certificate it signed (manifests and the revocation ledger).
     Prints the blast radius first; applies nothing."""
-    from fleet import revoke_ca as revoking
     from fleet.aws.certificates import Certificates
     from fleet.aws.errors import AwsError
     from fleet.aws.session import shared_factory
     from fleet.manifest.problems import did_you_mean
     from fleet.revocation import ledger
+    from fleet.revocation import revoke_ca as revoking
 
     fleet = load(manifests)
     placements = [p for p in fleet.ca_placements if p.ca == ca]

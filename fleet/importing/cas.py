@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fleet import pki
+from fleet.crypto import pki
 from fleet.importing.estate import CaFound, Place, PlaceEstate
 from fleet.importing.existing import Existing
 from fleet.importing.names import slug, unique

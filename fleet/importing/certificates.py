@@ -26,9 +26,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from fleet import pki
-from fleet.activation import decide
-from fleet.declarations import USABLE
+from fleet.crypto import pki
 from fleet.importing import cas as ca_decisions
 from fleet.importing import policies as policy_decisions
 from fleet.importing.estate import CertificateFound, Place, PlaceEstate
@@ -36,7 +34,9 @@ from fleet.importing.existing import Existing
 from fleet.importing.fetching import PEM_NAME, Fetched, Job
 from fleet.importing.names import slug, unique
 from fleet.importing.notes import CONFLICT, FIRST_UP, LEFT_OUT, Note
+from fleet.jitr.activation import decide
 from fleet.manifest.desired import CertificateGroupSpec, DeviceCertificate
+from fleet.model.declarations import USABLE
 from fleet.revocation.ledger import Batch
 
 REASON = "revoked in AWS before import"
@@ -477,7 +477,8 @@ def _pending(classified: Classified, fetched: Fetched, cas: ca_decisions.Decided
         elif waiting.ca_id not in cas.pems or waiting.fingerprint not in fetched.pems:
             decision = f"{PENDING}: not imported"
         else:
-            # ACTIVE only where AWS and the manifests (once imported, AWS's) both say so: fleet.resources.verdict_for
+            # ACTIVE only where AWS and the manifests (once imported, AWS's) both say so
+            # (fleet.program.resources.verdict_for)
             status = spec.status if spec is not None and waiting.ca_status == "ACTIVE" else waiting.ca_status
             verdict = decide(
                 fetched.pems[waiting.fingerprint].read_text(encoding="utf-8"),

@@ -19,9 +19,9 @@ from typing import Any
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.certificates import Certificates
 from fleet.aws.policies import Policies
-from fleet.declarations import actions
+from fleet.model.declarations import actions
 
-# Every AWS IoT action an import calls (fleet.iam puts them in both roles' policies).
+# Every AWS IoT action an import calls (fleet.scaffold.iam puts them in both roles' policies).
 ACTIONS = actions(
     "ListCACertificates",
     "DescribeCACertificate",

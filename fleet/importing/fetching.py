@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleet import pki
 from fleet.aws.certificates import Certificates
 from fleet.aws.errors import AwsError, NotFound
+from fleet.crypto import pki
 from fleet.files import write_atomic
 from fleet.importing.estate import Place
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from fleet import pki
+from fleet.crypto import pki
 from fleet.importing.cas import CaImport, Settings
 from fleet.importing.certificates import Group
 from fleet.importing.estate import Place

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fleet.console_table import print_table
 from fleet.importing.fetching import PEM_NAME
 from fleet.importing.notes import KINDS, Note
 from fleet.importing.run import Outcome
+from fleet.reports.console_table import print_table
 
 SHOWN = 20  # notes of one kind printed before "... and N more"
 

@@ -1,4 +1,4 @@
-"""The just-in-time function's configuration (fleet.jitr_lambda reads it):
+"""The just-in-time function's configuration (fleet.jitr.handler reads it):
 every CA placement with ``auto_activation`` (its status, policies and the
 serials its revocation list names), every fingerprint the revocation ledger
 (and its history) or the manifests revoke, and every account and region of
@@ -10,12 +10,12 @@ it for a team that deploys the function its own way."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from fleet.activation import crl_serials
-from fleet.declarations import json_text
-from fleet.jitr_lambda import VERSION, placement_key
+from fleet.jitr.activation import crl_serials
+from fleet.jitr.handler import VERSION, placement_key
 from fleet.manifest.desired import Fleet
 
 READER_ROLE = "fleet-jitr-reader"  # the role in each account the function assumes to read records (docs/production.md)
@@ -65,4 +65,10 @@ def configuration(fleet: Fleet, revoked: set[str], places: Mapping[Place, str]) 
 
 
 def as_text(config: Mapping[str, Any]) -> str:
-    return json_text(config)
+    return _json_text(config)
+
+
+def _json_text(value: Mapping[str, Any]) -> str:
+    # Compact, keys sorted, as fleet.model.declarations.json_text: the same configuration is the same bytes,
+    # so the function's package (and its CodeSha256) changes only when the configuration does.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

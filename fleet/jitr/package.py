@@ -26,25 +26,26 @@ import zipfile
 from pathlib import Path
 
 import fleet
-from fleet.jitr_lambda import CONFIG_FILE
+from fleet.jitr.handler import CONFIG_FILE
 
-HANDLER = "fleet.jitr_lambda.handler"
+HANDLER = "fleet.jitr.handler.handler"
 # A runtime AWS supports (docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html: python3.13 until 2029-06-30).
 RUNTIME = "python3.13"
 # What the handler imports, and what they import (tests/unit/test_jitr_package.py runs it from the zip alone).
 MODULES = (
     "__init__.py",
-    "activation.py",
-    "jitr_lambda.py",
     "settings.py",
-    "validity.py",
     "aws/__init__.py",
     "aws/errors.py",
     "aws/pacing.py",
     "aws/registrations.py",
     "aws/retry.py",
     "aws/session.py",
+    "crypto/__init__.py",
+    "crypto/validity.py",
     "jitr/__init__.py",
+    "jitr/activation.py",
+    "jitr/handler.py",
     "jitr/presented.py",
 )
 LIBRARIES = ("asn1crypto",)

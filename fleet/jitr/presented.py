@@ -1,4 +1,4 @@
-"""A certificate as the just-in-time decision reads it (fleet.activation.Presented),
+"""A certificate as the just-in-time decision reads it (fleet.jitr.activation.Presented),
 read in pure Python with asn1crypto.
 
 The Lambda runs on AWS's Python runtime, which has boto3 but no cryptography;
@@ -17,7 +17,7 @@ import hashlib
 
 from asn1crypto import pem, x509
 
-from fleet.activation import Presented
+from fleet.jitr.activation import Presented
 
 
 def presented(certificate_pem: str) -> Presented | str:

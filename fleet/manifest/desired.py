@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fleet.keys import KeyRef
+from fleet.crypto.keys import KeyRef
 from fleet.manifest.problems import Problem
 
 
@@ -45,7 +45,7 @@ class CaPlacementSpec:
     activation_policies: tuple[str, ...] | None = None
     crl_pem: str | None = None
     # DEFAULT mode without a key: the verification certificate signed offline for this account and region
-    # (fleet.custody checks its code and dates before anything is written), and its file.
+    # (fleet.providers.custody checks its code and dates before anything is written), and its file.
     verification_certificate: str | None = None
     verification_file: str = ""
     # Where the manifest says how the verification certificate is signed ("manifests/cas.yaml:5:18:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from fleet import pki
+from fleet.crypto import pki
 from fleet.files import read_bounded
 from fleet.manifest import policy_documents
 from fleet.manifest.desired import AccountSpec, CaPlacementSpec, CertificateGroupSpec, DeviceCertificate, PolicySpec

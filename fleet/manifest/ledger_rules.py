@@ -2,7 +2,7 @@
 
 - An entry is dated no later than today, lists its fingerprints one per line
   in a literal block (the ledger's history is read line by line:
-  fleet.revocation.history; a block reads fast at 10^5 lines), and every
+  fleet.manifest.ledger_history; a block reads fast at 10^5 lines), and every
   account it names can be reached (the manifests' accounts, or its roles).
 - A certificate the manifests mark REVOKED has its entry, in each account and
   region where it is revoked (`fleet record-revocations` writes it).
@@ -21,10 +21,21 @@ from fleet.manifest.desired import AccountSpec, CertificateGroupSpec, DeviceCert
 from fleet.manifest.model import FINGERPRINT, ManifestFile
 from fleet.manifest.problems import Problem, field_name
 from fleet.manifest.source import SourceFile
-from fleet.revocation import refusal
 
 Document = tuple[SourceFile, Path, ManifestFile]
 RECORD = "`fleet record-revocations` writes it"
+
+
+# The one wording of the rule fleet never bends, shared by every place that enforces it: this check when the
+# manifests load, the program's guard (fleet.revocation.guard) and the certificate provider (at diff and before
+# every write).
+def refusal(fingerprint: str, wanted: Mapping[str, str], revoked_where: str, revoked_on: str | None) -> str:
+    when = f"on {revoked_on}" if revoked_on else "at an unknown date"
+    return (
+        f"certificate {fingerprint} ({wanted.get('file', '?')}) is declared {wanted['status']} at "
+        f"{wanted.get('source', '?')}, but it was revoked {when} in {revoked_where}; a revoked certificate is never "
+        f"reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date)."
+    )
 
 
 def check(

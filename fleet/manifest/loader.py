@@ -41,7 +41,7 @@ def load_fleet(
 ) -> Fleet:
     """Read and check every ``*.yaml`` under ``directory``; nothing touches AWS.
     ``ledger_history``: every fingerprint the revocation ledger's history ever
-    held (fleet.revocation.history), refused like the ledger's own.
+    held (fleet.manifest.ledger_history), refused like the ledger's own.
     ``unrecorded_ok``: a REVOKED certificate the ledger does not record yet is
     no problem (for `fleet record-revocations`, which records it).
     ``repository``: the folder every path must stay in (default: the

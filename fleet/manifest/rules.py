@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from fleet import keys, pki
+from fleet.crypto import keys, pki
 from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest import device_rules, ledger_rules
 from fleet.manifest.desired import AccountSpec, AuditSpec, CaPlacementSpec, Fleet, SuppressionSpec
@@ -338,7 +338,7 @@ def _kms_ref(
     problems: list[Problem],
 ) -> keys.KeyRef | None:
     """A KMS key, reached through ``role_arn`` or else the deployer role of the account its ARN names
-    (whether it is the CA's key is asked of KMS: fleet.custody)."""
+    (whether it is the CA's key is asked of KMS: fleet.providers.custody)."""
     if role_arn is not None:
         return keys.KeyRef(kms=arn, role_arn=role_arn)
     account_id = arn.split(":")[4]
@@ -365,7 +365,7 @@ def _verification_certificates(
     problems: list[Problem],
 ) -> dict[str, tuple[str, str]]:
     """ACCOUNT_ID/REGION -> (PEM, file) of the verification certificates signed offline; each must be
-    signed by the CA's key (its code and dates are checked against AWS where it is used: fleet.custody)."""
+    signed by the CA's key (its code and dates are checked against AWS where it is used: fleet.providers.custody)."""
     if ca.verification_certificates is None:
         return {}
     where = ("cas", name, "verification_certificates")

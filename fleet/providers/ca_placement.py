@@ -3,7 +3,7 @@
 create registers it (making the verification certificate in DEFAULT mode) or
 adopts it when AWS has it already; update changes status, auto-registration
 and registration config in place; read reports what AWS has, in the shape of
-the declaration (fleet.observe), so drift shows key by key in `pulumi preview
+the declaration (fleet.model.observe), so drift shows key by key in `pulumi preview
 --refresh --diff`; check refuses at preview a placement new to the stack
 whose CA AWS holds in the other mode (the program has refused it already,
 unless it could not read the state); delete deactivates, then deletes, refuses while device
@@ -13,7 +13,7 @@ account and region now belong to another stack (fleet.providers.registry).
 Every write is checked from AWS before the step reports success.
 
 The verification certificate of a DEFAULT-mode registration is signed in
-create: by AWS KMS (the key never leaves it: fleet.custody), or offline (the
+create: by AWS KMS (the key never leaves it: fleet.providers.custody), or offline (the
 program checked the certificate the manifests carry), or with a key read from
 its reference, which is never returned, logged or put in an error message.
 """
@@ -27,10 +27,12 @@ from typing import Any
 from pulumi import ResourceOptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import custody, keys, observe, pki
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.session import shared_factory
-from fleet.declarations import CA_SPEC, CaPlacementInputs
+from fleet.crypto import keys, pki
+from fleet.model import observe
+from fleet.model.declarations import CA_SPEC, CaPlacementInputs
+from fleet.providers import custody
 from fleet.providers.failures import checked, fail, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, diff_result, read_result, stored
@@ -48,7 +50,7 @@ class CaPlacementProvider(ResourceProvider):
         if olds:
             return []  # recorded already: a change of mode is a replacement (deregistered, registered again)
         # New to this stack: create adopts the CA when AWS has it, which it cannot in another mode. The
-        # program refused this already unless it could not read the state (fleet.program.mode_conflicts).
+        # program refused this already unless it could not read the state (fleet.program.declare.mode_conflicts).
         existing = _api(declared).describe(declared.certificate_id)
         return (
             [_mode_conflict(declared, existing.mode)] if existing is not None and existing.mode != declared.mode else []

@@ -1,16 +1,19 @@
 """The device-certificate resource: the certificates of one account and region
-whose fingerprint starts with one hex digit (fleet.declarations), by group.
+whose fingerprint starts with one hex digit (fleet.model.declarations), by group.
 
-read reports what AWS has in the declaration's shape (fleet.observe) from the
+read reports what AWS has in the declaration's shape (fleet.model.observe) from the
 one listing of its account and region that every resource of the refresh
 shares, keeping every revocation the state recorded (``ABSENT; was REVOKED``
 where AWS lost one: every `pulumi up` refreshes first). create and update
-converge: they read what they are about to change (one listing, or
-per-certificate reads when the change is small, whichever costs fewer calls),
+converge: they read what they are about to change (one listing of the account
+and region that every resource there shares, or per-certificate reads when the
+place's change is small, whichever costs fewer calls; statuses alone where no
+certificate read is to be usable),
 register what is missing (REVOKED included: AWS keeps the record), set
 statuses, attach and detach the fleet's policies, retire what the manifests
 dropped (deactivate, detach, delete; a revoked certificate stays, revoked),
-then read again what they changed and succeed only if AWS holds it. A
+then read again what they changed (by a listing begun after their writes, or
+one by one) and succeed only if AWS holds it. A
 certificate REVOKED in AWS or in the recorded state is never set to another
 status: check refuses at preview (the recorded inputs; the program's guard
 has refused already what AWS and every stack's recorded outputs hold), and
@@ -21,7 +24,8 @@ it writes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,11 +33,14 @@ from typing import Any
 from pulumi import ResourceOptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import observe, pki
 from fleet.aws.ca import CaCertificates
 from fleet.aws.certificates import Certificates, CertificateSummary
 from fleet.aws.listing import cheaper_one_by_one
-from fleet.declarations import (
+from fleet.aws.status import CertificateStatus
+from fleet.crypto import pki
+from fleet.manifest.ledger_rules import refusal
+from fleet.model import observe
+from fleet.model.declarations import (
     ABSENT,
     CERTIFICATES_SPEC,
     USABLE,
@@ -43,10 +50,10 @@ from fleet.declarations import (
 )
 from fleet.progress import Progress
 from fleet.providers.failures import checked, fail, reported
+from fleet.providers.pulumi_compat import READ_TAKES_INPUTS
 from fleet.providers.registry import REGISTRY
-from fleet.providers.resource import READ_TAKES_INPUTS, FleetResource, diff_result, read_result, stored
-from fleet.providers.target import iot_client, listing
-from fleet.revocation import refusal
+from fleet.providers.resource import FleetResource, diff_result, read_result, stored
+from fleet.providers.target import iot_client, listing, listings
 from fleet.settings import Settings
 
 KIND = "certificate"
@@ -59,7 +66,9 @@ class DeviceCertificatesProvider(ResourceProvider):
         REGISTRY.claim(KIND, declared.place, declared.declared(), declared.resource_name)
         # olds: the inputs recorded (what the last run declared; what the last refresh read where
         # reads return inputs). Empty for a resource the state does not hold yet.
-        return reactivations(ShardInputs.of(olds) if olds else None, declared)
+        had = ShardInputs.of(olds) if olds else None
+        note_change(declared, had)
+        return reactivations(had, declared)
 
     @reported
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -103,10 +112,11 @@ class DeviceCertificatesProvider(ResourceProvider):
         if not mine:
             return
         api = Certificates(iot_client(recorded), recorded.where)
-        live = Live.read(api, recorded, mine)
+        live = Live.read(api, recorded, mine, attachments=False, before_writes=True)
         for fp in mine:
             if fp in live.certificates:
-                api.retire(live.certificates[fp])
+                with _stamped(api, recorded, fp):
+                    api.retire(live.certificates[fp])
 
 
 class DeviceCertificates(FleetResource, module="fleet", name=CERTIFICATES_SPEC.name):
@@ -114,11 +124,32 @@ class DeviceCertificates(FleetResource, module="fleet", name=CERTIFICATES_SPEC.n
         super().__init__(DeviceCertificatesProvider(), declared.resource_name, declared.props(), opts)
 
 
+def note_change(want: ShardInputs, had: ShardInputs | None) -> None:
+    """What this resource is about to change, noted for its account and region: a write's first
+    read is chosen for the place as a whole (the shards of a place share one listing)."""
+    todo, removed = want.work(had)
+    listings().note_change(
+        want.account_id, want.region, want.resource_name, len(todo) + len(removed), len(want.declared())
+    )
+
+
+@contextmanager
+def _stamped(api: Certificates, shard: ShardInputs, fp: str) -> Iterator[None]:
+    """Whatever is written about ``fp`` inside, once it ended (answered, failed or lost): no read
+    of it is served by a listing begun before (fleet.aws.listing)."""
+    before = api.writes
+    try:
+        yield
+    finally:
+        if api.writes != before:
+            listings().wrote(shard.account_id, shard.region, (fp,))
+
+
 def remembering_revocations(observed: ShardInputs, recorded: ShardInputs) -> ShardInputs:
     """What a refresh reports, without forgetting a revocation the state recorded: a
     certificate deleted or registered again behind the state's back reads ``ABSENT; was
     REVOKED`` (or ``ACTIVE; was REVOKED``), so the state still refuses its reactivation
-    (here and in fleet.state_records) and `pulumi up` registers or revokes it again."""
+    (here and in fleet.revocation.state_records) and `pulumi up` registers or revokes it again."""
     groups = {
         name: replace(
             group,
@@ -145,7 +176,9 @@ def reactivations(
             continue
         was = recorded.get(fp)
         in_aws = (live or {}).get(fp)
-        if (was is not None and Entry.decode(was[0]).revoked) or (in_aws is not None and in_aws.status == "REVOKED"):
+        if (was is not None and Entry.decode(was[0]).revoked) or (
+            in_aws is not None and in_aws.status == CertificateStatus.REVOKED
+        ):
             found.append(
                 refusal(
                     fp,
@@ -180,24 +213,46 @@ class Live:
     attached: dict[str, set[str]]  # fingerprint -> fleet policies attached
 
     @classmethod
-    def read(cls, api: Certificates, shard: ShardInputs, fingerprints: Iterable[str]) -> Live:
-        """By one listing of the account and region, or by per-certificate reads
-        when that costs fewer calls (a small change in a large fleet)."""
+    def read(
+        cls,
+        api: Certificates,
+        shard: ShardInputs,
+        fingerprints: Iterable[str],
+        *,
+        attachments: bool = True,
+        before_writes: bool = False,
+    ) -> Live:
+        """By a listing of the account and region, or by per-certificate reads when that costs
+        fewer calls (a small change in a large fleet). A listing kept for the place serves when
+        it began after this process last wrote any of these certificates. Otherwise the choice
+        is the place's before any write (``before_writes``: the listing made then serves every
+        resource of the place, each reading what it alone writes), this resource's after
+        (a listing begun after its writes serves it alone). ``attachments`` False: statuses
+        only (no certificate read is to be usable: revoked, deactivated, retired)."""
         wanted = set(fingerprints)
-        estimate = 16 * max(len(shard.declared()), len(wanted))  # shards are even slices of the fingerprints
-        if cheaper_one_by_one(len(wanted), estimate, len(shard.policies)):
+        if not wanted:
+            return cls({}, {})
+        reads = listings()
+        noted_change, noted_held = reads.change(shard.account_id, shard.region)
+        held = max(noted_held, 16 * len(shard.declared()), len(wanted))  # shards: even slices of the fingerprints
+        change = max(noted_change, len(wanted)) if before_writes else len(wanted)
+        make = not cheaper_one_by_one(change, held, len(shard.policies), attachments)
+        place = reads.converging(shard.role_arn, shard.account_id, shard.region, shard.where, wanted, make)
+        if place is None:
             certificates: dict[str, CertificateSummary] = {}
             attached: dict[str, set[str]] = {}
             for fp in sorted(wanted):
                 found = api.summary(fp)
                 if found is not None:
                     certificates[fp] = found
-                    attached[fp] = set(api.attached_policies(found.arn)) & set(shard.policies)
+                    if attachments:
+                        attached[fp] = set(api.attached_policies(found.arn)) & set(shard.policies)
             return cls(certificates, attached)
-        place = listing(shard)  # the process's listing of the place, unless a write made it stale
         everything = place.certificates()
-        targets = {p: place.policy(p).targets for p in shard.policies}
         certificates = {fp: everything[fp] for fp in wanted if fp in everything}
+        if not attachments:
+            return cls(certificates, {})
+        targets = {p: place.policy(p).targets for p in shard.policies}
         return cls(
             certificates, {fp: {p for p, arns in targets.items() if c.arn in arns} for fp, c in certificates.items()}
         )
@@ -223,6 +278,7 @@ class Converge:
         self.api = Certificates(iot_client(want), want.where)
         # What may need a change: everything on create; else what the declaration or the record changed.
         self.todo, self.removed = want.work(had)
+        note_change(want, had)  # the update's own olds: what a refresh recorded, where check saw the inputs
         # Fleet policies attached by hand to what nothing declares: detached. Not one declared now (the
         # just-in-time function activated it with its policies; auto_activation takes it in).
         declared = want.declared()
@@ -234,13 +290,13 @@ class Converge:
 
     def run(self) -> dict[str, Any]:
         everything = self.todo | self.removed | set(self.unlisted)
-        live = Live.read(self.api, self.want, everything)
+        live = self._read(everything, before_writes=True)
         refuse_reactivation(self.had, self.want, live.certificates)
         self._apply(live, everything)
-        wrong = self._wrong(Live.read(self.api, self.want, everything), everything)
+        wrong = self._wrong(self._read(everything), everything)
         if wrong:  # a second try at what AWS does not hold, then a last look
-            self._apply(Live.read(self.api, self.want, set(wrong)), set(wrong))
-            wrong = self._wrong(Live.read(self.api, self.want, set(wrong)), set(wrong))
+            self._apply(self._read(set(wrong)), set(wrong))
+            wrong = self._wrong(self._read(set(wrong)), set(wrong))
         if not wrong:
             return self.want.props()
         listed = "; ".join(f"{fp[:16]}… {why}" for fp, why in sorted(wrong.items())[:10])
@@ -250,22 +306,33 @@ class Converge:
             f"even after a second try: {listed}{more}"
         )
 
+    def _read(self, fingerprints: set[str], before_writes: bool = False) -> Live:
+        """Policies are read only where a certificate is to be usable, or holds one attached by hand."""
+        declared = self.want.declared()
+        attachments = any(declared[fp][0] in USABLE for fp in self.todo & fingerprints) or bool(
+            set(self.unlisted) & fingerprints
+        )
+        return Live.read(self.api, self.want, fingerprints, attachments=attachments, before_writes=before_writes)
+
     def _apply(self, live: Live, fingerprints: set[str]) -> None:
         declared = self.want.declared()
         todo, removed = sorted(self.todo & fingerprints), sorted(self.removed & fingerprints)
         progress = Progress(self.want.resource_name, len(todo) + len(removed), Settings.from_env().progress_seconds)
         for fp in todo:
             status, group = declared[fp]
-            self._one(fp, status, group, live)
+            with _stamped(self.api, self.want, fp):
+                self._one(fp, status, group, live)
             progress.step()
         for fp in removed:
             if fp in live.certificates:
-                self.api.retire(live.certificates[fp])
+                with _stamped(self.api, self.want, fp):
+                    self.api.retire(live.certificates[fp])
             progress.step()
         for fp in sorted(set(self.unlisted) & fingerprints):
             arn = _arn(self.want, fp)
-            for policy in self.unlisted[fp].extra:
-                self.api.detach(policy, arn)
+            with _stamped(self.api, self.want, fp):
+                for policy in self.unlisted[fp].extra:
+                    self.api.detach(policy, arn)
 
     def _one(self, fp: str, status: str, group: GroupInputs, live: Live) -> None:
         have = live.certificates.get(fp)
@@ -315,7 +382,7 @@ class Converge:
                 wrong[fp] = f"AWS has {entry}, declared {status}"
         for fp in self.removed & fingerprints:
             have = live.certificates.get(fp)
-            if have is not None and have.status != "REVOKED":
+            if have is not None and have.status != CertificateStatus.REVOKED:
                 wrong[fp] = f"still registered ({have.status}) after it was removed"
         for fp in set(self.unlisted) & fingerprints:
             still = live.attached.get(fp, set()) & set(self.unlisted[fp].extra)

@@ -4,7 +4,7 @@ supports on every SDK of the range (3.79 to 3.272):
 - A refusal the inputs can cause is found by ``check``, which returns it as
   a check failure: the engine prints "<type> resource '<name>' has a
   problem: <sentence>" at preview, before any write (``checked``). The
-  program's ``pulumi.RunError`` (fleet.program) is the other clean way; it
+  program's ``pulumi.RunError`` (fleet.program.declare) is the other clean way; it
   refuses what the manifests, AWS's records and the stacks' states show.
 - A failure only a write can discover (AWS does not hold what was written,
   an outage past the retry budget, a refusal some write path repeats as
@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TypeVar
 from pulumi.dynamic import CheckFailure, CheckResult, ResourceProvider
 
 from fleet.aws.errors import AwsError
-from fleet.keys import KeyUnavailable
+from fleet.crypto.keys import KeyUnavailable
 from fleet.settings import SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])

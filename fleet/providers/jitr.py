@@ -1,5 +1,5 @@
 """The just-in-time activation resource: in one account and region, the
-function that activates what devices register (fleet.jitr_lambda), its
+function that activates what devices register (fleet.jitr.handler), its
 execution role, a topic rule per CA placement with ``auto_activation`` and
 the permission of each rule to invoke the function.
 
@@ -7,7 +7,7 @@ create and update converge every part, each read first and written only
 where it differs (an object that exists is adopted; a write whose answer was
 lost is settled by the read that follows), then read it all again and
 succeed only if AWS holds the declaration. read reports what AWS has in the
-declaration's shape (fleet.observe), so a rule disabled or edited, a function
+declaration's shape (fleet.model.observe), so a rule disabled or edited, a function
 or permission changed or deleted by hand, is drift named key by key; a
 permission or role policy nobody declared is reported and removed. delete
 removes the rules first (nothing invokes the function any more), then the
@@ -25,13 +25,13 @@ from typing import Any
 from pulumi import ResourceOptions
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import observe
 from fleet.aws.functions import Functions, FunctionSettings
 from fleet.aws.roles import Roles
 from fleet.aws.topic_rules import TopicRules
-from fleet.declarations import JITR_SPEC, JitrInputs, from_json_text
 from fleet.jitr import package
 from fleet.jitr.role import FUNCTION, POLICY, role_name
+from fleet.model import observe
+from fleet.model.declarations import JITR_SPEC, JitrInputs, from_json_text
 from fleet.providers.failures import fail, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, diff_result, read_result, stored

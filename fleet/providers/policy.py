@@ -8,7 +8,7 @@ by an earlier document) is removed, unless the manifests keep them
 (`other_versions: keep`, which `fleet import` writes for a policy that has
 some). The policy's attachments to certificates belong to the certificate
 resources; attachments to any other principal are removed. read reports all
-of it in the declaration's shape (fleet.observe).
+of it in the declaration's shape (fleet.model.observe).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 from pulumi import ResourceOptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from fleet import observe
 from fleet.aws.certificates import Certificates
 from fleet.aws.listing import PlaceListing
 from fleet.aws.policies import Policies, compact
-from fleet.declarations import POLICY_SPEC, PolicyInputs
+from fleet.model import observe
+from fleet.model.declarations import POLICY_SPEC, PolicyInputs
 from fleet.providers.failures import checked, fail, reported
 from fleet.providers.registry import REGISTRY
 from fleet.providers.resource import FleetResource, diff_result, read_result, stored

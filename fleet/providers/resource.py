@@ -1,21 +1,14 @@
-"""What every fleet resource and provider shares.
-
-pulumi.dynamic's serializer (3.79 as in 3.259/3.272) patches two methods of
-pickle's pure-Python Pickler to sort dictionaries, and never restores them:
-each resource constructed wraps the previous wrapper, and pickling a dict
-after a few hundred resources raises RecursionError (pulumi/pulumi#17803 is
-probably this). Restoring both after each construction keeps any number of
-resources safe.
-"""
+"""What every fleet resource and provider shares (the Pulumi SDK's differences and
+bugs it works around: fleet.providers.pulumi_compat)."""
 
 from __future__ import annotations
 
-import inspect
-import pickle
 from typing import Any
 
 from pulumi import ResourceOptions
 from pulumi.dynamic import DiffResult, ReadResult, Resource, ResourceProvider
+
+from fleet.providers.pulumi_compat import READ_TAKES_INPUTS, pickle_left_as_found
 
 PROVIDER_KEY = "__provider"  # pulumi.dynamic's key for the pickled provider, in inputs and outputs
 
@@ -24,21 +17,13 @@ class FleetResource(Resource):
     def __init__(
         self, provider: ResourceProvider, name: str, props: dict[str, Any], opts: ResourceOptions | None = None
     ):
-        pickler: Any = pickle._Pickler  # noqa: SLF001 (the class pulumi patches)
-        saved = (pickler._batch_setitems, pickler.save_dict)
-        try:
+        with pickle_left_as_found():
             super().__init__(provider, name, props, opts)
-        finally:
-            pickler._batch_setitems, pickler.save_dict = saved
 
 
 def stored(props: dict[str, Any]) -> dict[str, Any]:
     """Properties without pulumi's pickled provider."""
     return {k: v for k, v in props.items() if k != PROVIDER_KEY}
-
-
-# pulumi 3.79's ReadResult takes no inputs; later releases use them for the diffs after a refresh.
-READ_TAKES_INPUTS = "inputs" in inspect.signature(ReadResult.__init__).parameters
 
 
 def read_result(id_: str, observed: dict[str, Any], facts: dict[str, Any] | None = None) -> ReadResult:

@@ -1,4 +1,4 @@
-"""The places a sharded stack leaves to other stacks (fleet.stack_scope), told
+"""The places a sharded stack leaves to other stacks (fleet.program.stack_scope), told
 to the provider process: a resource of this stack in such a place is forgotten
 when the engine deletes it, and nothing is deleted in AWS (the other stack
 manages it now). ``check`` runs while the program declares, before any delete

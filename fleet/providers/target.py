@@ -8,7 +8,7 @@ from typing import Any
 from fleet import watchdog
 from fleet.aws.listing import Listings, PlaceListing
 from fleet.aws.session import shared_factory
-from fleet.declarations import Inputs
+from fleet.model.declarations import Inputs
 
 
 def iot_client(inputs: Any) -> Any:
@@ -33,6 +33,11 @@ def _listings() -> Listings:
                 )
             )
         return _kept[0]
+
+
+def listings() -> Listings:
+    """The provider process's listings (a write's reads ask it which listing is fresh enough)."""
+    return _listings()
 
 
 def listing(inputs: Inputs) -> PlaceListing:

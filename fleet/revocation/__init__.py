@@ -1,24 +1,17 @@
 """The one rule fleet never bends: a revoked certificate is never reactivated.
 
-Wording shared by every place that enforces it: the ledger's check when the
-manifests load (fleet.manifest.ledger_rules), the program's guard (AWS's
-records and the stacks' recorded state: fleet.revocation.guard) and the
-certificate provider (its recorded state, at diff and before every write).
+Where it is kept, one line each:
+
+- the revocation ledger's rules and the one wording of a refusal, checked
+  when the manifests load: fleet.manifest.ledger_rules;
+- the ledger's git history, which remembers what an edit removed:
+  fleet.manifest.ledger_history;
+- the program's guard against AWS's records and the stacks' recorded state,
+  before anything is declared: fleet.revocation.guard (the state's memory:
+  fleet.revocation.state_records);
+- the certificate provider's own check, at diff and before every write:
+  fleet.providers.device_certificates;
+- writing the ledger (fleet.revocation.ledger), adopting revocations made in
+  AWS (fleet.revocation.adoption) and revoking a compromised CA
+  (fleet.revocation.revoke_ca).
 """
-
-from __future__ import annotations
-
-from collections.abc import Mapping
-
-
-class RevocationRefused(Exception):
-    """The manifests would make a revoked certificate usable again."""
-
-
-def refusal(fingerprint: str, wanted: Mapping[str, str], revoked_where: str, revoked_on: str | None) -> str:
-    when = f"on {revoked_on}" if revoked_on else "at an unknown date"
-    return (
-        f"certificate {fingerprint} ({wanted.get('file', '?')}) is declared {wanted['status']} at "
-        f"{wanted.get('source', '?')}, but it was revoked {when} in {revoked_where}; a revoked certificate is never "
-        f"reactivated. Adopt the revocation: set it REVOKED in the manifests, with its revocation (reason, date)."
-    )

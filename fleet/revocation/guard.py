@@ -6,7 +6,7 @@ revocation fleet has:
   fleet.manifest.ledger_rules, so `fleet validate` refuses the same);
 - AWS's REVOKED records, in every account and region the manifests, the
   ledger or any stack's recorded state point at (the run's survey);
-- the recorded state of every stack of this project (fleet.state_records).
+- the recorded state of every stack of this project (fleet.revocation.state_records).
 
 One that any of them holds as revoked stops the run, naming the certificate,
 its manifest line and when it was revoked (the ledger's date when the ledger
@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fleet.manifest.desired import DeviceCertificate, Fleet
-from fleet.revocation import refusal
-from fleet.state_records import Recorded
-from fleet.survey import Survey
+from fleet.manifest.ledger_rules import refusal
+from fleet.model.survey import Survey
+from fleet.revocation.state_records import Recorded
 
 
 def refusals(fleet: Fleet, survey: Survey, recorded: Iterable[Recorded] = ()) -> list[str]:

@@ -1,4 +1,4 @@
-"""Who signs a DEFAULT-mode CA's verification certificate (fleet.custody), against the local
+"""Who signs a DEFAULT-mode CA's verification certificate (fleet.providers.custody), against the local
 endpoint: AWS KMS keys made through moto, signatures checked with cryptography, and the
 checks made before any write."""
 
@@ -13,10 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from devtools.endpoint import LocalAws
 from devtools.pki import KmsCa, issue, kms_ca, make_ca
-from fleet import custody, keys, pki
 from fleet.aws.session import SessionFactory
+from fleet.crypto import keys, pki
+from fleet.model.survey import survey
+from fleet.providers import custody
 from fleet.settings import Settings
-from fleet.survey import survey
 from tests.conftest import Manifests, client_in, load_manifests
 
 PROD = "111111111111"

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from devtools.endpoint import LocalAws
-from fleet import iam, production
 from fleet.cli.base import load
 from fleet.jitr import role as jitr_role
+from fleet.scaffold import iam, production
 from tests.conftest import client_in
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from typing import Any
 from devtools.benchmark import ACCOUNTS, REGIONS, write_fleet
 from devtools.endpoint import LocalAws
 from devtools.pulumi_cli import PulumiProject, scratch_project
-from fleet import pki
+from fleet.crypto import pki
 from tests.conftest import client_in
 
 __all__ = ["Synthetic"]

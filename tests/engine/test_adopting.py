@@ -24,7 +24,7 @@ import pytest
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued, issue, make_ca
 from devtools.pulumi_cli import PASSPHRASE, REPO
-from fleet import pki
+from fleet.crypto import pki
 from tests.conftest import client_in
 from tests.localaws.support import verification_for
 

@@ -14,7 +14,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from devtools.pulumi_cli import Result
-from fleet import new_fleet
+from fleet.scaffold import new_fleet
 from tests.engine.conftest import Fleet
 from tests.engine.test_device_certificates import Devices
 from tests.engine.test_try_locally import readme_blocks

@@ -14,7 +14,7 @@ import pytest
 
 from devtools.pki import KmsCa, kms_ca, make_ca
 from devtools.pulumi_cli import ENGINE
-from fleet import pki
+from fleet.crypto import pki
 from tests.conftest import client_in
 from tests.engine.conftest import Fleet
 

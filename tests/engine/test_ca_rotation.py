@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from devtools.pki import Issued, KmsCa, issue, kms_ca, make_ca
-from fleet import pki
+from fleet.crypto import pki
 from tests.conftest import client_in
 from tests.engine.conftest import Fleet
 

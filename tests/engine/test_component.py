@@ -105,7 +105,7 @@ def test_declared_beside_other_resources_and_read_by_another_stack(fleet: Fleet,
 
 
 FLAT = """
-from fleet.program import declare_fleet
+from fleet.program.declare import declare_fleet
 
 declare_fleet()  # fleet before it was a component: every resource at the top of the stack
 """

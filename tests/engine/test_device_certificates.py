@@ -12,7 +12,7 @@ import pytest
 
 from devtools.pki import Issued, issue
 from devtools.pulumi_cli import ENGINE, scratch_project
-from fleet import pki
+from fleet.crypto import pki
 from tests.conftest import record_ledger
 from tests.engine.conftest import Fleet
 

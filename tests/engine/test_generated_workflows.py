@@ -15,9 +15,9 @@ import pytest
 
 from devtools.endpoint import LocalAws
 from devtools.pki import issue, make_ca
-from fleet import local
-from fleet.pki import certificate_id, load_certificate
-from fleet.review import marker
+from fleet.crypto.pki import certificate_id, load_certificate
+from fleet.operations import local
+from fleet.reports.review import marker
 from tests.conftest import client_in
 from tests.engine.github_runner import REPOSITORY, Event, Job, NotTriggered, Runner, comments
 

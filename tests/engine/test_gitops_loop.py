@@ -16,8 +16,8 @@ import pytest
 
 from devtools.pki import Issued, issue, make_crl
 from devtools.pulumi_cli import ENGINE, REPO
-from fleet import pki
-from fleet.review import render
+from fleet.crypto import pki
+from fleet.reports.review import render
 from tests.engine.conftest import Fleet
 from tests.engine.test_device_certificates import Devices
 

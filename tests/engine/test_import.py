@@ -21,7 +21,7 @@ import pytest
 
 from devtools.endpoint import LocalAws
 from devtools.pki import issue, make_ca
-from fleet import pki
+from fleet.crypto import pki
 from fleet.importing.fetching import STAGING
 from tests.conftest import client_in
 

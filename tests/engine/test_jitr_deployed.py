@@ -84,7 +84,7 @@ def test_deployed_where_asked_drift_named_and_put_back_removed_with_auto_activat
         function = found["function"]
         assert (function["Runtime"], function["Handler"], function["Role"]) == (
             "python3.13",
-            "fleet.jitr_lambda.handler",
+            "fleet.jitr.handler.handler",
             f"arn:aws:iam::{PROD}:role/fleet-jitr-{region}",
         )
         assert found["permissions"] == [f"fleet-jitr-{ca_id}"] and found["rules"] == [rule]
@@ -123,7 +123,7 @@ def test_deployed_where_asked_drift_named_and_put_back_removed_with_auto_activat
     client(fleet, "lambda", "us-east-1").remove_permission(FunctionName="fleet-jitr", StatementId=f"fleet-jitr-{ca_id}")
     stranger = io.BytesIO()
     with zipfile.ZipFile(stranger, "w") as archive:
-        archive.writestr("fleet/jitr_lambda.py", "def handler(event, context):\n    return 'activate everything'\n")
+        archive.writestr("fleet/jitr/handler.py", "def handler(event, context):\n    return 'activate everything'\n")
     client(fleet, "lambda", "eu-west-1").update_function_code(FunctionName="fleet-jitr", ZipFile=stranger.getvalue())
     client(fleet, "lambda", "us-east-1").update_function_configuration(FunctionName="fleet-jitr", Timeout=3)
 

@@ -23,8 +23,8 @@ import pytest
 
 from devtools.pki import issue
 from devtools.pulumi_cli import ENGINE, PulumiProject, scratch_project
-from fleet import pki
-from fleet.jitr_lambda import handle
+from fleet.crypto import pki
+from fleet.jitr.handler import handle
 from fleet.manifest import load_fleet
 from tests.conftest import record_ledger
 from tests.engine.conftest import Fleet

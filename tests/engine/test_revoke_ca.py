@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from devtools.pki import issue
-from fleet import pki
+from fleet.crypto import pki
 from tests.engine.conftest import Fleet
 from tests.engine.test_device_certificates import Devices
 

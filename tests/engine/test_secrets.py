@@ -46,7 +46,7 @@ def test_no_ca_key_reaches_fleet_when_kms_and_an_offline_ceremony_sign(fleet: Fl
     import datetime
 
     from devtools.pki import kms_ca, make_ca
-    from fleet import pki
+    from fleet.crypto import pki
     from tests.conftest import client_in
 
     del fleet.project.extra_env["ROOT_CA_KEY"]

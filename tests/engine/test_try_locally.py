@@ -19,7 +19,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from devtools.pulumi_cli import REPO
-from fleet.pki import certificate_id, load_certificate
+from fleet.crypto.pki import certificate_id, load_certificate
 from tests import wheel
 
 # Alone, after the tests that run side by side (scripts/test.sh): it signals `fleet local` and waits on it.

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from devtools.endpoint import LocalAws
 from devtools.pki import Issued
-from fleet import pki
+from fleet.crypto import pki
 from tests.conftest import client_in
 
 ACCOUNT_A = "333333333333"

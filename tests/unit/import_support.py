@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.pki import Issued
-from fleet import pki
 from fleet.aws.ca import CaState
+from fleet.crypto import pki
 from fleet.importing import run
 from fleet.importing.estate import CaFound, CertificateFound, Place, PlaceEstate, PolicyFound
 from fleet.importing.fetching import Fetched, Job, fetch

@@ -1,4 +1,4 @@
-"""The just-in-time activation decision (fleet.activation): it activates only a
+"""The just-in-time activation decision (fleet.jitr.activation): it activates only a
 pending certificate the CA signed that is revoked nowhere and not on the CA's
 revocation list."""
 
@@ -9,8 +9,8 @@ import datetime
 import pytest
 
 from devtools.pki import Issued, issue, make_ca, make_crl
-from fleet import pki
-from fleet.activation import decide
+from fleet.crypto import pki
+from fleet.jitr.activation import decide
 
 CA = make_ca("Factory Root")
 OTHER_CA = make_ca("Factory Root")  # same subject, another key

@@ -145,7 +145,7 @@ def test_a_device_certificate_on_its_cas_list_but_active_in_aws_is_reported() ->
     """`fleet validate` refuses it in the manifests; AWS may still hold it ACTIVE."""
     ca = make_ca("root CA")
     revoked, fine = issue(ca, "revoked"), issue(ca, "fine")
-    from fleet import pki
+    from fleet.crypto import pki
 
     crl = pki.load_crl(make_crl(ca, [revoked]))
     root = CaRecord("root", ca.cert, (PROD,), Location("manifests/cas.yaml", 3), crl=crl)
@@ -255,7 +255,7 @@ def test_a_key_kept_only_in_the_ledgers_archive_is_still_known(manifests: Manife
     """The revoked certificate's entry left the manifests; its PEM copy in manifests/revoked/ remains."""
     [leaked, kept] = small_fleet(manifests, devices=2)
     (manifests.root / "devices" / "device-0.pem").unlink()
-    fingerprint = __import__("fleet.pki", fromlist=["certificate_id"]).certificate_id(leaked.cert)
+    fingerprint = __import__("fleet.crypto.pki", fromlist=["certificate_id"]).certificate_id(leaked.cert)
     leaked.write(manifests.root / "revoked" / f"{fingerprint}.pem")
     manifests.text(
         "revocations.yaml",

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from devtools.pki import issue, make_ca
-from fleet import keys, new_fleet, pki
+from fleet.crypto import keys, pki
+from fleet.scaffold import new_fleet
 from tests.conftest import Manifests, load_manifests, problems_in
 
 REGIONS = frozenset({"us-east-1", "eu-west-1"})

@@ -54,7 +54,7 @@ def test_drift_and_pending_refuse_bad_manifests_before_any_aws_call(manifests: M
 
 
 def test_jitr_config_carries_the_manifests_revocations(tmp_path: Path) -> None:
-    from fleet import pki
+    from fleet.crypto import pki
 
     done = fleet("jitr-config", "--output", str(tmp_path / "fleet-jitr.json"))
     assert done.returncode == 0, done.stderr

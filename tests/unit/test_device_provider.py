@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from fleet.declarations import Entry, GroupInputs, ShardInputs
+from fleet.model.declarations import Entry, GroupInputs, ShardInputs
 from fleet.providers import device_certificates
 from fleet.providers.device_certificates import DeviceCertificatesProvider, remembering_revocations
 from fleet.providers.failures import ProviderFailure
+from fleet.providers.pulumi_compat import READ_TAKES_INPUTS
 from fleet.providers.registry import RunRegistry
-from fleet.providers.resource import READ_TAKES_INPUTS
-from fleet.state_records import _recorded
+from fleet.revocation.state_records import _recorded
 
 FP = "ab" * 32
 

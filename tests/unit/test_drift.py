@@ -1,4 +1,4 @@
-"""fleet.drift and fleet.resources on in-process listings: which differences
+"""fleet.reports.drift and fleet.program.resources on in-process listings: which differences
 are drift, which resource each belongs to, and what the program declares
 for just-in-time registrations. (The engine tests make each kind by hand
 against the local endpoint.)"""
@@ -14,16 +14,18 @@ from typing import Any
 import pytest
 
 from devtools.pki import Issued, issue
-from fleet import observe, pki
 from fleet.aws.ca import CaState
 from fleet.aws.certificates import CertificateSummary
 from fleet.aws.listing import PolicyListing
 from fleet.aws.policies import PolicyState
-from fleet.declarations import AUTO_GROUP, Inputs
-from fleet.drift import Drift, find
+from fleet.crypto import pki
 from fleet.manifest.desired import Fleet
-from fleet.resources import declare
-from fleet.survey import Place, Survey
+from fleet.manifest.groups import GroupKind, group_name
+from fleet.model import observe
+from fleet.model.declarations import Inputs
+from fleet.model.survey import Place, Survey
+from fleet.program.resources import declare
+from fleet.reports.drift import Drift, find
 from tests.conftest import Manifests
 from tests.unit.test_device_manifests import ACCOUNTS, CAS, GROUP, POLICIES, TELEMETRY, load
 
@@ -240,7 +242,7 @@ def auto_group(fleet: Fleet, world: World) -> dict[str, str]:
         fp: status
         for s in shards
         if s.place == PROD_EAST
-        for fp, status in s.groups.get(AUTO_GROUP + "root", _empty()).certificates.items()
+        for fp, status in s.groups.get(group_name(GroupKind.AUTOMATIC, "root"), _empty()).certificates.items()
     }
 
 

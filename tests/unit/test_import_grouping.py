@@ -12,7 +12,7 @@ import datetime
 import pytest
 
 from devtools.pki import Issued, issue, make_ca
-from fleet import pki
+from fleet.crypto import pki
 from fleet.importing import certificates
 from fleet.importing.notes import CONFLICT, FIRST_UP, LEFT_OUT
 from tests.conftest import Manifests

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from devtools.pki import issue, make_ca
-from fleet import pki
+from fleet.crypto import pki
 from fleet.importing import writing
 from fleet.importing.fetching import STAGING
 from tests.conftest import Manifests

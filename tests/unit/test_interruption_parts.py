@@ -1,6 +1,6 @@
 """The parts that let an interrupted or faulted apply recover: the retry budget
 (fleet.aws.retry), the engine watchdog (fleet.watchdog) and how recovery reads
-locks (fleet.recovery). The engine tests (test_faults, test_interruptions) run
+locks (fleet.operations.recovery). The engine tests (test_faults, test_interruptions) run
 them for real."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from fleet import recovery, watchdog
+from fleet import watchdog
 from fleet.aws.retry import GAVE_UP, OutageRetry
+from fleet.operations import recovery
 
 
 class Clock:

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from fleet.aws.errors import RuleViolation
 from fleet.aws.functions import Functions, FunctionSettings
 
-SETTINGS = FunctionSettings("python3.13", "fleet.jitr_lambda.handler", "arn:aws:iam::1:role/r", 60, 256, {})
+SETTINGS = FunctionSettings("python3.13", "fleet.jitr.handler.handler", "arn:aws:iam::1:role/r", 60, 256, {})
 
 
 class Lambda:

@@ -100,7 +100,7 @@ def test_a_revocation_list_that_is_not_one_is_refused(manifests: Manifests) -> N
 def test_revoking_the_ca_turns_auto_activation_off_and_stays_valid(manifests: Manifests) -> None:
     import datetime
 
-    from fleet import revoke_ca
+    from fleet.revocation import revoke_ca
 
     write(manifests, None, ENABLED)
     revoke_ca.write(manifests.root, "root", "key stolen", datetime.date(2026, 11, 23))

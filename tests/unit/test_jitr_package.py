@@ -19,9 +19,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devtools.pki import issue, make_ca
-from fleet import pki
-from fleet.activation import Presented
+from fleet.crypto import pki
 from fleet.jitr import package
+from fleet.jitr.activation import Presented
 from fleet.jitr.presented import presented
 from tests.jitr_support import SANDBOX
 
@@ -45,7 +45,7 @@ def test_the_same_configuration_gives_the_same_bytes_and_another_changes_only_it
     assert names[:-1] == sorted(names[:-1]) and names[-1] == "fleet-jitr.json"
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
-    assert "fleet/jitr_lambda.py" in names and "asn1crypto/x509.py" in names
+    assert "fleet/jitr/handler.py" in names and "asn1crypto/x509.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))]  # nothing compiled travels
 
 
@@ -66,10 +66,10 @@ CHECK = (
     SANDBOX
     + """
 import json
-import fleet.jitr_lambda
-from fleet.activation import judge
+import fleet.jitr.handler
+from fleet.jitr.activation import judge
 from fleet.jitr.presented import presented
-config = fleet.jitr_lambda.Configuration.of(json.loads(open(sys.argv[1] + "/fleet-jitr.json").read()))
+config = fleet.jitr.handler.Configuration.of(json.loads(open(sys.argv[1] + "/fleet-jitr.json").read()))
 found = presented(sys.argv[3])
 verdict = judge(found, "PENDING_ACTIVATION", "ACTIVE", True, {found.serial}, config.revoked)
 outside = sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)

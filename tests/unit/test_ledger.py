@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from devtools.pki import Issued, issue
-from fleet import pki
-from fleet.revocation import history
+from fleet.crypto import pki
+from fleet.manifest import ledger_history as history
 from tests.conftest import Manifests, problems_in, record_ledger
 from tests.unit.test_device_manifests import ACCOUNTS, CAS, POLICIES, REGIONS, TELEMETRY, load
 

@@ -1,5 +1,5 @@
 """A CA placement new to the stack whose CA AWS holds in the other mode is refused by the
-program before anything is declared (fleet.program.mode_conflicts); one the stack's state
+program before anything is declared (fleet.program.declare.mode_conflicts); one the stack's state
 holds is a replacement, not a conflict. On the example fleet, from an in-process survey."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 
 from fleet.aws.ca import CaState
 from fleet.manifest import Fleet, load_fleet
-from fleet.program import mode_conflicts
-from fleet.state_records import Recorded, _recorded
-from fleet.survey import Place, Survey
+from fleet.model.survey import Place, Survey
+from fleet.program.declare import mode_conflicts
+from fleet.revocation.state_records import Recorded, _recorded
 
 REPO = Path(__file__).resolve().parents[2]
 PROD = "111111111111"

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from fleet import DISTRIBUTION, new_fleet
+from fleet import DISTRIBUTION
 from fleet.cli.base import load
+from fleet.scaffold import new_fleet
 from tests import wheel
 from tests.unit.test_workflows import NAMES, actionlint
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from devtools.pki import make_ca
-from fleet import keys, pki
+from fleet.crypto import keys, pki
 
 NOW = datetime.datetime.now(datetime.UTC)
 

@@ -97,11 +97,29 @@ def test_example_manifests_point_editors_at_the_schema() -> None:
 
 
 def test_layers_hold() -> None:
-    """manifest code imports neither boto3 nor pulumi; only fleet.aws imports boto3."""
+    """Each package imports only the layers below it (cli down to aws); manifest code imports neither boto3 nor
+    pulumi; only fleet.aws imports boto3."""
     done = subprocess.run(
         [str(Path(sys.executable).parent / "lint-imports")], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_fleet_keeps_at_most_eight_modules_at_its_top_and_every_package_is_in_a_layer() -> None:
+    fleet = REPO / "fleet"
+    modules = sorted(path.name for path in fleet.glob("*.py"))
+    assert len(modules) <= 8, modules
+    config = (REPO / "pyproject.toml").read_text()
+    layered = set(re.findall(r"\bfleet\.(\w+)", config[config.index('type = "layers"') :].split("]")[0]))
+    packages = {path.parent.name for path in fleet.glob("*/__init__.py")} - {"templates"}
+    assert packages | {m.removesuffix(".py") for m in modules} - {"__init__", "__main__"} <= layered
+
+
+def test_repositories_written_before_fleet_was_a_component_still_run() -> None:
+    """Their __main__.py (fleet init before 0.3) is `from fleet.program import run; run()`."""
+    from fleet.program import run
+
+    assert callable(run)
 
 
 @pytest.mark.parametrize(("code", "kind"), sorted(errors.KINDS.items()))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fleet.review import LIST_AT_MOST, NOT_READ, PlanError, created_cas, deactivated_cas, readings, render
+from fleet.reports.review import LIST_AT_MOST, NOT_READ, PlanError, created_cas, deactivated_cas, readings, render
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "review"
 

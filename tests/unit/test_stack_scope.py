@@ -1,4 +1,4 @@
-"""Which places a stack manages when the fleet runs as several stacks (fleet.stack_scope),
+"""Which places a stack manages when the fleet runs as several stacks (fleet.program.stack_scope),
 decided on the example fleet: prod (111111111111) and staging (222222222222), each in
 us-east-1 and eu-west-1."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fleet.manifest import Fleet, load_fleet
-from fleet.stack_scope import Scope, ScopeError, decide, other_scopes, places_of, scope_of
-from fleet.state_records import Recorded
+from fleet.program.stack_scope import Scope, ScopeError, decide, other_scopes, places_of, scope_of
+from fleet.revocation.state_records import Recorded
 
 REPO = Path(__file__).resolve().parents[2]
 PROD, STAGING = "111111111111", "222222222222"

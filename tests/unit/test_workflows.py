@@ -165,7 +165,7 @@ def test_every_stack_runs_in_its_own_job_and_gets_its_own_comment() -> None:
     Pulumi runs once per stack of the FLEET_STACKS variable, and no stack's failure cancels
     another's apply; the manifests' drift check runs once; each stack's review updates its own
     comment, found by the marker `fleet review --stack` writes."""
-    from fleet.review import marker
+    from fleet.reports.review import marker
 
     pulumi_jobs = {
         (name, job_name): job
