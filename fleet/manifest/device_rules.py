@@ -507,20 +507,23 @@ def _pem_files(folder: Path, confinement: Confinement, refuse: Callable[[str], N
     """The folder's *.pem files, sorted. ``folder`` is already resolved, so only a
     link needs resolving (and confining): resolving each of 10^5 plain files
     was most of the cost of loading a large group."""
+    with os.scandir(folder) as scanned:
+        # as glob("*.pem"); sorted by name, which is the paths' order in one folder (sorting 10^5 Paths cost more)
+        entries = sorted(
+            (entry for entry in scanned if entry.name.endswith(".pem") and not entry.name.startswith(".")),
+            key=lambda entry: entry.name,
+        )
     paths = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if not entry.name.endswith(".pem") or entry.name.startswith("."):  # as glob("*.pem")
+    for entry in entries:
+        path = folder / entry.name
+        if entry.is_symlink():  # a PEM in the folder that is a link to elsewhere
+            path = path.resolve()
+            refused = confinement.problem(str(path), path)
+            if refused:
+                refuse(refused)
                 continue
-            path = folder / entry.name
-            if entry.is_symlink():  # a PEM in the folder that is a link to elsewhere
-                path = path.resolve()
-                refused = confinement.problem(str(path), path)
-                if refused:
-                    refuse(refused)
-                    continue
-            paths.append(path)
-    return sorted(paths)
+        paths.append(path)
+    return paths
 
 
 def _read_bytes(path: Path, limit: int) -> bytes:

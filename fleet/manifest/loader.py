@@ -141,9 +141,9 @@ def _manifest_files(directory: Path, root: Path, confinement: paths.Confinement)
     for folder, subfolders, names in os.walk(directory):  # followlinks=False
         subfolders.sort()
         for name in sorted(names):
-            path = Path(folder) / name
-            if not name.endswith((".yaml", ".yml")):
+            if not name.endswith((".yaml", ".yml")):  # before making a Path: 10^5 PEM files sit beside them
                 continue
+            path = Path(folder) / name
             refused = confinement.problem(str(_display(path, root)), path)
             if refused:
                 return Problem(_display(path, root), 1, 1, "", refused)
