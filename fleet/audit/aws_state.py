@@ -26,6 +26,7 @@ from fleet.aws.ca import CaCertificates
 from fleet.aws.certificates import Certificates
 from fleet.aws.policies import Policies
 from fleet.aws.session import SessionFactory
+from fleet.aws.status import CaStatus
 from fleet.crypto import pki
 from fleet.manifest.desired import Fleet
 
@@ -62,7 +63,7 @@ def _read(iot: object, place: Place, facts: dict[str, CertificateFacts], found: 
         known = found.cas.get(listed_id)
         if known is None:
             known = found.cas[listed_id] = (pki.load_certificate(cas.pem(listed_id).encode()), [])
-        if status == "ACTIVE":
+        if status == CaStatus.ACTIVE:
             known[1].append(place)
     certificates = Certificates(iot, where)
     for summary in certificates.list():

@@ -24,9 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fleet.audit.findings import Finding
 from fleet.audit.inventory import USABLE, CaRecord, CertificateFacts, DeviceRecord, Inventory
+from fleet.aws.status import CertificateStatus
 from fleet.crypto import pki
 
-IN_USE = ("ACTIVE", "PENDING_TRANSFER")  # the statuses Device Defender's certificate checks apply to
+# the statuses Device Defender's certificate checks apply to
+IN_USE = (CertificateStatus.ACTIVE, CertificateStatus.PENDING_TRANSFER)
 CA_EXPIRING_DAYS = 30  # audit-chk-ca-cert-approaching-expiration.html: "within 30 days or has expired"
 ROCA = "CERTIFICATE_KEY_VULNERABILITY_CVE-2017-15361"
 
@@ -253,7 +255,11 @@ def _revoked_key_reissued(inventory: Inventory) -> Iterator[Finding]:
     if not inventory.revoked_keys:
         return
     for cert in inventory.certificates:
-        if cert.facts is None or cert.status not in (*USABLE, "PENDING_TRANSFER", "PENDING_ACTIVATION"):
+        if cert.facts is None or cert.status not in (
+            *USABLE,
+            CertificateStatus.PENDING_TRANSFER,
+            CertificateStatus.PENDING_ACTIVATION,
+        ):
             continue
         revoked = inventory.revoked_keys.get(cert.facts.key_sha256)
         if revoked is None:

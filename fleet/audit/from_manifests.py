@@ -21,6 +21,7 @@ from ruamel.yaml.error import YAMLError
 
 from fleet.audit.findings import Location, Place
 from fleet.audit.inventory import CaRecord, CertificateFacts, DeviceRecord, Inventory, PolicyRecord, RevokedKey
+from fleet.aws.status import CaStatus
 from fleet.crypto import pki
 from fleet.files import UnreadableFile, read_bounded
 from fleet.manifest.desired import Fleet
@@ -62,7 +63,7 @@ def _cas(fleet: Fleet) -> tuple[CaRecord, ...]:
         by_ca[spec.ca].append(spec)
     records = []
     for name, specs in sorted(by_ca.items()):
-        active = [s for s in specs if s.status == "ACTIVE"]
+        active = [s for s in specs if s.status == CaStatus.ACTIVE]
         first = (active or specs)[0]
         crl = pki.load_crl(first.crl_pem.encode()) if first.crl_pem else None
         records.append(

@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from fleet.audit.findings import Location, Place
+from fleet.aws.status import CertificateStatus
 
-USABLE = ("ACTIVE", "INACTIVE")  # a certificate that is, or may become, a working identity
+# a certificate that is, or may become, a working identity
+USABLE = (CertificateStatus.ACTIVE, CertificateStatus.INACTIVE)
 
 
 @dataclass(frozen=True, slots=True)

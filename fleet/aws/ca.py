@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.aws.errors import Conflict, NotFound, calling
+from fleet.aws.status import CaStatus
 from fleet.crypto import pki
 
 # registration config: manifest key <-> AWS key
@@ -87,7 +88,7 @@ class CaCertificates:
     ) -> str:
         request: dict[str, Any] = {
             "caCertificate": certificate_pem,
-            "setAsActive": status == "ACTIVE",
+            "setAsActive": status == CaStatus.ACTIVE,
             "allowAutoRegistration": auto_registration == "ENABLE",
             "certificateMode": mode,
         }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet.aws.errors import NotFound, calling
+from fleet.aws.status import CertificateStatus
 
 
 @dataclass(frozen=True)
@@ -59,4 +60,6 @@ class Registrations:
             with calling(f"attaching policy {policy} to certificate {registered.certificate_id} in {self._where}"):
                 self._iot.attach_policy(policyName=policy, target=registered.arn)
         with calling(f"activating certificate {registered.certificate_id} in {self._where}"):
-            self._iot.update_certificate(certificateId=registered.certificate_id, newStatus="ACTIVE")
+            self._iot.update_certificate(
+                certificateId=registered.certificate_id, newStatus=CertificateStatus.ACTIVE.value
+            )

@@ -1,4 +1,5 @@
-"""A certificate's status, as AWS IoT names it (CertificateStatus in its API).
+"""A certificate's status and a CA's, as AWS IoT names them (CertificateStatus and
+CACertificateStatus in its API).
 
 A StrEnum whose values are AWS's strings: a member is equal to its string,
 hashes like it, and is written as it (JSON, Pulumi properties, boto3 requests),
@@ -19,3 +20,10 @@ class CertificateStatus(StrEnum):
     PENDING_ACTIVATION = "PENDING_ACTIVATION"  # registered under a CA with auto-registration, not decided yet
     PENDING_TRANSFER = "PENDING_TRANSFER"
     REGISTER_INACTIVE = "REGISTER_INACTIVE"
+
+
+class CaStatus(StrEnum):
+    """A CA certificate's status (CACertificateStatus in AWS IoT's API): only these two."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fleet.aws.status import CertificateStatus
 from fleet.cli.base import ManifestsOption, app, fail, say
 from fleet.cli.checks import BaseOption, ledger_changes
 
@@ -95,7 +96,9 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
     try:
         for ca_id, account_id, region, role in wanted:
             api = Certificates(shared_factory().client("iot", role, account_id, region), f"{account_id}/{region}")
-            counts[(ca_id, account_id, region)] = sum(1 for c in api.list(ca_id) if c.status == "ACTIVE")
+            counts[(ca_id, account_id, region)] = sum(
+                1 for c in api.list(ca_id) if c.status == CertificateStatus.ACTIVE
+            )
     except AwsError as error:
         say(f"not counting ACTIVE certificates in AWS ({error}); the review counts those in the plan", to_err=True)
         return None

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fleet.aws.status import CertificateStatus
 from fleet.cli.base import ManifestsOption, app, fail, load, out, say, wrote
 
 
@@ -99,13 +100,13 @@ def _print_radius(ca: str, radius: list[Any], aws: bool) -> None:
             p.account,
             p.region,
             f"{p.ca_status} -> INACTIVE",
-            str(p.declared["ACTIVE"] + p.declared["INACTIVE"]),
-            str(p.declared["REVOKED"]),
+            str(p.declared[CertificateStatus.ACTIVE] + p.declared[CertificateStatus.INACTIVE]),
+            str(p.declared[CertificateStatus.REVOKED]),
             str(len(p.unlisted)) if aws else "not checked",
         )
     out.print(table)
     if aws:
-        active = sum(p.aws_status["ACTIVE"] for p in radius)
+        active = sum(p.aws_status[CertificateStatus.ACTIVE] for p in radius)
         say(
             f"{active} certificate(s) under {ca} are ACTIVE in AWS right now; deactivating the CA alone "
             "leaves them working: each is revoked by the change below."

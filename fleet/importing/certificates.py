@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from fleet.aws.status import CaStatus, CertificateStatus
 from fleet.crypto import pki
 from fleet.importing import cas as ca_decisions
 from fleet.importing import policies as policy_decisions
@@ -40,7 +41,7 @@ from fleet.model.declarations import USABLE
 from fleet.revocation.ledger import Batch
 
 REASON = "revoked in AWS before import"
-PENDING = "PENDING_ACTIVATION"
+PENDING = CertificateStatus.PENDING_ACTIVATION
 MAX_EXCEPTIONS = 10_000  # a manifest file holds at most 250,000 values; an exception is 5 of them
 
 
@@ -127,10 +128,10 @@ def classify(
         if declared is not None:
             result.notes.extend(_compare(fp, entries, declared, holders))
             continue
-        revoked = [(p, c) for p, c in entries if c.status == "REVOKED"]
+        revoked = [(p, c) for p, c in entries if c.status == CertificateStatus.REVOKED]
         usable = [(p, c) for p, c in entries if c.status in USABLE]
         for place, found in entries:
-            if found.status not in USABLE and found.status != "REVOKED":
+            if found.status not in USABLE and found.status != CertificateStatus.REVOKED:
                 result.waiting.append(
                     Waiting(place, fp, found.status, found.ca_id, ca_status.get((place, found.ca_id or ""), ""))
                 )
@@ -241,7 +242,7 @@ def _compare(
             )
             continue
         group, cert = here
-        if found.status == "REVOKED" and cert.status in USABLE:
+        if found.status == CertificateStatus.REVOKED and cert.status in USABLE:
             notes.append(
                 Note(
                     CONFLICT,
@@ -404,7 +405,7 @@ def _split(buckets: Mapping[Bucket, dict[str, str]]) -> list[tuple[Bucket, str, 
     groups = []
     for key, members in buckets.items():
         counts = Counter(members.values())
-        status = max(sorted(counts), key=lambda s: (counts[s], s == "ACTIVE"))
+        status = max(sorted(counts), key=lambda s: (counts[s], s == CertificateStatus.ACTIVE))
         if len(members) - counts[status] <= MAX_EXCEPTIONS:
             groups.append((key, status, dict(sorted(members.items()))))
             continue
@@ -479,7 +480,7 @@ def _pending(classified: Classified, fetched: Fetched, cas: ca_decisions.Decided
         else:
             # ACTIVE only where AWS and the manifests (once imported, AWS's) both say so
             # (fleet.program.resources.verdict_for)
-            status = spec.status if spec is not None and waiting.ca_status == "ACTIVE" else waiting.ca_status
+            status = spec.status if spec is not None and waiting.ca_status == CaStatus.ACTIVE else waiting.ca_status
             verdict = decide(
                 fetched.pems[waiting.fingerprint].read_text(encoding="utf-8"),
                 PENDING,

@@ -17,9 +17,10 @@ import datetime
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from fleet.aws.status import CaStatus, CertificateStatus
 from fleet.crypto import validity
 
-PENDING = "PENDING_ACTIVATION"
+PENDING = CertificateStatus.PENDING_ACTIVATION
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def judge(
 ) -> Verdict:
     """The rules, in order. ``presented``: the certificate, or why it cannot be
     read. ``crl``: the serials on the CA's revocation list (None: it has none)."""
-    if ca_status != "ACTIVE":
+    if ca_status != CaStatus.ACTIVE:
         return Verdict(False, f"the CA is {ca_status}", "ca-inactive")
     if status != PENDING:
         return Verdict(False, f"its status is {status}, not {PENDING}", "status")

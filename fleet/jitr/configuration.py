@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from fleet.aws.status import CertificateStatus
 from fleet.jitr.activation import crl_serials
 from fleet.jitr.handler import VERSION, placement_key
 from fleet.manifest.desired import Fleet
@@ -28,7 +29,12 @@ def revoked_in_manifests(fleet: Fleet) -> set[str]:
     return (
         set(fleet.ledger.revocations)
         | set(fleet.ledger.history)
-        | {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status == "REVOKED"}
+        | {
+            c.fingerprint
+            for g in fleet.certificate_groups
+            for c in g.certificates
+            if c.status == CertificateStatus.REVOKED
+        }
     )
 
 

@@ -39,6 +39,7 @@ from typing import Any, NoReturn
 
 from fleet.aws.errors import AwsError
 from fleet.aws.registrations import Registrations
+from fleet.aws.status import CaStatus, CertificateStatus
 from fleet.jitr.activation import judge
 from fleet.jitr.presented import presented
 
@@ -125,7 +126,7 @@ def handle(
         ca_in_aws = here.ca_status(ca_id)
     except AwsError as error:
         undecided(event, f"it could not read AWS here: {error}")
-    ca_status = str(placement["status"]) if ca_in_aws == "ACTIVE" else ca_in_aws
+    ca_status = str(placement["status"]) if ca_in_aws == CaStatus.ACTIVE else ca_in_aws
     crl = placement.get("crl_serials")
     # signed: AWS registers a certificate under a CA only once it has verified the CA's signature.
     verdict = judge(
@@ -168,7 +169,7 @@ def revoked_elsewhere(
             statuses = list(pool.map(status, others))
     except AwsError as error:
         undecided(event, f"it could not read every account and region of its configuration: {error}")
-    return next((where for where, found in statuses if found == "REVOKED"), None)
+    return next((where for where, found in statuses if found == CertificateStatus.REVOKED), None)
 
 
 def undecided(event: dict[str, Any], why: str) -> NoReturn:

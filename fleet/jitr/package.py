@@ -41,6 +41,7 @@ MODULES = (
     "aws/registrations.py",
     "aws/retry.py",
     "aws/session.py",
+    "aws/status.py",
     "crypto/__init__.py",
     "crypto/validity.py",
     "jitr/__init__.py",

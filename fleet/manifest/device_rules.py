@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from fleet.aws.status import CertificateStatus
 from fleet.crypto import pki
 from fleet.files import read_bounded
 from fleet.manifest import policy_documents
@@ -278,7 +279,7 @@ def _revocations_without_revoked(file: SourceFile, where: FieldPath, group: Cert
     set back to ACTIVE, which the revocation ledger refuses (at the status' line)."""
     found = []
     for revocable, field in ((group, where), *((e, (*where, "exceptions", i)) for i, e in enumerate(group.exceptions))):
-        if revocable.revocation is not None and revocable.status != "REVOKED":
+        if revocable.revocation is not None and revocable.status != CertificateStatus.REVOKED:
             found.append(
                 file.problem(
                     (*field, "revocation"),
@@ -448,9 +449,13 @@ def _certificates(
             status, revocation = exception.status, exception.revocation
             exception_line, column = file.position((*where, "exceptions", index))
             source, status_field = f"{file.path}:{exception_line}", field_name((*where, "exceptions", index))
-        if ca is not None and status != "REVOKED" and cert.not_valid_after_utc > ca.cert.not_valid_after_utc:
+        if (
+            ca is not None
+            and status != CertificateStatus.REVOKED
+            and cert.not_valid_after_utc > ca.cert.not_valid_after_utc
+        ):
             outlive.append(str(shown))
-        if ca is not None and ca.crl is not None and status != "REVOKED" and pki.on_crl(cert, ca.crl):
+        if ca is not None and ca.crl is not None and status != CertificateStatus.REVOKED and pki.on_crl(cert, ca.crl):
             problems.append(
                 file.problem(
                     at,

@@ -11,6 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from fleet.aws.status import CertificateStatus
 from fleet.files import write_atomic
 
 
@@ -61,5 +62,5 @@ def revocation(reason: str, date: datetime.date) -> CommentedMap:
 
 def revoke(entry: Any, reason: str, date: datetime.date, after: str) -> None:
     """Make a group or exception entry REVOKED, with its revocation."""
-    put_after(entry, "status", "REVOKED", after=after)
+    put_after(entry, "status", CertificateStatus.REVOKED.value, after=after)
     put_after(entry, "revocation", revocation(reason, date), after="status")

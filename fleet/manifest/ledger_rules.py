@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from fleet.aws.status import CertificateStatus
 from fleet.manifest.desired import AccountSpec, CertificateGroupSpec, DeviceCertificate, LedgerSpec, Revocation
 from fleet.manifest.model import FINGERPRINT, ManifestFile
 from fleet.manifest.problems import Problem, field_name
@@ -119,7 +120,7 @@ def check(
         here = (group.account_id, group.region)
         for cert in group.certificates:
             known = revocations.get(cert.fingerprint)
-            if cert.status == "REVOKED":
+            if cert.status == CertificateStatus.REVOKED:
                 if (known is None or here not in known.places) and not unrecorded_ok:
                     unrecorded.setdefault((cert.source, cert.fingerprint), (cert, []))[1].append(
                         f"account {group.account} ({group.account_id}), {group.region}"

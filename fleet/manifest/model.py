@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from fleet.aws.status import CertificateStatus
+
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
@@ -207,7 +209,7 @@ class Revocable(Strict):
 
     @model_validator(mode="after")
     def _revoked_with_revocation(self) -> Revocable:
-        if self.status == "REVOKED" and self.revocation is None:
+        if self.status == CertificateStatus.REVOKED and self.revocation is None:
             raise ValueError("status REVOKED needs a revocation (reason, date)")
         return self
 

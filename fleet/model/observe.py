@@ -18,6 +18,7 @@ from fleet.aws.certificates import CertificateSummary
 from fleet.aws.functions import Functions
 from fleet.aws.listing import PlaceListing
 from fleet.aws.roles import Roles
+from fleet.aws.status import CertificateStatus
 from fleet.aws.topic_rules import TopicRules
 from fleet.jitr.role import FUNCTION, POLICY, role_name
 from fleet.model.declarations import (
@@ -139,7 +140,7 @@ def _unlisted(
     found: dict[str, Entry] = {}
     for ca_id in declared.cas:
         for fp, under in _under_ca_by_shard(listing, ca_id).get(declared.shard, {}).items():
-            if fp not in known and under.status != "REVOKED":
+            if fp not in known and under.status != CertificateStatus.REVOKED:
                 found[fp] = Entry(under.status)
     for name in declared.policies:
         for target in _holding_by_shard(listing, name).get(declared.shard, {}):

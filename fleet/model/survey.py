@@ -23,9 +23,10 @@ from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.certificates import Certificates, CertificateSummary
 from fleet.aws.errors import NotFound
 from fleet.aws.session import SessionFactory
+from fleet.aws.status import CertificateStatus
 from fleet.manifest.desired import AccountSpec, Fleet
 
-PENDING = "PENDING_ACTIVATION"
+PENDING = CertificateStatus.PENDING_ACTIVATION
 ACTIONS = frozenset(
     {"iot:ListCertificates", "iot:DescribeCertificate", "iot:DescribeCACertificate", "iot:ListCertificatesByCA"}
 )
@@ -61,7 +62,7 @@ class Survey:
         return iter(self.places.values())
 
     def revoked_anywhere(self) -> set[str]:
-        return {fp for place in self for fp, c in place.certificates.items() if c.status == "REVOKED"}
+        return {fp for place in self for fp, c in place.certificates.items() if c.status == CertificateStatus.REVOKED}
 
 
 def survey(
@@ -80,7 +81,9 @@ def survey(
     for (account_id, region), role in sorted((elsewhere or {}).items()):
         if not any(a.id == account_id and region in a.regions for a in fleet.accounts):
             targets.append((AccountSpec(names.get(account_id, account_id), account_id, role, ()), region))
-    usable = {c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"}
+    usable = {
+        c.fingerprint for g in fleet.certificate_groups for c in g.certificates if c.status != CertificateStatus.REVOKED
+    }
     with ThreadPoolExecutor(max_workers=8) as pool:  # accounts and regions in parallel
         places = list(pool.map(lambda t: _look(fleet, usable, sessions, t[0], t[1], all_pending_pems), targets))
     return Survey({(p.account.id, p.region): p for p in places})
@@ -95,7 +98,7 @@ def _look(
     certificates = Certificates(iot, place.where)
     place.certificates = {c.certificate_id: c for c in certificates.list()}
 
-    revoked_here = {fp for fp, c in place.certificates.items() if c.status == "REVOKED"}
+    revoked_here = {fp for fp, c in place.certificates.items() if c.status == CertificateStatus.REVOKED}
     for fingerprint in sorted(usable & revoked_here):
         with suppress(NotFound):  # deleted since the listing: nothing left to protect here
             place.revoked_on[fingerprint] = certificates.last_modified(fingerprint)

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleet.aws.status import CertificateStatus
+from fleet.aws.status import CaStatus, CertificateStatus
 from fleet.jitr.activation import Verdict, decide
 from fleet.manifest.desired import CaPlacementSpec, Fleet
 from fleet.manifest.groups import GroupKind, group_name
@@ -293,5 +293,5 @@ def revoked_everywhere(fleet: Fleet, survey: Survey) -> set[str]:
 def verdict_for(spec: CaPlacementSpec, place: Place, certificate_id: str, revoked: set[str]) -> Verdict:
     """The activation decision for a pending registration under the placement's CA."""
     live = place.cas.get(spec.certificate_id)
-    ca_status = spec.status if live is None or live.status == "ACTIVE" else live.status
+    ca_status = spec.status if live is None or live.status == CaStatus.ACTIVE else live.status
     return decide(place.pending_pems[certificate_id], PENDING, spec.certificate_pem, ca_status, spec.crl_pem, revoked)

@@ -29,6 +29,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvide
 
 from fleet.aws.ca import CaCertificates, CaState
 from fleet.aws.session import shared_factory
+from fleet.aws.status import CaStatus
 from fleet.crypto import keys, pki
 from fleet.model import observe
 from fleet.model.declarations import CA_SPEC, CaPlacementInputs
@@ -124,8 +125,8 @@ class CaPlacementProvider(ResourceProvider):
                 f"{_name(recorded)}: not deleting the CA: device certificates are still registered under it "
                 f"(for example {', '.join(d[:12] + '…' for d in devices)}); revoke and remove them first"
             )
-        if live.status == "ACTIVE":
-            api.update(recorded.certificate_id, status="INACTIVE")  # AWS deletes only inactive CAs
+        if live.status == CaStatus.ACTIVE:
+            api.update(recorded.certificate_id, status=CaStatus.INACTIVE)  # AWS deletes only inactive CAs
         api.delete(recorded.certificate_id)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
+from fleet.aws.status import CertificateStatus
 from fleet.crypto import pki
 from fleet.manifest.desired import Fleet
 from fleet.reports.console_table import print_table
@@ -73,7 +74,7 @@ def find(
     for group in fleet.certificate_groups:
         for certificate in group.certificates:
             device_expires = device_not_after.get(certificate.fingerprint)
-            if certificate.status == "REVOKED" or device_expires is None or device_expires > until:
+            if certificate.status == CertificateStatus.REVOKED or device_expires is None or device_expires > until:
                 continue
             found.append(
                 Expiring(

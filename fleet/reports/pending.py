@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from ruamel.yaml.comments import CommentedMap
 
+from fleet.aws.status import CertificateStatus
 from fleet.jitr.activation import Verdict
 from fleet.manifest import editing
 from fleet.manifest.desired import CaPlacementSpec, Fleet
@@ -140,7 +141,7 @@ def adopt(manifests: Path, found: list[Pending], today: datetime.date | None = N
                 exceptions.append(
                     CommentedMap(
                         certificate=relative,
-                        status="REVOKED",
+                        status=CertificateStatus.REVOKED.value,  # plain text: ruamel writes no enums
                         revocation=editing.revocation(f"refused at adoption: {item.verdict.reason}", when),
                     )
                 )
@@ -159,7 +160,7 @@ def _new_group(item: Pending) -> Any:
     group["ca"] = p.ca
     group["certificates"] = f"pki/adopted/{item.group}"
     group["placements"] = [CommentedMap(account=p.account, regions=[p.region])]
-    group["status"] = "ACTIVE"
+    group["status"] = CertificateStatus.ACTIVE.value
     if p.activation_policies:
         group["policies"] = list(p.activation_policies)
     return group

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.aws.status import CertificateStatus
+from fleet.aws.status import CaStatus, CertificateStatus
 from fleet.manifest.groups import GroupName
 from fleet.model.declarations import (
     ABSENT,
@@ -334,8 +334,8 @@ def deactivated_cas(text: str) -> list[tuple[str, str, str, str]]:
             if s.kind == CA_SPEC.token
             and s.old is not None
             and s.new is not None
-            and s.old.status == "ACTIVE"
-            and s.new.status == "INACTIVE"
+            and s.old.status == CaStatus.ACTIVE
+            and s.new.status == CaStatus.INACTIVE
         }
     )
 
@@ -416,9 +416,9 @@ def _ca(step: Step, place: Changes, plan: Plan, active_after: dict[tuple[str, st
         place.lines.append((f"{name}: deactivated and deleted", []))
         return
     if old.status != new.status:
-        verb = "activated" if new.status == "ACTIVE" else "deactivated"
+        verb = "activated" if new.status == CaStatus.ACTIVE else "deactivated"
         place.lines.append((f"{name}: {old.status} → {new.status} ({verb})", []))
-        if new.status == "INACTIVE":
+        if new.status == CaStatus.INACTIVE:
             left = active_after.get((new.certificate_id, *new.place), 0)
             plan.blast_radius.append(
                 f"Deactivating {name} in {new.account}/{new.region} stops new registrations only: "

@@ -19,6 +19,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
+from fleet.aws.status import CertificateStatus
 from fleet.manifest import editing
 from fleet.manifest.desired import Fleet
 from fleet.model.survey import Survey
@@ -58,7 +59,7 @@ def found(fleet: Fleet, survey: Survey) -> list[Revoked]:
         )
         for group in fleet.certificate_groups
         for cert in group.certificates
-        if cert.status != "REVOKED" and cert.fingerprint in dates
+        if cert.status != CertificateStatus.REVOKED and cert.fingerprint in dates
     }
     return [entries[key] for key in sorted(entries)]
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from fleet.aws.status import CertificateStatus
 from fleet.manifest.desired import DeviceCertificate, Fleet
 from fleet.manifest.ledger_rules import refusal
 from fleet.model.survey import Survey
@@ -25,7 +26,10 @@ from fleet.revocation.state_records import Recorded
 
 def refusals(fleet: Fleet, survey: Survey, recorded: Iterable[Recorded] = ()) -> list[str]:
     wanted: dict[str, DeviceCertificate] = {
-        c.fingerprint: c for g in fleet.certificate_groups for c in g.certificates if c.status != "REVOKED"
+        c.fingerprint: c
+        for g in fleet.certificate_groups
+        for c in g.certificates
+        if c.status != CertificateStatus.REVOKED
     }
     found = []
     for place in survey:

@@ -15,6 +15,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from fleet.aws.status import CertificateStatus
 from fleet.files import write_atomic
 from fleet.manifest import editing
 from fleet.manifest.desired import Fleet
@@ -117,7 +118,7 @@ def declared_revocations(fleet: Fleet, manifests: Path) -> list[Batch]:
     missing: dict[str, tuple[tuple[str, str, str | None], set[tuple[str, str]], str]] = {}
     for group in fleet.certificate_groups:
         for cert in group.certificates:
-            if cert.status != "REVOKED" or not cert.revocation_date:
+            if cert.status != CertificateStatus.REVOKED or not cert.revocation_date:
                 continue
             known = fleet.ledger.revocations.get(cert.fingerprint)
             place = (group.account_id, group.region)

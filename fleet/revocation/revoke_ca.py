@@ -20,6 +20,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
+from fleet.aws.status import CaStatus, CertificateStatus
 from fleet.manifest import editing
 from fleet.manifest.desired import Fleet
 from fleet.revocation.ledger import Batch
@@ -64,14 +65,14 @@ def write(manifests: Path, ca: str, reason: str, date: datetime.date) -> list[Pa
             continue
         if ca in (data.get("cas") or {}):
             for placement in data["cas"][ca]["placements"]:
-                editing.put_after(placement, "status", "INACTIVE", after="regions")
+                editing.put_after(placement, "status", CaStatus.INACTIVE.value, after="regions")
                 editing.put_after(placement, "auto_registration", "DISABLE", after="status")
                 placement.pop("auto_activation", None)  # nothing is activated under a compromised CA
         for group in (data.get("device_certificates") or {}).values():
             if group.get("ca") == ca:
                 editing.revoke(group, reason, date, after="certificates")
                 for exception in group.get("exceptions") or []:
-                    if exception.get("status") != "REVOKED":
+                    if exception.get("status") != CertificateStatus.REVOKED:
                         editing.revoke(exception, reason, date, after="certificate")
         if editing.save(path, data):
             changed.append(path)
