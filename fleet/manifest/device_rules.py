@@ -48,6 +48,25 @@ class CaFacts:
     crl: x509.CertificateRevocationList | None = None  # the CA's revocation list, when the manifest names one
 
 
+@dataclass
+class _Context:
+    """What every group's rules read, and where they say what they found: one check of the manifests."""
+
+    accounts: Mapping[str, AccountSpec]
+    cas: Mapping[str, CaFacts]
+    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec]
+    policy_files: Mapping[str, object]
+    manifests_root: Path
+    now: datetime.datetime
+    confinement: Confinement
+    observe: Callable[[str, x509.Certificate], None] | None
+    expired_ok: bool
+    problems: list[Problem]
+    warnings: list[Problem]
+    # fingerprint -> where it was first declared, and the problem to extend when it is declared again
+    seen: dict[str, tuple[str, Problem | None]]
+
+
 def check(
     documents: list[Document],
     accounts: Mapping[str, AccountSpec],
@@ -85,31 +104,25 @@ def check(
                 continue
             policy_files[name] = (file, text, (folder / policy.document).resolve(), policy.other_versions == "keep")
 
-    seen: dict[str, tuple[str, Problem | None]] = {ca.cert_id: (f"CA {name!r}", None) for name, ca in cas.items()}
+    context = _Context(
+        accounts,
+        cas,
+        ca_placements,
+        policy_files,
+        manifests_root,
+        now,
+        confinement,
+        observe,
+        expired_ok,
+        problems,
+        warnings if warnings is not None else [],
+        seen={ca.cert_id: (f"CA {name!r}", None) for name, ca in cas.items()},
+    )
     groups: list[CertificateGroupSpec] = []
     policies: dict[tuple[str, str, str], PolicySpec] = {}
     for file, folder, doc in documents:
         for name, group in doc.device_certificates.items():
-            groups.extend(
-                _group(
-                    file,
-                    folder,
-                    name,
-                    group,
-                    accounts,
-                    cas,
-                    ca_placements,
-                    policy_files,
-                    manifests_root,
-                    now,
-                    seen,
-                    confinement,
-                    problems,
-                    observe,
-                    warnings if warnings is not None else [],
-                    expired_ok,
-                )
-            )
+            groups.extend(_group(context, file, folder, name, group))
     failed: set[str] = set()  # report a bad document once, not once per region
     users = [(g.policies, g.account, g.region) for g in groups] + [
         (p.activation_policies, p.account, p.region) for p in ca_placements.values() if p.activation_policies
@@ -187,23 +200,9 @@ def _policy(
 
 
 def _group(
-    file: SourceFile,
-    folder: Path,
-    name: str,
-    group: CertificateGroup,
-    accounts: Mapping[str, AccountSpec],
-    cas: Mapping[str, CaFacts],
-    ca_placements: Mapping[tuple[str, str, str], CaPlacementSpec],
-    policy_files: Mapping[str, object],
-    manifests_root: Path,
-    now: datetime.datetime,
-    seen: dict[str, tuple[str, Problem | None]],
-    confinement: Confinement,
-    problems: list[Problem],
-    observe: Callable[[str, x509.Certificate], None] | None,
-    warnings: list[Problem],
-    expired_ok: bool,
+    context: _Context, file: SourceFile, folder: Path, name: str, group: CertificateGroup
 ) -> list[CertificateGroupSpec]:
+    cas, policy_files, now, problems = context.cas, context.policy_files, context.now, context.problems
     where: FieldPath = ("device_certificates", name)
     before = len(problems)
     ca = None
@@ -228,23 +227,8 @@ def _group(
             problems.append(
                 file.problem(field, f"{revocation.date} is in the future: a revocation is recorded once it happened")
             )
-    targets = _targets(file, where, group, accounts, ca_placements, problems)
-    certificates = _certificates(
-        file,
-        folder,
-        where,
-        group,
-        ca,
-        cas,
-        manifests_root,
-        now,
-        seen,
-        confinement,
-        problems,
-        observe,
-        warnings,
-        expired_ok,
-    )
+    targets = _targets(file, where, group, context.accounts, context.ca_placements, problems)
+    certificates = _certificates(context, file, folder, where, group, ca)
     # Said without setting the group aside: the ledger's refusal of a revoked certificate
     # declared usable again must come too, and first (it is said at an earlier line).
     leftover = _revocations_without_revoked(file, where, group)
@@ -265,7 +249,7 @@ def _group(
             region=region,
             policies=tuple(group.policies),
             certificates=certificates,
-            manifests_root=str(manifests_root),
+            manifests_root=str(context.manifests_root),
             source=f"{file.path}:{line}",
             path=str((folder / group.certificates).resolve()),
             things=group.things,
@@ -341,21 +325,11 @@ def _targets(
 
 
 def _certificates(
-    file: SourceFile,
-    folder: Path,
-    where: FieldPath,
-    group: CertificateGroup,
-    ca: CaFacts | None,
-    cas: Mapping[str, CaFacts],
-    manifests_root: Path,
-    now: datetime.datetime,
-    seen: dict[str, tuple[str, Problem | None]],
-    confinement: Confinement,
-    problems: list[Problem],
-    observe: Callable[[str, x509.Certificate], None] | None,
-    warnings: list[Problem],
-    expired_ok: bool,
+    context: _Context, file: SourceFile, folder: Path, where: FieldPath, group: CertificateGroup, ca: CaFacts | None
 ) -> tuple[DeviceCertificate, ...]:
+    # Locals, not attributes: the loop below runs once per certificate (10^5 in a large group).
+    cas, now, seen, problems, observe = context.cas, context.now, context.seen, context.problems, context.observe
+    confinement, expired_ok = context.confinement, context.expired_ok
     field = (*where, "certificates")
     refused = confinement.problem(group.certificates, folder / group.certificates)
     if refused:
@@ -397,7 +371,7 @@ def _certificates(
     result = []
     wrongly_chained: dict[str, list[str]] = {}  # who did sign them -> their files
     outlive: list[str] = []  # usable certificates valid beyond their CA's expiry
-    inside = f"{manifests_root}{os.sep}"
+    inside = f"{context.manifests_root}{os.sep}"
     for path in paths:
         # A certificate's problem is said at its exception, if it has one, else at the group's certificates.
         at = (*where, "exceptions", exceptions[path][0], "certificate") if path in exceptions else field
@@ -480,7 +454,7 @@ def _certificates(
         problems.append(file.problem((*where, "ca"), _wrongly_chained(signer, sorted(files), group.ca)))
     if ca is not None and outlive:
         # AWS accepts them: a warning, never a refusal.
-        warnings.append(
+        context.warnings.append(
             file.problem(
                 field,
                 f"{len(outlive)} certificate(s) stay valid after CA {group.ca!r} "
