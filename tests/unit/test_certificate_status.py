@@ -7,23 +7,12 @@ from __future__ import annotations
 import json
 
 from fleet.aws.status import CertificateStatus
-from fleet.model.declarations import USABLE, Entry, GroupInputs, ShardInputs
+from fleet.model.declarations import USABLE, Entry, ShardInputs
+from tests.unit.shards import group_inputs, shard_inputs
 
 
 def shard(statuses: dict[str, str]) -> ShardInputs:
-    group = GroupInputs(
-        ca=None, ca_id=None, pem="archive", policies=(), things="none", source="ledger", certificates=statuses
-    )
-    return ShardInputs(
-        account="prod",
-        account_id="111111111111",
-        role_arn="arn:aws:iam::111111111111:role/r",
-        region="us-east-1",
-        shard="a",
-        policies=(),
-        cas=(),
-        groups={"ledger": group},
-    )
+    return shard_inputs({"ledger": group_inputs(statuses, pem="archive", source="ledger")})
 
 
 def test_the_state_is_written_as_with_plain_strings_and_read_back_equal() -> None:

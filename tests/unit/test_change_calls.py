@@ -19,12 +19,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fleet.aws.listing import Listings
-from fleet.model.declarations import GroupInputs, ShardInputs, shard_of
+from fleet.model.declarations import ShardInputs, shard_of
 from fleet.providers import device_certificates, target
 from fleet.providers.device_certificates import DeviceCertificatesProvider
 from fleet.providers.registry import RunRegistry
+from tests.unit.shards import ACCOUNT_ID, REGION, group_inputs, shard_inputs
 
-ACCOUNT_ID, REGION, POLICY = "111111111111", "us-east-1", "telemetry"
+POLICY = "telemetry"
 WRITES = ("UpdateCertificate", "AttachPolicy", "DetachPolicy", "RegisterCertificate", "DeleteCertificate")
 
 
@@ -97,36 +98,15 @@ def shards(statuses: dict[str, str], revoked: set[str] = frozenset()) -> dict[st
     for shard in "0123456789abcdef":
         mine = {fp for fp in statuses if shard_of(fp) == shard}
         groups = {
-            "line": GroupInputs(
-                ca=None,
-                ca_id=None,
-                pem="devices",
-                policies=(POLICY,),
-                things="none",
-                source="manifests/fleet.yaml:3",
-                certificates={fp: "ACTIVE" for fp in sorted(mine - revoked)},
+            "line": group_inputs(
+                {fp: "ACTIVE" for fp in sorted(mine - revoked)}, policies=(POLICY,), source="manifests/fleet.yaml:3"
             )
         }
         if mine & revoked:
-            groups["line-revoked"] = GroupInputs(
-                ca=None,
-                ca_id=None,
-                pem="devices-revoked",
-                policies=(),
-                things="none",
-                source="manifests/fleet.yaml:9",
-                certificates={fp: "REVOKED" for fp in sorted(mine & revoked)},
+            groups["line-revoked"] = group_inputs(
+                {fp: "REVOKED" for fp in sorted(mine & revoked)}, pem="devices-revoked", source="manifests/fleet.yaml:9"
             )
-        found[shard] = ShardInputs(
-            account="prod",
-            account_id=ACCOUNT_ID,
-            role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/r",
-            region=REGION,
-            shard=shard,
-            policies=(POLICY,),
-            cas=(),
-            groups=groups,
-        )
+        found[shard] = shard_inputs(groups, shard=shard, policies=(POLICY,))
     return found
 
 

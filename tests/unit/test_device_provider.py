@@ -10,37 +10,21 @@ from typing import Any
 
 import pytest
 
-from fleet.model.declarations import Entry, GroupInputs, ShardInputs
+from fleet.model.declarations import Entry, ShardInputs
 from fleet.providers import device_certificates
 from fleet.providers.device_certificates import DeviceCertificatesProvider, remembering_revocations
 from fleet.providers.failures import ProviderFailure
 from fleet.providers.pulumi_compat import READ_TAKES_INPUTS
 from fleet.providers.registry import RunRegistry
 from fleet.revocation.state_records import _recorded
+from tests.unit.shards import group_inputs, shard_inputs
 
 FP = "ab" * 32
 
 
 def props(status: str) -> dict[str, Any]:
-    group = GroupInputs(
-        ca="root",
-        ca_id="cd" * 32,
-        pem="devices",
-        policies=("telemetry",),
-        things="none",
-        source="manifests/devices.yaml:5",
-        certificates={FP: status},
-    )
-    return ShardInputs(
-        account="prod",
-        account_id="111111111111",
-        role_arn="arn:aws:iam::111111111111:role/r",
-        region="us-east-1",
-        shard="a",
-        policies=("telemetry",),
-        cas=("cd" * 32,),
-        groups={"line-1": group},
-    ).props()
+    group = group_inputs({FP: status}, ca="root", ca_id="cd" * 32, policies=("telemetry",))
+    return shard_inputs({"line-1": group}, policies=("telemetry",), cas=("cd" * 32,)).props()
 
 
 @pytest.fixture(autouse=True)

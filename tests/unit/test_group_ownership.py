@@ -21,6 +21,7 @@ from fleet.providers import device_certificates
 from fleet.providers.device_certificates import DeviceCertificatesProvider
 from fleet.providers.registry import RunRegistry
 from fleet.reports.review import readings
+from tests.unit.shards import group_inputs, shard_inputs
 
 CA_ID = "cd" * 32
 # group name as the program writes it -> whether fleet removes its certificates
@@ -28,31 +29,15 @@ GROUPS = {"sensors": True, "ledger": False, "ledger:root": False, "auto:root": F
 
 
 def group(n: int, status: str) -> GroupInputs:
-    return GroupInputs(
-        ca="root",
-        ca_id=CA_ID,
-        pem="devices",
-        policies=(),
-        things="none",
-        source="manifests/devices.yaml:5",
-        certificates={f"a{n}" + "0" * 62: status},
-    )
+    return group_inputs({f"a{n}" + "0" * 62: status}, ca="root", ca_id=CA_ID)
 
 
 def shard(names: dict[str, bool] | None = None) -> ShardInputs:
-    return ShardInputs(
-        account="prod",
-        account_id="111111111111",
-        role_arn="arn:aws:iam::111111111111:role/r",
-        region="us-east-1",
-        shard="a",
-        policies=(),
-        cas=(CA_ID,),
-        groups={
-            name: group(n, "ACTIVE" if name == "sensors" else "REVOKED")
-            for n, name in enumerate(GROUPS if names is None else names)
-        },
-    )
+    groups = {
+        name: group(n, "ACTIVE" if name == "sensors" else "REVOKED")
+        for n, name in enumerate(GROUPS if names is None else names)
+    }
+    return shard_inputs(groups, cas=(CA_ID,))
 
 
 def owned_fingerprints(recorded: ShardInputs) -> set[str]:
