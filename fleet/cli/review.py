@@ -13,7 +13,7 @@ from fleet.cli.base import ManifestsOption, app, fail, say
 from fleet.cli.checks import BaseOption, ledger_changes
 
 if TYPE_CHECKING:
-    from fleet.model.declarations import CaPlacementInputs
+    from fleet.model.declarations import CaPlacementInputs, Entry
 
 
 @app.command()
@@ -105,7 +105,7 @@ def _active_now(plan: str) -> dict[tuple[str, str, str], int] | None:
     return counts
 
 
-def _observed(plan: str) -> dict[tuple[str, str], dict[str, str]] | None:
+def _observed(plan: str) -> dict[tuple[str, str], dict[str, Entry]] | None:
     """What AWS has now of the certificates the apply would converge (fleet.reports.review.readings),
     read as the apply reads them: one by one when few, else by listing the place. None when
     the plan cannot be read or AWS cannot be."""
@@ -129,7 +129,7 @@ def _observed(plan: str) -> dict[tuple[str, str], dict[str, str]] | None:
                 else PlaceListing(iot, reading.where)
             )
             entries = observe.certificates(reads, reading.wanted, reading.policies)
-            observed[(reading.account_id, reading.region)] = {fp: e.encode() for fp, e in entries.items()}
+            observed[(reading.account_id, reading.region)] = entries
     except AwsError as error:
         say(
             f"not reading the certificates in AWS ({error}); the review tells what the apply does from the plan",

@@ -14,13 +14,15 @@ by the first hex digit of their fingerprint: which resource holds a
 certificate depends on the certificate alone, so adding or removing others
 never moves it, and no group is too big for its resources. Per certificate
 the state keeps its fingerprint and status, once in the inputs and once in
-the outputs; no PEM, no file name (the provider finds the PEM by
+the outputs (where AWS differs, the outputs hold an object of what differs:
+Entry); no PEM, no file name (the provider finds the PEM by
 fingerprint under its group's path when it must register it). A shard's
 ``groups`` and ``unlisted`` travel as compact JSON text: one string property
 instead of thousands of map entries, which the engine, its per-property log
 and the SDK each walk on every call. Pulumi's display decodes JSON text, so
 a diff still names each key that changed (`~ <fingerprint>: "INACTIVE" =>
-"ACTIVE"`).
+"ACTIVE"`, or AWS's `{status: "ACTIVE", not_attached: ["telemetry"]}`
+against the declared `"ACTIVE"`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ OPERATIONS = ("check", "read", "create", "update", "delete")
 SHARDS = "0123456789abcdef"  # one certificate resource per first hex digit, per account and region
 ABSENT = "ABSENT"  # what a read reports for a declared certificate AWS does not have
 USABLE = (CertificateStatus.ACTIVE, CertificateStatus.INACTIVE)
+# A certificate as a shard's state keeps it: its status alone, or an object of what differs (Entry).
+Stored = str | dict[str, Any]
+_STORED_FIELDS = {"status", "not_attached", "also_attached", "thingless", "was_revoked"}
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,7 @@ class GroupInputs:
     policies: tuple[str, ...]
     things: str  # none | common-name
     source: str  # manifest file:line
-    certificates: dict[str, str]  # fingerprint -> status (declared) or what AWS has (read), see Entry
+    certificates: dict[str, Stored]  # fingerprint -> its status (declared) or what AWS has (read): Entry
 
     def state(self) -> tuple[Any, ...]:
         """What of a group changes its certificates in AWS."""
@@ -308,7 +313,7 @@ class ShardInputs(Inputs):
     policies: tuple[str, ...]  # every fleet policy in this account and region
     cas: tuple[str, ...]  # ids of every CA fleet places in this account and region
     groups: dict[str, GroupInputs] = field(default_factory=dict)
-    unlisted: dict[str, str] = field(default_factory=dict)
+    unlisted: dict[str, Stored] = field(default_factory=dict)
 
     @property
     def resource_name(self) -> str:
@@ -325,8 +330,8 @@ class ShardInputs(Inputs):
         decoded = {key: from_json_text(props[key]) for key in JSON_TEXT if isinstance(props.get(key), str)}
         return super().of({**props, **decoded})
 
-    def declared(self) -> dict[str, tuple[str, GroupInputs]]:
-        """fingerprint -> (its status, its group)."""
+    def declared(self) -> dict[str, tuple[Stored, GroupInputs]]:
+        """fingerprint -> (its status, or what a read found: Entry, its group)."""
         return {fp: (status, group) for group in self.groups.values() for fp, status in group.certificates.items()}
 
     def owns(self, group: GroupInputs) -> bool:
@@ -365,10 +370,17 @@ class Entry:
     policies differ from its group's, and (for a group with ``things:
     common-name``) whether it lost its thing, and whether the state recorded
     it REVOKED while AWS no longer has it so (a refresh must not forget a
-    revocation: the state is one of its memories). Encoded as one short
-    string, so the state stays small and a drifted key reads plainly in a
-    diff: ``ACTIVE``, ``INACTIVE; not attached: telemetry``, ``ACTIVE; no
-    thing``, ``ABSENT``, ``ABSENT; was REVOKED``."""
+    revocation: the state is one of its memories).
+
+    Stored typed (``stored``): a certificate as its declaration wants it is
+    its status alone, the very text of the declared status, so the state
+    stays small and an unchanged key is no diff; one that differs is an
+    object of what differs: ``{"status": "ACTIVE", "not_attached":
+    ["telemetry"]}``, ``{"status": "ABSENT", "was_revoked": true}``. A
+    drifted key in a refreshed preview shows that object against the
+    declared status. States written before kept one line of text (``ACTIVE;
+    not attached: telemetry``, ``ABSENT; was REVOKED``); ``read`` takes
+    those too, and ``text`` still says an entry so in messages."""
 
     status: str
     missing: tuple[str, ...] = ()  # group policies AWS does not have attached
@@ -381,8 +393,33 @@ class Entry:
         """REVOKED in AWS, or in the state this entry was read over."""
         return self.status == CertificateStatus.REVOKED or self.was_revoked
 
-    def encode(self) -> str:
-        parts = [self.status]
+    def stored(self) -> Stored:
+        differs: dict[str, Any] = {}
+        if self.missing:
+            differs["not_attached"] = list(self.missing)
+        if self.extra:
+            differs["also_attached"] = list(self.extra)
+        if self.thingless:
+            differs["thingless"] = True
+        if self.was_revoked:
+            differs["was_revoked"] = True
+        return {"status": str(self.status), **differs} if differs else str(self.status)
+
+    @classmethod
+    def read(cls, value: object) -> Entry:
+        """From a state, a plan or a reading, in either shape; TypeError when it is neither (a hand-edited state)."""
+        if isinstance(value, str):
+            return cls._from_text(value)
+        if not isinstance(value, Mapping) or not isinstance(value.get("status"), str) or set(value) - _STORED_FIELDS:
+            raise TypeError(f"not a certificate's entry: {str(value)[:80]!r}")
+        flags = [value.get(key, False) for key in ("thingless", "was_revoked")]
+        if not all(isinstance(flag, bool) for flag in flags):
+            raise TypeError(f"not a certificate's entry: {str(value)[:80]!r}")
+        return cls(value["status"], _names(value, "not_attached"), _names(value, "also_attached"), *flags)
+
+    def text(self) -> str:
+        """One line, for people: ``INACTIVE; not attached: telemetry``, ``ABSENT; was REVOKED``."""
+        parts = [str(self.status)]
         if self.missing:
             parts.append("not attached: " + ", ".join(self.missing))
         if self.extra:
@@ -394,7 +431,9 @@ class Entry:
         return "; ".join(parts)
 
     @classmethod
-    def decode(cls, text: str) -> Entry:
+    def _from_text(cls, text: str) -> Entry:
+        if "; " not in text:  # a status alone: nearly every entry
+            return cls(text)
         status, *rest = text.split("; ")
         missing: tuple[str, ...] = ()
         extra: tuple[str, ...] = ()
@@ -417,6 +456,13 @@ class Entry:
     def remembering(self, recorded: Entry) -> Entry:
         """This entry as AWS has it, keeping the revocation ``recorded`` (the state) holds."""
         return dataclasses.replace(self, was_revoked=recorded.revoked and self.status != CertificateStatus.REVOKED)
+
+
+def _names(value: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    names = value.get(key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"not a certificate's entry: {key} is not a list of policy names")
+    return tuple(names)
 
 
 NO_THING = "no thing"

@@ -30,6 +30,7 @@ from fleet.model.declarations import (
     JitrInputs,
     PolicyInputs,
     ShardInputs,
+    Stored,
     json_text,
     shard_of,
 )
@@ -102,7 +103,7 @@ def shard(listing: PlaceListing, declared: ShardInputs) -> ShardInputs:
     groups = {
         name: replace(
             group,
-            certificates={fp: _entry(everything, targets, fp, group, listing).encode() for fp in group.certificates},
+            certificates={fp: _entry(everything, targets, fp, group, listing).stored() for fp in group.certificates},
         )
         for name, group in declared.groups.items()
     }
@@ -133,7 +134,7 @@ def _entry(
 
 def _unlisted(
     listing: PlaceListing, declared: ShardInputs, everything: dict[str, CertificateSummary]
-) -> dict[str, str]:
+) -> dict[str, Stored]:
     """Certificates of this shard nothing declares: under a managed CA (other
     than revoked: fleet keeps those as records), or holding a fleet policy."""
     known = set(declared.declared())
@@ -149,7 +150,7 @@ def _unlisted(
             live = everything.get(target)
             before = found.get(target, Entry(live.status if live is not None else ABSENT))
             found[target] = replace(before, extra=tuple(sorted({*before.extra, name})))
-    return {fp: entry.encode() for fp, entry in sorted(found.items())}
+    return {fp: entry.stored() for fp, entry in sorted(found.items())}
 
 
 def _under_ca_by_shard(listing: PlaceListing, ca_id: str) -> dict[str, dict[str, CertificateSummary]]:

@@ -37,6 +37,7 @@ from fleet.model.declarations import (
     JitrInputs,
     PolicyInputs,
     ShardInputs,
+    Stored,
     shard_of,
 )
 from fleet.model.survey import PENDING, Place, Survey
@@ -129,7 +130,9 @@ def _shards(
     by_place: dict[PlaceKey, dict[str, dict[str, GroupInputs]]] = defaultdict(lambda: defaultdict(dict))
     for group in fleet.certificate_groups:
         for shard in SHARDS:
-            certificates = {c.fingerprint: c.status for c in group.certificates if shard_of(c.fingerprint) == shard}
+            certificates: dict[str, Stored] = {
+                c.fingerprint: c.status for c in group.certificates if shard_of(c.fingerprint) == shard
+            }
             if certificates:
                 by_place[(group.account_id, group.region)][shard][group_name(GroupKind.MANIFEST, group.group)] = (
                     GroupInputs(

@@ -3,8 +3,8 @@ whose fingerprint starts with one hex digit (fleet.model.declarations), by group
 
 read reports what AWS has in the declaration's shape (fleet.model.observe) from the
 one listing of its account and region that every resource of the refresh
-shares, keeping every revocation the state recorded (``ABSENT; was REVOKED``
-where AWS lost one: every `pulumi up` refreshes first). create and update
+shares, keeping every revocation the state recorded (``{"status": "ABSENT",
+"was_revoked": true}`` where AWS lost one: every `pulumi up` refreshes first). create and update
 converge: they read what they are about to change (one listing of the account
 and region that every resource there shares, or per-certificate reads when the
 place's change is small, whichever costs fewer calls; statuses alone where no
@@ -147,14 +147,14 @@ def _stamped(api: Certificates, shard: ShardInputs, fp: str) -> Iterator[None]:
 
 def remembering_revocations(observed: ShardInputs, recorded: ShardInputs) -> ShardInputs:
     """What a refresh reports, without forgetting a revocation the state recorded: a
-    certificate deleted or registered again behind the state's back reads ``ABSENT; was
-    REVOKED`` (or ``ACTIVE; was REVOKED``), so the state still refuses its reactivation
+    certificate deleted or registered again behind the state's back reads ``{"status":
+    "ABSENT", "was_revoked": true}`` (or ``"ACTIVE"``, remembered so), so the state still refuses its reactivation
     (here and in fleet.revocation.state_records) and `pulumi up` registers or revokes it again."""
     groups = {
         name: replace(
             group,
             certificates={
-                fp: Entry.decode(text).remembering(Entry.decode(recorded.groups[name].certificates[fp])).encode()
+                fp: Entry.read(text).remembering(Entry.read(recorded.groups[name].certificates[fp])).stored()
                 for fp, text in group.certificates.items()
             },
         )
@@ -168,21 +168,26 @@ def reactivations(
 ) -> list[str]:
     """Why each certificate the recorded state or AWS has REVOKED and the declaration wants usable is
     refused. ``want`` may be a refresh's reading (the engine diffs one against the inputs a run
-    recorded): one that still remembers the revocation (``ABSENT; was REVOKED``) reactivates nothing."""
+    recorded): one that still remembers the revocation (``was_revoked``) reactivates nothing."""
     recorded = had.declared() if had is not None else {}
     found = []
-    for fp, (status, group) in sorted(want.declared().items()):
-        if Entry.decode(status).revoked:
+    for fp, (value, group) in sorted(want.declared().items()):
+        wanted = Entry.read(value)
+        if wanted.revoked:
             continue
         was = recorded.get(fp)
         in_aws = (live or {}).get(fp)
-        if (was is not None and Entry.decode(was[0]).revoked) or (
+        if (was is not None and Entry.read(was[0]).revoked) or (
             in_aws is not None and in_aws.status == CertificateStatus.REVOKED
         ):
             found.append(
                 refusal(
                     fp,
-                    {"status": status, "file": f"group {_group_name(want, group)}", "source": group.source},
+                    {
+                        "status": wanted.text(),
+                        "file": f"group {_group_name(want, group)}",
+                        "source": group.source,
+                    },
                     want.where,
                     None,
                 )
@@ -283,9 +288,9 @@ class Converge:
         # just-in-time function activated it with its policies; auto_activation takes it in).
         declared = want.declared()
         self.unlisted = {
-            fp: Entry.decode(text)
+            fp: Entry.read(text)
             for fp, text in (had.unlisted if had is not None else {}).items()
-            if Entry.decode(text).extra and fp not in declared
+            if Entry.read(text).extra and fp not in declared
         }
 
     def run(self) -> dict[str, Any]:
@@ -319,9 +324,9 @@ class Converge:
         todo, removed = sorted(self.todo & fingerprints), sorted(self.removed & fingerprints)
         progress = Progress(self.want.resource_name, len(todo) + len(removed), Settings.from_env().progress_seconds)
         for fp in todo:
-            status, group = declared[fp]
+            value, group = declared[fp]
             with _stamped(self.api, self.want, fp):
-                self._one(fp, status, group, live)
+                self._one(fp, Entry.read(value).status, group, live)  # declared: the status alone
             progress.step()
         for fp in removed:
             if fp in live.certificates:
@@ -360,7 +365,7 @@ class Converge:
     def _may_lack_its_thing(self, fp: str, group: GroupInputs) -> bool:
         """Adopted from AWS, its group started attaching things, or a refresh found it attached to none."""
         recorded = self.had.declared().get(fp) if self.had is not None else None
-        return recorded is None or recorded[1].state() != group.state() or Entry.decode(recorded[0]).thingless
+        return recorded is None or recorded[1].state() != group.state() or Entry.read(recorded[0]).thingless
 
     def _attach_thing(self, fp: str, pem: str, have: CertificateSummary) -> None:
         thing = pki.common_name(pki.load_certificate(pem.encode()))
@@ -377,9 +382,9 @@ class Converge:
         wrong = {}
         for fp in self.todo & fingerprints:
             status, group = declared[fp]
-            entry = live.entry(fp, group).encode()
-            if entry != status:
-                wrong[fp] = f"AWS has {entry}, declared {status}"
+            entry = live.entry(fp, group)
+            if entry.stored() != status:
+                wrong[fp] = f"AWS has {entry.text()}, declared {status}"
         for fp in self.removed & fingerprints:
             have = live.certificates.get(fp)
             if have is not None and have.status != CertificateStatus.REVOKED:

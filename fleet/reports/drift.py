@@ -210,8 +210,8 @@ def _shard(
     place = survey.place(*declared.place)
     for name, group in declared.groups.items():
         for fp, want in group.certificates.items():
-            have = Entry.decode(live.groups[name].certificates[fp])
-            if have.encode() == want:
+            have = Entry.read(live.groups[name].certificates[fp])
+            if have.stored() == want:
                 continue
             known = certificates.get(fp)
             subject = f"certificate {fp[:16]}…" + (f" ({known.file})" if known else "")
@@ -274,7 +274,7 @@ def _shard(
                         )
                     )
     for fp, text in live.unlisted.items():
-        rows.extend(_unlisted(fleet, survey, listing, declared, fp, Entry.decode(text), revoked))
+        rows.extend(_unlisted(fleet, survey, listing, declared, fp, Entry.read(text), revoked))
     return rows
 
 

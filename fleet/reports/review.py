@@ -46,6 +46,7 @@ from fleet.model.declarations import (
     JitrInputs,
     PolicyInputs,
     ShardInputs,
+    Stored,
 )
 
 FOLD_AFTER = 5
@@ -77,8 +78,8 @@ NOT_READ = (
 )
 # (CA id, account id, region) -> the placement as AWS has it (fleet.model.observe.ca), None: AWS has no such CA
 CasNow = Mapping[tuple[str, str, str], CaPlacementInputs | None]
-# (account id, region) -> fingerprint -> what AWS has now, as an Entry's text against its group (fleet.model.observe)
-Observed = Mapping[tuple[str, str], Mapping[str, str]]
+# (account id, region) -> fingerprint -> what AWS has now, against its group (fleet.model.observe)
+Observed = Mapping[tuple[str, str], Mapping[str, Entry]]
 
 
 class PlanError(ValueError):
@@ -352,7 +353,7 @@ def _active_after(steps: list[Step], active_now: dict[tuple[str, str, str], int]
         before = step.old.declared() if step.old is not None else {}
         after = step.new.declared() if step.new is not None else {}
         for fp in set(before) | set(after):
-            was = Entry.decode(before[fp][0]).status == CertificateStatus.ACTIVE if fp in before else False
+            was = Entry.read(before[fp][0]).status == CertificateStatus.ACTIVE if fp in before else False
             will = fp in after and after[fp][0] == CertificateStatus.ACTIVE
             group = (after.get(fp) or before[fp])[1]
             shard = step.new or step.old
@@ -450,18 +451,18 @@ class Now:
 def _now(
     fp: str,
     judged_by: GroupInputs,
-    before: Mapping[str, tuple[str, GroupInputs]],
-    unlisted: Mapping[str, str],
-    seen: Mapping[str, str] | None,
+    before: Mapping[str, tuple[Stored, GroupInputs]],
+    unlisted: Mapping[str, Stored],
+    seen: Mapping[str, Entry] | None,
 ) -> Now:
     """From AWS when it was read (``seen``: entries against ``judged_by``); else from the
     plan: the state (refreshed, under --refresh), or what a refresh listed as undeclared."""
     if seen is not None:
-        return _from_entry(Entry.decode(seen.get(fp, ABSENT)), judged_by)
+        return _from_entry(seen.get(fp, Entry(ABSENT)), judged_by)
     if fp in before:
-        return _from_entry(Entry.decode(before[fp][0]), before[fp][1])
+        return _from_entry(Entry.read(before[fp][0]), before[fp][1])
     if fp in unlisted:
-        entry = Entry.decode(unlisted[fp])
+        entry = Entry.read(unlisted[fp])
         return Now(entry.status, frozenset(entry.extra))
     return Now(ABSENT)
 
@@ -496,7 +497,8 @@ def _shard(step: Step, plan: Plan) -> None:
         before, unlisted = {}, {}
     account, region = new.account, new.region
     for fp in sorted(todo):
-        status, group = after[fp]
+        stored, group = after[fp]
+        status = Entry.read(stored).status  # a plan's new inputs: the declared status
         name, label = _group(new, group), plan.label(fp)
         if status in USABLE:  # the apply converges it: registered, or its status, policies or thing changed
             plan.touched.add((fp, label, f"{account}/{region}"))
@@ -515,15 +517,15 @@ def _shard(step: Step, plan: Plan) -> None:
             plan.attached[(account, region, name, policy)] += 1
         for policy in sorted(have - set(group.policies)):
             plan.detached[(account, region, name, policy)] += 1
-        may_lack = fp not in before or before[fp][1].state() != group.state() or Entry.decode(before[fp][0]).thingless
+        may_lack = fp not in before or before[fp][1].state() != group.state() or Entry.read(before[fp][0]).thingless
         if group.things == "common-name" and (now.status == ABSENT or (may_lack and now.thingless)):
             plan.certificates[(account, region, name, "attached to the thing named by their common name")].append(label)
     for text in unlisted.values() if step.op == "update" else ():  # a created shard has nothing listed yet
-        for policy in Entry.decode(text).extra:
+        for policy in Entry.read(text).extra:
             plan.detached[(account, region, "not in the manifests", policy)] += 1
 
 
-def _seen(plan: Plan, shard: ShardInputs) -> Mapping[str, str] | None:
+def _seen(plan: Plan, shard: ShardInputs) -> Mapping[str, Entry] | None:
     return plan.observed.get(shard.place, {}) if plan.observed is not None else None
 
 

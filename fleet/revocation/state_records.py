@@ -61,11 +61,18 @@ def _recorded(stack: str, exported: Any) -> Recorded:
             revoked = {
                 fp
                 for fp, (status, _) in declared.declared().items()  # type: ignore[attr-defined]
-                if Entry.decode(status).revoked
+                if _revoked(status)
             }
             if revoked:
                 found.revoked.setdefault(declared.place, set()).update(revoked)
     return found
+
+
+def _revoked(stored: object) -> bool:
+    try:
+        return Entry.read(stored).revoked
+    except TypeError:  # an entry of a shape this version does not read (a hand-edited state)
+        return False
 
 
 def _pulumi(project_dir: Path, environ: Mapping[str, str] | None, *args: str) -> Any:

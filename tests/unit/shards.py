@@ -3,13 +3,13 @@ the place (account prod, 111111111111, us-east-1) is the same in every test; wha
 
 from __future__ import annotations
 
-from fleet.model.declarations import GroupInputs, ShardInputs
+from fleet.model.declarations import GroupInputs, ShardInputs, Stored
 
 ACCOUNT_ID, REGION = "111111111111", "us-east-1"
 
 
 def group_inputs(
-    certificates: dict[str, str],
+    certificates: dict[str, Stored],
     *,
     ca: str | None = None,
     ca_id: str | None = None,

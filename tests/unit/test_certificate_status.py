@@ -27,6 +27,8 @@ def test_the_state_is_written_as_with_plain_strings_and_read_back_equal() -> Non
 def test_a_status_is_its_aws_string() -> None:
     assert CertificateStatus("PENDING_ACTIVATION") is CertificateStatus.PENDING_ACTIVATION
     assert f"{CertificateStatus.REVOKED}" == str(CertificateStatus.REVOKED) == "REVOKED"
-    assert Entry.decode("REVOKED").revoked and not Entry.decode("ACTIVE; no thing").revoked
-    assert Entry(CertificateStatus.INACTIVE, missing=("telemetry",)).encode() == "INACTIVE; not attached: telemetry"
+    assert Entry.read("REVOKED").revoked and not Entry.read("ACTIVE; no thing").revoked
+    drifted = Entry(CertificateStatus.INACTIVE, missing=("telemetry",))
+    assert json.dumps(drifted.stored()) == '{"status": "INACTIVE", "not_attached": ["telemetry"]}'
+    assert drifted.text() == "INACTIVE; not attached: telemetry"
     assert "ACTIVE" in USABLE and "REVOKED" not in USABLE

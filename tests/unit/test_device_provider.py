@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fleet.model.declarations import Entry, ShardInputs
+from fleet.model.declarations import Entry, ShardInputs, Stored
 from fleet.providers import device_certificates
 from fleet.providers.device_certificates import DeviceCertificatesProvider, remembering_revocations
 from fleet.providers.failures import ProviderFailure
@@ -22,7 +22,7 @@ from tests.unit.shards import group_inputs, shard_inputs
 FP = "ab" * 32
 
 
-def props(status: str) -> dict[str, Any]:
+def props(status: Stored) -> dict[str, Any]:
     group = group_inputs({FP: status}, ca="root", ca_id="cd" * 32, policies=("telemetry",))
     return shard_inputs({"line-1": group}, policies=("telemetry",), cas=("cd" * 32,)).props()
 
@@ -110,12 +110,37 @@ def test_diff_sees_a_status_change_and_no_change() -> None:
     ],
 )
 def test_an_entry_reads_back_as_it_was_written(entry: Entry) -> None:
-    assert Entry.decode(entry.encode()) == entry
+    assert Entry.read(json.loads(json.dumps(entry.stored()))) == entry  # as the state keeps it
+    assert Entry.read(entry.text()) == entry  # as states written before kept it: one line of text
 
 
 def test_a_certificate_with_its_policies_reads_as_its_bare_status() -> None:
-    assert Entry("ACTIVE").encode() == "ACTIVE"
-    assert Entry("ACTIVE", missing=("telemetry",)).encode() == "ACTIVE; not attached: telemetry"
+    assert Entry("ACTIVE").stored() == "ACTIVE"
+    assert Entry("ACTIVE", missing=("telemetry",)).stored() == {"status": "ACTIVE", "not_attached": ["telemetry"]}
+    assert Entry("ABSENT", was_revoked=True).stored() == {"status": "ABSENT", "was_revoked": True}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        3,
+        None,
+        ["ACTIVE"],
+        {},
+        {"status": 3},
+        {"status": "ACTIVE", "was_revoked": "yes"},
+        {"status": "ACTIVE", "thingless": 1},
+        {"status": "ACTIVE", "not_attached": "telemetry"},
+        {"status": "ACTIVE", "also_attached": [3]},
+        {"status": "ACTIVE", "revoked": True},
+    ],
+)
+def test_an_entry_of_another_shape_is_a_shape_error(value: object) -> None:
+    with pytest.raises(TypeError, match="not a certificate's entry"):
+        Entry.read(value)
+    # A state holding one is a check failure that says so (fleet.providers.failures), never a traceback.
+    [failure] = DeviceCertificatesProvider().check(props(value), props("ACTIVE")).failures  # type: ignore[arg-type]
+    assert "not a certificate's entry" in failure.reason
 
 
 def _as_maps(stored: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +169,7 @@ def test_groups_that_are_not_json_text_of_maps_are_refused_as_a_shape_error(text
         ShardInputs.of({**props("ACTIVE"), "groups": text})
 
 
-def read_over(recorded: str, aws_has: str) -> dict[str, Any]:
+def read_over(recorded: Stored, aws_has: str) -> dict[str, Any]:
     """What a refresh records when the state had ``recorded`` and AWS has ``aws_has``."""
     return remembering_revocations(ShardInputs.of(props(aws_has)), ShardInputs.of(props(recorded))).props()
 
@@ -152,8 +177,9 @@ def read_over(recorded: str, aws_has: str) -> dict[str, Any]:
 @pytest.mark.parametrize("aws_has", ["ABSENT", "ACTIVE", "INACTIVE", "PENDING_ACTIVATION"])
 def test_a_refresh_keeps_a_revocation_the_state_recorded_whatever_aws_has_now(aws_has: str) -> None:
     refreshed = read_over("REVOKED", aws_has)
-    assert json.loads(refreshed["groups"])["line-1"]["certificates"] == {FP: f"{aws_has}; was REVOKED"}
-    assert read_over(f"{aws_has}; was REVOKED", aws_has) == refreshed  # and the next refresh keeps it too
+    assert json.loads(refreshed["groups"])["line-1"]["certificates"] == {FP: {"status": aws_has, "was_revoked": True}}
+    assert read_over(Entry(aws_has, was_revoked=True).stored(), aws_has) == refreshed  # the next refresh keeps it too
+    assert read_over(f"{aws_has}; was REVOKED", aws_has) == refreshed  # and one over a state written before
     # The provider still refuses to make it usable (at check and before any write), and sees that AWS
     # must be put back.
     assert [f.reason for f in DeviceCertificatesProvider().check(refreshed, props("ACTIVE")).failures] == [
@@ -168,6 +194,7 @@ def test_a_refresh_records_no_memory_where_aws_has_it_revoked_or_the_state_never
     assert read_over("REVOKED", "REVOKED") == props("REVOKED")
     assert read_over("ACTIVE", "ABSENT") == props("ABSENT")
     assert read_over("ACTIVE; was REVOKED", "REVOKED") == props("REVOKED")  # revoked again: plain REVOKED
+    assert read_over({"status": "ACTIVE", "was_revoked": True}, "REVOKED") == props("REVOKED")
 
 
 def test_the_engines_refresh_diff_of_a_remembered_revocation_is_no_reactivation() -> None:
@@ -182,6 +209,24 @@ def test_every_stacks_recorded_state_still_holds_a_revocation_a_refresh_found_go
         "deployment": {
             "resources": [
                 {"type": "pulumi-python:dynamic/fleet:DeviceCertificates", "outputs": read_over("REVOKED", "ABSENT")}
+            ]
+        }
+    }
+    assert _recorded("organization/fleet/prod", exported).revoked == {("111111111111", "us-east-1"): {FP}}
+
+
+def test_an_entry_a_state_holds_in_another_shape_does_not_stop_the_others_being_read() -> None:
+    """A hand-edited state: its unreadable entry tells nothing, the revocations beside it still count."""
+    outputs = read_over("REVOKED", "ABSENT")
+    groups = json.loads(outputs["groups"])
+    groups["line-1"]["certificates"]["cd" * 32] = {"status": "REVOKED", "made_up": 1}
+    exported = {
+        "deployment": {
+            "resources": [
+                {
+                    "type": "pulumi-python:dynamic/fleet:DeviceCertificates",
+                    "outputs": {**outputs, "groups": json.dumps(groups)},
+                }
             ]
         }
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from fleet.model.declarations import Entry
 from fleet.reports.review import LIST_AT_MOST, NOT_READ, PlanError, created_cas, deactivated_cas, readings, render
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "review"
@@ -76,11 +77,18 @@ def test_the_review_reads_in_aws_what_the_apply_converges_and_nothing_else() -> 
 def test_what_aws_has_already_is_adopted_and_what_it_revoked_already_is_not_revoked_again() -> None:
     plan = (FIXTURES / "plan.json").read_text()
     sensors = sorted(fp for fp in readings(plan)[1].wanted if fp != device_1())
-    us_east = {device_1(): "REVOKED", **{fp: "ACTIVE" for fp in sensors[:3]}, sensors[3]: "PENDING_ACTIVATION"}
+    us_east = {
+        device_1(): Entry("REVOKED"),
+        **{fp: Entry("ACTIVE") for fp in sensors[:3]},
+        sensors[3]: Entry("PENDING_ACTIVATION"),
+    }
     review = render(
         plan,
         labels=labels(),
-        observed={("111111111111", "us-east-1"): us_east, ("111111111111", "eu-west-1"): {device_1(): "ACTIVE"}},
+        observed={
+            ("111111111111", "us-east-1"): us_east,
+            ("111111111111", "eu-west-1"): {device_1(): Entry("ACTIVE")},
+        },
     )
     # registered, adopted, activated, deactivated, revoked, deleted, attached, detached: the 3 sensors AWS
     # lacks are registered, the 4 it has adopted (the pending one activated), all given their policy but
