@@ -30,7 +30,7 @@ if ! ( . scripts/bootstrap.sh && exec python -m pytest -n 2 tests/unit tests/aws
   exit 1
 fi
 echo "fleet: the engine tests, $workers at a time" >&2
-( . scripts/bootstrap.sh && exec python -m pytest -n "$workers" --dist load -m "not serial" tests/engine ); parallel=$?
+( . scripts/bootstrap.sh && exec python -m pytest -n "$workers" --dist load --durations=15 -m "not serial" tests/engine ); parallel=$?
 # `fleet local` is signalled and waited on: beside four engines at once it twice did not end within two
 # minutes of a SIGINT (not understood yet; alone it ends in seconds), so those tests run alone.
 ( . scripts/bootstrap.sh && exec python -m pytest -m serial tests/engine ); serial=$?
