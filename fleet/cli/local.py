@@ -16,12 +16,17 @@ from fleet.cli.base import ManifestsOption, ManifestsUnreadable, app, count, fai
 WATCH_SECONDS = 1.0
 
 
-class Ended(Exception):
-    """A signal asked `fleet local` to end."""
+class _Asked:
+    """Whether a signal asked `fleet local` to end. The handler only notes it, and the command looks
+    between its steps: an exception raised from a handler lands wherever the process happens to be,
+    so it came out of the endpoint's start as a traceback, and inside the subprocess module's own
+    bookkeeping it can leave a lock held that every later wait for the endpoint blocks on."""
+
+    to_end = False
 
 
-def _end(signum: int, _frame: FrameType | None) -> None:
-    raise Ended(signal.Signals(signum).name)
+def _note(_signum: int, _frame: FrameType | None) -> None:
+    _Asked.to_end = True
 
 
 @app.command()
@@ -39,13 +44,19 @@ def local(
 
     fleet = load(manifests)
     left = endpoint.stale_state(folder)
-    for name in (signal.SIGTERM, signal.SIGHUP):  # ended like Ctrl-C: the endpoint with it
-        signal.signal(name, _end)
+    _Asked.to_end = False
+    for name in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C or not: the endpoint ends with it
+        signal.signal(name, _note)
     try:
         process, url = endpoint.start(port, folder)
     except endpoint.LocalUnavailable as error:
+        if _Asked.to_end:  # Ctrl-C reaches the starting endpoint too, which then never says it listens
+            say("the local endpoint stopped before it started")
+            return
         fail(f"fleet local: {error}")
     try:
+        if _Asked.to_end:  # while the endpoint started
+            return
         session = endpoint.session_name()
         accounts = [(a.name, a.role_arn) for a in fleet.accounts]
         env = endpoint.write(folder, url, accounts, session)
@@ -59,11 +70,10 @@ def local(
             )
         say(_instructions(url, env, folder, [name for name, _ in accounts]))
         _serve(process, manifests, folder, url, session, accounts)
-    except (KeyboardInterrupt, Ended):
-        endpoint.stop(process)
-        say("the local endpoint stopped; everything it held is gone")
     finally:
         endpoint.stop(process)  # however this ends: nothing is left holding the port
+        if _Asked.to_end:
+            say("the local endpoint stopped; everything it held is gone")
 
 
 def _instructions(url: str, env: Path, folder: Path, accounts: list[str]) -> str:
@@ -91,13 +101,15 @@ def _serve(
     session: str,
     accounts: list[tuple[str, str]],
 ) -> None:
-    """Until the endpoint ends (or a signal ends this): each time the manifests change, the
+    """Until the endpoint ends (or a signal asks this to end): each time the manifests change, the
     AWS CLI profiles follow their accounts."""
     from fleet.operations import local as endpoint
 
     stamp = endpoint.manifests_stamp(manifests)
     while process.poll() is None:
-        time.sleep(WATCH_SECONDS)
+        time.sleep(WATCH_SECONDS)  # a signal's handler runs within it; the sleep then ends on time
+        if _Asked.to_end:
+            return
         now = endpoint.manifests_stamp(manifests)
         if now == stamp:
             continue

@@ -201,6 +201,34 @@ def test_a_signal_ends_it_and_its_endpoint_with_nothing_left_holding_the_port(ru
     assert port_is_free(running.port)
 
 
+@pytest.mark.parametrize("after", [0.5, 1.5, 3.0])
+def test_a_signal_while_it_starts_ends_it_without_a_traceback_or_an_endpoint_left(
+    work: Path, environ: dict[str, str], after: float
+) -> None:
+    """Whenever the signal comes (loading the manifests, starting the endpoint, writing the env
+    file), `fleet local` ends in words, and nothing is left holding the port. A handler that raised
+    came out of the endpoint's start as a traceback, and an exception raised inside the subprocess
+    module's own bookkeeping can leave its later waits blocked."""
+    port = free_port()
+    started = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "local", "--port", str(port)],
+        cwd=work,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(after)
+    started.send_signal(signal.SIGTERM)
+    output, _ = started.communicate(timeout=60)
+    assert "Traceback" not in output and "Error" not in output, output
+    assert started.returncode in (0, -signal.SIGTERM), output  # -SIGTERM: ended before its handlers were set
+    deadline = time.monotonic() + 10
+    while not port_is_free(port):
+        assert time.monotonic() < deadline, "an endpoint outlived the `fleet local` that started it"
+        time.sleep(0.2)
+
+
 def test_killed_outright_its_endpoint_ends_too(running: FleetLocal) -> None:
     running.end(signal.SIGKILL)
     deadline = time.monotonic() + 10
