@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -130,12 +130,28 @@ def introduced_since(base: str, manifests: Path) -> list[Finding] | str:
         return f"git archive {base} failed: {done.stderr.decode(errors='replace').strip()}"
     with tempfile.TemporaryDirectory(prefix="fleet-audit-base-") as folder:
         with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tree:
-            tree.extractall(folder, filter="data")
+            tree.extractall(folder, filter=_within)  # noqa: S202 (tarfile's data filter, in _within)
         try:
-            before = {f.key for f in findings_in(Path(folder) / where, Path(folder))}
+            before = {_where(f) for f in findings_in(Path(folder) / where, Path(folder))}
         except ManifestError:
             before = set()  # the base's manifests do not load: every finding here is new to it
-    return [f for f in now if f.key not in before]
+    return [f for f in now if _where(f) not in before]
+
+
+def _where(finding: Finding) -> tuple[Any, ...]:
+    """A finding and where it matters: one the base has, now in an account or region more, is new there."""
+    return (*finding.key, frozenset((p.account_id, p.region) for p in finding.places))
+
+
+def _within(member: Any, destination: str) -> Any:
+    """tarfile's "data" filter, skipping what it refuses (a link out of the tree, say) rather than
+    failing the whole base: the manifests' own rules refuse anything they reach through one."""
+    import tarfile
+
+    try:
+        return tarfile.data_filter(member, destination)
+    except tarfile.FilterError:
+        return None
 
 
 def review_lines(findings: list[Finding]) -> list[tuple[bool, str]]:

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from fleet.audit.findings import CHECKS
-from tests.audit_support import SOUND_POLICY, small_fleet
+from tests.audit_support import CAS, SOUND_POLICY, small_fleet
 from tests.conftest import Manifests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -260,3 +260,34 @@ def test_review_lists_new_medium_findings_after_the_changes(manifests: Manifests
     section = review.index("`fleet audit`: this change introduces 1 finding(s):")
     assert review.index("### ") < section < review.index("<sub>Pulumi resources")
     assert "**medium** `DEVICE_CERTIFICATE_EXPIRING_CHECK` certificate:devices/device-0.pem" in review
+
+
+def test_a_link_out_of_the_tree_in_the_base_is_skipped_not_a_traceback(manifests: Manifests) -> None:
+    small_fleet(manifests, devices=1, days=11)
+    (manifests.root.parent / "elsewhere").symlink_to("/etc/passwd")  # committed to the base
+    subprocess.run(["git", "init", "-q", "-b", "main", str(manifests.root.parent)], check=True)
+    _commit(manifests.root.parent, "base")
+    subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=manifests.root.parent, check=True)
+    manifests.text("telemetry.json", json.dumps(PERMISSIVE, indent=2))
+    _commit(manifests.root.parent, "a permissive policy")
+    args = ("review", str(REPO / "tests/fixtures/review/plan.json"), "--no-aws", "--base", "main")
+    done = fleet(*args, "-m", str(manifests.root), cwd=manifests.root.parent)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "IOT_POLICY_OVERLY_PERMISSIVE_CHECK" in done.stdout  # introduced
+    assert "DEVICE_CERTIFICATE_EXPIRING_CHECK" not in done.stdout  # already on the base
+
+
+def test_a_finding_the_base_has_is_introduced_where_the_change_takes_it(manifests: Manifests) -> None:
+    small_fleet(manifests, devices=1, days=11)  # an expiring certificate, in us-east-1 only at first
+    manifests.text(
+        "cas.yaml", CAS.replace("      - account: prod\n", "      - account: prod\n        regions: [us-east-1]\n")
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main", str(manifests.root.parent)], check=True)
+    _commit(manifests.root.parent, "base")
+    subprocess.run(["git", "checkout", "-q", "-b", "change"], cwd=manifests.root.parent, check=True)
+    args = ("review", str(REPO / "tests/fixtures/review/plan.json"), "--no-aws", "--base", "main")
+    assert "DEVICE_CERTIFICATE_EXPIRING_CHECK" not in fleet(*args, "-m", str(manifests.root)).stdout
+    manifests.text("cas.yaml", CAS)  # the CA, and its certificates, in eu-west-1 too
+    _commit(manifests.root.parent, "eu-west-1")
+    review = fleet(*args, "-m", str(manifests.root), cwd=manifests.root.parent).stdout
+    assert "DEVICE_CERTIFICATE_EXPIRING_CHECK" in review and "eu-west-1" in review
