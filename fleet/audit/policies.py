@@ -37,8 +37,18 @@ VARIABLE = re.compile(r"\$\{([^}]*)\}")
 PROBES = (
     ("iot:Connect", f"client/{OTHER}", "connect with any client ID"),
     ("iot:Publish", f"topic/$aws/things/{OTHER}/shadow/update", "update any device's shadow"),
+    # The same data through the other reserved topics of a shadow (named ones too) and of a job
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html).
+    ("iot:Publish", f"topic/$aws/things/{OTHER}/shadow/delete", "delete any device's shadow"),
+    ("iot:Publish", f"topic/$aws/things/{OTHER}/shadow/name/{OTHER}/update", "update any device's named shadows"),
     ("iot:Publish", f"topic/$aws/things/{OTHER}/jobs/get", "read or update any device's jobs"),
     ("iot:Subscribe", f"topicfilter/$aws/things/{OTHER}/shadow/update/accepted", "watch any device's shadow"),
+    (
+        "iot:Subscribe",
+        f"topicfilter/$aws/things/{OTHER}/shadow/name/{OTHER}/update/accepted",
+        "watch any device's named shadows",
+    ),
+    ("iot:Subscribe", f"topicfilter/$aws/things/{OTHER}/jobs/notify-next", "watch any device's jobs"),
     ("iot:Subscribe", "topicfilter/$aws/things/+/shadow/update", "watch every device's shadow (+)"),
     ("iot:Subscribe", "topicfilter/$aws/things/#", "watch every device's shadow and jobs (#)"),
     *(

@@ -56,6 +56,11 @@ BROAD = [("IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "ALLOWS_BROAD_ACCESS_TO_IOT_DATA
         allow("iot:UpdateThingShadow", ARN + "thing/*"),
         allow("iot:Get*", ARN + "thing/*"),
         allow(["iot:Publish", "iot:Receive"], "arn:aws:iot:*:*:topic/*"),
+        # the other reserved topics of a shadow, named shadows, and a job's
+        allow("iot:Publish", ARN + "topic/$aws/things/*/shadow/delete"),
+        allow("iot:Publish", ARN + "topic/$aws/things/*/shadow/name/*/update"),
+        allow("iot:Subscribe", ARN + "topicfilter/$aws/things/*/shadow/name/*/update/accepted"),
+        allow("iot:Subscribe", ARN + "topicfilter/$aws/things/*/jobs/*"),
     ],
 )
 def test_device_defenders_noncompliant_examples_are_overly_permissive(statement: dict[str, Any]) -> None:
@@ -92,6 +97,10 @@ def test_device_defenders_noncompliant_examples_are_overly_permissive(statement:
             )
         ],
         [allow("iot:Receive", ARN + "topic/$aws/things/*")],  # compliant: a device receives only what it may subscribe
+        # near misses of the shadow and job topics: the device's own, named shadows included
+        [allow("iot:Publish", ARN + "topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/delete")],
+        [allow("iot:Publish", ARN + "topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/name/*/update")],
+        [allow("iot:Subscribe", ARN + "topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*")],
         [allow("iot:UpdateThingShadow", [ARN + "thing/MyThing1", ARN + "thing/MyThing2"])],
         [allow("iot:Publish", ARN + "topic/telemetry/${iot:ClientId}")],
         [allow("iot:Connect", "arn:aws:iot:eu-west-1:111111111111:client/*")],  # another region's clients
