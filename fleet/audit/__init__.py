@@ -21,13 +21,14 @@ from fleet.audit.inventory import Inventory
 from fleet.manifest.desired import AuditSpec
 
 
-def run(inventory: Inventory, settings: AuditSpec, now: datetime.datetime) -> list[Finding]:
-    """Every finding, most severe first; those a valid suppression covers are marked, not dropped."""
+def run(inventory: Inventory, settings: AuditSpec, now: datetime.datetime, *, aws: bool = False) -> list[Finding]:
+    """Every finding, most severe first; those a valid suppression covers are marked, not dropped. ``aws``:
+    the inventory is what AWS holds (a suppression may then match nothing there)."""
     found = certificates.check(
         inventory, now, settings.device_certificate_expiring_days, settings.device_certificate_age_days
     )
     found += policies.check(inventory.policies)
-    return ordered(suppressions.apply(found, settings.suppressions, now.date()))
+    return ordered(suppressions.apply(found, settings.suppressions, now.date(), unmatched=not aws))
 
 
 __all__ = ["Finding", "run"]

@@ -86,7 +86,7 @@ def audit_findings(manifests: Path, *, aws: bool = False) -> tuple[list[Finding]
             inventory = aws_state.inventory(fleet, collector.facts, shared_factory(), declared)
         except AwsError as error:
             fail(f"could not read AWS: {error}")
-    return run(inventory, fleet.audit, datetime.datetime.now(datetime.UTC)), root
+    return run(inventory, fleet.audit, datetime.datetime.now(datetime.UTC), aws=aws), root
 
 
 def findings_in(manifests: Path, repository: Path | None) -> list[Finding]:

@@ -190,9 +190,12 @@ def test_a_suppression_of_another_resource_or_an_unknown_check_silences_nothing(
     )
     found = json.loads(fleet("audit", "-m", str(risky.root), "--json", cwd=risky.root.parent).stdout)
     assert all(f["suppressed"] is None for f in found)
-    [unknown] = [f for f in found if f["check"] == "AUDIT_SUPPRESSION_CHECK"]
+    misnamed, unknown = sorted((f for f in found if f["check"] == "AUDIT_SUPPRESSION_CHECK"), key=lambda f: f["line"])
     assert "names no check fleet runs (did you mean IOT_POLICY_OVERLY_PERMISSIVE_CHECK?)" in unknown["message"]
     assert unknown["line"] == 7
+    # the one of another resource matches nothing, and says which resource the finding names
+    assert "for policy:other matches no finding (did you mean policy:telemetry?)" in misnamed["message"]
+    assert misnamed["line"] == 3 and misnamed["severity"] == "low"
 
 
 def test_bad_manifests_are_refused_with_their_lines_and_nothing_else(manifests: Manifests) -> None:
