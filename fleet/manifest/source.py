@@ -18,7 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.composer import Composer
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import ConstructorError, DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
@@ -36,6 +36,20 @@ ANCHORS_ONLY = "x-"  # top-level keys fleet ignores
 
 class LimitExceeded(MarkedYAMLError):
     """A file stands for more nodes than fleet reads."""
+
+
+class DatingConstructor(RoundTripConstructor):
+    """ruamel's, but a date that matches YAML's timestamp form and is no date (2099-13-45) is a
+    located error, not a bare ValueError from deep in the constructor."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError as error:
+            raise ConstructorError(None, None, f"{node.value!r} is not a date ({error})", node.start_mark) from None
+
+
+DatingConstructor.add_constructor("tag:yaml.org,2002:timestamp", DatingConstructor.construct_yaml_timestamp)
 
 
 class BoundedComposer(Composer):
@@ -144,6 +158,7 @@ def read(path: Path, display: Path) -> SourceFile | Problem:
     yaml.allow_duplicate_keys = False
     yaml.max_depth = MAX_DEPTH
     yaml.Composer = BoundedComposer
+    yaml.Constructor = DatingConstructor
     try:
         data = yaml.load(text)
     except ReaderError as error:

@@ -75,6 +75,15 @@ def test_invalid_yaml_is_refused_with_its_line(manifests: Manifests) -> None:
     assert problem.startswith("manifests/broken.yaml:3:")
 
 
+@pytest.mark.parametrize("date", ["2099-13-45", "2026-02-30", "2026-00-01"])
+def test_a_date_that_is_no_date_is_refused_at_its_line(manifests: Manifests, date: str) -> None:
+    basic_fleet(manifests)
+    suppression = "    - check: IOT_POLICY_OVERLY_PERMISSIVE_CHECK\n      resource: policy:x\n      reason: r\n"
+    manifests.text("audit.yaml", f"audit:\n  suppressions:\n{suppression}      expires: {date}\n")
+    (problem,) = problems_of(manifests)
+    assert problem.startswith(f"manifests/audit.yaml:6:16: '{date}' is not a date (")
+
+
 CAS_HEAD = """\
 cas:
   root:
