@@ -11,9 +11,15 @@ Where Device Defender's rule is given by examples rather than an algorithm,
 fleet asks of each policy, per account and region, whether it lets one device
 reach another device's data: it probes the documented noncompliant cases
 (each listed in PROBES) with a thing name that is not the device's own.
-Statements with a Condition are not taken as granting anything (fleet does
-not evaluate conditions; the documented compliant Connect is conditioned on
-iot:Connection.Thing.IsAttached), so a conditioned statement is never reported.
+fleet does not evaluate conditions. A statement conditioned on who the
+device is (its thing's name, type or attributes, its client ID, its
+certificate) is not taken as granting anything, so it is never reported. A
+condition on anything else (source IP, time, TLS, the domain) still lets
+every device that meets it reach every other device's data: such a statement
+is probed as if it had none. iot:Connection.Thing.IsAttached limits Connect
+alone (the client ID must name a thing attached to the certificate: the
+documented compliant Connect), so it makes a Connect the device's own and
+leaves every other action as it is.
 """
 
 from __future__ import annotations
@@ -74,7 +80,7 @@ class Statement:
     not_actions: tuple[str, ...]
     resources: tuple[str, ...]
     not_resources: tuple[str, ...]
-    conditioned: bool
+    conditioned: bool  # on who the device is (or a Condition fleet cannot read): not probed
     attached_only: bool  # Condition iot:Connection.Thing.IsAttached is "true"
 
     def matches(self, action: str, arn: str, connect: bool = False) -> bool:
@@ -107,7 +113,7 @@ def statements(document: Any) -> list[Statement]:
                 not_actions=_strings(raw.get("NotAction")),
                 resources=_strings(raw.get("Resource")),
                 not_resources=_strings(raw.get("NotResource")),
-                conditioned=bool(condition),
+                conditioned=_on_identity(condition),
                 attached_only=_attached_only(condition),
             )
         )
@@ -117,6 +123,24 @@ def statements(document: Any) -> list[Statement]:
 def _strings(value: Any) -> tuple[str, ...]:
     values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     return tuple(v for v in values if isinstance(v, str))
+
+
+# Condition keys that tie a request to the device making it
+# (https://docs.aws.amazon.com/iot/latest/developerguide/iot-policy-actions.html and the policy variables page).
+IDENTITY_KEYS = ("iot:connection.thing.", "iot:clientid", "iot:certificate.")
+ATTACHED = "iot:connection.thing.isattached"
+
+
+def _on_identity(condition: Any) -> bool:
+    if condition is None:
+        return False
+    if not isinstance(condition, dict) or not all(isinstance(tests, dict) for tests in condition.values()):
+        return True  # not a Condition fleet reads: taken as restricting, never reported
+    return any(
+        key.lower() != ATTACHED and key.lower().startswith(IDENTITY_KEYS)
+        for tests in condition.values()
+        for key in map(str, tests)
+    )
 
 
 def _attached_only(condition: Any) -> bool:
@@ -162,11 +186,19 @@ def _resource(pattern: str, client_id: str) -> re.Pattern[str]:
 
 
 def allowed(rules: list[Statement], action: str, arn: str) -> Statement | None:
-    """The unconditioned Allow statement that grants ``action`` on ``arn``, unless a Deny matches it."""
+    """The Allow statement that grants ``action`` on ``arn`` to any device (the module says which conditions
+    count), unless a Deny matches it. ``arn`` names another device's resource."""
     connect = action.lower() == "iot:connect"
     if any(not s.allow and s.matches(action, arn, connect) for s in rules):
         return None
-    return next((s for s in rules if s.allow and not s.conditioned and s.matches(action, arn, connect)), None)
+    return next(
+        (
+            s
+            for s in rules
+            if s.allow and not s.conditioned and not (connect and s.attached_only) and s.matches(action, arn, connect)
+        ),
+        None,
+    )
 
 
 def _arns(place: Place, suffix: str) -> Iterator[str]:

@@ -61,6 +61,14 @@ BROAD = [("IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "ALLOWS_BROAD_ACCESS_TO_IOT_DATA
         allow("iot:Publish", ARN + "topic/$aws/things/*/shadow/name/*/update"),
         allow("iot:Subscribe", ARN + "topicfilter/$aws/things/*/shadow/name/*/update/accepted"),
         allow("iot:Subscribe", ARN + "topicfilter/$aws/things/*/jobs/*"),
+        # conditions that do not say who the device is: every device that meets them reaches every other's data
+        allow("iot:*", "*", Condition={"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}),
+        allow("iot:*", "*", Condition={"Bool": {"iot:Connection.Thing.IsAttached": "true"}}),  # limits Connect only
+        allow(
+            "iot:Publish",
+            ARN + "topic/$aws/things/*/shadow/update",
+            Condition={"Bool": {"aws:SecureTransport": "true"}},
+        ),
     ],
 )
 def test_device_defenders_noncompliant_examples_are_overly_permissive(statement: dict[str, Any]) -> None:
@@ -106,6 +114,16 @@ def test_device_defenders_noncompliant_examples_are_overly_permissive(statement:
         [allow("iot:Connect", "arn:aws:iot:eu-west-1:111111111111:client/*")],  # another region's clients
         [allow("iot:*", "*"), deny("iot:*", "*")],  # everything allowed is denied
         [allow("iot:Connect", "*", Condition={"Bool": {"iot:Connection.Thing.IsAttached": ["true"]}})],
+        # conditioned on who the device is: fleet does not evaluate such conditions, and reports nothing
+        [
+            allow(
+                "iot:Publish",
+                ARN + "topic/$aws/things/*/shadow/update",
+                Condition={"StringEquals": {"iot:Connection.Thing.ThingName": "sensor-1"}},
+            )
+        ],
+        [allow("iot:*", "*", Condition={"StringLike": {"iot:ClientId": "sensor-*"}})],
+        [allow("iot:*", "*", Condition=["not", "a", "condition"])],
     ],
 )
 def test_policies_limited_to_the_devices_own_resources_are_not(statements: list[dict[str, Any]]) -> None:
