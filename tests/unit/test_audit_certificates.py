@@ -84,6 +84,14 @@ def test_an_active_ca_expiring_soon_is_reported_and_an_inactive_one_is_not(manif
     assert audit(manifests) == []
 
 
+def test_an_active_ca_expiring_in_32_days_is_not(manifests: Manifests) -> None:
+    """Device Defender's threshold for a CA is 30 days (audit-chk-ca-cert-approaching-expiration.html)."""
+    small_fleet(manifests, devices=0)
+    manifests.ca("root", days=32)
+    manifests.text("devices.yaml", "{}\n")
+    assert audit(manifests) == []
+
+
 def test_certificates_expired_in_aws_are_reported_past_expiration() -> None:
     """`fleet validate` refuses an expired certificate in the manifests; in AWS it can be ACTIVE still."""
     ca = make_ca("root CA")
