@@ -45,7 +45,7 @@ import boto3
 import jsonschema
 from ruamel.yaml import YAML
 
-from tests.engine.github_expressions import Evaluator, Unevaluable, condition, functions, substitute
+from tests.engine.github_expressions import Evaluator, Unevaluable, condition, functions, substitute, truthy
 
 SARIF_SCHEMA = json.loads((Path(__file__).parents[2] / "schema" / "sarif-2.1.0.json").read_text())
 
@@ -240,7 +240,11 @@ class Runner:
             result.steps.append(Step(label, outcome, output))
             if "id" in step:
                 outputs[str(step["id"])] = {"outputs": _exports(files["GITHUB_OUTPUT"]), "outcome": outcome}
-            if outcome == "failure":
+            # continue-on-error: the step fails, the job goes on as if it had not (GitHub's "outcome" and
+            # "conclusion").
+            if outcome == "failure" and not truthy(
+                substitute(step.get("continue-on-error", False), evaluator(step_env))
+            ):
                 status.update(success=False, failure=True)
         return result
 

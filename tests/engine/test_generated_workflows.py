@@ -103,7 +103,11 @@ class Team:
             base_ref=BRANCH,
             head_ref=branch,
             payload={
-                "pull_request": {"number": number, "base": {"ref": BRANCH}, "head": {"ref": branch}},
+                "pull_request": {
+                    "number": number,
+                    "base": {"ref": BRANCH},
+                    "head": {"ref": branch, "repo": {"fork": False, "full_name": REPOSITORY}},
+                },
                 "repository": {"full_name": REPOSITORY, "default_branch": BRANCH},
             },
         )

@@ -214,6 +214,7 @@ def test_a_pull_request_is_audited_once_into_code_scanning_and_fails_on_high_fin
     [upload] = [step for step in job["steps"] if str(step.get("uses", "")).startswith("github/codeql-action/")]
     assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
     assert upload["with"]["sarif_file"] == "audit.sarif" and "!cancelled()" in upload["if"]
+    assert upload["continue-on-error"] == "${{ github.event.pull_request.head.repo.fork == true }}"  # refused there
     drift = load("drift.yml")["jobs"]["drift"]["steps"]
     [audit] = [step for step in drift if "fleet audit" in str(step.get("run", ""))]
     assert "fleet audit --aws --fail-on high" in audit["run"] and "!cancelled()" in audit["if"]
