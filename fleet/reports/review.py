@@ -307,9 +307,17 @@ def _step(raw: dict[str, Any]) -> Step | None:
     new_props = (raw.get("newState") or {}).get("inputs") or None
     if raw["op"] in ("delete", "delete-replaced"):
         new_props = None
-    return Step(
+    step = Step(
         raw["op"], kind, inputs.of(old_props) if old_props else None, inputs.of(new_props) if new_props else None
     )
+    for shard in (step.old, step.new):
+        if isinstance(shard, ShardInputs):  # each certificate's entry read now: TypeError on a hand-edited one
+            for value in [
+                *shard.unlisted.values(),
+                *(v for g in shard.groups.values() for v in g.certificates.values()),
+            ]:
+                Entry.read(value)
+    return step
 
 
 def _name(step: Step) -> str:

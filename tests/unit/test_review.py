@@ -241,6 +241,19 @@ def test_a_hand_edited_plan_whose_shard_groups_are_not_json_maps_is_a_plan_error
         render(json.dumps(plan))
 
 
+@pytest.mark.parametrize("entry", [3, None, ["ACTIVE"], {"status": "ACTIVE", "was_revoked": "yes"}])
+def test_a_hand_edited_plan_with_a_certificate_entry_of_another_shape_is_a_plan_error(entry: object) -> None:
+    plan = json.loads((FIXTURES / "plan.json").read_text())
+    [shard] = [s for s in steps_of(plan, "DeviceCertificates") if s["newState"]["inputs"].get("groups")][:1]
+    stored = shard["newState"]["inputs"]["groups"]  # JSON text, or the maps of plans made before it
+    groups = json.loads(stored) if isinstance(stored, str) else stored
+    group = next(iter(groups.values()))
+    group["certificates"][next(iter(group["certificates"]))] = entry
+    shard["newState"]["inputs"]["groups"] = json.dumps(groups)
+    with pytest.raises(PlanError, match="not of the shape"):
+        render(json.dumps(plan))
+
+
 def test_certificates_the_change_registers_or_changes_that_expire_soon_are_named() -> None:
     registered = "09f15e2a44eb54131a2f25846fdea6669b23dfc07bdd709c3841d0c07d4a0433"  # group line-2, us-east-1
     revoked = "4263bc659c6d8449a85d63a8a5c1a78fde923712663d45bf412a8c531e1395b6"  # revoked: nothing to renew
