@@ -287,11 +287,8 @@ class Converge:
         # Fleet policies attached by hand to what nothing declares: detached. Not one declared now (the
         # just-in-time function activated it with its policies; auto_activation takes it in).
         declared = want.declared()
-        self.unlisted = {
-            fp: Entry.read(text)
-            for fp, text in (had.unlisted if had is not None else {}).items()
-            if Entry.read(text).extra and fp not in declared
-        }
+        read = {fp: Entry.read(value) for fp, value in (had.unlisted if had is not None else {}).items()}
+        self.unlisted = {fp: entry for fp, entry in read.items() if entry.extra and fp not in declared}
 
     def run(self) -> dict[str, Any]:
         everything = self.todo | self.removed | set(self.unlisted)
